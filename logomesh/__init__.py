@@ -1,0 +1,80 @@
+"""LogoMesh: one engine for developer operations, behind a CLI, an editor and chat adapters.
+
+The public API is what adapters and plugins need: build :class:`Settings`, open an
+:class:`Engine`, send it :class:`CommandRequest` values and read :class:`CommandResult` ones.
+Names are imported lazily so that ``import logomesh`` (and ``logomesh --help``) stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Engine": "logomesh.engine",
+    "Settings": "logomesh.config",
+    "load_settings": "logomesh.config",
+    "Mode": "logomesh.config",
+    "RiskLevel": "logomesh.config",
+    "CommandRequest": "logomesh.commands.models",
+    "CommandResult": "logomesh.commands.models",
+    "CommandOutput": "logomesh.commands.models",
+    "CommandContext": "logomesh.commands.models",
+    "ConfirmationRequest": "logomesh.commands.models",
+    "Confirmer": "logomesh.commands.models",
+    "CommandRegistry": "logomesh.commands.registry",
+    "command": "logomesh.commands.registry",
+    "Actor": "logomesh.security.identity",
+    "Source": "logomesh.audit.models",
+    "Outcome": "logomesh.audit.models",
+    "AuditEntry": "logomesh.audit.models",
+    "EventBus": "logomesh.events",
+    "LogoMeshError": "logomesh.errors",
+}
+__all__ = [
+    "__version__",
+    "Actor",
+    "AuditEntry",
+    "CommandContext",
+    "CommandOutput",
+    "CommandRegistry",
+    "CommandRequest",
+    "CommandResult",
+    "ConfirmationRequest",
+    "Confirmer",
+    "Engine",
+    "EventBus",
+    "LogoMeshError",
+    "Mode",
+    "Outcome",
+    "RiskLevel",
+    "Settings",
+    "Source",
+    "command",
+    "load_settings",
+]
+
+if TYPE_CHECKING:
+    from logomesh.audit.models import AuditEntry, Outcome, Source
+    from logomesh.commands.models import (
+        CommandContext,
+        CommandOutput,
+        CommandRequest,
+        CommandResult,
+        ConfirmationRequest,
+        Confirmer,
+    )
+    from logomesh.commands.registry import CommandRegistry, command
+    from logomesh.config import Mode, RiskLevel, Settings, load_settings
+    from logomesh.engine import Engine
+    from logomesh.errors import LogoMeshError
+    from logomesh.events import EventBus
+    from logomesh.security.identity import Actor
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'logomesh' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""LogoMesh audit trail."""

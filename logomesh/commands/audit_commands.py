@@ -1,0 +1,151 @@
+"""Built-in commands over the audit trail: query, verify, checkpoint, export, prune."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from logomesh.audit.export import export_records
+from logomesh.audit.models import Outcome, Source
+from logomesh.audit.query import AuditFilter, parse_duration, parse_when
+from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
+from logomesh.commands.registry import command
+from logomesh.config import RiskLevel
+from logomesh.errors import InvalidArgumentsError
+
+
+class QueryArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str | None = None
+    action: str | None = Field(default=None, description="exact, or with * wildcards")
+    source: Source | None = None
+    outcome: Outcome | None = None
+    correlation_id: str | None = None
+    since: str | None = Field(default=None, description="ISO time or age such as 2h, 7d")
+    until: str | None = None
+    limit: int = Field(default=20, ge=1, le=10_000)
+    payloads: bool = Field(default=False, description="include prompt/response/output text")
+
+    def to_filter(self) -> AuditFilter:
+        return AuditFilter(
+            actor=self.actor,
+            action=self.action,
+            source=str(self.source) if self.source else None,
+            outcome=str(self.outcome) if self.outcome else None,
+            correlation_id=self.correlation_id,
+            since=parse_when(self.since, field="since") if self.since else None,
+            until=parse_when(self.until, field="until") if self.until else None,
+            limit=self.limit,
+        )
+
+
+@command(
+    "audit.query",
+    summary="Find audit records by actor, action, source, outcome and time",
+    permission="audit.read",
+    risk=RiskLevel.READ,
+    examples=(
+        "who ran commands today",
+        "show failed commands since yesterday",
+        "what did alice do in the last 2 hours",
+        "show the audit log",
+    ),
+)
+async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
+    trail = ctx.engine.audit
+    records = await asyncio.to_thread(trail.store.query, args.to_filter())
+    rows = [record.to_dict() for record in records]
+    if args.payloads:
+        wanted = [r[k] for r in rows for k in ("prompt_hash", "response_hash", "output_hash")]
+        stored = trail.store.payloads([h for h in wanted if h])
+        for row in rows:
+            for name in ("prompt", "response", "output"):
+                digest = row.get(f"{name}_hash")
+                if digest:
+                    content = stored.get(digest)
+                    row[name] = content.decode("utf-8", "replace") if content else "[pruned]"
+    return CommandOutput(data=rows, message=f"{len(rows)} record(s).")
+
+
+@command(
+    "audit.verify",
+    summary="Check the audit hash chain, payloads and signed checkpoints for tampering",
+    permission="audit.verify",
+    risk=RiskLevel.READ,
+    examples=("verify the audit trail", "has the audit log been tampered with"),
+)
+async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    report = await asyncio.to_thread(ctx.engine.audit.verify)
+    return CommandOutput(data=report.to_dict(), message=report.summary())
+
+
+@command(
+    "audit.checkpoint",
+    summary="Sign the audit chain head now and append it to the checkpoint file",
+    permission="audit.checkpoint",
+    risk=RiskLevel.WRITE,
+    examples=("checkpoint the audit trail", "sign the audit log"),
+)
+async def audit_checkpoint(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    checkpoint = ctx.engine.audit.checkpoint()
+    return CommandOutput(
+        data={"seq": checkpoint.seq, "hash": checkpoint.hash, "public_key": checkpoint.public_key},
+        message=f"Signed checkpoint at record #{checkpoint.seq}.",
+        target=str(ctx.engine.settings.checkpoint_path),
+    )
+
+
+class ExportArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    format: Literal["jsonl", "csv"] = "jsonl"
+    overwrite: bool = False
+
+
+@command(
+    "audit.export",
+    summary="Export the whole audit trail to a JSON Lines or CSV file",
+    permission="audit.read",
+    risk=RiskLevel.READ,
+    examples=("export the audit log to csv", "dump the audit trail"),
+)
+async def audit_export(ctx: CommandContext, args: ExportArgs) -> CommandOutput:
+    if args.path.exists() and not args.overwrite:
+        raise InvalidArgumentsError(
+            f"`path`: {args.path} already exists; pass overwrite=true or pick another name."
+        )
+    count = await asyncio.to_thread(export_records, ctx.engine.audit.store, args.path, args.format)
+    return CommandOutput(
+        data={"path": str(args.path), "records": count, "format": args.format},
+        message=f"Exported {count} record(s) to {args.path}.",
+        target=str(args.path),
+    )
+
+
+class PruneArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payloads_older_than: str = Field(description="age such as 90d; records stay, texts go")
+
+
+@command(
+    "audit.prune",
+    summary="Drop stored prompts, responses and outputs older than an age (the chain stays valid)",
+    permission="audit.prune",
+    risk=RiskLevel.DANGER,
+    examples=("prune old audit payloads", "apply the audit retention policy"),
+)
+async def audit_prune(ctx: CommandContext, args: PruneArgs) -> CommandOutput:
+    age = parse_duration(args.payloads_older_than, field="payloads_older_than")
+    cutoff = datetime.now(UTC) - age
+    dropped = await asyncio.to_thread(ctx.engine.audit.store.prune_payloads, cutoff)
+    return CommandOutput(
+        data={"pruned_payloads": dropped, "cutoff": cutoff.isoformat()},
+        message=f"Pruned {dropped} payload(s) older than {args.payloads_older_than}.",
+    )

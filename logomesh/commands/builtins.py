@@ -1,0 +1,23 @@
+"""Every command the engine registers by itself."""
+
+from __future__ import annotations
+
+from logomesh.commands import audit_commands, db_commands, engine_commands
+from logomesh.commands.models import CommandSpec
+
+BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
+    engine_commands.status,
+    engine_commands.whoami,
+    engine_commands.commands_list,
+    engine_commands.config_show,
+    audit_commands.audit_query,
+    audit_commands.audit_verify,
+    audit_commands.audit_checkpoint,
+    audit_commands.audit_export,
+    audit_commands.audit_prune,
+    db_commands.db_status,
+    db_commands.db_upgrade,
+    db_commands.db_downgrade,
+    db_commands.db_backup,
+    db_commands.db_restore,
+)

@@ -1,0 +1,141 @@
+"""Built-in commands over the database schema and its backups."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
+from logomesh.commands.registry import command
+from logomesh.config import RiskLevel
+from logomesh.errors import BackupError
+
+
+@command(
+    "db.status",
+    summary="Show the schema revision, pending migrations and backups",
+    permission="db.read",
+    risk=RiskLevel.READ,
+    examples=("database status", "are migrations pending", "list database backups"),
+)
+async def db_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    engine = ctx.engine
+    problem = await asyncio.to_thread(engine.database.integrity_problem)
+    if problem is not None:
+        raise engine.database.corrupt_error(problem)
+    status = await asyncio.to_thread(engine.migrator.status)
+    data = {
+        "database": engine.database.display_url,
+        "current": status.current,
+        "head": status.head,
+        "pending": list(status.pending),
+        "backups": [str(path) for path in status.backups],
+    }
+    state = "up to date" if status.up_to_date else f"{len(status.pending)} migration(s) pending"
+    return CommandOutput(data=data, message=f"Schema {status.current or 'empty'}: {state}.")
+
+
+class MigrateArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revision: str = Field(default="head", description="target revision")
+
+
+@command(
+    "db.upgrade",
+    summary="Apply pending schema migrations (backed up first, restored on failure)",
+    permission="db.migrate",
+    risk=RiskLevel.WRITE,
+    examples=("upgrade the database", "run migrations"),
+)
+async def db_upgrade(ctx: CommandContext, args: MigrateArgs) -> CommandOutput:
+    result = await asyncio.to_thread(ctx.engine.migrator.upgrade, args.revision)
+    applied = ", ".join(result.applied) or "nothing to apply"
+    return CommandOutput(
+        data={
+            "from": result.from_revision,
+            "to": result.to_revision,
+            "applied": list(result.applied),
+            "backup": str(result.backup) if result.backup else None,
+        },
+        message=f"Schema at {result.to_revision}: {applied}.",
+    )
+
+
+class DowngradeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revision: str = Field(description="target revision, e.g. -1 or base")
+
+
+@command(
+    "db.downgrade",
+    summary="Revert schema migrations to an earlier revision (backed up first)",
+    permission="db.migrate",
+    risk=RiskLevel.DANGER,
+    examples=("downgrade the database", "revert the last migration"),
+)
+async def db_downgrade(ctx: CommandContext, args: DowngradeArgs) -> CommandOutput:
+    result = await asyncio.to_thread(ctx.engine.migrator.downgrade, args.revision)
+    return CommandOutput(
+        data={
+            "from": result.from_revision,
+            "to": result.to_revision,
+            "reverted": list(result.applied),
+            "backup": str(result.backup) if result.backup else None,
+        },
+        message=f"Schema at {result.to_revision or 'base'}; backup at {result.backup}.",
+    )
+
+
+class BackupArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: Path | None = Field(default=None, description="file to write; default .logomesh/backups")
+
+
+@command(
+    "db.backup",
+    summary="Take a consistent backup of the database",
+    permission="db.backup",
+    risk=RiskLevel.WRITE,
+    examples=("back up the database", "make a database backup"),
+)
+async def db_backup(ctx: CommandContext, args: BackupArgs) -> CommandOutput:
+    if args.path is not None and args.path.exists():
+        raise BackupError(f"{args.path} already exists; choose a new file name.")
+    path = await asyncio.to_thread(ctx.engine.migrator.backup, args.path)
+    size = path.stat().st_size
+    return CommandOutput(
+        data={"path": str(path), "bytes": size},
+        message=f"Backed up to {path} ({size} bytes).",
+        target=str(path),
+    )
+
+
+class RestoreArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: Path = Field(description="backup file to restore")
+
+
+@command(
+    "db.restore",
+    summary="Replace the database with a backup (the current one is backed up first)",
+    permission="db.restore",
+    risk=RiskLevel.DANGER,
+    examples=("restore the database from a backup",),
+)
+async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
+    migrator = ctx.engine.migrator
+    if not args.path.is_file():
+        raise BackupError(f"{args.path} does not exist. `logomesh db status` lists backups.")
+    safety = None
+    current = ctx.engine.database
+    if current.path and current.path.exists() and current.integrity_problem() is None:
+        safety = await asyncio.to_thread(migrator.backup, None, label="pre-restore")
+    await asyncio.to_thread(migrator.restore, args.path)
+    note = f" The previous database was saved as {safety}." if safety else ""
+    return CommandOutput(
+        data={"restored_from": str(args.path), "previous": str(safety) if safety else None},
+        message=f"Restored the database from {args.path}.{note}",
+        target=str(args.path),
+    )

@@ -1,0 +1,152 @@
+"""Built-in commands about the engine itself: status, whoami, the command list, settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+import logomesh
+from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
+from logomesh.commands.registry import command
+from logomesh.config import RiskLevel, Settings
+from logomesh.errors import LogoMeshError
+from logomesh.security.redaction import REDACTED, is_secret_key, redact_text
+
+
+@command(
+    "status",
+    summary="Show the engine's version, mode, database, schema and audit trail state",
+    permission="engine.read",
+    risk=RiskLevel.READ,
+    examples=("how is logomesh doing", "show status", "is everything ok"),
+)
+async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    engine, settings = ctx.engine, ctx.engine.settings
+    data: dict[str, Any] = {
+        "version": logomesh.__version__,
+        "mode": str(settings.mode),
+        "workspace": str(settings.workspace),
+        "database": engine.database.display_url,
+        "commands": len(engine.registry),
+    }
+    try:
+        trail = engine.audit  # applies pending migrations first, as every engine start does
+        migration = engine.migrator.status()
+        head = trail.store.head()
+        data |= {
+            "schema": migration.current,
+            "schema_up_to_date": migration.up_to_date,
+            "audit_records": head.seq,
+            "audit_head": head.hash,
+            "audit_spooled": trail.spooled(),
+            "checkpoints": len(trail.signer.read().checkpoints),
+        }
+        healthy = migration.up_to_date
+    except LogoMeshError as exc:
+        data["problem"] = exc.user_message
+        healthy = False
+    summary = f"LogoMesh {data['version']} ({data['mode']} mode) in {data['workspace']}: " + (
+        f"{data['audit_records']} audit records, schema {data['schema']}."
+        if healthy
+        else f"needs attention: {data.get('problem', 'migrations pending')}"
+    )
+    return CommandOutput(data=data, message=summary)
+
+
+@command(
+    "whoami",
+    summary="Show who you are to LogoMesh: identity, roles and permissions",
+    permission="engine.read",
+    risk=RiskLevel.READ,
+    examples=("who am i", "what are my permissions", "which roles do I have"),
+)
+async def whoami(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    identity = ctx.identity
+    data = {
+        "identity": identity.name,
+        "source": str(identity.actor.source),
+        "user_id": identity.actor.user_id,
+        "roles": list(identity.roles),
+        "permissions": ctx.engine.policy.permissions_of(identity),
+        "mode": str(ctx.engine.settings.mode),
+    }
+    roles = ", ".join(identity.roles) or "no roles"
+    return CommandOutput(data=data, message=f"You are {identity.name} ({roles}).")
+
+
+class CommandsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    all: bool = False
+
+
+@command(
+    "commands.list",
+    summary="List the commands you may run (all=true: every command, marked allowed or not)",
+    permission="engine.read",
+    risk=RiskLevel.READ,
+    examples=("what can I run", "list commands", "help"),
+)
+async def commands_list(ctx: CommandContext, args: CommandsArgs) -> CommandOutput:
+    rows = []
+    for spec in ctx.engine.registry:
+        decision = ctx.engine.policy.authorize(ctx.identity, spec.permission, spec.risk)
+        if decision.allowed or args.all:
+            rows.append({**spec.describe(), "allowed": decision.allowed})
+    return CommandOutput(data=rows, message=f"{len(rows)} command(s).")
+
+
+@command(
+    "config.show",
+    summary="Show the effective settings and where each came from (secrets masked)",
+    permission="engine.read",
+    risk=RiskLevel.READ,
+    examples=("show the configuration", "which settings are active", "config"),
+)
+async def config_show(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    rows = effective_settings(ctx.engine.settings, ctx.engine.provenance)
+    return CommandOutput(data=rows, message=f"{len(rows)} settings.")
+
+
+def effective_settings(settings: Settings, provenance: dict[str, str]) -> list[dict[str, Any]]:
+    """Every leaf setting as ``{key, value, source}``, secrets masked."""
+    rows: list[dict[str, Any]] = []
+    flat = _flatten(settings.model_dump(mode="json"))
+    derived = {
+        "database.url": settings.database_url,
+        "audit.key_path": str(settings.audit_key_path),
+        "audit.checkpoint_path": str(settings.checkpoint_path),
+    }
+    for key, value in flat.items():
+        if value is None and key in derived:
+            value = derived[key]
+            source = provenance.get(key, "default (derived)")
+        else:
+            source = provenance.get(key, _nearest_origin(key, provenance))
+        rows.append({"key": key, "value": _mask(key, value), "source": source})
+    return rows
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value and key != "roles":
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _nearest_origin(key: str, provenance: dict[str, str]) -> str:
+    parts = key.split(".")
+    for size in range(len(parts) - 1, 0, -1):
+        origin = provenance.get(".".join(parts[:size]))
+        if origin:
+            return origin
+    return "default"
+
+
+def _mask(key: str, value: Any) -> Any:
+    if is_secret_key(key.rsplit(".", 1)[-1]) and value not in (None, ""):
+        return REDACTED
+    return redact_text(value) if isinstance(value, str) else value

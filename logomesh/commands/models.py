@@ -1,0 +1,150 @@
+"""The typed values that cross the one door: requests in, results out, specs in the registry.
+
+A :class:`CommandSpec` declares everything the engine must know to run a command safely
+(argument model, permission, risk) so that no adapter has to. Handlers receive validated
+arguments and a :class:`CommandContext`, and return a :class:`CommandOutput`; the engine
+turns that into a :class:`CommandResult` with the outcome and the audit record's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from logomesh.audit.models import Outcome, new_id
+from logomesh.config import RiskLevel
+from logomesh.security.identity import Actor, Identity
+
+if TYPE_CHECKING:
+    from logomesh.engine import Engine
+
+
+class NoArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutput:
+    """What a handler returns: data for scripts, a message for people, optional long output."""
+
+    data: Any = None
+    message: str = ""
+    output: str | None = None
+    target: str | None = None
+
+
+Handler = Callable[["CommandContext", Any], Awaitable[CommandOutput]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    summary: str
+    args_model: type[BaseModel]
+    permission: str
+    risk: RiskLevel
+    handler: Handler
+    examples: tuple[str, ...] = ()
+    timeout_s: float | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "permission": self.permission,
+            "risk": str(self.risk),
+            "examples": list(self.examples),
+            "arguments": self.args_model.model_json_schema().get("properties", {}),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    command: str
+    actor: Actor
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    correlation_id: str = field(default_factory=new_id)
+    parent_id: str | None = None
+    confirmed: bool = False
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    command: str
+    outcome: Outcome
+    correlation_id: str
+    data: Any = None
+    message: str = ""
+    error: ErrorInfo | None = None
+    audit_id: str | None = None
+    duration_ms: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "ok": self.ok,
+            "outcome": str(self.outcome),
+            "data": self.data,
+            "message": self.message,
+            "error": {"code": self.error.code, "message": self.error.message}
+            if self.error
+            else None,
+            "audit_id": self.audit_id,
+            "correlation_id": self.correlation_id,
+            "duration_ms": round(self.duration_ms, 3),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRequest:
+    """What the engine asks an adapter to confirm, with everything needed to decide."""
+
+    command: str
+    summary: str
+    risk: RiskLevel
+    arguments: Mapping[str, Any]
+    identity: str
+
+    @property
+    def prompt(self) -> str:
+        args = " ".join(f"{k}={v!r}" for k, v in self.arguments.items())
+        return f"Run {self.command} {args}".rstrip() + f" ({self.risk} risk: {self.summary})?"
+
+
+class Confirmer(Protocol):
+    """The port through which the engine asks a person to confirm a risky command."""
+
+    async def confirm(self, request: ConfirmationRequest) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What a handler may use: the engine's services, who is asking, and a progress channel."""
+
+    engine: Engine
+    identity: Identity
+    request: CommandRequest
+
+    async def progress(self, message: str, fraction: float | None = None) -> None:
+        from logomesh.events import CommandProgress  # here: events imports nothing of ours
+
+        event = CommandProgress(
+            self.request.correlation_id, self.request.command, message, fraction
+        )
+        await self.engine.events.publish(event)

@@ -1,0 +1,83 @@
+"""The registry of commands one engine can run, and the decorator that declares them.
+
+Each engine owns its registry (no module-global state), so tests and several engines in one
+process never see each other's commands.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from logomesh.commands.models import CommandSpec, Handler, NoArguments
+from logomesh.config import RiskLevel
+from logomesh.errors import CommandError, UnknownCommandError
+
+
+def command(
+    name: str,
+    *,
+    summary: str,
+    permission: str,
+    risk: RiskLevel,
+    examples: tuple[str, ...] = (),
+    timeout_s: float | None = None,
+) -> Callable[[Handler], CommandSpec]:
+    """Declare a command; the handler's second parameter's annotation is its argument model."""
+
+    def declare(handler: Handler) -> CommandSpec:
+        params = list(inspect.signature(handler).parameters.values())
+        hints = typing.get_type_hints(handler)
+        model = hints.get(params[1].name, NoArguments) if len(params) > 1 else NoArguments
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"command {name}: arguments must be a pydantic model, got {model!r}")
+        return CommandSpec(
+            name=name,
+            summary=summary,
+            args_model=model,
+            permission=permission,
+            risk=risk,
+            handler=handler,
+            examples=examples,
+            timeout_s=timeout_s,
+        )
+
+    return declare
+
+
+class CommandRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+
+    def register(self, spec: CommandSpec) -> None:
+        if spec.name in self._specs:
+            raise CommandError(f"A command named {spec.name!r} is already registered.")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> CommandSpec:
+        spec = self._specs.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, list(self._specs), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise UnknownCommandError(
+                f"Unknown command {name!r}.{hint} Run `logomesh commands` to list them."
+            )
+        return spec
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[CommandSpec]:
+        return iter(sorted(self._specs.values(), key=lambda spec: spec.name))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def describe_all(registry: CommandRegistry) -> list[dict[str, Any]]:
+    return [spec.describe() for spec in registry]

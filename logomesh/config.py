@@ -1,0 +1,416 @@
+"""Settings, built once at the edge and passed in.
+
+Layers, lowest first: built-in defaults < the operational mode's preset < the user's
+``~/.config/logomesh/config.toml`` < the workspace's ``logomesh.toml`` < ``LOGOMESH_*``
+environment variables < command-line flags. :func:`load_settings` keeps where every value
+came from, so ``logomesh config show`` can say it, and so a bad value's error can name the
+file and line (or variable, or flag) that set it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from logomesh.errors import ConfigError
+
+ENV_PREFIX = "LOGOMESH_"
+WORKSPACE_FILE = "logomesh.toml"
+STATE_DIR = ".logomesh"
+
+
+class Mode(StrEnum):
+    """Named operational modes; each sets several settings at once."""
+
+    LOCAL = "local"
+    TEAM = "team"
+    READONLY = "readonly"
+    OFFLINE = "offline"
+
+
+class RiskLevel(StrEnum):
+    """How much harm a command can do; ordered read < write < danger."""
+
+    READ = "read"
+    WRITE = "write"
+    DANGER = "danger"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_ORDER.index(self)
+
+
+_RISK_ORDER = (RiskLevel.READ, RiskLevel.WRITE, RiskLevel.DANGER)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means SQLite in the workspace."
+    )
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    auto_migrate: bool = True
+    keep_backups: int = Field(default=10, ge=1)
+
+
+class AuditSettings(_Section):
+    checkpoint_every: int = Field(
+        default=1000, ge=0, description="Sign the chain head every N records (0: only on demand)."
+    )
+    key_path: Path | None = Field(
+        default=None, description="Ed25519 signing key, kept outside the database."
+    )
+    checkpoint_path: Path | None = None
+    trusted_public_keys: tuple[str, ...] = Field(
+        default=(), description="Hex Ed25519 public keys whose checkpoints verify accepts."
+    )
+
+
+class IdentityMapping(_Section):
+    """One person and the ids each adapter knows them by."""
+
+    name: str
+    roles: tuple[str, ...] = ()
+    cli: tuple[str, ...] = ()
+    slack: tuple[str, ...] = ()
+    discord: tuple[str, ...] = ()
+
+
+DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
+    "owner": ("*",),
+    "admin": ("*",),
+    "developer": ("engine.*", "audit.read", "audit.verify", "devshell.*", "pipeline.*", "llm.*"),
+    "viewer": ("engine.read", "audit.read"),
+}
+
+
+class SecuritySettings(_Section):
+    roles: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
+    identities: tuple[IdentityMapping, ...] = ()
+    require_roles: bool = Field(
+        default=False,
+        description="When false (local mode) the workspace owner may run every command.",
+    )
+    owner: str | None = Field(default=None, description="OS user treated as owner in local mode.")
+    max_risk: RiskLevel = RiskLevel.DANGER
+    confirm_from: RiskLevel = Field(
+        default=RiskLevel.WRITE, description="Commands at or above this risk ask first."
+    )
+
+
+class CommandSettings(_Section):
+    default_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class BotSettings(_Section):
+    enabled: bool = False
+
+
+class LLMSettings(_Section):
+    allow_network: bool = True
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one LogoMesh engine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    mode: Mode = Mode.LOCAL
+    workspace: Path = Field(default_factory=Path.cwd)
+    database: DatabaseSettings = DatabaseSettings()
+    audit: AuditSettings = AuditSettings()
+    security: SecuritySettings = SecuritySettings()
+    commands: CommandSettings = CommandSettings()
+    bots: BotSettings = BotSettings()
+    llm: LLMSettings = LLMSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges every layer itself (to keep provenance); only init counts here.
+        return (init_settings,)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workspace / STATE_DIR
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.state_dir / 'logomesh.db'}"
+
+    @property
+    def owner(self) -> str:
+        return self.security.owner or getpass.getuser()
+
+    @property
+    def audit_key_path(self) -> Path:
+        # load_settings fills this from the user's config dir; the fallback serves direct use.
+        return self.audit.key_path or self.state_dir / "keys" / "audit-signing.key"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.audit.checkpoint_path or self.state_dir / "audit-checkpoints.jsonl"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.state_dir / "backups"
+
+    @property
+    def risk_limit(self) -> RiskLevel:
+        """The highest risk any command may have; readonly mode pins it to read."""
+        return RiskLevel.READ if self.mode is Mode.READONLY else self.security.max_risk
+
+
+MODE_PRESETS: dict[Mode, dict[str, Any]] = {
+    Mode.LOCAL: {},
+    Mode.TEAM: {"security": {"require_roles": True}, "bots": {"enabled": True}},
+    Mode.READONLY: {"security": {"max_risk": "read"}},
+    Mode.OFFLINE: {"llm": {"allow_network": False}},
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One source of settings: its name for people, its values, and the file it came from."""
+
+    origin: str
+    values: dict[str, Any]
+    path: Path | None = None
+    env_names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    provenance: dict[str, str]
+    files: tuple[Path, ...]
+
+
+def load_settings(
+    workspace: Path | None = None,
+    flags: dict[str, Any] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    config_file: Path | None = None,
+) -> LoadedSettings:
+    """Build the effective settings from every layer; raise ConfigError naming the culprit.
+
+    ``flags`` holds command-line overrides as nested dicts with dotted origin names kept
+    by the caller (``{"mode": "readonly"}``); ``environ`` defaults to ``os.environ``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    flags = flags or {}
+    ws = _resolve_workspace(workspace, env)
+    layers = _file_layers(ws, env, config_file)
+    layers.append(_env_layer(env))
+    layers.append(Layer("flag", flags))
+
+    mode = _select_mode(layers)
+    merged: dict[str, Any] = {}
+    provenance: dict[str, str] = {}
+    for layer in [Layer(f"mode:{mode}", MODE_PRESETS[mode]), *layers]:
+        _deep_merge(merged, layer.values)
+        for key in _dotted_keys(layer.values):
+            provenance[key] = _describe_origin(layer, key)
+    merged["workspace"] = ws
+    merged.setdefault("audit", {}).setdefault("key_path", _user_config_dir(env) / "audit.key")
+    provenance.setdefault("workspace", "default (discovered)")
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise _config_error(exc, layers) from exc
+    _check_mode_requirements(settings, provenance)
+    files = tuple(layer.path for layer in layers if layer.path is not None)
+    return LoadedSettings(settings, provenance, files)
+
+
+def _user_config_dir(env: dict[str, str]) -> Path:
+    """Per-user config: outside every workspace, so a workspace's writers cannot reach it."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "logomesh"
+
+
+def _resolve_workspace(workspace: Path | None, env: dict[str, str]) -> Path:
+    if workspace is not None:
+        return workspace.expanduser().resolve()
+    if env.get(f"{ENV_PREFIX}WORKSPACE"):
+        return Path(env[f"{ENV_PREFIX}WORKSPACE"]).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / WORKSPACE_FILE).is_file() or (candidate / STATE_DIR).is_dir():
+            return candidate
+    return here
+
+
+def _file_layers(ws: Path, env: dict[str, str], explicit: Path | None) -> list[Layer]:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"Config file {explicit} does not exist. Check the --config path.")
+        return [_read_toml(explicit)]
+    candidates = [_user_config_dir(env) / "config.toml", ws / WORKSPACE_FILE]
+    return [_read_toml(path) for path in candidates if path.is_file()]
+
+
+def _read_toml(path: Path) -> Layer:
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML ({exc}). Fix the syntax at that line, or move the file "
+            "away to use the defaults.",
+            code="config.parse",
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc}).", code="config.parse") from exc
+    values.pop("workspace", None)
+    return Layer(f"file:{path}", values, path=path)
+
+
+def _env_layer(env: dict[str, str]) -> Layer:
+    source = EnvSettingsSource(
+        Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False
+    )
+    # EnvSettingsSource reads os.environ; give it the environment we were handed instead.
+    source.env_vars = {k.lower(): v for k, v in env.items()}
+    try:
+        values = source()
+    except Exception as exc:
+        raise ConfigError(f"A {ENV_PREFIX}* environment variable is malformed: {exc}") from exc
+    values.pop("workspace", None)
+    names = {key: f"{ENV_PREFIX}{key.replace('.', '__').upper()}" for key in _dotted_keys(values)}
+    return Layer("env", values, env_names=names)
+
+
+def _select_mode(layers: list[Layer]) -> Mode:
+    chosen: Any = Mode.LOCAL
+    origin = "default"
+    for layer in layers:
+        if "mode" in layer.values:
+            chosen, origin = layer.values["mode"], _describe_origin(layer, "mode")
+    try:
+        return Mode(chosen)
+    except ValueError:
+        allowed = ", ".join(m.value for m in Mode)
+        raise ConfigError(
+            f"{origin}: `mode` is {chosen!r}; expected one of {allowed}.", code="config.invalid"
+        ) from None
+
+
+def _check_mode_requirements(settings: Settings, provenance: dict[str, str]) -> None:
+    if settings.mode is Mode.TEAM and settings.database.url is None:
+        raise ConfigError(
+            f"Team mode ({provenance.get('mode', 'default')}) needs a shared database: set "
+            "`database.url` in logomesh.toml or LOGOMESH_DATABASE__URL "
+            "(for example postgresql+psycopg://host/logomesh)."
+        )
+
+
+def _deep_merge(into: dict[str, Any], values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "roles":
+            _deep_merge(into[key], value)
+        elif isinstance(value, dict):
+            into[key] = dict(value) if key == "roles" else _copy_nested(value)
+        else:
+            into[key] = value
+
+
+def _copy_nested(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy_nested(v) if isinstance(v, dict) else v for k, v in values.items()}
+
+
+def _dotted_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "roles":
+            keys.extend(_dotted_keys(value, f"{dotted}."))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _describe_origin(layer: Layer, key: str) -> str:
+    if layer.path is not None:
+        line = _line_of_key(layer.path, key)
+        return f"{layer.path}:{line}" if line else str(layer.path)
+    if layer.origin == "env":
+        return f"env {layer.env_names.get(key, ENV_PREFIX + key.upper())}"
+    if layer.origin == "flag":
+        return f"flag --{key.replace('.', '-').replace('_', '-')}"
+    return layer.origin
+
+
+def _line_of_key(path: Path, dotted: str) -> int | None:
+    """Best-effort line number of a dotted key in a TOML file, for error messages."""
+    *tables, leaf = dotted.split(".")
+    table = ".".join(tables)
+    current = ""
+    key_line = re.compile(rf"^\s*[\"']?{re.escape(leaf)}[\"']?\s*=")
+    dotted_line = re.compile(rf"^\s*{re.escape(dotted)}\s*=")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", line)
+        if header:
+            current = header.group(1)
+        elif (current == table and key_line.match(line)) or dotted_line.match(line):
+            return number
+    return None
+
+
+def _config_error(exc: ValidationError, layers: list[Layer]) -> ConfigError:
+    problems = []
+    for error in exc.errors():
+        dotted = ".".join(str(part) for part in error["loc"])
+        origin = "defaults"
+        for layer in layers:
+            if _has_key(layer.values, dotted):
+                origin = _describe_origin(layer, dotted)
+        got = "" if error["type"] == "extra_forbidden" else f" (got {error.get('input')!r})"
+        if error["type"] == "extra_forbidden":
+            hint = "unknown key; check the spelling against `logomesh config show`"
+        else:
+            hint = error["msg"][0].lower() + error["msg"][1:]
+        problems.append(f"{origin}: `{dotted}`: {hint}{got}")
+    return ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _has_key(values: dict[str, Any], dotted: str) -> bool:
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True

@@ -1,0 +1,307 @@
+"""The one door: every adapter runs every action through :meth:`Engine.execute`.
+
+``execute`` validates arguments against the command's model, resolves who is asking,
+authorises (deny by default), asks the adapter's :class:`Confirmer` when the risk needs it,
+runs the handler under a timeout, writes one audit record with the decision and outcome,
+and publishes events. Nothing here knows which adapter called: that is the point.
+
+Storage opens lazily, so ``Engine(settings)`` is cheap and a command that never touches the
+database (``config.show``) works even when the database is broken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pydantic import ValidationError
+
+from logomesh.audit.checkpoints import CheckpointSigner
+from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
+from logomesh.audit.store import AuditStore
+from logomesh.audit.trail import AuditTrail
+from logomesh.commands.builtins import BUILTIN_COMMANDS
+from logomesh.commands.models import (
+    CommandContext,
+    CommandOutput,
+    CommandRequest,
+    CommandResult,
+    CommandSpec,
+    ConfirmationRequest,
+    Confirmer,
+    ErrorInfo,
+)
+from logomesh.commands.registry import CommandRegistry
+from logomesh.config import RiskLevel, Settings
+from logomesh.errors import (
+    AuditError,
+    CommandTimeoutError,
+    ConfirmationDeclinedError,
+    InvalidArgumentsError,
+    LogoMeshError,
+    PermissionDeniedError,
+)
+from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
+from logomesh.security.identity import Identity, IdentityResolver
+from logomesh.security.policy import Decision, Policy
+from logomesh.storage.database import Database
+from logomesh.storage.migrate import Migrator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Attempt:
+    """What ``execute`` learned so far about one request, for its audit record."""
+
+    request: CommandRequest
+    identity: Identity
+    started: float = field(default_factory=time.perf_counter)
+    details: dict[str, Any] = field(default_factory=dict)
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CommandRegistry | None = None,
+        events: EventBus | None = None,
+        auto_migrate: bool | None = None,
+        provenance: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.provenance = provenance or {}
+        self.registry = registry or CommandRegistry()
+        for spec in BUILTIN_COMMANDS:
+            if spec.name not in self.registry:
+                self.registry.register(spec)
+        self.events = events or EventBus()
+        self.identities = IdentityResolver(settings)
+        self.policy = Policy(settings)
+        self._auto_migrate = (
+            settings.database.auto_migrate if auto_migrate is None else auto_migrate
+        )
+        self._migrated = False
+
+    # -- services, opened on first use -------------------------------------------------
+
+    @cached_property
+    def database(self) -> Database:
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        return Database(
+            self.settings.database_url, busy_timeout_ms=self.settings.database.busy_timeout_ms
+        )
+
+    @cached_property
+    def migrator(self) -> Migrator:
+        return Migrator(
+            self.database,
+            self.settings.backup_dir,
+            keep_backups=self.settings.database.keep_backups,
+        )
+
+    @property
+    def audit(self) -> AuditTrail:
+        self.ensure_schema()
+        return self._trail
+
+    @cached_property
+    def _trail(self) -> AuditTrail:
+        signer = CheckpointSigner(self.settings.audit_key_path, self.settings.checkpoint_path)
+        return AuditTrail(
+            AuditStore(self.database),
+            signer,
+            spool_path=self.settings.state_dir / "audit-spool.jsonl",
+            checkpoint_every=self.settings.audit.checkpoint_every,
+            trusted_keys=self.settings.audit.trusted_public_keys,
+        )
+
+    def ensure_schema(self) -> None:
+        """Apply pending migrations once per engine (backed up, restored on failure)."""
+        if self._migrated or not self._auto_migrate:
+            return
+        if self.migrator.pending():
+            self.migrator.upgrade()
+        self._migrated = True
+
+    def close(self) -> None:
+        if "database" in self.__dict__:
+            self.database.dispose()
+
+    # -- the one door ------------------------------------------------------------------
+
+    async def execute(
+        self, request: CommandRequest, confirmer: Confirmer | None = None
+    ) -> CommandResult:
+        attempt = _Attempt(request, self.identities.resolve(request.actor))
+        try:
+            spec = self.registry.get(request.command)
+            args = self._validate(spec, request)
+            attempt.arguments = args.model_dump(mode="json")
+            attempt.details["risk"] = str(spec.risk)
+            self._authorize(spec, attempt)
+            await self._confirm(spec, attempt, confirmer)
+            output = await self._run(spec, args, attempt)
+        except asyncio.CancelledError:
+            self._finish(
+                attempt, Outcome.CANCELLED, error=ErrorInfo("command.cancelled", "cancelled")
+            )
+            raise
+        except LogoMeshError as exc:
+            outcome = _outcome_of(exc)
+            return await self._conclude(
+                attempt, outcome, error=ErrorInfo(exc.code, exc.user_message)
+            )
+        except Exception as exc:
+            logger.exception("command %s failed", request.command)
+            message = f"{request.command} failed unexpectedly ({type(exc).__name__}: {exc})."
+            return await self._conclude(
+                attempt, Outcome.ERROR, error=ErrorInfo("internal", message)
+            )
+        return await self._conclude(attempt, Outcome.OK, output=output)
+
+    def run(self, request: CommandRequest, confirmer: Confirmer | None = None) -> CommandResult:
+        """``execute`` for synchronous callers (the CLI, scripts, benchmarks)."""
+        return asyncio.run(self.execute(request, confirmer))
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _validate(self, spec: CommandSpec, request: CommandRequest) -> Any:
+        try:
+            return spec.args_model.model_validate(dict(request.arguments))
+        except ValidationError as exc:
+            raise InvalidArgumentsError(_explain_validation(spec, exc)) from exc
+
+    def _authorize(self, spec: CommandSpec, attempt: _Attempt) -> None:
+        decision: Decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
+        attempt.details["authorization"] = decision.to_dict()
+        if not decision.allowed:
+            raise PermissionDeniedError(
+                f"{attempt.identity.name} may not run {spec.name}: {decision.reason}."
+            )
+
+    async def _confirm(
+        self, spec: CommandSpec, attempt: _Attempt, confirmer: Confirmer | None
+    ) -> None:
+        threshold = self.settings.security.confirm_from
+        if spec.risk.rank < min(threshold.rank, RiskLevel.DANGER.rank):
+            return
+        if attempt.request.confirmed:
+            attempt.details["confirmation"] = "confirmed in advance by the request"
+            return
+        if confirmer is None:
+            attempt.details["confirmation"] = "needed, but this adapter cannot ask"
+            raise ConfirmationDeclinedError(
+                f"{spec.name} is a {spec.risk}-risk command and needs confirmation; run it "
+                "interactively, or confirm in advance (`--yes` on the command line)."
+            )
+        question = ConfirmationRequest(
+            spec.name, spec.summary, spec.risk, attempt.arguments, attempt.identity.name
+        )
+        if not await confirmer.confirm(question):
+            attempt.details["confirmation"] = "declined"
+            raise ConfirmationDeclinedError(f"{spec.name} was not confirmed; nothing was done.")
+        attempt.details["confirmation"] = "confirmed"
+
+    async def _run(self, spec: CommandSpec, args: Any, attempt: _Attempt) -> CommandOutput:
+        request = attempt.request
+        await self.events.publish(
+            CommandStarted(request.correlation_id, spec.name, attempt.identity.name)
+        )
+        timeout = request.timeout_s or spec.timeout_s or self.settings.commands.default_timeout_s
+        context = CommandContext(self, attempt.identity, request)
+        try:
+            return await asyncio.wait_for(spec.handler(context, args), timeout)
+        except TimeoutError:
+            raise CommandTimeoutError(
+                f"{spec.name} did not finish within {timeout:g} s and was stopped. Pass a "
+                "longer timeout or raise `commands.default_timeout_s`."
+            ) from None
+
+    async def _conclude(
+        self,
+        attempt: _Attempt,
+        outcome: Outcome,
+        *,
+        output: CommandOutput | None = None,
+        error: ErrorInfo | None = None,
+    ) -> CommandResult:
+        record, warnings, duration = self._finish(attempt, outcome, output=output, error=error)
+        request = attempt.request
+        if record is not None:
+            await self.events.publish(
+                AuditRecorded(request.correlation_id, record.seq, record.id, request.command)
+            )
+        await self.events.publish(
+            CommandFinished(request.correlation_id, request.command, str(outcome), duration)
+        )
+        return CommandResult(
+            command=request.command,
+            outcome=outcome,
+            correlation_id=request.correlation_id,
+            data=output.data if output else None,
+            message=output.message if output else (error.message if error else ""),
+            error=error,
+            audit_id=record.id if record else None,
+            duration_ms=duration,
+            warnings=tuple(warnings),
+        )
+
+    def _finish(
+        self,
+        attempt: _Attempt,
+        outcome: Outcome,
+        *,
+        output: CommandOutput | None = None,
+        error: ErrorInfo | None = None,
+    ) -> tuple[AuditRecord | None, list[str], float]:
+        duration = (time.perf_counter() - attempt.started) * 1000
+        request = attempt.request
+        entry = AuditEntry(
+            actor=attempt.identity.name,
+            source=request.actor.source,
+            action=request.command,
+            outcome=outcome,
+            target=output.target if output else None,
+            arguments=attempt.arguments or dict(request.arguments),
+            error=f"[{error.code}] {error.message}" if error else None,
+            duration_ms=duration,
+            correlation_id=request.correlation_id,
+            parent_id=request.parent_id,
+            details=attempt.details,
+            output=output.output if output else None,
+        )
+        try:
+            record = self.audit.record(entry)
+        except AuditError as exc:
+            return None, [exc.user_message], duration
+        except LogoMeshError as exc:
+            # The schema could not even be prepared; the record cannot be spooled in order.
+            return None, [f"The audit record could not be written: {exc.user_message}"], duration
+        return record, [], duration
+
+
+def _outcome_of(exc: LogoMeshError) -> Outcome:
+    if isinstance(exc, PermissionDeniedError):
+        return Outcome.DENIED
+    if isinstance(exc, ConfirmationDeclinedError):
+        return Outcome.CANCELLED
+    return Outcome.ERROR
+
+
+def _explain_validation(spec: CommandSpec, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(arguments)"
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(spec.args_model.model_fields) or "none"
+            problems.append(f"`{where}` is not an argument of {spec.name} (it takes: {known})")
+        else:
+            problems.append(f"`{where}`: {error['msg']} (got {error.get('input')!r})")
+    return f"Invalid arguments for {spec.name}: " + "; ".join(problems) + "."

@@ -1,0 +1,115 @@
+"""The one error tree of LogoMesh.
+
+Every error an adapter may show a person derives from :class:`LogoMeshError`, which carries
+a ``user_message`` (what went wrong and how to fix it) and a stable ``code`` that scripts
+and chat renderers can switch on. Third-party exceptions (SQLAlchemy, pydantic, tomllib,
+cryptography) are translated where they are caught, never leaked to an adapter.
+
+::
+
+    LogoMeshError
+    ├── ConfigError                    config.invalid, config.parse
+    ├── StorageError                   storage.error
+    │   ├── DatabaseLockedError        storage.locked
+    │   ├── DatabaseCorruptError       storage.corrupt
+    │   ├── MigrationError             storage.migration
+    │   └── BackupError                storage.backup
+    ├── AuditError                     audit.error
+    │   └── CheckpointError            audit.checkpoint
+    └── CommandError                   command.error
+        ├── UnknownCommandError        command.unknown
+        ├── InvalidArgumentsError      command.invalid_arguments
+        ├── PermissionDeniedError      command.denied
+        ├── ConfirmationDeclinedError  command.cancelled
+        └── CommandTimeoutError        command.timeout
+
+Each adapter maps these to its own medium in exactly one function.
+"""
+
+from __future__ import annotations
+
+
+class LogoMeshError(Exception):
+    """Base of every error LogoMesh shows to a person."""
+
+    code = "logomesh.error"
+
+    def __init__(self, user_message: str, *, code: str | None = None) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(LogoMeshError):
+    """A configuration file, variable or flag is malformed or has a wrong type."""
+
+    code = "config.invalid"
+
+
+class StorageError(LogoMeshError):
+    """The database could not be read or written."""
+
+    code = "storage.error"
+
+
+class DatabaseLockedError(StorageError):
+    """Another process held the database's write lock past the busy timeout."""
+
+    code = "storage.locked"
+
+
+class DatabaseCorruptError(StorageError):
+    """The database file is not a valid database (or its integrity check failed)."""
+
+    code = "storage.corrupt"
+
+
+class MigrationError(StorageError):
+    """A schema migration failed; the message says whether the database was restored."""
+
+    code = "storage.migration"
+
+
+class BackupError(StorageError):
+    """A backup could not be taken or restored."""
+
+    code = "storage.backup"
+
+
+class AuditError(LogoMeshError):
+    """The audit trail could not be written, read or verified."""
+
+    code = "audit.error"
+
+
+class CheckpointError(AuditError):
+    """A signed checkpoint could not be written or its key could not be used."""
+
+    code = "audit.checkpoint"
+
+
+class CommandError(LogoMeshError):
+    """A command could not run; ``user_message`` says why."""
+
+    code = "command.error"
+
+
+class UnknownCommandError(CommandError):
+    code = "command.unknown"
+
+
+class InvalidArgumentsError(CommandError):
+    code = "command.invalid_arguments"
+
+
+class PermissionDeniedError(CommandError):
+    code = "command.denied"
+
+
+class ConfirmationDeclinedError(CommandError):
+    code = "command.cancelled"
+
+
+class CommandTimeoutError(CommandError):
+    code = "command.timeout"

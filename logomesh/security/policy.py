@@ -1,0 +1,76 @@
+"""Authorisation: may this identity run this command, here, now?
+
+Deny by default: a command runs only when one of the identity's roles grants its permission
+(``fnmatch`` patterns, so ``devshell.*`` or ``*``) and its risk is within the mode's limit
+(``readonly`` allows only ``read``). Every decision carries its reason, which the engine writes
+to the audit trail whether it allowed or denied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from logomesh.config import Mode, RiskLevel, Settings
+from logomesh.errors import ConfigError
+from logomesh.security.identity import Identity
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+    permission: str
+    role: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "permission": self.permission,
+            "role": self.role,
+        }
+
+
+class Policy:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._roles = settings.security.roles
+        for mapping in settings.security.identities:
+            unknown = [role for role in mapping.roles if role not in self._roles]
+            if unknown:
+                raise ConfigError(
+                    f"`security.identities` entry {mapping.name!r} names unknown role(s) "
+                    f"{', '.join(unknown)}; define them under `security.roles` or use one of "
+                    f"{', '.join(sorted(self._roles))}."
+                )
+
+    def authorize(self, identity: Identity, permission: str, risk: RiskLevel) -> Decision:
+        limit = self._settings.risk_limit
+        if risk.rank > limit.rank:
+            why = (
+                "readonly mode allows only read commands"
+                if self._settings.mode is Mode.READONLY
+                else f"`security.max_risk` is {limit}"
+            )
+            return Decision(False, f"{why}; this command's risk is {risk}", permission)
+        for role in identity.roles:
+            for pattern in self._roles.get(role, ()):
+                if fnmatchcase(permission, pattern):
+                    return Decision(True, f"role {role!r} grants {pattern!r}", permission, role)
+        if not identity.roles:
+            reason = (
+                f"{identity.name} has no roles; map this user to an identity under "
+                "`security.identities` in logomesh.toml"
+            )
+        else:
+            reason = (
+                f"none of {identity.name}'s roles ({', '.join(identity.roles)}) grants "
+                f"`{permission}`; an admin can add it under `security.roles`"
+            )
+        return Decision(False, reason, permission)
+
+    def permissions_of(self, identity: Identity) -> list[str]:
+        granted = {p for role in identity.roles for p in self._roles.get(role, ())}
+        return sorted(granted)

@@ -1,0 +1,83 @@
+"""Secret redaction applied before anything is stored, logged or shown.
+
+Two nets catch secrets: values under keys that name a secret (``password``, ``api_key``,
+``authorization``...) are replaced whole, and token-shaped strings (Slack, Discord, OpenAI,
+GitHub, AWS keys, bearer headers, passwords inside URLs) are replaced wherever they stand
+in free text. Redaction is idempotent, so redacting twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|credential"
+    r"|private[-_]?key|signing[-_]?key|cookie|session[-_]?id|client[-_]?secret|dsn)",
+    re.IGNORECASE,
+)
+# Keys that contain a secret-looking word but hold no secret.
+_HARMLESS_KEYS = frozenset({"tokens_in", "tokens_out", "token_count", "max_tokens", "author"})
+
+_TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # Slack bot, user, app-level, refresh and configuration tokens.
+    re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
+    re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"),
+    # Discord bot tokens: base64 user id, timestamp, HMAC.
+    re.compile(r"\b[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),
+    # OpenAI and Anthropic style keys.
+    re.compile(r"\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}"),
+    # GitHub tokens, classic and fine-grained.
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}"),
+    # AWS access key ids.
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    # Google API keys.
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)(?!\[REDACTED\]@)[^\s@/]+@")
+_ASSIGNMENT = re.compile(
+    r"(?i)\b([A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN|API_KEY|APIKEY)[A-Z0-9_]*)(\s*[=:]\s*)"
+    r"(?![\"']?\[REDACTED\])([\"']?)[^\s\"',;]+\3"
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a mapping key names a value that must never be stored."""
+    return key.lower() not in _HARMLESS_KEYS and bool(_SECRET_KEY.search(key))
+
+
+def redact_text(text: str) -> str:
+    """Replace every token-shaped secret inside free text."""
+    for pattern in _TOKEN_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of a JSON-like value with every secret replaced.
+
+    Mappings keep their keys; a value under a secret-looking key becomes ``[REDACTED]``
+    unless it is empty or ``None`` (there is nothing to hide, and saying so helps debugging).
+    """
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redact_item(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _redact_item(key: str, value: Any) -> Any:
+    if is_secret_key(key) and value not in (None, "", REDACTED) and not isinstance(value, bool):
+        if isinstance(value, Mapping | list | tuple):
+            return redact(value)
+        return REDACTED
+    return redact(value)

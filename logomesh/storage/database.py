@@ -1,0 +1,110 @@
+"""One database behind one SQLAlchemy engine, with its errors translated for people.
+
+:class:`Database` hides which dialect is in use from the rest of the engine: callers ask
+for a read connection or a *write-locked* transaction (the audit chain needs its head read
+and its next record inserted under one lock), and get :mod:`logomesh.errors` exceptions
+that name the database and say how to recover, never raw driver errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from logomesh.errors import DatabaseCorruptError, DatabaseLockedError, StorageError
+from logomesh.storage import sqlite
+
+# Any 64-bit constant works; it only has to be the same in every LogoMesh process.
+_AUDIT_LOCK_KEY = 0x4C4F474F4D455348
+
+
+class Database:
+    """The engine's database: connection handling, write locking and error translation."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        self.busy_timeout_ms = busy_timeout_ms
+        self.dialect = make_url(url).get_backend_name()
+        self.path = sqlite.sqlite_file(url)
+        self.engine: Engine = (
+            sqlite.create_sqlite_engine(url, busy_timeout_ms)
+            if self.dialect == "sqlite"
+            else create_engine(url, pool_pre_ping=True)
+        )
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages and ``status``."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.translate_errors(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that holds the database's write lock from its first statement."""
+        with self.translate_errors(), self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(**{sqlite.IMMEDIATE_OPTION: True})
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+                yield conn
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            raise self._operational_error(exc) from exc
+        except DBAPIError as exc:
+            if _looks_corrupt(str(exc.orig)):
+                raise self.corrupt_error(str(exc.orig)) from exc
+            raise StorageError(f"Database error on {self.display_url}: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Database error on {self.display_url}: {exc}") from exc
+
+    def corrupt_error(self, detail: str) -> DatabaseCorruptError:
+        where = self.path or self.display_url
+        return DatabaseCorruptError(
+            f"The database {where} is corrupt or not a LogoMesh database ({detail}). Restore "
+            "a backup with `logomesh db restore FILE` (backups are in .logomesh/backups), "
+            "or move the file away and run `logomesh init` to start a new one."
+        )
+
+    def _operational_error(self, exc: OperationalError) -> StorageError:
+        detail = str(exc.orig)
+        if "locked" in detail or "busy" in detail:
+            return DatabaseLockedError(
+                f"The database {self.path or self.display_url} stayed locked by another process "
+                f"for longer than the busy timeout ({self.busy_timeout_ms} ms). Nothing was "
+                "written. Retry, close the process holding it, or raise "
+                "`database.busy_timeout_ms`."
+            )
+        if _looks_corrupt(detail):
+            return self.corrupt_error(detail)
+        return StorageError(f"Database error on {self.display_url}: {detail}")
+
+    def integrity_problem(self) -> str | None:
+        """A quick check of the SQLite file; None when healthy or not SQLite."""
+        if self.path is None or not self.path.exists():
+            return None
+        return sqlite.integrity_problem(self.path)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _looks_corrupt(detail: str) -> bool:
+    detail = detail.lower()
+    return "not a database" in detail or "malformed" in detail or "corrupt" in detail
+
+
+def default_backup_name(directory: Path, stamp: str, revision: str | None) -> Path:
+    return directory / f"logomesh-{stamp}-{revision or 'empty'}.db"

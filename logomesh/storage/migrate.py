@@ -1,0 +1,209 @@
+"""Schema migrations with a safety net: back up, migrate in one transaction, restore on failure.
+
+Alembic does the migrating; this module decides *when* and makes it safe. Before any
+revision runs, a consistent copy of the database is taken with SQLite's online backup API.
+All pending revisions then run in one transaction that holds the write lock, so other
+LogoMesh processes wait rather than see half a schema. If anything fails the transaction
+rolls back and the backup is restored, so a failed upgrade leaves the database exactly as it
+was, and the error says so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError as AlembicCommandError
+from sqlalchemy import inspect
+
+from logomesh.errors import BackupError, LogoMeshError, MigrationError, StorageError
+from logomesh.storage import sqlite
+from logomesh.storage.database import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    current: str | None
+    head: str
+    pending: tuple[str, ...]
+    backups: tuple[Path, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    from_revision: str | None
+    to_revision: str | None
+    applied: tuple[str, ...]
+    backup: Path | None
+
+
+class Migrator:
+    """Applies, reverts, backs up and restores the schema of one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        backup_dir: Path,
+        *,
+        keep_backups: int = 10,
+        extra_version_dirs: tuple[Path, ...] = (),
+    ) -> None:
+        self.db = db
+        self.backup_dir = backup_dir
+        self.keep_backups = keep_backups
+        self.config = Config()
+        self.config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        self.config.set_main_option("path_separator", "os")
+        locations = [MIGRATIONS_DIR / "versions", *extra_version_dirs]
+        self.config.set_main_option("version_locations", os.pathsep.join(map(str, locations)))
+        self.scripts = ScriptDirectory.from_config(self.config)
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def current(self) -> str | None:
+        with self.db.read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head(self) -> str:
+        heads = self.scripts.get_heads()
+        if len(heads) != 1:
+            raise MigrationError(f"The migrations have {len(heads)} heads; expected one.")
+        return heads[0]
+
+    def pending(self) -> tuple[str, ...]:
+        current = self.current()
+        revisions = self.scripts.iterate_revisions(self.head(), current)
+        return tuple(reversed([rev.revision for rev in revisions]))
+
+    def status(self) -> MigrationStatus:
+        return MigrationStatus(self.current(), self.head(), self.pending(), self.list_backups())
+
+    def has_user_tables(self) -> bool:
+        with self.db.read() as conn:
+            return bool(inspect(conn).get_table_names())
+
+    # -- changes -------------------------------------------------------------------------
+
+    def upgrade(self, target: str = "head") -> MigrationResult:
+        return self._migrate("upgrade", target)
+
+    def downgrade(self, target: str) -> MigrationResult:
+        return self._migrate("downgrade", target)
+
+    def backup(self, destination: Path | None = None, *, label: str | None = None) -> Path:
+        path = self._require_sqlite_file("back up")
+        if not path.exists():
+            raise BackupError(f"There is no database at {path} to back up yet.")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"logomesh-{stamp}-{label or self.current() or 'empty'}.db"
+        target = destination or self.backup_dir / name
+        sqlite.backup(path, target)
+        if destination is None:
+            self._prune_backups()
+        return target
+
+    def restore(self, backup_file: Path) -> None:
+        path = self._require_sqlite_file("restore")
+        # Connections in the pool would keep pages of the old file; drop them first.
+        self.db.dispose()
+        sqlite.restore(backup_file, path)
+        self.db.dispose()
+
+    def list_backups(self) -> tuple[Path, ...]:
+        if not self.backup_dir.is_dir():
+            return ()
+        return tuple(sorted(self.backup_dir.glob("logomesh-*.db")))
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _migrate(self, direction: str, target: str) -> MigrationResult:
+        problem = self.db.integrity_problem()
+        if problem is not None:
+            raise self.db.corrupt_error(problem)
+        before = self.current()
+        backup = self._backup_before_change()
+        try:
+            with self.db.write() as conn:
+                self.config.attributes["connection"] = conn
+                if direction == "upgrade":
+                    command.upgrade(self.config, target)
+                else:
+                    command.downgrade(self.config, target)
+        except (AlembicCommandError, KeyError) as exc:
+            raise MigrationError(
+                f"Cannot {direction} to {target!r}: {exc}. See `logomesh db status` for "
+                "known revisions."
+            ) from exc
+        except Exception as exc:
+            raise self._restore_after_failure(direction, target, backup, exc) from exc
+        finally:
+            self.config.attributes.pop("connection", None)
+        after = self.current()
+        applied = self._revisions_between(before, after)
+        return MigrationResult(before, after, applied, backup)
+
+    def _revisions_between(self, before: str | None, after: str | None) -> tuple[str, ...]:
+        if before == after:
+            return ()
+        upper, lower = (after, before) if self._is_ancestor(before, after) else (before, after)
+        if upper is None:
+            return ()
+        return tuple(rev.revision for rev in self.scripts.iterate_revisions(upper, lower))
+
+    def _is_ancestor(self, older: str | None, newer: str | None) -> bool:
+        if newer is None:
+            return False
+        if older is None:
+            return True
+        return any(rev.revision == older for rev in self.scripts.iterate_revisions(newer, "base"))
+
+    def _backup_before_change(self) -> Path | None:
+        if self.db.path is None or not self.db.path.exists() or not self.has_user_tables():
+            return None
+        return self.backup(label=f"pre-migration-{self.current() or 'empty'}")
+
+    def _restore_after_failure(
+        self, direction: str, target: str, backup: Path | None, exc: Exception
+    ) -> StorageError:
+        detail = exc.user_message if isinstance(exc, LogoMeshError) else f"{exc}"
+        if backup is None:
+            return MigrationError(
+                f"The {direction} to {target!r} failed ({detail}); its transaction was rolled "
+                "back. Nothing had been stored yet. Report this with the message above."
+            )
+        try:
+            self.restore(backup)
+        except StorageError as restore_exc:
+            return MigrationError(
+                f"The {direction} to {target!r} failed ({detail}) and restoring the backup "
+                f"{backup} also failed ({restore_exc.user_message}). Restore it by hand with "
+                f"`logomesh db restore {backup}`."
+            )
+        return MigrationError(
+            f"The {direction} to {target!r} failed ({detail}). The database was restored "
+            f"from {backup}; nothing was lost."
+        )
+
+    def _prune_backups(self) -> None:
+        for old in self.list_backups()[: -self.keep_backups]:
+            old.unlink(missing_ok=True)
+
+    def _require_sqlite_file(self, action: str) -> Path:
+        if self.db.path is None:
+            raise BackupError(
+                f"LogoMesh can only {action} SQLite databases itself; use your database's "
+                f"own tools for {self.db.display_url}."
+            )
+        return self.db.path

@@ -1,0 +1,71 @@
+"""The relational schema, as SQLAlchemy 2 typed tables.
+
+Audit records keep their JSON fields as canonical JSON *text* rather than a JSON column:
+the hash covers exact bytes, and a database that re-orders keys (PostgreSQL's jsonb) would
+make honest records look tampered. Timestamps are RFC 3339 text for the same reason, and
+because that text sorts in time order.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only treats INTEGER PRIMARY KEY as the rowid alias; BIGINT elsewhere.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AuditRecordRow(Base):
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    timestamp: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(Text)
+    arguments: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_us: Mapped[int] = mapped_column(BigInteger)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    parent_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(200))
+    prompt_hash: Mapped[str | None] = mapped_column(String(64))
+    response_hash: Mapped[str | None] = mapped_column(String(64))
+    output_hash: Mapped[str | None] = mapped_column(String(64))
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_records_timestamp", "timestamp"),
+        Index("ix_audit_records_actor", "actor"),
+        Index("ix_audit_records_action", "action"),
+        Index("ix_audit_records_correlation_id", "correlation_id"),
+    )
+
+
+class AuditPayloadRow(Base):
+    """Large texts addressed by their SHA-256; prunable without breaking the chain."""
+
+    __tablename__ = "audit_payloads"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+EMBEDDING_DIMENSIONS = 384
+audit_records = cast(Table, AuditRecordRow.__table__)
+audit_payloads = cast(Table, AuditPayloadRow.__table__)
