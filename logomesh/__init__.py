@@ -34,7 +34,6 @@ _EXPORTS = {
     "LogoMeshError": "logomesh.errors",
 }
 __all__ = [
-    "__version__",
     "Actor",
     "AuditEntry",
     "CommandContext",
@@ -52,6 +51,7 @@ __all__ = [
     "RiskLevel",
     "Settings",
     "Source",
+    "__version__",
     "command",
     "load_settings",
 ]

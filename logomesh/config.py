@@ -96,8 +96,16 @@ class IdentityMapping(_Section):
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "owner": ("*",),
     "admin": ("*",),
-    "developer": ("engine.*", "audit.read", "audit.verify", "devshell.*", "pipeline.*", "llm.*"),
-    "viewer": ("engine.read", "audit.read"),
+    "developer": (
+        "engine.read",
+        "audit.read",
+        "audit.verify",
+        "db.read",
+        "devshell.*",
+        "pipeline.*",
+        "llm.*",
+    ),
+    "viewer": ("engine.read", "audit.read", "db.read"),
 }
 
 
@@ -111,7 +119,7 @@ class SecuritySettings(_Section):
     owner: str | None = Field(default=None, description="OS user treated as owner in local mode.")
     max_risk: RiskLevel = RiskLevel.DANGER
     confirm_from: RiskLevel = Field(
-        default=RiskLevel.WRITE, description="Commands at or above this risk ask first."
+        default=RiskLevel.DANGER, description="Commands at or above this risk ask first."
     )
 
 

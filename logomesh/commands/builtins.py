@@ -10,6 +10,7 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     engine_commands.whoami,
     engine_commands.commands_list,
     engine_commands.config_show,
+    engine_commands.workspace_init,
     audit_commands.audit_query,
     audit_commands.audit_verify,
     audit_commands.audit_checkpoint,

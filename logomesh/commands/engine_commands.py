@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 import logomesh
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel, Settings
+from logomesh.config import WORKSPACE_FILE, RiskLevel, Settings
 from logomesh.errors import LogoMeshError
 from logomesh.security.redaction import REDACTED, is_secret_key, redact_text
 
@@ -150,3 +150,59 @@ def _mask(key: str, value: Any) -> Any:
     if is_secret_key(key.rsplit(".", 1)[-1]) and value not in (None, ""):
         return REDACTED
     return redact_text(value) if isinstance(value, str) else value
+
+
+WORKSPACE_TEMPLATE = """\
+# LogoMesh workspace settings. Every key is optional; `logomesh config show` prints the
+# effective value of each and where it came from. Environment variables override this file
+# (LOGOMESH_MODE, LOGOMESH_DATABASE__URL, ...), and command-line flags override both.
+
+mode = "local"        # local | team | readonly | offline
+
+[database]
+# url = "postgresql+psycopg://db.example/logomesh"   # default: .logomesh/logomesh.db
+busy_timeout_ms = 5000
+
+[audit]
+checkpoint_every = 1000   # sign the chain head every N records
+
+# [[security.identities]]
+# name = "alice"
+# roles = ["developer"]
+# cli = ["alice"]
+# slack = ["U0123ABCD"]
+"""
+
+
+@command(
+    "workspace.init",
+    summary="Set up this workspace: logomesh.toml, state directory, database and signing key",
+    permission="engine.admin",
+    risk=RiskLevel.WRITE,
+    examples=("initialise logomesh here", "set up the workspace"),
+)
+async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    settings = ctx.engine.settings
+    created: list[str] = []
+    config_file = settings.workspace / WORKSPACE_FILE
+    if not config_file.exists():
+        config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
+        created.append(str(config_file))
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    ignore = settings.state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# LogoMesh state: database, backups, spool. Never commit it.\n*\n")
+    trail = ctx.engine.audit  # creates the database and applies migrations
+    if not settings.audit_key_path.exists():
+        created.append(str(settings.audit_key_path))
+    public_key = trail.signer.public_key_hex()
+    data = {
+        "workspace": str(settings.workspace),
+        "database": ctx.engine.database.display_url,
+        "schema": ctx.engine.migrator.current(),
+        "signing_key": str(settings.audit_key_path),
+        "public_key": public_key,
+        "created": created,
+    }
+    what = f"created {', '.join(created)}" if created else "already set up"
+    return CommandOutput(data=data, message=f"Workspace {settings.workspace}: {what}.")

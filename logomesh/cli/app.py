@@ -1,0 +1,152 @@
+"""The ``logomesh`` command line: the simplest adapter, and a new user's first contact.
+
+Only typer is imported at module level: ``logomesh --help`` must stay fast, so the engine
+(pydantic, SQLAlchemy, cryptography) is imported inside the commands that run it. Each
+subcommand turns its flags into a command request; the engine does the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from logomesh.cli import audit_cli, db_cli
+from logomesh.cli.session import CliState, execute, fail, parse_assignments, state_of
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Confirm risky commands in advance.")]
+
+app = typer.Typer(
+    name="logomesh",
+    help="LogoMesh: your developer-operations companion. Start with `logomesh init`.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain click help: rich's help renderer costs ~0.1 s, a third of our start-up budget.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db_cli.app, name="db")
+app.add_typer(audit_cli.app, name="audit")
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace root (default: found upward)."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Use this config file.")] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="local | team | readonly | offline")
+    ] = None,
+    db_url: Annotated[str | None, typer.Option("--db-url", help="SQLAlchemy database URL.")] = None,
+) -> None:
+    flags: dict[str, Any] = {}
+    if mode is not None:
+        flags["mode"] = mode
+    if db_url is not None:
+        flags["database"] = {"url": db_url}
+    ctx.obj = CliState(workspace=workspace, config_file=config, flags=flags)
+
+
+@app.command()
+def init(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Set up LogoMesh in this directory (safe to run again)."""
+    state = state_of(ctx)
+    if state.workspace is None:
+        state.workspace = Path.cwd()
+    execute(ctx, "workspace.init", json_output=json_output, yes=True)
+
+
+@app.command()
+def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Show version, mode, database and audit trail state."""
+    execute(ctx, "status", json_output=json_output)
+
+
+@app.command()
+def whoami(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Show your identity, roles and permissions."""
+    execute(ctx, "whoami", json_output=json_output)
+
+
+@app.command("commands")
+def list_commands(
+    ctx: typer.Context,
+    all_commands: Annotated[
+        bool, typer.Option("--all", help="Include commands you may not run.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """List the commands you may run."""
+    execute(ctx, "commands.list", {"all": all_commands}, json_output=json_output)
+
+
+@app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def run_command(
+    ctx: typer.Context,
+    command: Annotated[str, typer.Argument(help="Registered command name, e.g. audit.query.")],
+    arguments: Annotated[
+        list[str] | None, typer.Argument(help="Arguments as key=value (repeat a key for a list).")
+    ] = None,
+    args_json: Annotated[
+        str | None, typer.Option("--args-json", help="All arguments as one JSON object.")
+    ] = None,
+    json_output: JsonFlag = False,
+    yes: YesFlag = False,
+) -> None:
+    """Run any registered command: `logomesh run audit.query actor=alice limit=5`."""
+    from logomesh.errors import LogoMeshError
+
+    try:
+        parsed = parse_assignments(list(arguments or []))
+        if args_json:
+            parsed |= _json_object(args_json)
+    except LogoMeshError as exc:
+        fail(exc.user_message, exc.code)
+    execute(ctx, command, parsed, json_output=json_output, yes=yes)
+
+
+@app.command()
+def shell(ctx: typer.Context) -> None:
+    """Interactive prompt with history and completion (prints status when not a terminal)."""
+    from logomesh.cli.shell import run_shell
+
+    raise typer.Exit(run_shell(ctx))
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Print every effective setting and where it came from (secrets masked)."""
+    execute(ctx, "config.show", json_output=json_output)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    import json
+
+    from logomesh.errors import InvalidArgumentsError
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgumentsError(f"--args-json is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise InvalidArgumentsError("--args-json must be a JSON object, e.g. '{\"limit\": 5}'.")
+    return value
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Turning a CommandResult into something for a person (rich) or a script (--json).
+
+Known result shapes (audit records, command lists, settings) get tables; anything else a
+key/value table. ``--json`` prints exactly one JSON document on stdout, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from logomesh.commands.models import CommandResult
+
+_STYLE = {"ok": "green", "denied": "red", "error": "red", "cancelled": "yellow"}
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def render_result(result: CommandResult, *, json_output: bool = False) -> None:
+    if json_output:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        return
+    out, err = console(), console(stderr=True)
+    for warning in result.warnings:
+        err.print(f"[yellow]Warning:[/] {escape(warning)}")
+    if not result.ok:
+        err.print(f"[red]Error:[/] {escape(result.message)}")
+        return
+    table = table_for(result.command, result.data)
+    if table is not None:
+        out.print(table)
+    if result.message:
+        out.print(result.message, markup=False)
+
+
+def table_for(command: str, data: Any) -> Table | None:
+    if command in ("audit.query",) and isinstance(data, list):
+        return _audit_table(data)
+    if command == "commands.list" and isinstance(data, list):
+        return _rows_table(data, ("name", "risk", "permission", "summary"))
+    if command == "config.show" and isinstance(data, list):
+        return _rows_table(data, ("key", "value", "source"))
+    if isinstance(data, dict) and data:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in data.items():
+            if key != "summary":
+                table.add_row(escape(str(key)), escape(_cell(value)))
+        return table
+    return None
+
+
+def _audit_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("#", "time (UTC)", "actor", "source", "action", "outcome", "ms"):
+        table.add_column(column, no_wrap=column != "action")
+    for row in rows:
+        outcome = str(row.get("outcome", ""))
+        table.add_row(
+            str(row.get("seq", "")),
+            str(row.get("timestamp", ""))[:19].replace("T", " "),
+            escape(str(row.get("actor", ""))),
+            str(row.get("source", "")),
+            escape(str(row.get("action", ""))),
+            f"[{_STYLE.get(outcome, 'white')}]{outcome}[/]",
+            f"{row.get('duration_us', 0) / 1000:.1f}",
+        )
+    return table
+
+
+def _rows_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(_cell(row.get(column))) for column in columns))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return "" if value is None else str(value)

@@ -1,0 +1,161 @@
+"""The CLI's side of the one door: build the engine from global flags, run, map errors.
+
+Every CLI command ends in :func:`execute`, which sends a ``CommandRequest`` to the engine
+with the terminal as the confirmer, renders the result, and sets the exit code. Errors that
+happen before the engine exists (a bad config file) are mapped in :func:`fail`, the CLI's
+one error-mapping function.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from logomesh.commands.models import CommandResult, ConfirmationRequest
+    from logomesh.engine import Engine
+
+# Exit codes scripts can rely on.
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_CANCELLED, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
+_EXIT_BY_CODE = {
+    "command.unknown": EXIT_USAGE,
+    "command.invalid_arguments": EXIT_USAGE,
+    "config.invalid": EXIT_USAGE,
+    "config.parse": EXIT_USAGE,
+    "command.denied": EXIT_DENIED,
+    "command.cancelled": EXIT_CANCELLED,
+    "command.timeout": EXIT_TIMEOUT,
+}
+
+
+@dataclass
+class CliState:
+    """Global flags, kept until a command needs the engine (built once, lazily)."""
+
+    workspace: Path | None = None
+    config_file: Path | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    _engine: Engine | None = None
+
+    def engine(self, *, auto_migrate: bool | None = None) -> Engine:
+        if self._engine is None:
+            from logomesh.config import load_settings
+            from logomesh.engine import Engine
+            from logomesh.errors import LogoMeshError
+
+            try:
+                loaded = load_settings(self.workspace, self.flags, config_file=self.config_file)
+                self._engine = Engine(
+                    loaded.settings, provenance=loaded.provenance, auto_migrate=auto_migrate
+                )
+            except LogoMeshError as exc:
+                fail(exc.user_message, exc.code)
+        return self._engine
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    state = ctx.find_root().obj
+    if not isinstance(state, CliState):
+        state = CliState()
+        ctx.find_root().obj = state
+    return state
+
+
+class TerminalConfirmer:
+    """Asks a yes/no question on the terminal; the default answer is no."""
+
+    async def confirm(self, request: ConfirmationRequest) -> bool:
+        return typer.confirm(request.prompt, default=False, err=True)
+
+
+def terminal_confirmer() -> TerminalConfirmer | None:
+    """None without a terminal, so the engine says how to confirm in advance (--yes)."""
+    return TerminalConfirmer() if sys.stdin.isatty() else None
+
+
+def execute(
+    ctx: typer.Context,
+    command: str,
+    arguments: dict[str, Any] | None = None,
+    *,
+    json_output: bool = False,
+    yes: bool = False,
+    auto_migrate: bool | None = None,
+) -> CommandResult:
+    """Run one command through the engine, render it, and exit non-zero on failure."""
+    result = run_quietly(ctx, command, arguments, yes=yes, auto_migrate=auto_migrate)
+    from logomesh.cli.render import render_result
+
+    render_result(result, json_output=json_output)
+    if not result.ok:
+        code = result.error.code if result.error else ""
+        raise typer.Exit(_EXIT_BY_CODE.get(code, EXIT_ERROR))
+    return result
+
+
+def run_quietly(
+    ctx: typer.Context,
+    command: str,
+    arguments: dict[str, Any] | None = None,
+    *,
+    yes: bool = False,
+    auto_migrate: bool | None = None,
+) -> CommandResult:
+    from logomesh.audit.models import Source
+    from logomesh.commands.models import CommandRequest
+    from logomesh.security.identity import Actor
+
+    engine = state_of(ctx).engine(auto_migrate=auto_migrate)
+    request = CommandRequest(
+        command, Actor(Source.CLI, getpass.getuser()), arguments or {}, confirmed=yes
+    )
+    return engine.run(request, terminal_confirmer())
+
+
+def exit_code_for(result: CommandResult) -> int:
+    if result.ok:
+        return EXIT_OK
+    return _EXIT_BY_CODE.get(result.error.code if result.error else "", EXIT_ERROR)
+
+
+def fail(message: str, code: str = "logomesh.error") -> NoReturn:
+    """The CLI's one error mapping: a message on stderr and a stable exit code."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(_EXIT_BY_CODE.get(code, EXIT_ERROR))
+
+
+def parse_assignments(tokens: list[str]) -> dict[str, Any]:
+    """``key=value`` words into arguments; a repeated key becomes a list.
+
+    Values stay strings (the command's model converts them) unless they are JSON arrays or
+    objects, so ``tags=["a","b"]`` works where a list is wanted.
+    """
+    import json
+
+    arguments: dict[str, Any] = {}
+    for token in tokens:
+        key, sep, raw = token.partition("=")
+        if not sep or not key:
+            from logomesh.errors import InvalidArgumentsError
+
+            raise InvalidArgumentsError(
+                f"Argument {token!r} is not of the form key=value (for example limit=5)."
+            )
+        value: Any = raw
+        if raw[:1] in "[{":
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        key = key.replace("-", "_")
+        if key in arguments:
+            previous = arguments[key]
+            arguments[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            arguments[key] = value
+    return arguments

@@ -1,0 +1,155 @@
+"""``logomesh shell``: an interactive prompt running commands through the same door.
+
+Lines are ``COMMAND key=value ...``; ``help [COMMAND]`` explains, ``exit`` leaves. History
+persists in the workspace's state directory and Tab completes command names and argument
+keys (stdlib readline). Without a terminal (CI, ``make run`` piped) the shell prints the
+status and exits, so the quick start never hangs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from logomesh.cli.render import console, render_result
+from logomesh.cli.session import (
+    TerminalConfirmer,
+    exit_code_for,
+    parse_assignments,
+    run_quietly,
+    state_of,
+)
+
+if TYPE_CHECKING:
+    from logomesh.engine import Engine
+
+_BUILTINS = ("help", "exit", "quit")
+BANNER = (
+    "LogoMesh shell. Type a command such as `status` or `audit.query limit=5`, "
+    "`help` to list commands, `help COMMAND` for its arguments, `exit` to leave."
+)
+
+
+def run_shell(ctx: typer.Context) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        result = run_quietly(ctx, "status")
+        render_result(result)
+        return exit_code_for(result)
+    engine = state_of(ctx).engine()
+    history = engine.settings.state_dir / "shell_history"
+    _setup_readline(engine, history)
+    out = console()
+    out.print(BANNER, markup=False)
+    try:
+        while True:
+            try:
+                line = input("logomesh> ")
+            except EOFError:
+                out.print()
+                break
+            except KeyboardInterrupt:
+                out.print("^C")
+                continue
+            if not handle_line(engine, line):
+                break
+    finally:
+        _save_history(history)
+    return 0
+
+
+def handle_line(engine: Engine, line: str) -> bool:
+    """Run one shell line; False when the user asked to leave."""
+    from logomesh.audit.models import Source
+    from logomesh.commands.models import CommandRequest
+    from logomesh.errors import LogoMeshError
+    from logomesh.security.identity import Actor
+
+    err = console(stderr=True)
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        err.print(f"Error: {exc} (check your quotes).", markup=False)
+        return True
+    if not words:
+        return True
+    name, rest = words[0], words[1:]
+    if name in ("exit", "quit"):
+        return False
+    if name in ("help", "?"):
+        _help(engine, rest[0] if rest else None)
+        return True
+    try:
+        arguments = parse_assignments(rest)
+    except LogoMeshError as exc:
+        err.print(f"Error: {exc.user_message}", markup=False)
+        return True
+    actor = Actor(Source.CLI, getpass.getuser())
+    render_result(engine.run(CommandRequest(name, actor, arguments), TerminalConfirmer()))
+    return True
+
+
+def _help(engine: Engine, name: str | None) -> None:
+    out = console()
+    if name is None or name not in engine.registry:
+        for spec in engine.registry:
+            out.print(f"  {spec.name:<18} {spec.summary}", markup=False, highlight=False)
+        return
+    spec = engine.registry.get(name)
+    out.print(f"{spec.name}: {spec.summary} (risk: {spec.risk})", markup=False)
+    for field, info in spec.args_model.model_fields.items():
+        default = "required" if info.is_required() else f"default {info.default!r}"
+        description = f" - {info.description}" if info.description else ""
+        out.print(f"  {field}=...  ({default}){description}", markup=False)
+    for example in spec.examples:
+        out.print(f"  e.g. {example!r}", markup=False)
+
+
+def completions(engine: Engine, line: str, text: str) -> list[str]:
+    """What Tab may complete ``text`` to, given the whole line so far."""
+    words = line.split()
+    if not words or (len(words) == 1 and not line.endswith(" ")):
+        names = [spec.name for spec in engine.registry] + list(_BUILTINS)
+        return sorted(name for name in names if name.startswith(text))
+    if words[0] in ("help", "?"):
+        return sorted(spec.name for spec in engine.registry if spec.name.startswith(text))
+    if words[0] not in engine.registry:
+        return []
+    fields = engine.registry.get(words[0]).args_model.model_fields
+    return sorted(f"{field}=" for field in fields if f"{field}=".startswith(text))
+
+
+def _setup_readline(engine: Engine, history: Path) -> None:
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - some platforms lack it; the shell still works
+        return
+    with contextlib.suppress(OSError):
+        readline.read_history_file(str(history))
+    readline.set_history_length(1000)
+    readline.set_completer_delims(" \t")
+    if "libedit" in (readline.__doc__ or ""):
+        readline.parse_and_bind("bind ^I rl_complete")
+    else:
+        readline.parse_and_bind("tab: complete")
+
+    def complete(text: str, state: int) -> str | None:
+        options = completions(engine, readline.get_line_buffer(), text)
+        return options[state] if state < len(options) else None
+
+    readline.set_completer(complete)
+
+
+def _save_history(history: Path) -> None:
+    try:
+        import readline
+    except ImportError:  # pragma: no cover
+        return
+    with contextlib.suppress(OSError):
+        history.parent.mkdir(parents=True, exist_ok=True)
+        readline.write_history_file(str(history))

@@ -1,0 +1,60 @@
+"""Shared fixtures: every test gets its own workspace, database file and signing key."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logomesh.audit.models import Source
+from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.config import LoadedSettings, load_settings
+from logomesh.engine import Engine
+from logomesh.security.identity import Actor
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture
+def test_env(tmp_path: Path) -> dict[str, str]:
+    """An environment with no LOGOMESH_* variables and a private config dir."""
+    return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
+@pytest.fixture
+def load(workspace: Path, test_env: dict[str, str]) -> Callable[..., LoadedSettings]:
+    def _load(flags: dict[str, Any] | None = None, **env: str) -> LoadedSettings:
+        return load_settings(workspace, flags, environ={**test_env, **env})
+
+    return _load
+
+
+@pytest.fixture
+def engine(load: Callable[..., LoadedSettings]) -> Iterator[Engine]:
+    loaded = load()
+    eng = Engine(loaded.settings, provenance=loaded.provenance)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def owner() -> Actor:
+    return Actor(Source.CLI, getpass.getuser())
+
+
+@pytest.fixture
+def run(engine: Engine, owner: Actor) -> Callable[..., CommandResult]:
+    """Run a command as the workspace owner through the one door."""
+
+    def _run(command: str, confirmed: bool = False, **arguments: Any) -> CommandResult:
+        return engine.run(CommandRequest(command, owner, arguments, confirmed=confirmed))
+
+    return _run
