@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -48,8 +48,11 @@ from logomesh.errors import (
 from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
 from logomesh.security.identity import Identity, IdentityResolver
 from logomesh.security.policy import Decision, Policy
+from logomesh.storage import schema
 from logomesh.storage.database import Database
-from logomesh.storage.migrate import Migrator
+
+if TYPE_CHECKING:
+    from logomesh.storage.migrate import Migrator
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +103,8 @@ class Engine:
 
     @cached_property
     def migrator(self) -> Migrator:
+        from logomesh.storage.migrate import Migrator  # Alembic loads only when needed
+
         return Migrator(
             self.database,
             self.settings.backup_dir,
@@ -126,7 +131,7 @@ class Engine:
         """Apply pending migrations once per engine (backed up, restored on failure)."""
         if self._migrated or not self._auto_migrate:
             return
-        if self.migrator.pending():
+        if not schema.is_current(self.database):
             self.migrator.upgrade()
         self._migrated = True
 
