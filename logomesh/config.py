@@ -393,6 +393,8 @@ def _line_of_key(path: Path, dotted: str) -> int | None:
         header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", line)
         if header:
             current = header.group(1)
+            if current == dotted:  # the key is a whole table, e.g. a misspelt section
+                return number
         elif (current == table and key_line.match(line)) or dotted_line.match(line):
             return number
     return None

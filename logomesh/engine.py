@@ -125,6 +125,7 @@ class Engine:
             spool_path=self.settings.state_dir / "audit-spool.jsonl",
             checkpoint_every=self.settings.audit.checkpoint_every,
             trusted_keys=self.settings.audit.trusted_public_keys,
+            prepare=self.ensure_schema,
         )
 
     def ensure_schema(self) -> None:
@@ -283,11 +284,12 @@ class Engine:
             output=output.output if output else None,
         )
         try:
-            record = self.audit.record(entry)
+            # The trail readies the schema itself, so a failure there is spooled, not lost.
+            record = self._trail.record(entry)
         except AuditError as exc:
             return None, [exc.user_message], duration
         except LogoMeshError as exc:
-            # The schema could not even be prepared; the record cannot be spooled in order.
+            # The database could not even be opened (a bad URL, a missing driver).
             return None, [f"The audit record could not be written: {exc.user_message}"], duration
         return record, [], duration
 

@@ -46,6 +46,21 @@ def engine(load: Callable[..., LoadedSettings]) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def make_engine(load: Callable[..., LoadedSettings]) -> Iterator[Callable[..., Engine]]:
+    """More engines on the same workspace, with extra flags or LOGOMESH_* variables."""
+    made: list[Engine] = []
+
+    def _make(flags: dict[str, Any] | None = None, **env: str) -> Engine:
+        loaded = load(flags, **env)
+        made.append(Engine(loaded.settings, provenance=loaded.provenance))
+        return made[-1]
+
+    yield _make
+    for eng in made:
+        eng.close()
+
+
+@pytest.fixture
 def owner() -> Actor:
     return Actor(Source.CLI, getpass.getuser())
 

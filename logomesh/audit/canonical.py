@@ -17,11 +17,16 @@ from typing import Any
 GENESIS_HASH = "0" * 64
 
 
+# Built once: ``json.dumps`` with non-default options builds a new encoder on every call,
+# and every audit append encodes three times. The encoder holds only these options.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON text for a JSON-compatible value (raises ValueError otherwise)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _ENCODER.encode(value)
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -66,6 +66,7 @@ class AuditStore:
             head = _read_head(conn)
             now = format_timestamp(datetime.now(UTC))
             records: list[AuditRecord] = []
+            rows: list[dict[str, Any]] = []
             seq, prev = head.seq, head.hash
             for item in prepared:
                 seq += 1
@@ -73,8 +74,9 @@ class AuditStore:
                 content["prev_hash"] = prev
                 prev = record_hash(content)
                 records.append(AuditRecord(**content, hash=prev))
+                rows.append(_to_row(content, prev))
             _store_payloads(conn, prepared, now)
-            conn.execute(insert(audit_records), [_to_row(record) for record in records])
+            conn.execute(_INSERT_RECORD, rows)
         return records
 
     def prune_payloads(self, older_than: datetime) -> int:
@@ -188,12 +190,15 @@ def _prepare(entry: AuditEntry) -> _Prepared:
     return _Prepared(fields, stamp, payloads)
 
 
+# Built once: every append runs both, and constructing them costs more than executing them.
+_READ_HEAD = (
+    select(audit_records.c.seq, audit_records.c.hash).order_by(audit_records.c.seq.desc()).limit(1)
+)
+_INSERT_RECORD = insert(audit_records)
+
+
 def _read_head(conn: Connection) -> ChainHead:
-    row = conn.execute(
-        select(audit_records.c.seq, audit_records.c.hash)
-        .order_by(audit_records.c.seq.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_READ_HEAD).first()
     return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
 
 
@@ -216,11 +221,14 @@ def _store_payloads(conn: Connection, prepared: list[_Prepared], now: str) -> No
         conn.execute(insert(audit_payloads), rows)
 
 
-def _to_row(record: AuditRecord) -> dict[str, Any]:
-    row = record.to_dict()
-    row["arguments"] = canonical_json(record.arguments)
-    row["details"] = canonical_json(record.details)
-    return row
+def _to_row(content: dict[str, Any], digest: str) -> dict[str, Any]:
+    """The table row for a record's hashed content: JSON fields as canonical text."""
+    return {
+        **content,
+        "arguments": canonical_json(content["arguments"]),
+        "details": canonical_json(content["details"]),
+        "hash": digest,
+    }
 
 
 def _from_row(row: RowMapping) -> AuditRecord:

@@ -12,7 +12,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,12 +36,16 @@ class AuditTrail:
         spool_path: Path,
         checkpoint_every: int = 1000,
         trusted_keys: tuple[str, ...] = (),
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
         self.spool_path = spool_path
         self.checkpoint_every = checkpoint_every
         self.trusted_keys = trusted_keys
+        # Readies the schema before a write (the engine's migrations); a storage error it
+        # raises (a corrupt file, a failed migration) spools the record like a failed write.
+        self._prepare = prepare
 
     def record(self, entry: AuditEntry) -> AuditRecord:
         """Append one entry; on a storage failure spool it and raise AuditError saying so."""
@@ -49,6 +53,8 @@ class AuditTrail:
 
     def record_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
         try:
+            if self._prepare is not None:
+                self._prepare()
             self.drain_spool()
             records = self.store.append_many(entries)
         except StorageError as exc:

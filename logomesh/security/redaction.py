@@ -8,6 +8,7 @@ in free text. Redaction is idempotent, so redacting twice changes nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -26,8 +27,8 @@ _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Slack bot, user, app-level, refresh and configuration tokens.
     re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
     re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"),
-    # Discord bot tokens: base64 user id, timestamp, HMAC.
-    re.compile(r"\b[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),
+    # Discord bot tokens: base64 of a 17-20 digit user id, timestamp, HMAC.
+    re.compile(r"\b[MNO][A-Za-z\d_-]{22,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),
     # OpenAI and Anthropic style keys.
     re.compile(r"\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}"),
     # GitHub tokens, classic and fine-grained.
@@ -46,13 +47,28 @@ _ASSIGNMENT = re.compile(
 )
 
 
+# Cached: the same few keys recur in every audit record, and the pattern is the costly part.
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """True when a mapping key names a value that must never be stored."""
     return key.lower() not in _HARMLESS_KEYS and bool(_SECRET_KEY.search(key))
 
 
+# Every pattern above needs one of these to match: a token is a run of 15 or more token
+# characters, a URL password or an assignment needs ``:``, ``@`` or ``=``, a header needs
+# its scheme word. Most audited strings (command names, reasons, paths) have none, and one
+# search then replaces eleven. tests/security/test_redaction.py checks the equivalence.
+_MAYBE_SECRET = re.compile(r"[=:@]|[A-Za-z0-9_-]{15,}|(?i:bearer|basic|token)")
+
+
 def redact_text(text: str) -> str:
     """Replace every token-shaped secret inside free text."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    return _redact_all_patterns(text)
+
+
+def _redact_all_patterns(text: str) -> str:
     for pattern in _TOKEN_PATTERNS:
         text = pattern.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
@@ -77,7 +93,10 @@ def redact(value: Any) -> Any:
 
 def _redact_item(key: str, value: Any) -> Any:
     if is_secret_key(key) and value not in (None, "", REDACTED) and not isinstance(value, bool):
-        if isinstance(value, Mapping | list | tuple):
+        if isinstance(value, list | tuple):
+            # ``api_keys = [...]``: each element is as secret as the key says.
+            return [_redact_item(key, v) for v in value]
+        if isinstance(value, Mapping):
             return redact(value)
         return REDACTED
     return redact(value)

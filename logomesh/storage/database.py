@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from logomesh.errors import DatabaseCorruptError, DatabaseLockedError, StorageError
 from logomesh.storage import sqlite
@@ -28,13 +28,26 @@ class Database:
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
         self.url = url
         self.busy_timeout_ms = busy_timeout_ms
-        self.dialect = make_url(url).get_backend_name()
+        try:
+            self.dialect = make_url(url).get_backend_name()
+        except ArgumentError as exc:
+            # Not even parsable, so it cannot be shown with its password hidden: leave it out.
+            raise StorageError(
+                "`database.url` is not a database URL; expected something like "
+                "sqlite:///path/to/logomesh.db or postgresql+psycopg://host/logomesh."
+            ) from exc
         self.path = sqlite.sqlite_file(url)
-        self.engine: Engine = (
-            sqlite.create_sqlite_engine(url, busy_timeout_ms)
-            if self.dialect == "sqlite"
-            else create_engine(url, pool_pre_ping=True)
-        )
+        try:
+            self.engine: Engine = (
+                sqlite.create_sqlite_engine(url, busy_timeout_ms)
+                if self.dialect == "sqlite"
+                else create_engine(url, pool_pre_ping=True)
+            )
+        except (ImportError, ArgumentError) as exc:  # a missing driver or unknown dialect
+            raise StorageError(
+                f"Cannot open {self.display_url}: {exc}. Install the driver its URL names "
+                "(for PostgreSQL: pip install 'psycopg[binary]') or change `database.url`."
+            ) from exc
 
     @property
     def display_url(self) -> str:

@@ -1,0 +1,47 @@
+"""``python -m benchmarks [--quick]``: run every benchmark and print one table.
+
+A missed target is reported as FAIL and still exits 0 (the figures are the product); a
+benchmark that could not run at all is reported as ERROR and makes the exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from benchmarks import audit_append, cli_startup, concurrent_writers, execute_overhead
+from benchmarks.table import Row, render
+
+BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
+    ("audit append", audit_append.run),
+    ("Engine.execute overhead", execute_overhead.run),
+    ("concurrent writers", concurrent_writers.run),
+    ("`logomesh --help` start", cli_startup.run),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller counts: a smoke test, not figures to quote"
+    )
+    options = parser.parse_args(argv)
+    rows: list[Row] = []
+    for name, benchmark in BENCHMARKS:
+        print(f"running {name}...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            rows.extend(benchmark(options.quick))
+        except Exception as exc:
+            rows.append(Row.failed_to_run(name, exc))
+        print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    print(render(rows))
+    if options.quick:
+        print("(--quick: small counts; rerun without it for figures to quote)")
+    return 1 if any(row.error for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Audit append throughput on a real SQLite file: one record per transaction, and batched.
+
+Single appends go through :meth:`AuditTrail.record`, the path every command takes (spool
+check, chain head read and insert under the write lock, periodic signed checkpoint). Batched
+appends go through :meth:`AuditStore.append_many`, the path for importing and draining the
+spool, where one transaction chains many records.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.table import Row, rate
+from benchmarks.workspace import open_engine, private_workspace, sample_entry
+
+SINGLE_TARGET = 2_000
+BATCHED_TARGET = 20_000
+# Untimed appends first, so one-off costs (statement compilation, the pool's first
+# connection) do not count against a steady-state rate.
+WARMUP = 20
+
+
+def run(quick: bool) -> list[Row]:
+    return [single(500 if quick else 5_000), batched(5_000 if quick else 50_000, 1_000)]
+
+
+def single(count: int) -> Row:
+    metric = f"audit append, single ({count:,} x trail.record)"
+    with private_workspace() as workspace:
+        engine = open_engine(workspace)
+        try:
+            trail = engine.audit
+            for i in range(WARMUP):
+                trail.record(sample_entry(-i))
+            entries = [sample_entry(i) for i in range(count)]
+            started = time.perf_counter()
+            for entry in entries:
+                trail.record(entry)
+            elapsed = time.perf_counter() - started
+            stored = trail.store.count() - WARMUP
+        finally:
+            engine.close()
+    if stored != count:
+        return Row(metric, f"stored {stored} of {count}", error=True)
+    return Row(
+        metric,
+        rate(count, elapsed),
+        f">= {SINGLE_TARGET:,} records/s",
+        count / elapsed >= SINGLE_TARGET,
+    )
+
+
+def batched(count: int, batch_size: int) -> Row:
+    metric = f"audit append, batched ({count:,} in {batch_size:,}s, store.append_many)"
+    with private_workspace() as workspace:
+        engine = open_engine(workspace)
+        try:
+            store = engine.audit.store
+            store.append_many([sample_entry(-i) for i in range(WARMUP)])
+            batches = [
+                [sample_entry(i) for i in range(start, min(start + batch_size, count))]
+                for start in range(0, count, batch_size)
+            ]
+            started = time.perf_counter()
+            for batch in batches:
+                store.append_many(batch)
+            elapsed = time.perf_counter() - started
+            stored = store.count() - WARMUP
+        finally:
+            engine.close()
+    if stored != count:
+        return Row(metric, f"stored {stored} of {count}", error=True)
+    return Row(
+        metric,
+        rate(count, elapsed),
+        f">= {BATCHED_TARGET:,} records/s",
+        count / elapsed >= BATCHED_TARGET,
+    )

@@ -1,0 +1,72 @@
+"""A throw-away LogoMesh workspace with a private home, and engines opened on it.
+
+Benchmarks must not touch the real user's config, signing key or database, and they must
+measure the engine as a user gets it: settings from :func:`load_settings`, a migrated SQLite
+file on disk, the signing key under ``XDG_CONFIG_HOME``. Processes that share one workspace
+(the concurrent-writer benchmark) rebuild the same engine from the path and environment alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.commands.registry import CommandRegistry
+from logomesh.config import load_settings
+from logomesh.engine import Engine
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    environ: dict[str, str]
+
+    def process_environ(self) -> dict[str, str]:
+        """The environment for a child process: ours, minus LogoMesh settings, private home."""
+        inherited = {k: v for k, v in os.environ.items() if not k.upper().startswith("LOGOMESH_")}
+        return {**inherited, **self.environ}
+
+
+@contextmanager
+def private_workspace() -> Iterator[Workspace]:
+    with tempfile.TemporaryDirectory(prefix="logomesh-bench-") as tmp:
+        root = Path(tmp) / "workspace"
+        home = Path(tmp) / "home"
+        root.mkdir()
+        home.mkdir()
+        environ = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+        yield Workspace(root, environ)
+
+
+def open_engine(workspace: Workspace, registry: CommandRegistry | None = None) -> Engine:
+    """An engine on ``workspace`` with its schema migrated, so timings exclude migration."""
+    loaded = load_settings(workspace.root, environ=workspace.environ)
+    engine = Engine(loaded.settings, registry=registry, provenance=loaded.provenance)
+    engine.ensure_schema()
+    return engine
+
+
+def sample_entry(number: int, actor: str = "bench") -> AuditEntry:
+    """An entry shaped like the ones ``Engine.execute`` writes for a read command."""
+    return AuditEntry(
+        actor=actor,
+        source=Source.CLI,
+        action="audit.search",
+        outcome=Outcome.OK,
+        arguments={"query": f"deploy failure {number}", "limit": 20, "since": None},
+        duration_ms=1.25,
+        details={
+            "risk": "read",
+            "authorization": {
+                "allowed": True,
+                "reason": "role 'owner' grants '*'",
+                "permission": "audit.read",
+                "role": "owner",
+            },
+        },
+    )

@@ -1,0 +1,128 @@
+"""Several OS processes appending to one SQLite trail still form one valid chain.
+
+Each writer is a separate Python process with its own engine, as separate CLI runs, an editor
+server and a bot would be. They start together on a database none of them has created yet,
+so the first-use migration races as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from logomesh.config import LoadedSettings
+from logomesh.engine import Engine
+
+pytestmark = pytest.mark.slow
+
+WRITERS = 4
+PER_WRITER = 2000
+
+WORKER = """
+import sys
+from pathlib import Path
+from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.config import load_settings
+from logomesh.engine import Engine
+
+workspace, env_json, name, count, batch = sys.argv[1:6]
+import json
+loaded = load_settings(Path(workspace), environ=json.loads(env_json))
+engine = Engine(loaded.settings)
+count, batch = int(count), int(batch)
+entries = [
+    AuditEntry(actor=name, source=Source.SYSTEM, action="test.append", outcome=Outcome.OK,
+               arguments={"i": i})
+    for i in range(count)
+]
+for start in range(0, count, batch):
+    chunk = entries[start:start + batch]
+    if batch == 1:
+        engine.audit.record(chunk[0])
+    else:
+        engine.audit.record_many(chunk)
+engine.close()
+"""
+
+
+def _run_writers(workspace: Path, env: dict[str, str], batch: int) -> None:
+    child_env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(workspace),
+                json.dumps(env),
+                f"writer{n}",
+                str(PER_WRITER),
+                str(batch),
+            ],
+            env=child_env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(WRITERS)
+    ]
+    failures = []
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            failures.append(stderr)
+    assert not failures, "\n".join(failures)
+
+
+def _check_trail(engine: Engine, batch: int) -> None:
+    records = [r for chunk in engine.audit.store.iter_all() for r in chunk]
+    assert len(records) == WRITERS * PER_WRITER
+    assert [r.seq for r in records] == list(range(1, WRITERS * PER_WRITER + 1))
+
+    by_writer: dict[str, list[int]] = defaultdict(list)
+    seqs_of: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        by_writer[record.actor].append(record.arguments["i"])
+        seqs_of[record.actor].append(record.seq)
+    assert set(by_writer) == {f"writer{n}" for n in range(WRITERS)}
+    for values in by_writer.values():
+        # Every record of every writer is there, once, in the order it was appended.
+        assert values == list(range(PER_WRITER))
+    if batch > 1:
+        # A batch is one transaction: its records sit together in the chain.
+        for seqs in seqs_of.values():
+            for start in range(0, PER_WRITER, batch):
+                chunk = seqs[start : start + batch]
+                assert chunk == list(range(chunk[0], chunk[0] + len(chunk)))
+
+    assert engine.audit.spooled() == 0
+    report = engine.audit.verify()
+    assert report.ok, report.summary()
+    assert report.records == WRITERS * PER_WRITER
+
+
+@pytest.mark.parametrize("batch", [1, 50], ids=["one-at-a-time", "append_many"])
+def test_concurrent_writers_form_one_chain(
+    workspace: Path,
+    test_env: dict[str, str],
+    load: Callable[..., LoadedSettings],
+    batch: int,
+) -> None:
+    """4 processes x 2,000 appends: exactly 8,000 records, seqs 1..8000, chain verifies."""
+    _run_writers(workspace, test_env, batch)
+    loaded = load()
+    engine = Engine(loaded.settings, provenance=loaded.provenance)
+    try:
+        _check_trail(engine, batch)
+        # Periodic checkpoints (every 1,000) were signed by whichever writer crossed them.
+        checkpoints = engine.audit.signer.read()
+        assert checkpoints.unreadable == []
+        assert len(checkpoints.checkpoints) == WRITERS * PER_WRITER // 1000
+    finally:
+        engine.close()
