@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from logomesh.audit.canonical import canonical_json
+
 
 class Source(StrEnum):
     """The adapter or part of the engine an interaction came through."""
@@ -127,10 +129,15 @@ class AuditRecord:
     hash: str
 
     def hashed_content(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in HASHED_FIELDS}
+        """The values the hash covers: arguments and details as their canonical JSON text,
+        exactly as the table stores them, so hashing never re-encodes nested values."""
+        content = {name: getattr(self, name) for name in HASHED_FIELDS}
+        content["arguments"] = canonical_json(self.arguments)
+        content["details"] = canonical_json(self.details)
+        return content
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.hashed_content(), "hash": self.hash}
+        return {**{name: getattr(self, name) for name in HASHED_FIELDS}, "hash": self.hash}
 
     @property
     def duration_ms(self) -> float:

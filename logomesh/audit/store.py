@@ -21,7 +21,6 @@ from logomesh.audit.canonical import (
     canonical_json,
     format_timestamp,
     sha256_hex,
-    to_jsonable,
 )
 from logomesh.audit.chain import record_hash
 from logomesh.audit.models import PAYLOAD_FIELDS, AuditEntry, AuditRecord
@@ -33,11 +32,17 @@ from logomesh.storage.tables import audit_payloads, audit_records
 
 @dataclass(frozen=True)
 class _Prepared:
-    """An entry with secrets redacted and payloads hashed, ready to be chained."""
+    """An entry with secrets redacted and payloads hashed, ready to be chained.
+
+    ``fields`` holds arguments and details as canonical JSON text (what is hashed and
+    stored); ``arguments`` and ``details`` keep the values for the returned record.
+    """
 
     fields: dict[str, Any]
     timestamp: str | None
     payloads: dict[str, bytes]
+    arguments: dict[str, Any]
+    details: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -70,13 +75,15 @@ class AuditStore:
             seq, prev = head.seq, head.hash
             for item in prepared:
                 seq += 1
-                content = {**item.fields, "seq": seq, "timestamp": item.timestamp or now}
-                content["prev_hash"] = prev
-                prev = record_hash(content)
-                records.append(AuditRecord(**content, hash=prev))
-                rows.append(_to_row(content, prev))
+                row = {**item.fields, "seq": seq, "timestamp": item.timestamp or now}
+                row["prev_hash"] = prev
+                row["hash"] = prev = record_hash(row)
+                rows.append(row)
+                records.append(
+                    AuditRecord(**{**row, "arguments": item.arguments, "details": item.details})
+                )
             _store_payloads(conn, prepared, now)
-            conn.execute(_INSERT_RECORD, rows)
+            self.db.insert_plain_rows(conn, audit_records, rows)
         return records
 
     def prune_payloads(self, older_than: datetime) -> int:
@@ -155,6 +162,8 @@ class AuditStore:
 
 
 def _prepare(entry: AuditEntry) -> _Prepared:
+    arguments = redact(dict(entry.arguments))
+    details = redact(dict(entry.details))
     payloads: dict[str, bytes] = {}
     hashes: dict[str, str | None] = {}
     for name, text in (
@@ -174,27 +183,26 @@ def _prepare(entry: AuditEntry) -> _Prepared:
         "source": str(entry.source),
         "action": entry.action,
         "target": redact_text(entry.target) if entry.target is not None else None,
-        "arguments": redact(to_jsonable(dict(entry.arguments))),
+        "arguments": canonical_json(arguments),
         "outcome": str(entry.outcome),
         "error": redact_text(entry.error) if entry.error is not None else None,
         "duration_us": round(entry.duration_ms * 1000),
         "correlation_id": entry.correlation_id,
         "parent_id": entry.parent_id,
-        "details": redact(to_jsonable(dict(entry.details))),
+        "details": canonical_json(details),
         "model": entry.model,
         "tokens_in": entry.tokens_in,
         "tokens_out": entry.tokens_out,
         **hashes,
     }
     stamp = format_timestamp(entry.timestamp) if entry.timestamp else None
-    return _Prepared(fields, stamp, payloads)
+    return _Prepared(fields, stamp, payloads, arguments, details)
 
 
-# Built once: every append runs both, and constructing them costs more than executing them.
+# Built once: every append runs it, and constructing it costs more than executing it.
 _READ_HEAD = (
     select(audit_records.c.seq, audit_records.c.hash).order_by(audit_records.c.seq.desc()).limit(1)
 )
-_INSERT_RECORD = insert(audit_records)
 
 
 def _read_head(conn: Connection) -> ChainHead:
@@ -219,16 +227,6 @@ def _store_payloads(conn: Connection, prepared: list[_Prepared], now: str) -> No
     ]
     if rows:
         conn.execute(insert(audit_payloads), rows)
-
-
-def _to_row(content: dict[str, Any], digest: str) -> dict[str, Any]:
-    """The table row for a record's hashed content: JSON fields as canonical text."""
-    return {
-        **content,
-        "arguments": canonical_json(content["arguments"]),
-        "details": canonical_json(content["details"]),
-        "hash": digest,
-    }
 
 
 def _from_row(row: RowMapping) -> AuditRecord:

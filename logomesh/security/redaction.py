@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from logomesh.audit.canonical import to_jsonable
+
 REDACTED = "[REDACTED]"
 
 _SECRET_KEY = re.compile(
@@ -56,14 +58,26 @@ def is_secret_key(key: str) -> bool:
 
 # Every pattern above needs one of these to match: a token is a run of 15 or more token
 # characters, a URL password or an assignment needs ``:``, ``@`` or ``=``, a header needs
-# its scheme word. Most audited strings (command names, reasons, paths) have none, and one
-# search then replaces eleven. tests/security/test_redaction.py checks the equivalence.
-_MAYBE_SECRET = re.compile(r"[=:@]|[A-Za-z0-9_-]{15,}|(?i:bearer|basic|token)")
+# its scheme word. Most audited strings (command names, reasons, paths) have none, and these
+# checks (plain ``in`` tests first, they are the cheapest) then replace eleven regex passes.
+# tests/security/test_redaction_prefilter.py checks the equivalence.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]{15}")
+
+
+def _may_hold_secret(text: str) -> bool:
+    if "=" in text or ":" in text or "@" in text:
+        return True
+    if len(text) >= 15 and _TOKEN_RUN.search(text):
+        return True
+    # casefold, plus dotless i, covers every character re's IGNORECASE equates with these
+    # letters (long s, Kelvin sign, ...); checked over all of Unicode in the tests.
+    folded = text.casefold().replace("\u0131", "i")
+    return "bearer" in folded or "basic" in folded or "token" in folded
 
 
 def redact_text(text: str) -> str:
     """Replace every token-shaped secret inside free text."""
-    if not _MAYBE_SECRET.search(text):
+    if not _may_hold_secret(text):
         return text
     return _redact_all_patterns(text)
 
@@ -77,18 +91,26 @@ def _redact_all_patterns(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Return a copy of a JSON-like value with every secret replaced.
+    """Return a JSON-compatible copy of ``value`` with every secret replaced.
 
     Mappings keep their keys; a value under a secret-looking key becomes ``[REDACTED]``
     unless it is empty or ``None`` (there is nothing to hide, and saying so helps debugging).
+    Leaves that are not JSON (paths, sets, datetimes, NaN) are converted on the same walk,
+    since audit appends pay for every pass over their arguments.
     """
     if isinstance(value, str):
         return redact_text(value)
-    if isinstance(value, Mapping):
+    # Concrete types first: the Mapping ABC check costs more than the rest of this call.
+    if isinstance(value, dict):
         return {str(k): _redact_item(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _redact_item(str(k), v) for k, v in value.items()}
+    converted = to_jsonable(value)
+    return converted if isinstance(converted, float | None) else redact(converted)
 
 
 def _redact_item(key: str, value: Any) -> Any:

@@ -132,10 +132,14 @@ class Migrator:
         problem = self.db.integrity_problem()
         if problem is not None:
             raise self.db.corrupt_error(problem)
-        before = self.current()
-        backup = self._backup_before_change()
+        backup: Path | None = None
+        before: str | None = None
         try:
             with self.db.write() as conn:
+                # Copy and migrate under one write lock: no other process can write in
+                # between, so the backup is exactly what the migration started from.
+                before = self.current()
+                backup = self._backup_before_change()
                 self.config.attributes["connection"] = conn
                 if direction == "upgrade":
                     command.upgrade(self.config, target)
@@ -147,7 +151,7 @@ class Migrator:
                 "known revisions."
             ) from exc
         except Exception as exc:
-            raise self._restore_after_failure(direction, target, backup, exc) from exc
+            raise self._recover_after_failure(direction, target, before, backup, exc) from exc
         finally:
             self.config.attributes.pop("connection", None)
         after = self.current()
@@ -174,27 +178,47 @@ class Migrator:
             return None
         return self.backup(label=f"pre-migration-{self.current() or 'empty'}")
 
-    def _restore_after_failure(
-        self, direction: str, target: str, backup: Path | None, exc: Exception
+    def _recover_after_failure(
+        self,
+        direction: str,
+        target: str,
+        before: str | None,
+        backup: Path | None,
+        exc: Exception,
     ) -> StorageError:
+        """Leave the database as it was before the failed migration, and say how."""
         detail = exc.user_message if isinstance(exc, LogoMeshError) else f"{exc}"
+        failed = f"The {direction} to {target!r} failed ({detail})"
+        if self._rolled_back_cleanly(before):
+            # The transaction undid everything. Restoring the backup now would also undo
+            # whatever other processes wrote since the lock was released.
+            kept = f" A backup taken just before it is at {backup}." if backup else ""
+            return MigrationError(
+                f"{failed}. Its transaction was rolled back and the database is exactly as it "
+                f"was; nothing was lost.{kept}"
+            )
         if backup is None:
             return MigrationError(
-                f"The {direction} to {target!r} failed ({detail}); its transaction was rolled "
-                "back. Nothing had been stored yet. Report this with the message above."
+                f"{failed}, and the database no longer matches its state before. No backup "
+                "was needed then (it was empty): move the file away and run `logomesh init`."
             )
         try:
             self.restore(backup)
         except StorageError as restore_exc:
             return MigrationError(
-                f"The {direction} to {target!r} failed ({detail}) and restoring the backup "
-                f"{backup} also failed ({restore_exc.user_message}). Restore it by hand with "
+                f"{failed} and restoring the backup {backup} also failed "
+                f"({restore_exc.user_message}). Restore it by hand with "
                 f"`logomesh db restore {backup}`."
             )
         return MigrationError(
-            f"The {direction} to {target!r} failed ({detail}). The database was restored "
-            f"from {backup}; nothing was lost."
+            f"{failed}. The database was restored from {backup}; nothing was lost."
         )
+
+    def _rolled_back_cleanly(self, before: str | None) -> bool:
+        try:
+            return self.db.integrity_problem() is None and self.current() == before
+        except StorageError:
+            return False
 
     def _prune_backups(self) -> None:
         for old in self.list_backups()[: -self.keep_backups]:

@@ -171,7 +171,9 @@ def test_record_hash_changes_when_any_hashed_field_changes(name: str, new: Any) 
 def test_chain_walk_catches_a_changed_field_of_a_single_record() -> None:
     """A record whose content no longer matches its stored hash is the first break."""
     content = _content(seq=1)
-    record = AuditRecord(**content, hash=record_hash(content))
+    record = AuditRecord(
+        **content, hash=record_hash(AuditRecord(**content, hash="").hashed_content())
+    )
     walk = ChainWalk()
     walk.feed([record])
     assert walk.first_break is None

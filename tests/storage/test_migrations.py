@@ -40,6 +40,33 @@ def downgrade() -> None:
     op.drop_table("half_done")
 '''
 
+DAMAGING_REVISION = '''
+"""A revision that fails after damaging the file itself (a disk fault, a bad extension):
+the transaction's rollback cannot repair that, so the migrator must restore its backup."""
+
+from pathlib import Path
+
+from alembic import op
+
+revision = "0099_damaging"
+down_revision = "0001_audit_trail"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    path = Path(op.get_bind().engine.url.database)
+    with path.open("r+b") as handle:
+        handle.write(b"\\x00garbage" * 10)
+    for side in ("-wal", "-shm"):
+        Path(f"{path}{side}").unlink(missing_ok=True)
+    raise RuntimeError("revision 0099 damaged the file")
+
+
+def downgrade() -> None:
+    pass
+'''
+
 WORKING_REVISION = '''
 """A revision that works, to show extra version directories are honoured."""
 
@@ -176,7 +203,7 @@ def test_restore_refuses_a_file_that_is_not_a_database(
     assert engine.audit.store.count() == 4 and engine.audit.verify().ok
 
 
-def test_failed_migration_is_rolled_back_and_restored(engine: Engine, tmp_path: Path) -> None:
+def test_failed_migration_is_rolled_back(engine: Engine, tmp_path: Path) -> None:
     """A revision failing halfway leaves schema, data and chain exactly as they were."""
     _append(engine, 20)
     before_head = engine.audit.store.head()
@@ -188,7 +215,7 @@ def test_failed_migration_is_rolled_back_and_restored(engine: Engine, tmp_path: 
         migrator.upgrade()
     message = caught.value.user_message
     assert "revision 0099 exploded" in message
-    assert "restored" in message and "nothing was lost" in message
+    assert "rolled back" in message and "nothing was lost" in message
     assert caught.value.code == "storage.migration"
 
     assert migrator.current() == HEAD
@@ -210,12 +237,29 @@ def test_failed_migration_is_rolled_back_and_restored(engine: Engine, tmp_path: 
     assert engine.audit.verify().ok
 
 
+def test_failed_migration_that_damaged_the_file_is_restored_from_backup(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """When rollback cannot undo a failure, the pre-migration backup is put back."""
+    _append(engine, 20)
+    before_head = engine.audit.store.head()
+    migrator = _migrator_with(engine, tmp_path, DAMAGING_REVISION, "0099_damaging")
+    with pytest.raises(MigrationError) as caught:
+        migrator.upgrade()
+    message = caught.value.user_message
+    assert "damaged the file" in message
+    assert "restored from" in message and "nothing was lost" in message
+    assert migrator.current() == HEAD
+    assert engine.audit.store.head() == before_head
+    assert engine.audit.verify().ok
+
+
 def test_failed_migration_on_an_empty_database_says_nothing_was_stored(
     engine: Engine, tmp_path: Path
 ) -> None:
     """With no tables yet there is no backup to restore; the rollback alone suffices."""
     migrator = _migrator_with(engine, tmp_path, BROKEN_REVISION, "0099_broken")
-    with pytest.raises(MigrationError, match="Nothing had been stored yet"):
+    with pytest.raises(MigrationError, match="rolled back"):
         migrator.upgrade()
     assert migrator.current() is None
     assert "half_done" not in _tables(engine) and "audit_records" not in _tables(engine)
