@@ -406,21 +406,29 @@ def _config_error(exc: ValidationError, layers: list[Layer]) -> ConfigError:
         dotted = ".".join(str(part) for part in error["loc"])
         origin = "defaults"
         for layer in layers:
-            if _has_key(layer.values, dotted):
-                origin = _describe_origin(layer, dotted)
+            present = _present_prefix(layer.values, dotted)
+            if present:
+                origin = _describe_origin(layer, present)
         got = "" if error["type"] == "extra_forbidden" else f" (got {error.get('input')!r})"
         if error["type"] == "extra_forbidden":
             hint = "unknown key; check the spelling against `logomesh config show`"
         else:
-            hint = error["msg"][0].lower() + error["msg"][1:]
+            # TOML has arrays, not tuples: say what the person has to write.
+            hint = error["msg"][0].lower() + error["msg"][1:].replace("valid tuple", "list")
         problems.append(f"{origin}: `{dotted}`: {hint}{got}")
     return ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def _has_key(values: dict[str, Any], dotted: str) -> bool:
+def _present_prefix(values: dict[str, Any], dotted: str) -> str | None:
+    """The longest part of ``dotted`` this layer sets (list items count as their list)."""
     node: Any = values
+    found: list[str] = []
     for part in dotted.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            continue
         if not isinstance(node, dict) or part not in node:
-            return False
+            break
         node = node[part]
-    return True
+        found.append(part)
+    return ".".join(found) or None

@@ -144,6 +144,17 @@ def test_wrong_type_names_file_line_and_key(
     assert "'soon'" in error.user_message and "integer" in error.user_message
 
 
+def test_wrong_type_inside_an_array_of_tables_names_its_line(
+    load: Callable[..., LoadedSettings], workspace_file: Path
+) -> None:
+    """An identity's ``roles = "admin"`` (not a list) points at that line and asks for a list."""
+    workspace_file.write_text('[[security.identities]]\nname = "alice"\nroles = "admin"\n')
+    error = _config_error(load)
+    assert f"{workspace_file}:3" in error.user_message
+    assert "`security.identities.0.roles`" in error.user_message
+    assert "list" in error.user_message and "'admin'" in error.user_message
+
+
 def test_wrong_type_from_env_names_the_variable(load: Callable[..., LoadedSettings]) -> None:
     """A bad value in a LOGOMESH_* variable names that variable, not a file."""
     error = _config_error(load, LOGOMESH_DATABASE__BUSY_TIMEOUT_MS="soon")
