@@ -13,10 +13,15 @@ from typing import Annotated, Any
 import typer
 
 from logomesh.cli import audit_cli, db_cli
-from logomesh.cli.session import CliState, execute, fail, parse_assignments, state_of
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Confirm risky commands in advance.")]
+from logomesh.cli.session import (
+    CliState,
+    JsonFlag,
+    YesFlag,
+    execute,
+    fail,
+    parse_assignments,
+    state_of,
+)
 
 app = typer.Typer(
     name="logomesh",

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli.session import execute
+from logomesh.cli.session import JsonFlag, YesFlag, execute
 
 app = typer.Typer(help="Query and verify the tamper-evident audit trail.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Opt = typer.Option
 
 
@@ -98,7 +97,7 @@ def prune(
     ctx: typer.Context,
     payloads_older_than: Annotated[str, Opt("--payloads-older-than", help="Age such as 90d.")],
     json_output: JsonFlag = False,
-    yes: Annotated[bool, Opt("--yes", "-y", help="Confirm in advance.")] = False,
+    yes: YesFlag = False,
 ) -> None:
     """Drop old prompts/responses/outputs; records and the chain stay valid."""
     execute(

@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
-from logomesh.cli.session import execute
+from logomesh.cli.session import JsonFlag, YesFlag, execute
 
 app = typer.Typer(help="Database schema, migrations and backups.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Confirm in advance.")]
 
 
 @app.command()

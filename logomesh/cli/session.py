@@ -12,13 +12,17 @@ import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandResult, ConfirmationRequest
     from logomesh.engine import Engine
+
+# Flags every result-printing command shares.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Confirm risky commands in advance.")]
 
 # Exit codes scripts can rely on.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_CANCELLED, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
