@@ -46,6 +46,7 @@ from logomesh.errors import (
     PermissionDeniedError,
 )
 from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
+from logomesh.nl.embedder import Embedder
 from logomesh.security.identity import Identity, IdentityResolver
 from logomesh.security.policy import Decision, Policy
 from logomesh.storage import schema
@@ -100,6 +101,11 @@ class Engine:
         return Database(
             self.settings.database_url, busy_timeout_ms=self.settings.database.busy_timeout_ms
         )
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The sentence-embedding model, shared by the interpreter and audit search."""
+        return Embedder()
 
     @cached_property
     def migrator(self) -> Migrator:

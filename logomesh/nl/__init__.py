@@ -1,0 +1,1 @@
+"""Natural-language commands: free text in, a proposal for the one door out."""
