@@ -11,7 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import audit_append, cli_startup, concurrent_writers, execute_overhead
+from benchmarks import (
+    audit_append,
+    cli_startup,
+    concurrent_writers,
+    devshell_overhead,
+    execute_overhead,
+    semantic_search,
+)
 from benchmarks.table import Row, render
 
 BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
@@ -19,6 +26,8 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
     ("Engine.execute overhead", execute_overhead.run),
     ("concurrent writers", concurrent_writers.run),
     ("`logomesh --help` start", cli_startup.run),
+    ("DevShell overhead", devshell_overhead.run),
+    ("semantic audit search", semantic_search.run),
 )
 
 

@@ -135,6 +135,36 @@ class LLMSettings(_Section):
     allow_network: bool = True
 
 
+class UserCommand(_Section):
+    """A project command declared under ``[[devshell.commands]]`` in logomesh.toml.
+
+    ``argv`` is a list, never a command line: each ``{name}`` placeholder is a whole element,
+    replaced by the argument ``name``, whose value must fully match ``args[name]`` (a
+    regular expression). logomesh.devshell.user_commands checks the declaration.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    summary: str = ""
+    examples: tuple[str, ...] = ()
+    risk: RiskLevel = RiskLevel.WRITE
+    permission: str | None = Field(default=None, description="default: devshell.run.<name>")
+    timeout_s: float | None = Field(default=None, gt=0)
+    args: dict[str, str] = Field(default_factory=dict, description="argument -> regex")
+
+
+class DevShellSettings(_Section):
+    """How DevShell runs development tools, and the project's own commands."""
+
+    output_head_bytes: int = Field(default=64 * 1024, ge=0, description="Output kept: start.")
+    output_tail_bytes: int = Field(default=64 * 1024, ge=0, description="Output kept: end.")
+    default_timeout_s: float = Field(default=600.0, gt=0, le=86_400)
+    allow_env: tuple[str, ...] = Field(
+        default=(), description="More variables for child processes (secret-looking ones never)."
+    )
+    commands: tuple[UserCommand, ...] = ()
+
+
 class Settings(BaseSettings):
     """The effective configuration of one LogoMesh engine."""
 
@@ -154,6 +184,7 @@ class Settings(BaseSettings):
     commands: CommandSettings = CommandSettings()
     bots: BotSettings = BotSettings()
     llm: LLMSettings = LLMSettings()
+    devshell: DevShellSettings = DevShellSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -37,6 +37,7 @@ from logomesh.commands.models import (
 )
 from logomesh.commands.registry import CommandRegistry
 from logomesh.config import RiskLevel, Settings
+from logomesh.devshell.user_commands import register_user_commands
 from logomesh.errors import (
     AuditError,
     CommandTimeoutError,
@@ -53,6 +54,8 @@ from logomesh.storage import schema
 from logomesh.storage.database import Database
 
 if TYPE_CHECKING:
+    from logomesh.audit.semantic.search import SemanticSearch
+    from logomesh.nl.interpreter import Interpreter
     from logomesh.storage.migrate import Migrator
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ class Engine:
         for spec in BUILTIN_COMMANDS:
             if spec.name not in self.registry:
                 self.registry.register(spec)
+        register_user_commands(self.registry, settings.devshell)
         self.events = events or EventBus()
         self.identities = IdentityResolver(settings)
         self.policy = Policy(settings)
@@ -106,6 +110,18 @@ class Engine:
     def embedder(self) -> Embedder:
         """The sentence-embedding model, shared by the interpreter and audit search."""
         return Embedder()
+
+    @cached_property
+    def interpreter(self) -> Interpreter:
+        """Natural language -> command proposals, over this engine's registry."""
+        from logomesh.nl.interpreter import Interpreter
+
+        return Interpreter(
+            self.registry,
+            self.embedder,
+            self.settings.workspace,
+            cache_dir=self.settings.state_dir / "cache",
+        )
 
     @cached_property
     def migrator(self) -> Migrator:
@@ -142,7 +158,26 @@ class Engine:
             self.migrator.upgrade()
         self._migrated = True
 
+    @cached_property
+    def semantic_search(self) -> SemanticSearch:
+        """Audit search by meaning; owns the worker that embeds new audit records."""
+        from logomesh.audit.semantic.search import SemanticSearch  # NumPy loads when needed
+
+        return SemanticSearch(self.audit.store, self.embedder)
+
+    def start_embedding_worker(self) -> None:
+        """Embed new audit records in a background thread from now on (idempotent).
+
+        For long-lived adapters (the shell, the LSP server, bots); one-shot CLI commands
+        leave it off, and ``audit.search`` embeds whatever is still waiting anyway.
+        """
+        worker = self.semantic_search.worker
+        if worker.start():
+            self.events.subscribe(AuditRecorded, lambda _event: worker.wake())
+
     def close(self) -> None:
+        if "semantic_search" in self.__dict__:
+            self.semantic_search.close()
         if "database" in self.__dict__:
             self.database.dispose()
 
@@ -202,7 +237,8 @@ class Engine:
         self, spec: CommandSpec, attempt: _Attempt, confirmer: Confirmer | None
     ) -> None:
         threshold = self.settings.security.confirm_from
-        if spec.risk.rank < min(threshold.rank, RiskLevel.DANGER.rank):
+        below = spec.risk.rank < min(threshold.rank, RiskLevel.DANGER.rank)
+        if below and not attempt.request.require_confirmation:
             return
         if attempt.request.confirmed:
             attempt.details["confirmation"] = "confirmed in advance by the request"
@@ -286,7 +322,7 @@ class Engine:
             duration_ms=duration,
             correlation_id=request.correlation_id,
             parent_id=request.parent_id,
-            details=attempt.details,
+            details={**attempt.details, **output.audit_details} if output else attempt.details,
             output=output.output if output else None,
         )
         try:

@@ -21,7 +21,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── InvalidArgumentsError      command.invalid_arguments
         ├── PermissionDeniedError      command.denied
         ├── ConfirmationDeclinedError  command.cancelled
-        └── CommandTimeoutError        command.timeout
+        ├── CommandTimeoutError        command.timeout
+        └── ToolMissingError           devshell.tool_missing
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -113,3 +114,13 @@ class ConfirmationDeclinedError(CommandError):
 
 class CommandTimeoutError(CommandError):
     code = "command.timeout"
+
+
+class ToolMissingError(CommandError):
+    """A program a DevShell command runs is not installed; the message says how to get it."""
+
+    code = "devshell.tool_missing"
+
+    def __init__(self, user_message: str, *, tool: str) -> None:
+        super().__init__(user_message)
+        self.tool = tool

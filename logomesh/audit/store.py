@@ -148,6 +148,15 @@ class AuditStore:
             )
         return _from_row(row) if row else None
 
+    def records(self, seqs: Sequence[int]) -> list[AuditRecord]:
+        """The records with these seqs (a few hundred at most), in the order given."""
+        if not seqs:
+            return []
+        statement = select(audit_records).where(audit_records.c.seq.in_(list(seqs)))
+        with self.db.read() as conn:
+            found = {row["seq"]: _from_row(row) for row in conn.execute(statement).mappings()}
+        return [found[seq] for seq in seqs if seq in found]
+
     def payloads(self, hashes: Sequence[str]) -> dict[str, bytes]:
         """The stored payloads among ``hashes`` (pruned ones are simply absent)."""
         found: dict[str, bytes] = {}

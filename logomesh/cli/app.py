@@ -121,6 +121,25 @@ def run_command(
     execute(ctx, command, parsed, json_output=json_output, yes=yes)
 
 
+@app.command("do")
+def do_text(
+    ctx: typer.Context,
+    text: Annotated[list[str], typer.Argument(help="What you want, in your own words.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would run; run nothing.")
+    ] = False,
+    json_output: JsonFlag = False,
+    yes: YesFlag = False,
+) -> None:
+    """Say it in your own words: `logomesh do "what changed since main?"`."""
+    from logomesh.cli.do_cli import run_text
+
+    engine = state_of(ctx).engine()
+    raise typer.Exit(
+        run_text(engine, " ".join(text), dry_run=dry_run, yes=yes, json_output=json_output)
+    )
+
+
 @app.command()
 def shell(ctx: typer.Context) -> None:
     """Interactive prompt with history and completion (prints status when not a terminal)."""

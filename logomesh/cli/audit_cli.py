@@ -1,4 +1,4 @@
-"""``logomesh audit ...``: read, verify, checkpoint, export and prune the audit trail."""
+"""``logomesh audit ...``: read, search, verify, checkpoint, export and prune the audit trail."""
 
 from __future__ import annotations
 
@@ -54,6 +54,34 @@ def query(
     }
     arguments = {key: value for key, value in filters.items() if value is not None}
     execute(ctx, "audit.query", arguments, json_output=json_output)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
+    actor: Annotated[str | None, Opt(help="Identity name.")] = None,
+    action: Annotated[str | None, Opt(help="Command name; * wildcards allowed.")] = None,
+    source: Annotated[str | None, Opt(help="cli, lsp, slack, discord, pipeline, ...")] = None,
+    since: Annotated[str | None, Opt(help="ISO time or age (2h, 7d).")] = None,
+    until: Annotated[str | None, Opt(help="ISO time or age.")] = None,
+    outcome: Annotated[str | None, Opt(help="ok, denied, error, cancelled.")] = None,
+    limit: Annotated[int, Opt("--limit", "-n")] = 10,
+    json_output: JsonFlag = False,
+) -> None:
+    """Find records by meaning ("who restarted the database"), best match first."""
+    filters: dict[str, Any] = {
+        "query": query,
+        "actor": actor,
+        "action": action,
+        "source": source,
+        "since": since,
+        "until": until,
+        "outcome": outcome,
+        "limit": limit,
+    }
+    arguments = {key: value for key, value in filters.items() if value is not None}
+    execute(ctx, "audit.search", arguments, json_output=json_output)
 
 
 @app.command()

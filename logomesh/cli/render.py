@@ -41,7 +41,7 @@ def render_result(result: CommandResult, *, json_output: bool = False) -> None:
 
 
 def table_for(command: str, data: Any) -> Table | None:
-    if command in ("audit.query",) and isinstance(data, list):
+    if command in ("audit.query", "audit.search") and isinstance(data, list):
         return _audit_table(data)
     if command == "commands.list" and isinstance(data, list):
         return _rows_table(data, ("name", "risk", "permission", "summary"))
@@ -60,11 +60,14 @@ def table_for(command: str, data: Any) -> Table | None:
 
 def _audit_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(box=None, pad_edge=False)
-    for column in ("#", "time (UTC)", "actor", "source", "action", "outcome", "ms"):
+    scored = bool(rows) and "score" in rows[0]  # audit.search ranks by similarity
+    columns = ("#", "time (UTC)", "actor", "source", "action", "outcome", "ms")
+    for column in ("score", *columns) if scored else columns:
         table.add_column(column, no_wrap=column != "action")
     for row in rows:
         outcome = str(row.get("outcome", ""))
         table.add_row(
+            *([f"{row['score']:.2f}"] if scored else []),
             str(row.get("seq", "")),
             str(row.get("timestamp", ""))[:19].replace("T", " "),
             escape(str(row.get("actor", ""))),

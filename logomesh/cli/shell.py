@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 _BUILTINS = ("help", "exit", "quit")
 BANNER = (
-    "LogoMesh shell. Type a command such as `status` or `audit.query limit=5`, "
-    "`help` to list commands, `help COMMAND` for its arguments, `exit` to leave."
+    "LogoMesh shell. Type a command such as `status` or `audit.query limit=5`, or say what "
+    'you want ("what changed since main?"). `help` lists commands, `help COMMAND` shows '
+    "its arguments, `exit` leaves."
 )
 
 
@@ -44,6 +45,8 @@ def run_shell(ctx: typer.Context) -> int:
     engine = state_of(ctx).engine()
     history = engine.settings.state_dir / "shell_history"
     _setup_readline(engine, history)
+    # Natural language needs the model: load it while the person is still typing.
+    engine.interpreter.warm_up_in_background()
     out = console()
     out.print(BANNER, markup=False)
     try:
@@ -83,6 +86,12 @@ def handle_line(engine: Engine, line: str) -> bool:
         return False
     if name in ("help", "?"):
         _help(engine, rest[0] if rest else None)
+        return True
+    # A dotted first word is a command name, mistyped or not; anything else may be words.
+    if name not in engine.registry and "." not in name:
+        from logomesh.cli.do_cli import run_text
+
+        run_text(engine, line, confirmer=TerminalConfirmer())
         return True
     try:
         arguments = parse_assignments(rest)

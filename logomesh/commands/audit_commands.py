@@ -1,4 +1,4 @@
-"""Built-in commands over the audit trail: query, verify, checkpoint, export, prune."""
+"""Built-in commands over the audit trail: query, search, verify, checkpoint, export, prune."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from logomesh.audit.export import export_records
 from logomesh.audit.models import Outcome, Source
@@ -70,6 +71,66 @@ async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
                     content = stored.get(digest)
                     row[name] = content.decode("utf-8", "replace") if content else "[pruned]"
     return CommandOutput(data=rows, message=f"{len(rows)} record(s).")
+
+
+class SearchArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(description="what to look for, in your own words")
+    actor: str | None = None
+    action: str | None = Field(default=None, description="exact, or with * wildcards")
+    source: Source | None = None
+    outcome: Outcome | None = None
+    since: str | None = Field(default=None, description="ISO time or age such as 2h, 7d")
+    until: str | None = None
+    limit: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("query")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError(
+                "empty_query",
+                "say what to look for, e.g. query='who restarted the database' "
+                "(to filter without one, use audit.query)",
+            )
+        return value.strip()
+
+    def to_filter(self) -> AuditFilter:
+        return AuditFilter(
+            actor=self.actor,
+            action=self.action,
+            source=str(self.source) if self.source else None,
+            outcome=str(self.outcome) if self.outcome else None,
+            since=parse_when(self.since, field="since") if self.since else None,
+            until=parse_when(self.until, field="until") if self.until else None,
+            limit=self.limit,
+        )
+
+
+@command(
+    "audit.search",
+    summary="Search the audit trail by meaning, best matches first, with optional filters",
+    permission="audit.read",
+    risk=RiskLevel.READ,
+    examples=(
+        "who restarted the database",
+        "search the audit log for failed deploys",
+        "find audit records about migrations",
+    ),
+)
+async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
+    where = args.to_filter()
+    search = ctx.engine.semantic_search
+    result = await asyncio.to_thread(search.search, args.query, where)
+    rows = [{**hit.record.to_dict(), "score": round(hit.score, 4)} for hit in result.hits]
+    message = f"{len(rows)} record(s), best match first."
+    if result.pending:
+        message += (
+            f" {result.pending} newer record(s) are not embedded yet and were not searched;"
+            " search again to embed more."
+        )
+    return CommandOutput(data=rows, message=message)
 
 
 @command(

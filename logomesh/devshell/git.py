@@ -1,0 +1,197 @@
+"""How DevShell talks to git: a hardened invocation, and readers for its machine formats.
+
+Every git call starts from :func:`git_argv`, which switches off what a repository's own
+configuration could use to run programs during a *read* (an fsmonitor hook, an external
+diff or textconv driver; ``--no-ext-diff``/``--no-textconv`` are added per command) and
+what makes output hard to parse (the pager, colour, quoted non-ASCII paths). Reads also run
+with ``GIT_OPTIONAL_LOCKS=0``, so ``git status`` never rewrites the index under a person's
+editor. Outputs are requested in git's stable, machine-readable forms (porcelain v2,
+``--numstat``, explicit ``--format`` with control-character separators) and parsed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+READ_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
+
+# Field and record separators for --format: characters no name or subject contains.
+FIELD = "\x1f"
+RECORD = "\x1e"
+LOG_FORMAT = "%H%x1f%h%x1f%an%x1f%ae%x1f%aI%x1f%s%x1e"
+BRANCH_FORMAT = "%(refname)%1f%(HEAD)%1f%(objectname:short)%1f%(upstream:short)%1f%(subject)"
+
+_KINDS = {
+    "M": "modified",
+    "T": "type changed",
+    "A": "added",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "U": "unmerged",
+}
+
+
+def git_argv(*args: str) -> list[str]:
+    return [
+        "git",
+        "--no-pager",
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "core.quotePath=false",
+        "-c",
+        "color.ui=false",
+        *args,
+    ]
+
+
+def find_repository(path: Path) -> Path | None:
+    """The work tree holding ``path`` (the directory with ``.git``), without running git."""
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    path: str
+    staged: str
+    unstaged: str
+    original_path: str | None = None
+
+    @property
+    def summary(self) -> str:
+        parts = [f"{_KINDS.get(self.staged, self.staged)} (staged)"] if self.staged != "." else []
+        if self.unstaged != ".":
+            parts.append(_KINDS.get(self.unstaged, self.unstaged))
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    branch: str | None
+    commit: str | None
+    upstream: str | None
+    ahead: int
+    behind: int
+    changes: tuple[FileChange, ...]
+    untracked: tuple[str, ...]
+    conflicted: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.changes or self.untracked or self.conflicted)
+
+
+def parse_status(porcelain: str) -> Status:
+    """Read ``git status --porcelain=v2 --branch -z``."""
+    head: dict[str, str] = {}
+    changes: list[FileChange] = []
+    untracked: list[str] = []
+    conflicted: list[str] = []
+    entries = iter(porcelain.split("\0"))
+    for entry in entries:
+        kind = entry[:2]
+        if entry.startswith("# "):
+            key, _, value = entry[2:].partition(" ")
+            head[key] = value
+        elif kind == "1 ":
+            fields = entry.split(" ", 8)
+            changes.append(FileChange(fields[8], fields[1][0], fields[1][1]))
+        elif kind == "2 ":
+            fields = entry.split(" ", 9)
+            original = next(entries, None)
+            changes.append(FileChange(fields[9], fields[1][0], fields[1][1], original))
+        elif kind == "u ":
+            conflicted.append(entry.split(" ", 10)[10])
+        elif kind == "? ":
+            untracked.append(entry[2:])
+    ahead = behind = 0
+    if "branch.ab" in head:
+        plus, minus = head["branch.ab"].split()
+        ahead, behind = int(plus), -int(minus)
+    branch = head.get("branch.head")
+    commit = head.get("branch.oid")
+    return Status(
+        branch=None if branch == "(detached)" else branch,
+        commit=None if commit == "(initial)" else commit,
+        upstream=head.get("branch.upstream"),
+        ahead=ahead,
+        behind=behind,
+        changes=tuple(changes),
+        untracked=tuple(untracked),
+        conflicted=tuple(conflicted),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DiffStat:
+    path: str
+    added: int | None  # None for a binary file
+    deleted: int | None
+
+
+def split_numstat(text: str) -> tuple[tuple[DiffStat, ...], str]:
+    """Split ``git diff --numstat --patch`` output into per-file counts and the patch."""
+    stats: list[DiffStat] = []
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        fields = line.rstrip("\n").split("\t", 2)
+        if len(fields) != 3:
+            return tuple(stats), "".join(lines[index:]).lstrip("\n")
+        added, deleted, path = fields
+        stats.append(
+            DiffStat(
+                path, int(added) if added != "-" else None, int(deleted) if deleted != "-" else None
+            )
+        )
+    return tuple(stats), ""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    short: str
+    author: str
+    email: str
+    date: str
+    subject: str
+
+
+def parse_log(text: str) -> tuple[Commit, ...]:
+    """Read ``git log --format=LOG_FORMAT``."""
+    commits = []
+    for record in text.split(RECORD):
+        fields = record.strip("\n").split(FIELD)
+        if len(fields) == 6:
+            commits.append(Commit(*fields))
+    return tuple(commits)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    name: str
+    remote: bool
+    current: bool
+    commit: str
+    upstream: str | None
+    subject: str
+
+
+def parse_branches(text: str) -> tuple[Branch, ...]:
+    """Read ``git for-each-ref --format=BRANCH_FORMAT refs/heads refs/remotes``."""
+    branches = []
+    for line in text.splitlines():
+        fields = line.split(FIELD)
+        if len(fields) != 5:
+            continue
+        ref, head, commit, upstream, subject = fields
+        remote = ref.startswith("refs/remotes/")
+        name = ref.removeprefix("refs/remotes/" if remote else "refs/heads/")
+        if remote and name.endswith("/HEAD"):
+            continue  # origin/HEAD only points at another remote branch
+        branches.append(Branch(name, remote, head == "*", commit, upstream or None, subject))
+    return tuple(branches)

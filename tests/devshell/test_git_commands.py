@@ -1,0 +1,151 @@
+"""Every git command on a real repository, and what hostile arguments get: refused, or
+passed as data after ``--``; never run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from logomesh.audit.models import Outcome
+from logomesh.commands.models import CommandResult
+from tests.devshell.conftest import commit_file, git
+
+Run = Callable[..., CommandResult]
+
+
+def test_status_reports_branch_changes_and_untracked_files(repo: Path, run: Run) -> None:
+    clean = run("git.status")
+    assert clean.ok, clean.message
+    assert clean.data["clean"] and clean.data["branch"] == "main"
+    assert "nothing to commit" in clean.message
+    (repo / "src/app.py").write_text("def greet():\n    return 'hi'\n")
+    (repo / "notes.txt").write_text("todo\n")
+    (repo / "staged.py").write_text("y = 2\n")
+    git(repo, "add", "staged.py")
+    result = run("git.status")
+    assert not result.data["clean"]
+    changes = {c["path"]: (c["staged"], c["unstaged"]) for c in result.data["changes"]}
+    assert changes == {"src/app.py": (".", "M"), "staged.py": ("A", ".")}
+    assert result.data["untracked"] == ["notes.txt"]
+    assert "2 changed, 1 untracked" in result.message
+
+
+def test_diff_of_the_working_tree_staged_and_against_a_ref(repo: Path, run: Run) -> None:
+    (repo / "src/app.py").write_text("def greet():\n    return 'hi'\n\n\nX = 1\n")
+    result = run("git.diff")
+    assert result.ok, result.message
+    assert result.data["files"] == [{"path": "src/app.py", "added": 4, "deleted": 1}]
+    assert "+X = 1" in result.data["diff"] and result.data["diff"].startswith("diff --git")
+    assert run("git.diff", staged=True).data["files"] == []
+    git(repo, "add", "src/app.py")
+    assert run("git.diff", staged=True).data["insertions"] == 4
+    against = run("git.diff", ref="HEAD~1", path="src/app.py")
+    assert against.ok and against.data["files"][0]["path"] == "src/app.py"
+    assert run("git.diff", path="README.md").message.startswith("No differences")
+
+
+def test_log_lists_commits_newest_first_with_count_path_and_ref(repo: Path, run: Run) -> None:
+    commit_file(repo, "README.md", "# Demo\n", "Write a README")
+    result = run("git.log")
+    assert result.ok, result.message
+    subjects = [c["subject"] for c in result.data["commits"]]
+    assert subjects == ["Write a README", "Add the app", "Ignore LogoMesh state"]
+    assert result.data["commits"][0]["author"] == "Ada Lovelace"
+    assert [c["subject"] for c in run("git.log", count=1).data["commits"]] == ["Write a README"]
+    only_app = run("git.log", path="src/app.py").data["commits"]
+    assert [c["subject"] for c in only_app] == ["Add the app"]
+    assert len(run("git.log", ref="HEAD~1").data["commits"]) == 2
+    bad = run("git.log", count=0)
+    assert bad.error is not None and bad.error.code == "command.invalid_arguments"
+
+
+def test_log_of_a_repository_without_commits(workspace: Path, run: Run) -> None:
+    git(workspace, "init", "-q", "-b", "main")
+    result = run("git.log")
+    assert result.ok and result.data["commits"] == [] and result.message == "No commits yet."
+
+
+def test_branches_and_current_branch(repo: Path, run: Run) -> None:
+    git(repo, "branch", "feature/login")
+    branches = run("git.branches")
+    assert branches.ok, branches.message
+    assert {b["name"] for b in branches.data["branches"]} == {"main", "feature/login"}
+    assert branches.data["current"] == "main"
+    current = run("git.current_branch")
+    assert current.data["branch"] == "main" and not current.data["detached"]
+    git(repo, "checkout", "-q", "--detach", "HEAD~1")
+    detached = run("git.current_branch")
+    assert detached.data["detached"] and detached.data["branch"] is None
+    assert "detached" in detached.message
+
+
+def test_show_a_commit_with_its_patch(repo: Path, run: Run) -> None:
+    result = run("git.show")
+    assert result.ok, result.message
+    assert result.data["subject"] == "Add the app" and result.data["author"] == "Ada Lovelace"
+    assert "+def greet():" in result.data["patch"]
+    assert run("git.show", ref="HEAD~1").data["subject"] == "Ignore LogoMesh state"
+
+
+def test_push_is_danger_confirmed_and_reaches_the_remote(
+    repo: Path, tmp_path: Path, run: Run
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    unconfirmed = run("git.push")
+    assert unconfirmed.outcome is Outcome.CANCELLED  # danger: the engine asks first
+    assert git(remote, "branch", "--list") == ""
+    pushed = run("git.push", confirmed=True)
+    assert pushed.ok, pushed.message
+    assert pushed.data == {"remote": "origin", "branch": "main", "force": False}
+    assert "main" in git(remote, "branch", "--list")
+
+
+def test_commands_outside_a_repository_say_so(run: Run) -> None:
+    result = run("git.status")
+    assert result.error is not None and "not inside a git repository" in result.error.message
+
+
+@pytest.mark.usefixtures("no_pwned")
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("git.log", {"ref": "--output=pwned"}),
+        ("git.log", {"ref": "; touch pwned"}),
+        ("git.diff", {"ref": "$(touch pwned)"}),
+        ("git.show", {"ref": "`touch pwned`"}),
+        ("git.show", {"ref": "HEAD|touch pwned"}),
+        ("git.push", {"remote": "--receive-pack=touch pwned"}),
+        ("git.push", {"remote": "ext::sh -c touch% pwned"}),
+        ("git.push", {"branch": "--upload-pack=touch pwned"}),
+        ("git.push", {"branch": "main; touch pwned"}),
+    ],
+)
+def test_hostile_refs_and_remotes_are_refused(
+    repo: Path, run: Run, command: str, arguments: dict[str, str]
+) -> None:
+    result = run(command, confirmed=True, **arguments)
+    assert result.error is not None and result.error.code == "command.invalid_arguments"
+    name = next(iter(arguments))
+    assert f"`{name}`" in result.error.message
+    assert not (repo / "pwned").exists()
+
+
+@pytest.mark.usefixtures("no_pwned")
+@pytest.mark.parametrize("path", ["--output=pwned", "$(touch pwned)", "; touch pwned"])
+def test_a_hostile_path_is_only_a_path(repo: Path, run: Run, path: str) -> None:
+    """Paths go after `--`: git looks for a file of that name, and finds none."""
+    for command in ("git.diff", "git.log"):
+        result = run(command, path=path)
+        assert result.ok, result.message
+        assert not (repo / "pwned").exists()
+
+
+def test_paths_outside_the_workspace_are_refused(repo: Path, run: Run) -> None:
+    for path in ("../x", "/etc/passwd"):
+        result = run("git.log", path=path)
+        assert result.error is not None and result.error.code == "command.invalid_arguments"
+        assert "outside the workspace" in result.error.message
