@@ -17,6 +17,7 @@ from benchmarks import (
     concurrent_writers,
     devshell_overhead,
     execute_overhead,
+    nl_interpret,
     semantic_search,
 )
 from benchmarks.table import Row, render
@@ -28,6 +29,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
     ("`logomesh --help` start", cli_startup.run),
     ("DevShell overhead", devshell_overhead.run),
     ("semantic audit search", semantic_search.run),
+    ("natural-language interpretation", nl_interpret.run),
 )
 
 

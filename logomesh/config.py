@@ -135,6 +135,17 @@ class LLMSettings(_Section):
     allow_network: bool = True
 
 
+class NLSettings(_Section):
+    """Natural-language commands."""
+
+    threshold: float = Field(
+        default=0.45, ge=0, le=1, description="Below this confidence nothing is proposed."
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where the compiled copy of the embedding model is kept."
+    )
+
+
 class UserCommand(_Section):
     """A project command declared under ``[[devshell.commands]]`` in logomesh.toml.
 
@@ -184,6 +195,7 @@ class Settings(BaseSettings):
     commands: CommandSettings = CommandSettings()
     bots: BotSettings = BotSettings()
     llm: LLMSettings = LLMSettings()
+    nl: NLSettings = NLSettings()
     devshell: DevShellSettings = DevShellSettings()
 
     @classmethod
@@ -282,6 +294,7 @@ def load_settings(
             provenance[key] = _describe_origin(layer, key)
     merged["workspace"] = ws
     merged.setdefault("audit", {}).setdefault("key_path", _user_config_dir(env) / "audit.key")
+    merged.setdefault("nl", {}).setdefault("model_cache_dir", _user_cache_dir(env) / "models")
     provenance.setdefault("workspace", "default (discovered)")
     try:
         settings = Settings(**merged)
@@ -295,6 +308,11 @@ def load_settings(
 def _user_config_dir(env: dict[str, str]) -> Path:
     """Per-user config: outside every workspace, so a workspace's writers cannot reach it."""
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "logomesh"
+
+
+def _user_cache_dir(env: dict[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
     return Path(base) / "logomesh"
 
 

@@ -109,7 +109,7 @@ class Engine:
     @cached_property
     def embedder(self) -> Embedder:
         """The sentence-embedding model, shared by the interpreter and audit search."""
-        return Embedder()
+        return Embedder(cache_dir=self.settings.nl.model_cache_dir)
 
     @cached_property
     def interpreter(self) -> Interpreter:
@@ -120,6 +120,7 @@ class Engine:
             self.registry,
             self.embedder,
             self.settings.workspace,
+            threshold=self.settings.nl.threshold,
             cache_dir=self.settings.state_dir / "cache",
         )
 

@@ -16,6 +16,7 @@ Only SQLite has the table for now; PostgreSQL gets pgvector in its own migration
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,9 +33,10 @@ _UNEMBEDDED = (
     "(SELECT 1 FROM audit_embeddings AS e WHERE e.record_seq = r.seq) "
     "ORDER BY r.seq LIMIT ?"
 )
-_EMBEDDED_BETWEEN = (
-    "SELECT r.seq FROM audit_records AS r WHERE r.seq BETWEEN ? AND ? AND EXISTS "
-    "(SELECT 1 FROM audit_embeddings AS e WHERE e.record_seq = r.seq)"
+# The seqs come as one JSON array parameter, however many there are.
+_ALREADY_EMBEDDED = (
+    "SELECT r.seq FROM audit_records AS r WHERE r.seq IN (SELECT value FROM json_each(?)) "
+    "AND EXISTS (SELECT 1 FROM audit_embeddings AS e WHERE e.record_seq = r.seq)"
 )
 _INSERT = "INSERT INTO audit_embeddings (record_seq, embedding) VALUES (?, ?)"
 # Records after a point, each with its vector or NULL: the index loads the embedded prefix.
@@ -108,9 +110,8 @@ def write_vectors(conn: Connection, vectors: Sequence[tuple[int, bytes]]) -> int
     for seq, data in vectors:
         if len(data) != VECTOR_BYTES:
             raise ValueError(f"record #{seq}: a vector has {VECTOR_BYTES} bytes, not {len(data)}")
-    seqs = [seq for seq, _ in vectors]
-    already = conn.exec_driver_sql(_EMBEDDED_BETWEEN, (min(seqs), max(seqs))).fetchall()
-    present = {row[0] for row in already}
+    seqs = json.dumps([seq for seq, _ in vectors])
+    present = {row[0] for row in conn.exec_driver_sql(_ALREADY_EMBEDDED, (seqs,)).fetchall()}
     fresh = [(seq, data) for seq, data in vectors if seq not in present]
     if fresh:
         conn.exec_driver_sql(_INSERT, fresh)

@@ -145,6 +145,9 @@ def test_records_written_before_the_model_loads_are_embedded_later(
     for _ in range(3):
         assert searching.run(_request("status")).ok  # wakes the worker, which waits on the model
     assert gate.waiting.wait(10)
+    started = time.perf_counter()
+    assert searching.run(_request("whoami")).ok  # the waiting worker blocks no command
+    assert time.perf_counter() - started < 2
     assert _embedded(searching) == 0
     gate.loaded.set()
     records = searching.audit.store.count()

@@ -10,9 +10,12 @@ sqlite-vec brute-force KNN (``MATCH``)       about 51 ms    on disk
 NumPy float32 matrix-vector product          9.3 ms         154 MB
 NumPy float16 (no BLAS kernel for it)        about 150 ms   77 MB
 PyTorch float32 ``matrix @ vector``          22 ms          154 MB
-PyTorch float16 ``matrix @ vector``          3.9 ms         77 MB
-``argpartition`` for the top k, NumPy        1.4 ms
+PyTorch float16 ``matrix @ vector``          2.8-3.9 ms     77 MB
+``argpartition`` for the top k, NumPy        0.9-1.4 ms
 ==========================================  =============  ===========
+
+(When other processes keep the second core busy, every parallel product here waits for
+scheduler ticks: the float16 product then takes 8-16 ms, NumPy's float32 one 16-24 ms.)
 
 So vectors are kept as float16 (scores differ from float32 by at most 3e-4, which swaps
 only near-identical records) and multiplied by PyTorch, which the embedding model has
@@ -22,7 +25,7 @@ records since Monday" would take the top k of everyone and then drop most of the
 filter (actor, source, action, outcome, time) is a NumPy boolean mask applied *before* the
 top k, for well under a millisecond.
 
-The index loads lazily on the first search (about 1.4 s per 100,000 records: each vector is
+The index loads lazily on the first search (about 2.5 s per 100,000 records: each vector is
 read by key, which vec0 does fast, see :mod:`logomesh.storage.vectors`) and afterwards tops
 itself up with only the records after the last one it holds. It holds the *embedded prefix*
 of the chain: records in seq order up to the first one without a vector. Drains embed oldest

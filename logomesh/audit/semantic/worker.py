@@ -59,7 +59,8 @@ class EmbeddingWorker:
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.retry_s = retry_s
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one drain at a time
+        self._thread_lock = threading.Lock()
         # Every record up to this one has a vector (a cache: checked against the chain).
         self._through: ChainMark | None = None
         self._wake = threading.Event()
@@ -111,7 +112,7 @@ class EmbeddingWorker:
 
     def start(self) -> bool:
         """Start the daemon thread; False when it already runs."""
-        with self._lock:
+        with self._thread_lock:
             if self.running:
                 return False
             self._stop.clear()
@@ -137,6 +138,7 @@ class EmbeddingWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # from here on, a wake means "look again"
             pause = self.poll_s
             try:
                 if self.drain(self.batch_size):
@@ -149,7 +151,6 @@ class EmbeddingWorker:
                 logger.exception("audit embedding failed; retrying in %.0f s", self.retry_s)
                 pause = self.retry_s
             self._wake.wait(pause)
-            self._wake.clear()
 
     # -- one batch ---------------------------------------------------------------------
 
