@@ -55,6 +55,11 @@ class QueryArgs(BaseModel):
         "show failed commands since yesterday",
         "what did alice do in the last 2 hours",
         "show the audit log",
+        "what happened recently",
+        "latest entries in the audit trail",
+        "which actions were refused",
+        "list everything bob did",
+        "commands run from chat",
     ),
 )
 async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
@@ -117,6 +122,9 @@ class SearchArgs(BaseModel):
         "who restarted the database",
         "search the audit log for failed deploys",
         "find audit records about migrations",
+        "when did somebody last force push",
+        "look through the audit history for anything about secrets",
+        "has anyone downloaded the audit trail",
     ),
 )
 async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
@@ -138,7 +146,13 @@ async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
     summary="Check the audit hash chain, payloads and signed checkpoints for tampering",
     permission="audit.verify",
     risk=RiskLevel.READ,
-    examples=("verify the audit trail", "has the audit log been tampered with"),
+    examples=(
+        "verify the audit trail",
+        "has the audit log been tampered with",
+        "check that the audit records are intact",
+        "prove the logs were not modified",
+        "validate the hash chain",
+    ),
 )
 async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     report = await asyncio.to_thread(ctx.engine.audit.verify)
@@ -150,7 +164,12 @@ async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     summary="Sign the audit chain head now and append it to the checkpoint file",
     permission="audit.checkpoint",
     risk=RiskLevel.WRITE,
-    examples=("checkpoint the audit trail", "sign the audit log"),
+    examples=(
+        "checkpoint the audit trail",
+        "sign the audit log",
+        "sign the current head of the audit chain",
+        "record a signed checkpoint",
+    ),
 )
 async def audit_checkpoint(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     checkpoint = ctx.engine.audit.checkpoint()
@@ -174,7 +193,12 @@ class ExportArgs(BaseModel):
     summary="Export the whole audit trail to a JSON Lines or CSV file",
     permission="audit.read",
     risk=RiskLevel.READ,
-    examples=("export the audit log to csv", "dump the audit trail"),
+    examples=(
+        "export the audit log to csv",
+        "dump the audit trail",
+        "write the audit records to a jsonl file",
+        "give me the audit trail as a spreadsheet",
+    ),
 )
 async def audit_export(ctx: CommandContext, args: ExportArgs) -> CommandOutput:
     if args.path.exists() and not args.overwrite:
@@ -200,7 +224,12 @@ class PruneArgs(BaseModel):
     summary="Drop stored prompts, responses and outputs older than an age (the chain stays valid)",
     permission="audit.prune",
     risk=RiskLevel.DANGER,
-    examples=("prune old audit payloads", "apply the audit retention policy"),
+    examples=(
+        "prune old audit payloads",
+        "apply the audit retention policy",
+        "remove stored prompts and command output older than a month",
+        "free space taken by old audit texts",
+    ),
 )
 async def audit_prune(ctx: CommandContext, args: PruneArgs) -> CommandOutput:
     age = parse_duration(args.payloads_older_than, field="payloads_older_than")

@@ -50,9 +50,10 @@ _ACTOR = re.compile(
 )
 _NOT_NAMES = frozenset({"i", "me", "we", "you", "the", "a", "it", "someone", "anyone", "who"})
 _SEARCH_AFTER = re.compile(
-    r"\b(?:search(?:\s+the\s+code)?\s+for|grep\s+(?:for\s+)?|find\s+(?:usages?\s+of\s+|"
-    r"occurrences\s+of\s+|where\s+)?|look\s+for|occurrences\s+of|usages?\s+of|"
-    r"references\s+to|mentions?\s+of|uses\s+of)\s*(.+?)(?:\s+in\s+(?:the\s+)?\S+)?\s*[?.!]*$",
+    r"\b(?:search(?:\s+(?:the\s+|my\s+)?(?:code|source|sources|repo|project|files))?\s+for|"
+    r"grep(?:\s+for)?|find|look\s+for|locate)"
+    r"(?:\s+(?:all\s+)?(?:usages?|occurrences|references|mentions?|uses)\s+(?:of|to))?"
+    r"\s+(.+?)(?:\s+in\s+(?:the\s+)?\S+)?\s*[?.!]*$",
     re.IGNORECASE,
 )
 _DURATION_UNITS = {"s": "s", "sec": "s", "m": "m", "min": "m", "h": "h", "hr": "h", "d": "d"}
@@ -157,7 +158,16 @@ def _actor(text: str) -> str | None:
     return None
 
 
+_WHERE_IS = re.compile(
+    r"\bwhere\s+(?:is|are)\s+([\w.:-]+)\s+(?:defined|declared|used|called|set|imported)\b",
+    re.IGNORECASE,
+)
+
+
 def _search_text(text: str) -> str | None:
+    where = _WHERE_IS.search(text)
+    if where:
+        return where.group(1)
     match = _SEARCH_AFTER.search(text.strip())
     if not match:
         return None
