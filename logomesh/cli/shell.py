@@ -47,6 +47,8 @@ def run_shell(ctx: typer.Context) -> int:
     _setup_readline(engine, history)
     # Natural language needs the model: load it while the person is still typing.
     engine.interpreter.warm_up_in_background()
+    # Keep audit search current: records are embedded in the background as they arrive.
+    engine.start_embedding_worker()
     out = console()
     out.print(BANNER, markup=False)
     try:
