@@ -19,30 +19,35 @@ from logomesh.config import RiskLevel
 from logomesh.errors import InvalidArgumentsError
 
 
-class QueryArgs(BaseModel):
+class _FilterArgs(BaseModel):
+    """The filters audit.query and audit.search share."""
+
     model_config = ConfigDict(extra="forbid")
 
     actor: str | None = None
     action: str | None = Field(default=None, description="exact, or with * wildcards")
     source: Source | None = None
     outcome: Outcome | None = None
-    correlation_id: str | None = None
     since: str | None = Field(default=None, description="ISO time or age such as 2h, 7d")
     until: str | None = None
-    limit: int = Field(default=20, ge=1, le=10_000)
-    payloads: bool = Field(default=False, description="include prompt/response/output text")
 
-    def to_filter(self) -> AuditFilter:
+    def to_filter(self, limit: int, correlation_id: str | None = None) -> AuditFilter:
         return AuditFilter(
             actor=self.actor,
             action=self.action,
             source=str(self.source) if self.source else None,
             outcome=str(self.outcome) if self.outcome else None,
-            correlation_id=self.correlation_id,
+            correlation_id=correlation_id,
             since=parse_when(self.since, field="since") if self.since else None,
             until=parse_when(self.until, field="until") if self.until else None,
-            limit=self.limit,
+            limit=limit,
         )
+
+
+class QueryArgs(_FilterArgs):
+    correlation_id: str | None = None
+    limit: int = Field(default=20, ge=1, le=10_000)
+    payloads: bool = Field(default=False, description="include prompt/response/output text")
 
 
 @command(
@@ -64,7 +69,9 @@ class QueryArgs(BaseModel):
 )
 async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
     trail = ctx.engine.audit
-    records = await asyncio.to_thread(trail.store.query, args.to_filter())
+    records = await asyncio.to_thread(
+        trail.store.query, args.to_filter(args.limit, args.correlation_id)
+    )
     rows = [record.to_dict() for record in records]
     if args.payloads:
         wanted = [r[k] for r in rows for k in ("prompt_hash", "response_hash", "output_hash")]
@@ -78,16 +85,8 @@ async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
     return CommandOutput(data=rows, message=f"{len(rows)} record(s).")
 
 
-class SearchArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchArgs(_FilterArgs):
     query: str = Field(description="what to look for, in your own words")
-    actor: str | None = None
-    action: str | None = Field(default=None, description="exact, or with * wildcards")
-    source: Source | None = None
-    outcome: Outcome | None = None
-    since: str | None = Field(default=None, description="ISO time or age such as 2h, 7d")
-    until: str | None = None
     limit: int = Field(default=10, ge=1, le=100)
 
     @field_validator("query")
@@ -100,17 +99,6 @@ class SearchArgs(BaseModel):
                 "(to filter without one, use audit.query)",
             )
         return value.strip()
-
-    def to_filter(self) -> AuditFilter:
-        return AuditFilter(
-            actor=self.actor,
-            action=self.action,
-            source=str(self.source) if self.source else None,
-            outcome=str(self.outcome) if self.outcome else None,
-            since=parse_when(self.since, field="since") if self.since else None,
-            until=parse_when(self.until, field="until") if self.until else None,
-            limit=self.limit,
-        )
 
 
 @command(
@@ -128,7 +116,7 @@ class SearchArgs(BaseModel):
     ),
 )
 async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
-    where = args.to_filter()
+    where = args.to_filter(args.limit)
     search = ctx.engine.semantic_search
     result = await asyncio.to_thread(search.search, args.query, where)
     rows = [{**hit.record.to_dict(), "score": round(hit.score, 4)} for hit in result.hits]
