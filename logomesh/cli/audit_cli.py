@@ -41,18 +41,17 @@ def query(
     json_output: JsonFlag = False,
 ) -> None:
     """Find records by actor, action, source, time and outcome."""
-    filters: dict[str, Any] = {
-        "actor": actor,
-        "action": action,
-        "source": source,
-        "since": since,
-        "until": until,
-        "outcome": outcome,
-        "correlation_id": correlation_id,
-        "limit": limit,
-        "payloads": payloads,
-    }
-    arguments = {key: value for key, value in filters.items() if value is not None}
+    arguments = _given(
+        actor=actor,
+        action=action,
+        source=source,
+        since=since,
+        until=until,
+        outcome=outcome,
+        correlation_id=correlation_id,
+        limit=limit,
+        payloads=payloads,
+    )
     execute(ctx, "audit.query", arguments, json_output=json_output)
 
 
@@ -70,17 +69,16 @@ def search(
     json_output: JsonFlag = False,
 ) -> None:
     """Find records by meaning ("who restarted the database"), best match first."""
-    filters: dict[str, Any] = {
-        "query": query,
-        "actor": actor,
-        "action": action,
-        "source": source,
-        "since": since,
-        "until": until,
-        "outcome": outcome,
-        "limit": limit,
-    }
-    arguments = {key: value for key, value in filters.items() if value is not None}
+    arguments = _given(
+        query=query,
+        actor=actor,
+        action=action,
+        source=source,
+        since=since,
+        until=until,
+        outcome=outcome,
+        limit=limit,
+    )
     execute(ctx, "audit.search", arguments, json_output=json_output)
 
 
@@ -135,3 +133,8 @@ def prune(
         json_output=json_output,
         yes=yes,
     )
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user set: unset ones are left to the command's defaults."""
+    return {key: value for key, value in options.items() if value is not None}

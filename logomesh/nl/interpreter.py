@@ -214,7 +214,8 @@ def fill_arguments(
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Offer extracted values to the command's model; keep what it accepts."""
     fields = spec.args_model.model_fields
-    offered = {name: value for name in fields if (value := _value_for(name, found, text))}
+    candidates = _candidates(found, text)
+    offered = {name: value for name in fields if (value := candidates.get(name))}
     accepted = _accepted(spec, offered)
     missing = tuple(
         name for name, info in fields.items() if info.is_required() and name not in accepted
@@ -222,9 +223,10 @@ def fill_arguments(
     return accepted, missing
 
 
-def _value_for(name: str, found: Extracted, text: str) -> Any:
+def _candidates(found: Extracted, text: str) -> dict[str, Any]:
+    """A value for every argument name extraction can fill, computed once per request."""
     lowered = text.lower()
-    by_name: dict[str, Any] = {
+    return {
         "path": found.paths[0] if found.paths else None,
         "ref": found.refs[0] if found.refs else None,
         "branch": found.refs[0] if found.refs else None,
@@ -249,7 +251,6 @@ def _value_for(name: str, found: Extracted, text: str) -> Any:
             (s for s in ("slack", "discord", "lsp", "cli", "pipeline") if s in lowered), None
         ),
     }
-    return by_name.get(name)
 
 
 _OUTCOME_WORDS = {
