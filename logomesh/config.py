@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from logomesh.errors import ConfigError
+from logomesh.llm.settings import LLMSettings
 
 ENV_PREFIX = "LOGOMESH_"
 WORKSPACE_FILE = "logomesh.toml"
@@ -129,10 +130,6 @@ class CommandSettings(_Section):
 
 class BotSettings(_Section):
     enabled: bool = False
-
-
-class LLMSettings(_Section):
-    allow_network: bool = True
 
 
 class NLSettings(_Section):

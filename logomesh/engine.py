@@ -55,6 +55,8 @@ from logomesh.storage.database import Database
 
 if TYPE_CHECKING:
     from logomesh.audit.semantic.search import SemanticSearch
+    from logomesh.llm.pool import ModelPool
+    from logomesh.llm.service import LLMService
     from logomesh.nl.interpreter import Interpreter
     from logomesh.storage.migrate import Migrator
 
@@ -81,6 +83,7 @@ class Engine:
         events: EventBus | None = None,
         auto_migrate: bool | None = None,
         provenance: dict[str, str] | None = None,
+        models: ModelPool | None = None,
     ) -> None:
         self.settings = settings
         self.provenance = provenance or {}
@@ -96,6 +99,7 @@ class Engine:
             settings.database.auto_migrate if auto_migrate is None else auto_migrate
         )
         self._migrated = False
+        self._model_pool = models
 
     # -- services, opened on first use -------------------------------------------------
 
@@ -122,6 +126,19 @@ class Engine:
             self.settings.workspace,
             threshold=self.settings.nl.threshold,
             cache_dir=self.settings.state_dir / "cache",
+        )
+
+    @cached_property
+    def llm(self) -> LLMService:
+        """The model registry: every model call, retried, fallen back and audited here."""
+        from logomesh.llm.service import LLMService
+
+        return LLMService(
+            self.settings.llm,
+            write_audit=lambda entry: self.audit.record(entry),
+            cache_dir=self.settings.nl.model_cache_dir or self.settings.state_dir / "cache",
+            pool=self._model_pool,
+            embedder=self.embedder,
         )
 
     @cached_property
@@ -177,6 +194,8 @@ class Engine:
             self.events.subscribe(AuditRecorded, lambda _event: worker.wake())
 
     def close(self) -> None:
+        if "llm" in self.__dict__ and self._model_pool is None:
+            self.llm.pool.close()  # a pool passed in belongs to the caller
         if "semantic_search" in self.__dict__:
             self.semantic_search.close()
         if "database" in self.__dict__:

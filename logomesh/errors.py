@@ -23,6 +23,19 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── ConfirmationDeclinedError  command.cancelled
         ├── CommandTimeoutError        command.timeout
         └── ToolMissingError           devshell.tool_missing
+    LLMError                           llm.error
+    ├── UnknownModelError              llm.unknown_model
+    ├── ProviderMissingError           llm.provider_missing
+    ├── ModelUnavailableError          llm.unavailable
+    ├── ContextWindowError             llm.context_exceeded
+    └── ModelCallError                 llm.call_failed
+        ├── ModelTimeoutError          llm.timeout          (retried)
+        ├── ModelConnectionError       llm.connection       (retried)
+        ├── RateLimitedError           llm.rate_limited     (retried after Retry-After)
+        ├── ModelServerError           llm.server_error     (retried)
+        ├── ModelRequestError          llm.request_rejected
+        ├── MalformedResponseError     llm.malformed_response
+        └── StreamInterruptedError     llm.stream_interrupted
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -124,3 +137,86 @@ class ToolMissingError(CommandError):
     def __init__(self, user_message: str, *, tool: str) -> None:
         super().__init__(user_message)
         self.tool = tool
+
+
+class LLMError(LogoMeshError):
+    """A language or embedding model could not be found, loaded or called."""
+
+    code = "llm.error"
+
+
+class UnknownModelError(LLMError):
+    code = "llm.unknown_model"
+
+
+class ProviderMissingError(LLMError):
+    """The package a provider needs is not installed; the message names the extra."""
+
+    code = "llm.provider_missing"
+
+
+class ModelUnavailableError(LLMError):
+    """The model exists but may not be used now (offline mode, cooling down, no capability)."""
+
+    code = "llm.unavailable"
+
+
+class ContextWindowError(LLMError):
+    """The prompt and the requested output do not fit the model's context window."""
+
+    code = "llm.context_exceeded"
+
+
+class ModelCallError(LLMError):
+    """A call reached (or tried to reach) a model and failed.
+
+    ``retryable`` says whether the same call may succeed if tried again; tenacity's retry
+    policy in ``logomesh.llm.retry`` reads it, so the decision is made in one place.
+    """
+
+    code = "llm.call_failed"
+    retryable = False
+
+    def __init__(self, user_message: str, *, status: int | None = None) -> None:
+        super().__init__(user_message)
+        self.status = status
+
+
+class ModelTimeoutError(ModelCallError):
+    code = "llm.timeout"
+    retryable = True
+
+
+class ModelConnectionError(ModelCallError):
+    code = "llm.connection"
+    retryable = True
+
+
+class RateLimitedError(ModelCallError):
+    code = "llm.rate_limited"
+    retryable = True
+
+    def __init__(self, user_message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(user_message, status=429)
+        self.retry_after_s = retry_after_s
+
+
+class ModelServerError(ModelCallError):
+    code = "llm.server_error"
+    retryable = True
+
+
+class ModelRequestError(ModelCallError):
+    """The server refused the request itself (a 4xx other than 429): retrying cannot help."""
+
+    code = "llm.request_rejected"
+
+
+class MalformedResponseError(ModelCallError):
+    code = "llm.malformed_response"
+
+
+class StreamInterruptedError(ModelCallError):
+    """A stream broke after part of the answer was delivered, so it is not retried."""
+
+    code = "llm.stream_interrupted"

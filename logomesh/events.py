@@ -36,6 +36,14 @@ class CommandProgress(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CommandOutputDelta(Event):
+    """A piece of a command's output as it is produced (a model's answer, token by token)."""
+
+    command: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class CommandFinished(Event):
     command: str
     outcome: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from logomesh.commands import audit_commands, db_commands, engine_commands
 from logomesh.commands.models import CommandSpec
 from logomesh.devshell.commands import DEVSHELL_COMMANDS
+from logomesh.llm.commands import LLM_COMMANDS
 from logomesh.nl import flow
 
 BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
@@ -26,4 +27,5 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     db_commands.db_restore,
     flow.nl_interpret,
     *DEVSHELL_COMMANDS,
+    *LLM_COMMANDS,
 )
