@@ -45,6 +45,17 @@ def table_for(command: str, data: Any) -> Table | None:
         return _audit_table(data)
     if command == "commands.list" and isinstance(data, list):
         return _rows_table(data, ("name", "risk", "permission", "summary"))
+    if command == "llm.list" and isinstance(data, list):
+        rows = [
+            {**row, "default for": ", ".join(row["default_for"]), "context": row["context_window"]}
+            for row in data
+        ]
+        return _rows_table(rows, ("name", "provider", "state", "default for", "context"))
+    if command in ("llm.ask", "llm.test"):
+        return None  # the message says it; --json has every figure
+    if command == "llm.usage" and isinstance(data, list):
+        columns = ("day", "model", "actor", "calls", "errors", "tokens_in", "tokens_out")
+        return _rows_table(data, (*columns, "cost_usd"))
     if command == "config.show" and isinstance(data, list):
         return _rows_table(data, ("key", "value", "source"))
     if isinstance(data, dict) and data:

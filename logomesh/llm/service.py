@@ -10,13 +10,14 @@ reached the caller, a failure ends the call, because a retry would repeat text a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
 from logomesh.errors import (
@@ -84,10 +85,14 @@ class ChatStream:
 
     def __init__(self, deltas: Callable[[ChatStream], AsyncIterator[str]]) -> None:
         self.completion: Completion | None = None
-        self._deltas = deltas(self)
+        self._deltas = cast(AsyncGenerator[str, None], deltas(self))
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._deltas
+
+    async def aclose(self) -> None:
+        """Stop early: the model is told to stop and the partial answer is recorded."""
+        await self._deltas.aclose()
 
     async def collect(self) -> Completion:
         async for _ in self._deltas:
@@ -198,7 +203,7 @@ class LLMService:
             yield delta
 
     async def _open_with_retries(self, config: ModelConfig, call: _Call, index: int) -> _OpenStream:
-        backend = self._chat_backend(config)
+        backend = await self._chat_backend(config)
         params = call.request.params.over(config.parameters)
         request = GenerationRequest(call.request.messages, call.request.prompt, params)
         self._check_context(config, backend, request)
@@ -355,7 +360,7 @@ class LLMService:
     async def _embed_with_retries(
         self, config: ModelConfig, texts: list[str], call: _Call, index: int
     ) -> Embeddings:
-        backend = self._embedding_backend(config)
+        backend = await self._embedding_backend(config)
         attempt_number = 0
 
         async def embed_once() -> Embeddings:
@@ -458,21 +463,25 @@ class LLMService:
                 "the prompt, lower max_tokens, or pick a model with a larger window."
             )
 
-    def _chat_backend(self, config: ModelConfig) -> ChatBackend:
-        backend = self._load(config)
+    async def _chat_backend(self, config: ModelConfig) -> ChatBackend:
+        backend = await self._load(config)
         if not isinstance(backend, ChatBackend):
             raise ModelUnavailableError(f"{config.name} is an embedding model; it cannot chat.")
         return backend
 
-    def _embedding_backend(self, config: ModelConfig) -> EmbeddingBackend:
-        backend = self._load(config)
+    async def _embedding_backend(self, config: ModelConfig) -> EmbeddingBackend:
+        backend = await self._load(config)
         if not isinstance(backend, EmbeddingBackend):
             raise ModelUnavailableError(f"{config.name} cannot embed text.")
         return backend
 
-    def _load(self, config: ModelConfig) -> Any:
-        try:
+    async def _load(self, config: ModelConfig) -> Any:
+        if self.pool.is_loaded(config):
             return self.pool.get(config, self._load_context).backend
+        try:
+            # Loading takes seconds (imports, weights): off the loop, so other work goes on.
+            loaded = await asyncio.to_thread(self.pool.get, config, self._load_context)
+            return loaded.backend
         except LogoMeshError:
             raise
         except Exception as exc:

@@ -77,6 +77,7 @@ def build_llm(config: ModelConfig, options: LlamaCppOptions, path: Path) -> Any:
     )
     from llama_index.core.llms.callbacks import llm_completion_callback
 
+    _route_llama_logs()
     threads = options.n_threads or max(1, (os.cpu_count() or 2))
     llama = Llama(
         model_path=str(path),
@@ -198,6 +199,34 @@ def _gemma_turns(messages: Sequence[Message]) -> str:
         role = "model" if message.role == "assistant" else "user"
         turns.append(f"<start_of_turn>{role}\n{content}<end_of_turn>\n")
     return "".join(turns) + "<start_of_turn>model\n"
+
+
+_log_callback: Any = None
+
+
+def _route_llama_logs() -> None:
+    """Send llama.cpp's C-level log lines to Python logging instead of stderr.
+
+    llama-cpp-python's own filter maps the C log levels with an outdated table, so warnings
+    such as "using full-size SWA cache" reach the terminal even with ``verbose=False``.
+    The callback must outlive every model, hence the module-level reference.
+    """
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+    import logging
+
+    import llama_cpp
+
+    log = logging.getLogger("logomesh.llama_cpp")
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def forward(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        log.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+    _log_callback = forward
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
 def _role(role: Any) -> Any:
