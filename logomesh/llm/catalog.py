@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from logomesh.errors import ProviderMissingError, UnknownModelError
+from logomesh.errors import ConfigError, ProviderMissingError, UnknownModelError
 from logomesh.llm.settings import (
     Capability,
     LLMSettings,
@@ -86,8 +87,20 @@ class ModelCatalog:
         for config in self._models.values():
             self._names[config.name.lower()] = config.name  # a name beats another's alias
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ModelConfig]:
         return iter(self._models.values())
+
+    def register(self, config: ModelConfig) -> None:
+        """Add a model at run time (plugins contribute models this way)."""
+        taken = [name for name in (config.name, *config.aliases) if name.lower() in self._names]
+        if taken:
+            raise ConfigError(
+                f"Model {config.name} cannot be registered: {', '.join(taken)} is already "
+                "the name or alias of another model."
+            )
+        self._models[config.name] = config
+        for name in (*config.aliases, config.name):
+            self._names[name.lower()] = config.name
 
     def get(self, name: str) -> ModelConfig:
         canonical = self._names.get(name.lower())

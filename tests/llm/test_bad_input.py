@@ -191,3 +191,16 @@ def test_a_class_that_is_not_a_model_is_refused(
     )
     with pytest.raises(ConfigError, match="not a llama-index LLM"):
         asyncio.run(engine.llm.chat(HI, caller, model="odd"))
+
+
+def test_registering_a_model_whose_name_is_taken_is_refused(
+    llm_engine: Callable[..., Engine],
+) -> None:
+    from logomesh.llm.settings import ModelConfig
+
+    catalog = llm_engine().llm.catalog
+    clash = ModelConfig(name="my-model", provider="llama-cpp", aliases=("gemma",))
+    with pytest.raises(ConfigError, match="gemma is already"):
+        catalog.register(clash)
+    catalog.register(ModelConfig(name="my-model", provider="llama-cpp", aliases=("mine",)))
+    assert catalog.get("mine").name == "my-model"
