@@ -96,13 +96,18 @@ def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
 def _tokens_of(response: Any) -> tuple[int | None, int | None]:
     """Token counts from a llama-index response, in whichever shape the integration uses."""
     message = getattr(response, "message", None)
+    raw = getattr(response, "raw", None)
     for extra in (
         getattr(response, "additional_kwargs", None) or {},
         getattr(message, "additional_kwargs", None) or {},
+        # Ollama's integration reports its counts only in the raw response's "usage".
+        raw if isinstance(raw, dict) else {},
     ):
         if "prompt_tokens" in extra or "completion_tokens" in extra:
             return extra.get("prompt_tokens"), extra.get("completion_tokens")
         usage = extra.get("usage")
         if isinstance(usage, dict):
+            if "prompt_tokens" in usage or "completion_tokens" in usage:
+                return usage.get("prompt_tokens"), usage.get("completion_tokens")
             return usage.get("input_tokens"), usage.get("output_tokens")
     return None, None
