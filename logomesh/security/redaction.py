@@ -23,7 +23,18 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 # Keys that contain a secret-looking word but hold no secret.
-_HARMLESS_KEYS = frozenset({"tokens_in", "tokens_out", "token_count", "max_tokens", "author"})
+# Keys that contain a secret-looking word but name model-call figures (token counts, timings).
+_HARMLESS_KEYS = frozenset(
+    {
+        "tokens_in",
+        "tokens_out",
+        "token_count",
+        "max_tokens",
+        "author",
+        "first_token_ms",
+        "tokens_estimated",
+    }
+)
 
 _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     # Slack bot, user, app-level, refresh and configuration tokens.

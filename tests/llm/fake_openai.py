@@ -282,7 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
             return
         number, fault, payload = self.fake.record(raw, self.headers.get("Authorization"))
-        self._generate(route == CHAT_PATH, number, fault, payload)
+        self.fake.entered()
+        try:
+            self._generate(route == CHAT_PATH, number, fault, payload)
+        finally:
+            self.fake.left()
 
     def _not_found(self) -> None:
         self._send_error_json(
@@ -435,6 +439,8 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._calls = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -507,6 +513,29 @@ class FakeOpenAIServer:
         """Number of requests received at the generation endpoints."""
         with self._lock:
             return self._calls
+
+    @property
+    def in_flight(self) -> int:
+        """Generation requests being answered right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most generation requests ever answered at the same time."""
+        with self._lock:
+            return self._max_in_flight
+
+    def entered(self) -> None:
+        """A handler starts answering a generation request (see ``max_in_flight``)."""
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def left(self) -> None:
+        """A handler is done with a generation request (answered, failed or aborted)."""
+        with self._lock:
+            self._in_flight -= 1
 
     def record(
         self, raw: bytes, authorization: str | None

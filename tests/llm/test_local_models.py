@@ -131,3 +131,20 @@ def test_aliases_reach_the_built_in_model(
     llm_engine: Callable[..., Engine], caller: Caller, name: str
 ) -> None:
     assert llm_engine().llm.catalog.get(name).name == "gemma-3-270m"
+
+
+def test_the_finish_reason_says_when_max_tokens_cut_the_answer(
+    llm_engine: Callable[..., Engine], caller: Caller
+) -> None:
+    engine = llm_engine()
+    cut = asyncio.run(
+        engine.llm.complete(
+            "Once upon a time, in a land far away,",
+            caller,
+            params=GenerationParams(temperature=0, max_tokens=3),
+        )
+    )
+    assert cut.finish_reason == "length"
+    record = engine.audit.store.query(AuditFilter(action="llm.call", limit=1))[0]
+    assert record.details["finish_reason"] == "length"
+    assert isinstance(record.details["first_token_ms"], float)  # a figure, not redacted

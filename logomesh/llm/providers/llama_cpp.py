@@ -141,9 +141,12 @@ def build_llm(config: ModelConfig, options: LlamaCppOptions, path: Path) -> Any:
         def stream_complete(
             self, prompt: str, formatted: bool = False, **kwargs: Any
         ) -> CompletionResponseGen:
-            return self._generate(prompt, kwargs)
+            # Chat stops belong to the chat format: a raw completion is not cut at "user:".
+            return self._generate(prompt, kwargs, chat_stops if formatted else [])
 
-        def _generate(self, prompt: str, kwargs: dict[str, Any]) -> CompletionResponseGen:
+        def _generate(
+            self, prompt: str, kwargs: dict[str, Any], format_stops: list[str]
+        ) -> CompletionResponseGen:
             cancel: threading.Event | None = self.cancel_event
             sampled = [0]
 
@@ -161,15 +164,22 @@ def build_llm(config: ModelConfig, options: LlamaCppOptions, path: Path) -> Any:
                     top_p=kwargs.get("top_p", 0.95),
                     repeat_penalty=options.repeat_penalty,
                     seed=kwargs.get("seed"),
-                    stop=[*chat_stops, *(kwargs.get("stop") or [])],
+                    stop=[*format_stops, *(kwargs.get("stop") or [])],
                     stream=True,
                     stopping_criteria=StoppingCriteriaList([count_and_maybe_stop]),
                 )
+                finish = None
                 for chunk in chunks:
-                    delta = str(cast(Any, chunk)["choices"][0]["text"])
+                    choice = cast(Any, chunk)["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    delta = str(choice["text"])
                     text += delta
                     yield CompletionResponse(text=text, delta=delta)
-            usage = {"prompt_tokens": len(prompt_tokens), "completion_tokens": sampled[0]}
+            usage = {
+                "prompt_tokens": len(prompt_tokens),
+                "completion_tokens": sampled[0],
+                "finish_reason": finish,
+            }
             yield CompletionResponse(text=text, delta="", additional_kwargs=usage)
 
     llm = LlamaCppLLM()

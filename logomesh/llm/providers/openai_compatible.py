@@ -45,6 +45,12 @@ def load(config: ModelConfig, context: LoadContext) -> LlamaIndexChat:
         timeout=timeout,
         default_headers=options.headers or None,
     )
+    # Build the SDK client now: its first construction (SSL context, lazy imports) takes up
+    # to a few seconds here and would otherwise eat the first call's timeout. There is no
+    # public way to ask for it, hence the guarded private call.
+    make_client = getattr(llm, "_get_client", None)
+    if callable(make_client):
+        make_client()
     call_options: dict[str, Any] = {"stream_options": {"include_usage": True}}
     return LlamaIndexChat(
         llm,

@@ -44,23 +44,27 @@ class LlamaIndexChat:
                 else self.llm.complete(request.prompt, **kwargs)
             )
             text = response.message.content if request.is_chat else response.text
-            yield Chunk(str(text or ""), *_tokens_of(response), finish_reason="stop")
+            finish = _finish_reason_of(response) or "stop"
+            yield Chunk(str(text or ""), *_tokens_of(response), finish_reason=finish)
             return
         responses = (
             self.llm.stream_chat(to_chat_messages(request.messages), **kwargs)
             if request.is_chat
             else self.llm.stream_complete(request.prompt, **kwargs)
         )
-        tokens_in = tokens_out = None
+        tokens_in: int | None = None
+        tokens_out: int | None = None
+        finish: str | None = None
         for response in responses:
             if cancel.is_set():
                 return
             counted_in, counted_out = _tokens_of(response)
             tokens_in = counted_in if counted_in is not None else tokens_in
             tokens_out = counted_out if counted_out is not None else tokens_out
+            finish = _finish_reason_of(response) or finish
             if response.delta:
                 yield Chunk(response.delta)
-        yield Chunk("", tokens_in, tokens_out, finish_reason="stop")
+        yield Chunk("", tokens_in, tokens_out, finish_reason=finish or "stop")
 
     def close(self) -> None:
         return None
@@ -111,3 +115,22 @@ def _tokens_of(response: Any) -> tuple[int | None, int | None]:
                 return usage.get("prompt_tokens"), usage.get("completion_tokens")
             return usage.get("input_tokens"), usage.get("output_tokens")
     return None, None
+
+
+def _finish_reason_of(response: Any) -> str | None:
+    """Why generation stopped ("stop", "length"), where the integration says it."""
+    for extra in (
+        getattr(response, "additional_kwargs", None) or {},
+        getattr(getattr(response, "message", None), "additional_kwargs", None) or {},
+    ):
+        if extra.get("finish_reason"):
+            return str(extra["finish_reason"])
+    raw = getattr(response, "raw", None)
+    if isinstance(raw, dict):  # Ollama
+        reason = raw.get("done_reason")
+        return str(reason) if reason else None
+    choices = getattr(raw, "choices", None)  # OpenAI-shaped responses and chunks
+    if choices:
+        reason = getattr(choices[0], "finish_reason", None)
+        return str(reason) if reason else None
+    return None
