@@ -17,6 +17,8 @@ from benchmarks import (
     concurrent_writers,
     devshell_overhead,
     execute_overhead,
+    llm_local,
+    llm_overhead,
     nl_interpret,
     semantic_search,
 )
@@ -30,6 +32,8 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
     ("DevShell overhead", devshell_overhead.run),
     ("semantic audit search", semantic_search.run),
     ("natural-language interpretation", nl_interpret.run),
+    ("local LLM (Gemma 3 270M)", llm_local.run),
+    ("LLM registry overhead", llm_overhead.run),
 )
 
 

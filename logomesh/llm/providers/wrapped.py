@@ -44,8 +44,8 @@ class LlamaIndexChat:
                 else self.llm.complete(request.prompt, **kwargs)
             )
             text = response.message.content if request.is_chat else response.text
-            finish = _finish_reason_of(response) or "stop"
-            yield Chunk(str(text or ""), *_tokens_of(response), finish_reason=finish)
+            reason = _finish_reason_of(response) or "stop"
+            yield Chunk(str(text or ""), *_tokens_of(response), finish_reason=reason)
             return
         responses = (
             self.llm.stream_chat(to_chat_messages(request.messages), **kwargs)
