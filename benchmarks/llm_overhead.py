@@ -1,0 +1,221 @@
+"""What the model registry adds to a call, and what listing the models costs.
+
+Overhead: the model is llama-index's ``MockLLM`` (four tokens of "text", no work), declared
+through the generic ``llama-index`` provider the way a team registers any integration. End
+to end is ``engine.llm.chat`` in one event loop; model alone is the backend's ``stream()``
+called in this thread with the request the registry would hand it, alternated with the
+end-to-end calls so both see the same machine state. The difference is the registry's own
+cost per call: the model lookup and checks, the retry wrapper, the thread bridge and the
+audit record written to SQLite. ``llm.ask`` through ``Engine.execute`` (the command door,
+which adds authorisation and the command's own audit record) is reported for information.
+
+Listing: ``llm.list`` must load no model and import neither llama-index nor
+llama-cpp-python. A fresh process runs it and reports what it imported, once with only the
+built-in models and once with a llama-index model declared in ``logomesh.toml``; the
+installed ``logomesh run llm.list`` is timed for both (a fresh process each time, after one
+untimed run that also creates the database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cli_startup import console_script
+from benchmarks.llm_local import open_llm_engine
+from benchmarks.table import Row
+from benchmarks.timing import median, percentile
+from benchmarks.workspace import Workspace, private_workspace
+from logomesh.audit.models import Source
+from logomesh.commands.models import CommandRequest
+from logomesh.engine import Engine
+from logomesh.llm.models import Caller, GenerationParams, GenerationRequest, Message
+from logomesh.llm.providers import load_backend
+from logomesh.llm.providers.base import LoadContext
+from logomesh.security.identity import Actor
+
+P95_TARGET_MS = 5.0
+MOCK: dict[str, Any] = {
+    "name": "mock",
+    "provider": "llama-index",
+    "options": {
+        "class": "llama_index.core.llms.MockLLM",
+        "kwargs": {"max_tokens": 4},
+        "local": True,
+    },
+    "capabilities": ["chat", "completion", "streaming"],
+}
+MOCK_TOML = """
+[[llm.models]]
+name = "mock"
+provider = "llama-index"
+capabilities = ["chat", "completion", "streaming"]
+options = { class = "llama_index.core.llms.MockLLM", kwargs = { max_tokens = 4 }, local = true }
+"""
+PARAMS = GenerationParams(max_tokens=4)
+LIST_MODELS = """
+import getpass, json, sys
+from pathlib import Path
+from logomesh.audit.models import Source
+from logomesh.commands.models import CommandRequest
+from logomesh.config import load_settings
+from logomesh.engine import Engine
+from logomesh.security.identity import Actor
+engine = Engine(load_settings(Path(sys.argv[1]), environ=json.loads(sys.argv[2])).settings)
+result = engine.run(CommandRequest("llm.list", Actor(Source.CLI, getpass.getuser())))
+engine.close()
+print(json.dumps({
+    "ok": result.ok,
+    "message": result.message,
+    "loaded": [row["name"] for row in result.data or [] if row["state"] == "loaded"],
+    "imported": [name for name in ("llama_index", "llama_cpp") if name in sys.modules],
+}))
+"""
+
+
+def run(quick: bool) -> list[Row]:
+    count, warmup = (50, 10) if quick else (300, 30)
+    with private_workspace() as workspace:
+        engine = open_llm_engine(workspace, {"llm": {"models": [MOCK]}})
+        try:
+            with asyncio.Runner() as loop:
+                through, alone = loop.run(_compare(engine, workspace, count, warmup))
+                door = loop.run(_time_door(engine, count, warmup))
+        finally:
+            engine.close()
+    rows = _overhead_rows(count, through, alone)
+    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+        measured = f"{percentile(door, fraction) * 1000:.2f} ms"
+        rows.append(
+            Row(f"llm.ask via Engine.execute, mock model ({count:,} runs), {label}", measured)
+        )
+    for declared in (False, True):
+        rows += _listing(declared, runs=2 if quick else 5)
+    return rows
+
+
+async def _compare(
+    engine: Engine, workspace: Workspace, count: int, warmup: int
+) -> tuple[list[float], list[float]]:
+    """Alternate the registry's call and the backend's own stream, in one event loop."""
+    config = engine.llm.catalog.get("mock")
+    backend = load_backend(config, LoadContext(workspace.root))
+    request = GenerationRequest((Message("user", "hi"),), params=PARAMS.over(config.parameters))
+    caller = Caller("bench", Source.CLI)
+    through: list[float] = []
+    alone: list[float] = []
+    for i in range(warmup + count):
+        started = time.perf_counter()
+        text = "".join(chunk.text for chunk in backend.stream(request, threading.Event()))
+        alone_s = time.perf_counter() - started
+        started = time.perf_counter()
+        completion = await engine.llm.chat(
+            [Message("user", "hi")], caller, model="mock", params=PARAMS
+        )
+        through_s = time.perf_counter() - started
+        if completion.text != text or not text:
+            raise RuntimeError(f"mock answered {completion.text!r} through the registry")
+        if i >= warmup:
+            alone.append(alone_s)
+            through.append(through_s)
+    return through, alone
+
+
+async def _time_door(engine: Engine, count: int, warmup: int) -> list[float]:
+    actor = Actor(Source.CLI, getpass.getuser())
+    samples: list[float] = []
+    for i in range(warmup + count):
+        request = CommandRequest("llm.ask", actor, {"prompt": "hi", "model": "mock"})
+        started = time.perf_counter()
+        result = await engine.execute(request)
+        elapsed = time.perf_counter() - started
+        if not result.ok:
+            raise RuntimeError(f"llm.ask did not succeed: {result.message}")
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+def _overhead_rows(count: int, through: list[float], alone: list[float]) -> list[Row]:
+    metric = f"LLM registry overhead, engine.llm.chat of a mock model ({count:,} runs)"
+    rows = []
+    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+        model = percentile(alone, fraction) * 1000
+        total = percentile(through, fraction) * 1000
+        overhead = total - model
+        measured = f"{overhead:.2f} ms ({total:.2f} vs {model:.3f} model alone)"
+        if label == "p95":
+            rows.append(
+                Row(
+                    f"{metric}, {label}",
+                    measured,
+                    f"< {P95_TARGET_MS:g} ms",
+                    overhead < P95_TARGET_MS,
+                )
+            )
+        else:
+            rows.append(Row(f"{metric}, {label}", measured))
+    return rows
+
+
+def _listing(declared: bool, runs: int) -> list[Row]:
+    models = "built-in models + a llama-index model" if declared else "built-in models"
+    script = console_script()
+    if not script.exists():
+        raise FileNotFoundError(f"{script} is not installed (pip install -e .)")
+    with private_workspace() as workspace:
+        if declared:
+            (workspace.root / "logomesh.toml").write_text(MOCK_TOML)
+        env = workspace.process_environ()
+        proc = subprocess.run(
+            [sys.executable, "-c", LIST_MODELS, str(workspace.root), json.dumps(workspace.environ)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        listed = json.loads(proc.stdout.strip().splitlines()[-1])
+        samples = [_time_list(script, workspace, env, declared) for _ in range(runs + 1)][1:]
+    if not listed["ok"] or declared != ("mock" in listed["message"]):
+        return [Row(f"llm.list, {models}", listed["message"], error=True)]
+    imported, loaded = listed["imported"], listed["loaded"]
+    measured = ", ".join(
+        [*(f"imported {name}" for name in imported), *(f"loaded {name}" for name in loaded)]
+    )
+    return [
+        Row(
+            f"llm.list, fresh process ({models}): llama_index/llama_cpp imported, models loaded",
+            measured or "none",
+            "none",
+            not imported and not loaded,
+        ),
+        Row(f"`logomesh run llm.list` ({models}, median of {runs})", f"{median(samples):.2f} s"),
+    ]
+
+
+def _time_list(script: Path, workspace: Workspace, env: dict[str, str], declared: bool) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(script), "run", "llm.list"],
+        cwd=workspace.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"`logomesh run llm.list` exited {done.returncode}: {tail[0]}")
+    if declared != ("mock" in done.stdout):
+        raise RuntimeError(
+            f"`logomesh run llm.list` did not list the declared model: {done.stdout}"
+        )
+    return elapsed
