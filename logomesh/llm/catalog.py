@@ -11,6 +11,7 @@ import difflib
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 from logomesh.errors import ConfigError, ProviderMissingError, UnknownModelError
@@ -167,10 +168,24 @@ def missing_package(config: ModelConfig) -> ProviderMissingError | None:
 
 
 def _module_available(module: str) -> bool:
+    """Whether ``module`` is installed, without importing it or its parent packages.
+
+    ``find_spec("a.b.c")`` imports ``a`` and ``a.b`` to answer; for llama-index that is
+    over a second, which ``logomesh llm list`` must not pay. So only the top-level package
+    is looked up, and the rest of the path is looked for on disk beneath it.
+    """
+    top, *rest = module.split(".")
     try:
-        return importlib.util.find_spec(module) is not None
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return False
+    if spec is None or not rest:
+        return spec is not None
+    for location in spec.submodule_search_locations or ():
+        path = Path(location, *rest)
+        if path.is_dir() or path.with_suffix(".py").is_file():
+            return True
+    return False
 
 
 def is_remote(config: ModelConfig) -> bool:

@@ -28,10 +28,17 @@ class ModelPool:
         self._loaded: dict[str, LoadedModel] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._keys: dict[int, tuple[ModelConfig, str]] = {}
 
-    @staticmethod
-    def _key(config: ModelConfig) -> str:
-        return json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    def _key(self, config: ModelConfig) -> str:
+        # Serialising the whole config costs ~0.1 ms; a call asks twice, so remember it per
+        # config object (kept alive alongside, so an id is never reused for another).
+        known = self._keys.get(id(config))
+        if known is not None and known[0] is config:
+            return known[1]
+        key = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        self._keys[id(config)] = (config, key)
+        return key
 
     def is_loaded(self, config: ModelConfig) -> bool:
         return self._key(config) in self._loaded

@@ -18,9 +18,18 @@ SHARED_CACHE = {"XDG_CACHE_HOME": str(Path.home() / ".cache")}
 def test_llm_list_shows_the_built_in_models_without_loading_them(
     cli: CliFn, workspace: Path, cli_env: dict[str, str]
 ) -> None:
+    # Declared models whose providers live in llama-index subpackages must not import it.
+    (workspace / "logomesh.toml").write_text(
+        '[[llm.models]]\nname = "served"\nprovider = "openai-compatible"\n'
+        'options = { base_url = "http://127.0.0.1:8080/v1", model = "m" }\n\n'
+        '[[llm.models]]\nname = "mock"\nprovider = "llama-index"\n'
+        'options = { class = "llama_index.core.llms.MockLLM" }\n',
+        encoding="utf-8",
+    )
     listed = cli("llm", "list", "--json", env=SHARED_CACHE)
     assert listed.code == 0, listed.err
     rows = {row["name"]: row for row in listed.json()["data"]}
+    assert rows["served"]["state"] == "ready" and rows["mock"]["state"] == "ready"
     assert rows["gemma-3-270m"]["state"] == "ready"
     assert rows["gemma-3-270m"]["default_for"] == ["chat", "code_actions", "nl"]
     assert rows["all-minilm-l6-v2"]["default_for"] == ["embeddings"]

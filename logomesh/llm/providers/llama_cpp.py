@@ -155,11 +155,12 @@ def build_llm(config: ModelConfig, options: LlamaCppOptions, path: Path) -> Any:
                 return bool(cancel is not None and cancel.is_set())
 
             prompt_tokens = self.tokenize(prompt)
+            limit = int(kwargs.get("max_tokens") or 256)
             text = ""
             with lock:
                 chunks = llama.create_completion(
                     prompt_tokens,
-                    max_tokens=kwargs.get("max_tokens") or 256,
+                    max_tokens=limit,
                     temperature=kwargs.get("temperature", 0.8),
                     top_p=kwargs.get("top_p", 0.95),
                     repeat_penalty=options.repeat_penalty,
@@ -175,9 +176,11 @@ def build_llm(config: ModelConfig, options: LlamaCppOptions, path: Path) -> Any:
                     delta = str(choice["text"])
                     text += delta
                     yield CompletionResponse(text=text, delta=delta)
+            # llama.cpp samples one token past max_tokens before it stops; it is never shown.
+            generated = min(sampled[0], limit) if finish == "length" else sampled[0]
             usage = {
                 "prompt_tokens": len(prompt_tokens),
-                "completion_tokens": sampled[0],
+                "completion_tokens": generated,
                 "finish_reason": finish,
             }
             yield CompletionResponse(text=text, delta="", additional_kwargs=usage)
