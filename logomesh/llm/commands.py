@@ -64,6 +64,10 @@ class AskArgs(BaseModel):
         "ask the model what a rebase does",
         "ask the llm to explain this error",
         "question for the language model",
+        "ask gemma what a linter is",
+        "ask the assistant why tests can be flaky",
+        "ask the ai about python decorators",
+        "ask the local model to write a commit message",
     ),
     timeout_s=600,
 )

@@ -71,6 +71,7 @@ class Extracted:
     age: str | None = None
     actor: str | None = None
     search_text: str | None = None
+    question: str | None = None
     flags: frozenset[str] = frozenset()
 
 
@@ -88,6 +89,7 @@ def extract(text: str, workspace: Path | None = None) -> Extracted:
         age=_age(unquoted),
         actor=_actor(unquoted),
         search_text=quoted[0] if quoted else _search_text(text),
+        question=quoted[0] if quoted else _question(text),
         flags=_flags(unquoted),
     )
 
@@ -174,6 +176,22 @@ def _search_text(text: str) -> str | None:
     phrase = match.group(1).strip().strip("\"'`")
     phrase = re.sub(r"^(?:the\s+(?:string|word|text|pattern)\s+)", "", phrase, flags=re.I)
     return phrase or None
+
+
+_ASK_PREFIX = re.compile(
+    r"^\s*(?:please\s+)?(?:ask|tell|question\s+for)\s+(?:the\s+|a\s+|our\s+)?(?:local\s+)?"
+    r"(?:model|llm|language\s+model|ai|assistant|gemma)\b[\s,:]*(?:(?:to|about)\s+)?",
+    re.IGNORECASE,
+)
+
+
+def _question(text: str) -> str | None:
+    """What to put to a model: the request after "ask the model (to|about)"."""
+    match = _ASK_PREFIX.match(text)
+    if not match:
+        return None
+    rest = text[match.end() :].strip()
+    return rest or None
 
 
 def _flags(text: str) -> frozenset[str]:

@@ -235,6 +235,7 @@ def _candidates(found: Extracted, text: str) -> dict[str, Any]:
         "max_results": found.numbers[0] if found.numbers else None,
         "pattern": found.search_text,
         "query": found.search_text or text,
+        "prompt": found.question,
         "since": found.age,
         "payloads_older_than": found.age,
         "actor": found.actor,

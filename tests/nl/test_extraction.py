@@ -46,3 +46,20 @@ def test_never_fails_on_any_text(text: str) -> None:
     """Extraction is total: any input gives an answer, never an exception."""
     found = extract(text)
     assert isinstance(found.paths, list) and isinstance(found.numbers, list)
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("ask the model what a rebase does", "what a rebase does"),
+        ("Ask the LLM to explain merge conflicts", "explain merge conflicts"),
+        ("please ask gemma: what is a linter?", "what is a linter?"),
+        ('ask the model "why do tests flake"', "why do tests flake"),
+        ("what does rebase do", None),
+        ("ask", None),
+    ],
+)
+def test_the_question_for_a_model_is_what_follows_ask_the_model(
+    text: str, question: str | None
+) -> None:
+    assert extract(text).question == question
