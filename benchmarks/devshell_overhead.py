@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.table import Row
-from benchmarks.timing import percentile
+from benchmarks.timing import overhead_rows
 from benchmarks.workspace import open_engine, private_workspace
 from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest
@@ -46,8 +46,16 @@ def run(quick: bool) -> list[Row]:
             )
             rows = []
             for name, command, argv in cases:
-                samples = _compare(loop, engine, command, argv, workspace.root, count, warmup)
-                rows += _rows(name, count, samples)
+                direct, through = _compare(
+                    loop, engine, command, argv, workspace.root, count, warmup
+                )
+                rows += overhead_rows(
+                    f"DevShell overhead, {name} ({count:,} runs)",
+                    through,
+                    direct,
+                    baseline_label="direct",
+                    p95_target_ms=P95_TARGET_MS,
+                )
         finally:
             engine.close()
     return rows
@@ -93,26 +101,3 @@ def _compare(
             direct.append(direct_s)
             through.append(through_s)
     return direct, through
-
-
-def _rows(name: str, count: int, samples: tuple[list[float], list[float]]) -> list[Row]:
-    direct, through = samples
-    metric = f"DevShell overhead, {name} ({count:,} runs)"
-    rows = []
-    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
-        plain = percentile(direct, fraction) * 1000
-        engine = percentile(through, fraction) * 1000
-        overhead = engine - plain
-        measured = f"{overhead:.2f} ms ({engine:.2f} vs {plain:.2f} direct)"
-        if label == "p95":
-            rows.append(
-                Row(
-                    f"{metric}, {label}",
-                    measured,
-                    f"< {P95_TARGET_MS:g} ms",
-                    overhead < P95_TARGET_MS,
-                )
-            )
-        else:
-            rows.append(Row(f"{metric}, {label}", measured))
-    return rows

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import time
 
 from benchmarks.table import Row
-from benchmarks.timing import percentile
+from benchmarks.timing import latency_rows, time_executions
 from benchmarks.workspace import open_engine, private_workspace
 from logomesh.audit.models import Source
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import CommandRegistry, command
 from logomesh.config import RiskLevel
-from logomesh.engine import Engine
 from logomesh.security.identity import Actor
 
 P95_TARGET_MS = 2.0
@@ -38,27 +36,11 @@ def run(quick: bool) -> list[Row]:
     with private_workspace() as workspace:
         engine = open_engine(workspace, registry)
         try:
-            samples = asyncio.run(_time_executions(engine, count, warmup))
+            actor = Actor(Source.CLI, getpass.getuser())
+            samples = asyncio.run(
+                time_executions(engine, lambda: CommandRequest("bench.noop", actor), count, warmup)
+            )
         finally:
             engine.close()
-    p50, p95 = percentile(samples, 0.5) * 1000, percentile(samples, 0.95) * 1000
     metric = f"Engine.execute no-op read ({count:,} runs)"
-    return [
-        Row(f"{metric}, p50", f"{p50:.3f} ms"),
-        Row(f"{metric}, p95", f"{p95:.3f} ms", f"< {P95_TARGET_MS:g} ms", p95 < P95_TARGET_MS),
-    ]
-
-
-async def _time_executions(engine: Engine, count: int, warmup: int) -> list[float]:
-    actor = Actor(Source.CLI, getpass.getuser())
-    samples: list[float] = []
-    for i in range(warmup + count):
-        request = CommandRequest("bench.noop", actor)
-        started = time.perf_counter()
-        result = await engine.execute(request)
-        elapsed = time.perf_counter() - started
-        if not result.ok:
-            raise RuntimeError(f"bench.noop did not succeed: {result.message}")
-        if i >= warmup:
-            samples.append(elapsed)
-    return samples
+    return latency_rows(metric, samples, digits=3, p95_target_ms=P95_TARGET_MS)

@@ -31,7 +31,7 @@ from typing import Any
 from benchmarks.cli_startup import console_script
 from benchmarks.llm_local import open_llm_engine
 from benchmarks.table import Row
-from benchmarks.timing import median, percentile
+from benchmarks.timing import latency_rows, median, overhead_rows, time_executions
 from benchmarks.workspace import Workspace, private_workspace
 from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest
@@ -82,20 +82,28 @@ print(json.dumps({
 
 def run(quick: bool) -> list[Row]:
     count, warmup = (50, 10) if quick else (300, 30)
+    actor = Actor(Source.CLI, getpass.getuser())
+
+    def ask() -> CommandRequest:
+        return CommandRequest("llm.ask", actor, {"prompt": "hi", "model": "mock"})
+
     with private_workspace() as workspace:
         engine = open_llm_engine(workspace, {"llm": {"models": [MOCK]}})
         try:
             with asyncio.Runner() as loop:
                 through, alone = loop.run(_compare(engine, workspace, count, warmup))
-                door = loop.run(_time_door(engine, count, warmup))
+                door = loop.run(time_executions(engine, ask, count, warmup))
         finally:
             engine.close()
-    rows = _overhead_rows(count, through, alone)
-    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
-        measured = f"{percentile(door, fraction) * 1000:.2f} ms"
-        rows.append(
-            Row(f"llm.ask via Engine.execute, mock model ({count:,} runs), {label}", measured)
-        )
+    rows = overhead_rows(
+        f"LLM registry overhead, engine.llm.chat of a mock model ({count:,} runs)",
+        through,
+        alone,
+        baseline_label="model alone",
+        p95_target_ms=P95_TARGET_MS,
+        baseline_digits=3,
+    )
+    rows += latency_rows(f"llm.ask via Engine.execute, mock model ({count:,} runs)", door)
     for declared in (False, True):
         rows += _listing(declared, runs=2 if quick else 5)
     return rows
@@ -126,43 +134,6 @@ async def _compare(
             alone.append(alone_s)
             through.append(through_s)
     return through, alone
-
-
-async def _time_door(engine: Engine, count: int, warmup: int) -> list[float]:
-    actor = Actor(Source.CLI, getpass.getuser())
-    samples: list[float] = []
-    for i in range(warmup + count):
-        request = CommandRequest("llm.ask", actor, {"prompt": "hi", "model": "mock"})
-        started = time.perf_counter()
-        result = await engine.execute(request)
-        elapsed = time.perf_counter() - started
-        if not result.ok:
-            raise RuntimeError(f"llm.ask did not succeed: {result.message}")
-        if i >= warmup:
-            samples.append(elapsed)
-    return samples
-
-
-def _overhead_rows(count: int, through: list[float], alone: list[float]) -> list[Row]:
-    metric = f"LLM registry overhead, engine.llm.chat of a mock model ({count:,} runs)"
-    rows = []
-    for label, fraction in (("p50", 0.5), ("p95", 0.95)):
-        model = percentile(alone, fraction) * 1000
-        total = percentile(through, fraction) * 1000
-        overhead = total - model
-        measured = f"{overhead:.2f} ms ({total:.2f} vs {model:.3f} model alone)"
-        if label == "p95":
-            rows.append(
-                Row(
-                    f"{metric}, {label}",
-                    measured,
-                    f"< {P95_TARGET_MS:g} ms",
-                    overhead < P95_TARGET_MS,
-                )
-            )
-        else:
-            rows.append(Row(f"{metric}, {label}", measured))
-    return rows
 
 
 def _listing(declared: bool, runs: int) -> list[Row]:

@@ -32,31 +32,22 @@ connection closed mid-stream (``close_mid_stream``) is an error the client sees
 from __future__ import annotations
 
 import json
-import re
-import socketserver
-import sys
-import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Literal, cast, get_args
-from urllib.parse import urlsplit
+from typing import Any, Final, Literal, cast
+
+from tests.llm.loopback import (
+    CommonFaultKind,
+    LoopbackFault,
+    LoopbackHandler,
+    LoopbackServer,
+    split_reply,
+)
 
 __all__ = ["FakeOllamaServer", "Fault", "FaultKind", "split_reply"]
 
-FaultKind = Literal[
-    "ok",
-    "status",
-    "slow",
-    "malformed_json",
-    "error_mid_stream",
-    "close_mid_stream",
-    "close_before_headers",
-]
-_FAULT_KINDS: Final[frozenset[str]] = frozenset(get_args(FaultKind))
+FaultKind = Literal[CommonFaultKind, "error_mid_stream"]
 
 CHAT_PATH: Final = "/api/chat"
 SHOW_PATH: Final = "/api/show"
@@ -80,14 +71,13 @@ _ERROR_MESSAGES: Final[dict[int, str]] = {
     503: "server busy, please try again.  maximum pending requests exceeded",
 }
 
-_POLL_INTERVAL_S: Final = 0.05
 # Durations reported in nanoseconds: plausible, fixed, so records are repeatable.
 _LOAD_NS: Final = 1_000_000
 _NS_PER_TOKEN: Final = 2_000_000
 
 
 @dataclass
-class Fault:
+class Fault(LoopbackFault):
     """How the server answers one call to ``/api/chat``.
 
     * ``ok``: a normal answer.
@@ -107,33 +97,6 @@ class Fault:
     status: int = 200
     delay_s: float = 0.0
     body: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in _FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {_FAULT_KINDS}")
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP status code, got {self.status}")
-        if self.delay_s < 0:
-            raise ValueError(f"delay_s must be >= 0, got {self.delay_s}")
-
-
-_OK: Final = Fault("ok")
-
-
-def split_reply(text: str) -> list[str]:
-    """Split ``text`` into stream pieces, one per word, whose concatenation is ``text``.
-
-    Each piece carries the whitespace before its word (like real tokens: ``"Hello"``,
-    ``" world"``); whitespace after the last word joins the last piece.
-    """
-    pieces: list[str] = re.findall(r"\s*\S+", text)
-    rest = text[sum(map(len, pieces)) :]
-    if rest:
-        if pieces:
-            pieces[-1] += rest
-        else:
-            pieces.append(rest)
-    return pieces
 
 
 def count_words(messages: object) -> int:
@@ -156,112 +119,30 @@ def _base_name(model: str) -> str:
     return model.removesuffix(":latest")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, fake: FakeOllamaServer) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host name (socket.getfqdn), which can be slow.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout, closed socket) is expected in these tests.
-        if isinstance(sys.exc_info()[1], ConnectionError) or self.fake.stopping.is_set():
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "FakeOllama/1.0"
-    sys_version = ""
+    json_content_type = "application/json; charset=utf-8"
+    stream_content_type = "application/x-ndjson"
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
     def fake(self) -> FakeOllamaServer:
-        return cast(_HTTPServer, self.server).fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _route(self) -> str:
-        path = urlsplit(self.path).path
-        return path.rstrip("/") or "/"
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send_bytes(
-        self, status: int, raw: bytes, *, content_type: str = "application/json; charset=utf-8"
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(raw)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(raw)
-        self.wfile.flush()
-
-    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send_bytes(status, json.dumps(payload).encode())
+        return cast(FakeOllamaServer, super().fake)
 
     def _send_error_json(
         self, status: int, message: str | None = None, *, body: str | None = None
     ) -> None:
         """An Ollama error: ``{"error": "<message>"}`` (or ``body`` exactly, if given)."""
         if body is not None:
-            try:
-                json.loads(body)
-                content_type = "application/json; charset=utf-8"
-            except ValueError:
-                content_type = "text/plain; charset=utf-8"
-            self._send_bytes(status, body.encode(), content_type=content_type)
+            self._send_body(status, body)
             return
         if message is None:
-            try:
-                phrase = HTTPStatus(status).phrase
-            except ValueError:
-                phrase = "Error"
-            message = f"scripted error from the fake Ollama server: {status} {phrase}"
+            message = f"scripted error from the fake Ollama server: {self._status_text(status)}"
         self._send_json(status, {"error": message})
 
-    def _start_stream(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")
-        self.end_headers()
-
     def _send_line(self, line: str) -> None:
-        raw = f"{line}\n".encode()
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
-        self.wfile.flush()
-
-    def _end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _abort(self) -> None:
-        """Close the connection as it stands (the server closes the socket after return)."""
-        self.wfile.flush()
-        self.close_connection = True
-
-    def _json_body(self) -> dict[str, Any] | None:
-        raw = self._read_body()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
+        self._send_chunk(f"{line}\n".encode())
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -282,11 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.close_connection = True
         if self._route() == "/":
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", "17")
-            self.send_header("Connection", "close")
-            self.end_headers()
+            self._send_head(200, len(b"Ollama is running"), "text/plain; charset=utf-8")
         else:
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -301,7 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == CHAT_PATH:
             raw = self._read_body()
             number, fault, payload = self.fake.record(raw)
-            self._chat(number, fault, payload)
+            with self._answering():
+                self._chat(number, fault, payload)
         else:
             self._read_body()
             self._not_found()
@@ -321,11 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, self.fake.show(name))
 
     def _chat(self, number: int, fault: Fault, payload: dict[str, Any] | None) -> None:
-        if fault.kind == "close_before_headers":
-            self._abort()
-            return
-        if fault.kind == "slow" and self.fake.stopping.wait(fault.delay_s):
-            self._abort()  # the server is shutting down
+        if self._fails_before_answer(fault):
             return
         model = payload.get("model") if payload is not None else None
         if fault.kind == "status":
@@ -377,14 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         message = {"role": "assistant", "content": "".join(pieces)}
         response = {"model": model, "created_at": _now(), "message": message, **final}
         if fault.kind == "close_mid_stream":
-            raw = json.dumps(response).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(raw)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(raw[: len(raw) // 2])
-            self._abort()
+            self._send_half_json(response)
             return
         self._send_json(200, response)
 
@@ -414,14 +281,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
 
-class FakeOllamaServer:
+class FakeOllamaServer(LoopbackServer[Fault]):
     """An Ollama server on 127.0.0.1 with scripted faults.
 
     Use it as a context manager; ``base_url`` (``http://127.0.0.1:<port>``) is what the
     ``ollama`` client takes as its host. ``reply``, ``models``, ``prompt_eval_count`` and
     ``eval_count`` may be changed at any time. The token counts reported by a chat default
     to the words of its messages and of its answer; set them to report fixed numbers.
+    Faults (see :meth:`script`), ``calls``, ``requests`` and ``in_flight`` concern
+    ``/api/chat``.
     """
+
+    label = "Ollama"
+    handler = _Handler
+    fault_type = Fault
+
+    #: JSON bodies received at ``/api/chat`` (a body that is not a JSON object is kept
+    #: as ``{"_raw": text}``).
+    requests: list[dict[str, Any]]
 
     def __init__(
         self,
@@ -432,66 +309,13 @@ class FakeOllamaServer:
         prompt_eval_count: int | None = None,
         eval_count: int | None = None,
     ) -> None:
+        super().__init__()
         self.reply: str = reply
         #: Names of the models "pulled" (``name`` and ``name:latest`` are the same model).
         self.models: list[str] = list(models)
         self.context_length: int = context_length
         self.prompt_eval_count: int | None = prompt_eval_count
         self.eval_count: int | None = eval_count
-        #: JSON bodies received at ``/api/chat`` (a body that is not a JSON object is kept
-        #: as ``{"_raw": text}``).
-        self.requests: list[dict[str, Any]] = []
-        self.stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._faults: deque[Fault] = deque()
-        self._calls = 0
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeOllamaServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        if self._httpd is not None:
-            raise RuntimeError("the fake Ollama server is already running")
-        self.stopping.clear()
-        httpd = _HTTPServer(self)
-        thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": _POLL_INTERVAL_S},
-            name=f"fake-ollama-{httpd.server_port}",
-            daemon=True,
-        )
-        thread.start()
-        self._httpd, self._thread = httpd, thread
-
-    def stop(self) -> None:
-        httpd, thread = self._httpd, self._thread
-        if httpd is None or thread is None:
-            return
-        self.stopping.set()  # wakes "slow" requests, which then close without answering
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    # -- addresses --------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the fake Ollama server is not running (use it in a with block)")
-        return self._httpd.server_port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # -- models -----------------------------------------------------------------------------
 
@@ -537,42 +361,3 @@ class FakeOllamaServer:
             "parameter_size": "3.2B",
             "quantization_level": "Q4_K_M",
         }
-
-    # -- scripting and observation ----------------------------------------------------------
-
-    def script(self, *faults: Fault) -> None:
-        """Queue faults for the next ``/api/chat`` calls, in order (after any still queued).
-
-        Once the queue is empty, calls answer normally.
-        """
-        for fault in faults:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"script() takes Fault objects, got {fault!r}")
-        with self._lock:
-            self._faults.extend(faults)
-
-    @property
-    def pending_faults(self) -> int:
-        """How many scripted faults have not been consumed yet."""
-        with self._lock:
-            return len(self._faults)
-
-    @property
-    def calls(self) -> int:
-        """Number of requests received at ``/api/chat``."""
-        with self._lock:
-            return self._calls
-
-    def record(self, raw: bytes) -> tuple[int, Fault, dict[str, Any] | None]:
-        """Count one chat request; return its number, its fault and its JSON body."""
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        payload = parsed if isinstance(parsed, dict) else None
-        entry = dict(payload) if payload is not None else {"_raw": raw.decode("utf-8", "replace")}
-        with self._lock:
-            self._calls += 1
-            self.requests.append(entry)
-            fault = self._faults.popleft() if self._faults else _OK
-            return self._calls, fault, payload

@@ -28,30 +28,22 @@ connection outlives the server.
 from __future__ import annotations
 
 import json
-import re
-import socketserver
-import sys
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Literal, cast, get_args
+from typing import Any, Final, Literal, cast
 from urllib.parse import urlsplit
+
+from tests.llm.loopback import (
+    CommonFaultKind,
+    LoopbackFault,
+    LoopbackHandler,
+    LoopbackServer,
+    split_reply,
+)
 
 __all__ = ["FakeOpenAIServer", "Fault", "FaultKind"]
 
-FaultKind = Literal[
-    "ok",
-    "status",
-    "slow",
-    "malformed_json",
-    "missing_choices",
-    "close_mid_stream",
-    "close_before_headers",
-]
-_FAULT_KINDS: Final[frozenset[str]] = frozenset(get_args(FaultKind))
+FaultKind = Literal[CommonFaultKind, "missing_choices"]
 
 CHAT_PATH: Final = "/v1/chat/completions"
 COMPLETIONS_PATH: Final = "/v1/completions"
@@ -76,11 +68,9 @@ _ERROR_KINDS: Final[dict[int, tuple[str, str | None]]] = {
     504: ("server_error", "gateway_timeout"),
 }
 
-_POLL_INTERVAL_S: Final = 0.05
-
 
 @dataclass
-class Fault:
+class Fault(LoopbackFault):
     """How the server answers one call to a generation endpoint.
 
     * ``ok``: a normal answer.
@@ -105,33 +95,6 @@ class Fault:
     delay_s: float = 0.0
     body: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.kind not in _FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {_FAULT_KINDS}")
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"status must be an HTTP status code, got {self.status}")
-        if self.delay_s < 0:
-            raise ValueError(f"delay_s must be >= 0, got {self.delay_s}")
-
-
-_OK: Final = Fault("ok")
-
-
-def split_reply(text: str) -> list[str]:
-    """Split ``text`` into stream pieces, one per word, whose concatenation is ``text``.
-
-    Each piece carries the whitespace before its word (like real tokens: ``"Hello"``,
-    ``" world"``); whitespace after the last word joins the last piece.
-    """
-    pieces: list[str] = re.findall(r"\s*\S+", text)
-    rest = text[sum(map(len, pieces)) :]
-    if rest:
-        if pieces:
-            pieces[-1] += rest
-        else:
-            pieces.append(rest)
-    return pieces
-
 
 def count_words(value: object) -> int:
     """Whitespace-separated words in a prompt or message content (str, parts or lists)."""
@@ -147,72 +110,16 @@ def count_words(value: object) -> int:
     return 0
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, fake: FakeOpenAIServer) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host name (socket.getfqdn), which can be slow.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout, closed socket) is expected in these tests.
-        if isinstance(sys.exc_info()[1], ConnectionError) or self.fake.stopping.is_set():
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "FakeOpenAI/1.0"
-    sys_version = ""
+    stream_content_type = "text/event-stream; charset=utf-8"
+    stream_headers = {"Cache-Control": "no-cache"}
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
     def fake(self) -> FakeOpenAIServer:
-        return cast(_HTTPServer, self.server).fake
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _route(self) -> str:
-        path = urlsplit(self.path).path
-        return path.rstrip("/") or "/"
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send_bytes(
-        self,
-        status: int,
-        raw: bytes,
-        *,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(raw)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(raw)
-        self.wfile.flush()
-
-    def _send_json(
-        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        self._send_bytes(status, json.dumps(payload).encode(), headers=headers)
+        return cast(FakeOpenAIServer, super().fake)
 
     def _send_error_json(
         self,
@@ -223,46 +130,18 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
     ) -> None:
         if body is not None:
-            try:
-                json.loads(body)
-                content_type = "application/json"
-            except ValueError:
-                content_type = "text/plain; charset=utf-8"
-            self._send_bytes(status, body.encode(), content_type=content_type, headers=headers)
+            self._send_body(status, body, headers)
             return
         error_type, code = _ERROR_KINDS.get(
             status, ("server_error" if status >= 500 else "invalid_request_error", None)
         )
         if message is None:
-            try:
-                phrase = HTTPStatus(status).phrase
-            except ValueError:
-                phrase = "Error"
-            message = f"Scripted error from the fake OpenAI server: {status} {phrase}"
+            message = f"Scripted error from the fake OpenAI server: {self._status_text(status)}"
         error = {"message": message, "type": error_type, "param": None, "code": code}
         self._send_json(status, {"error": error}, headers)
 
-    def _start_stream(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")
-        self.end_headers()
-
     def _send_event(self, data: str) -> None:
-        raw = f"data: {data}\n\n".encode()
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
-        self.wfile.flush()
-
-    def _end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _abort(self) -> None:
-        """Close the connection as it stands (the server closes the socket after return)."""
-        self.wfile.flush()
-        self.close_connection = True
+        self._send_chunk(f"data: {data}\n\n".encode())
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -282,11 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
             return
         number, fault, payload = self.fake.record(raw, self.headers.get("Authorization"))
-        self.fake.entered()
-        try:
+        with self._answering():
             self._generate(route == CHAT_PATH, number, fault, payload)
-        finally:
-            self.fake.left()
 
     def _not_found(self) -> None:
         self._send_error_json(
@@ -296,11 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _generate(
         self, chat: bool, number: int, fault: Fault, payload: dict[str, Any] | None
     ) -> None:
-        if fault.kind == "close_before_headers":
-            self._abort()
-            return
-        if fault.kind == "slow" and self.fake.stopping.wait(fault.delay_s):
-            self._abort()  # the server is shutting down
+        if self._fails_before_answer(fault):
             return
         if fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
@@ -356,14 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             choice = {"text": reply, "index": 0, "logprobs": None, "finish_reason": "stop"}
         completion = {**base, "object": obj, "choices": [choice], "usage": usage}
         if fault.kind == "close_mid_stream":
-            raw = json.dumps(completion).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(raw[: len(raw) // 2])
-            self._abort()
+            self._send_half_json(completion)
             return
         self._send_json(200, completion)
 
@@ -420,139 +285,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer[Fault]):
     """An OpenAI-compatible HTTP server on 127.0.0.1 with scripted faults.
 
     Use it as a context manager; ``base_url`` (``http://127.0.0.1:<port>/v1``) is what an
     OpenAI client takes as its base URL. ``reply`` and ``model`` may be changed at any time.
+    Faults (see :meth:`script`), ``calls``, ``requests`` and ``in_flight`` concern the
+    generation endpoints.
     """
+
+    label = "OpenAI"
+    handler = _Handler
+    fault_type = Fault
+    base_path = "/v1"
+
+    #: JSON bodies received at generation endpoints, each with the Authorization header
+    #: under ``"_authorization"`` (a body that is not a JSON object is kept as ``"_raw"``).
+    requests: list[dict[str, Any]]
 
     def __init__(
         self, reply: str = "Hello from the fake server.", model: str = "fake-model"
     ) -> None:
+        super().__init__()
         self.reply: str = reply
         self.model: str = model
-        #: JSON bodies received at generation endpoints, each with the Authorization header
-        #: under ``"_authorization"`` (a body that is not a JSON object is kept as ``"_raw"``).
-        self.requests: list[dict[str, Any]] = []
-        self.stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._faults: deque[Fault] = deque()
-        self._calls = 0
-        self._in_flight = 0
-        self._max_in_flight = 0
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeOpenAIServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        if self._httpd is not None:
-            raise RuntimeError("the fake OpenAI server is already running")
-        self.stopping.clear()
-        httpd = _HTTPServer(self)
-        thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": _POLL_INTERVAL_S},
-            name=f"fake-openai-{httpd.server_port}",
-            daemon=True,
-        )
-        thread.start()
-        self._httpd, self._thread = httpd, thread
-
-    def stop(self) -> None:
-        httpd, thread = self._httpd, self._thread
-        if httpd is None or thread is None:
-            return
-        self.stopping.set()  # wakes "slow" requests, which then close without answering
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    # -- addresses --------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the fake OpenAI server is not running (use it in a with block)")
-        return self._httpd.server_port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    # -- scripting and observation ----------------------------------------------------------
-
-    def script(self, *faults: Fault) -> None:
-        """Queue faults for the next generation calls, in order (after any still queued).
-
-        Once the queue is empty, calls answer normally.
-        """
-        for fault in faults:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"script() takes Fault objects, got {fault!r}")
-        with self._lock:
-            self._faults.extend(faults)
-
-    @property
-    def pending_faults(self) -> int:
-        """How many scripted faults have not been consumed yet."""
-        with self._lock:
-            return len(self._faults)
-
-    @property
-    def calls(self) -> int:
-        """Number of requests received at the generation endpoints."""
-        with self._lock:
-            return self._calls
-
-    @property
-    def in_flight(self) -> int:
-        """Generation requests being answered right now."""
-        with self._lock:
-            return self._in_flight
-
-    @property
-    def max_in_flight(self) -> int:
-        """The most generation requests ever answered at the same time."""
-        with self._lock:
-            return self._max_in_flight
-
-    def entered(self) -> None:
-        """A handler starts answering a generation request (see ``max_in_flight``)."""
-        with self._lock:
-            self._in_flight += 1
-            self._max_in_flight = max(self._max_in_flight, self._in_flight)
-
-    def left(self) -> None:
-        """A handler is done with a generation request (answered, failed or aborted)."""
-        with self._lock:
-            self._in_flight -= 1
-
-    def record(
+    def record(  # type: ignore[override]
         self, raw: bytes, authorization: str | None
     ) -> tuple[int, Fault, dict[str, Any] | None]:
         """Count one generation request; return its number, its fault and its JSON body."""
-        payload: dict[str, Any] | None
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        payload = parsed if isinstance(parsed, dict) else None
-        entry: dict[str, Any] = (
-            dict(payload) if payload is not None else {"_raw": raw.decode("utf-8", "replace")}
-        )
-        entry["_authorization"] = authorization
-        with self._lock:
-            self._calls += 1
-            self.requests.append(entry)
-            fault = self._faults.popleft() if self._faults else _OK
-            return self._calls, fault, payload
+        return super().record(raw, _authorization=authorization)
