@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, union
+from sqlalchemy import Connection, RowMapping, delete, func, select, union
 
 from logomesh.audit.canonical import (
     GENESIS_HASH,
@@ -82,7 +82,7 @@ class AuditStore:
                 records.append(
                     AuditRecord(**{**row, "arguments": item.arguments, "details": item.details})
                 )
-            _store_payloads(conn, prepared, now)
+            _store_payloads(self.db, conn, prepared, now)
             self.db.insert_plain_rows(conn, audit_records, rows)
         return records
 
@@ -219,23 +219,14 @@ def _read_head(conn: Connection) -> ChainHead:
     return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
 
 
-def _store_payloads(conn: Connection, prepared: list[_Prepared], now: str) -> None:
+def _store_payloads(db: Database, conn: Connection, prepared: list[_Prepared], now: str) -> None:
     wanted = {digest: data for item in prepared for digest, data in item.payloads.items()}
-    if not wanted:
-        return
-    # We hold the write lock, so checking then inserting cannot race another writer.
-    present = set(
-        conn.execute(
-            select(audit_payloads.c.hash).where(audit_payloads.c.hash.in_(list(wanted)))
-        ).scalars()
-    )
     rows = [
         {"hash": digest, "created_at": now, "size": len(data), "content": data}
         for digest, data in wanted.items()
-        if digest not in present
     ]
-    if rows:
-        conn.execute(insert(audit_payloads), rows)
+    # Payloads are addressed by their hash: one already stored is the same text.
+    db.insert_plain_rows(conn, audit_payloads, rows, skip_existing="hash")
 
 
 def _from_row(row: RowMapping) -> AuditRecord:

@@ -1,14 +1,17 @@
 """A bridge from a model's synchronous chunk iterator, in a thread, to async callers.
 
 llama.cpp generates in C and the provider SDKs' sync clients block, so each attempt runs in
-its own daemon thread and hands chunks to the event loop through a queue. A dedicated thread
-(not the loop's default executor) is used on purpose: ``asyncio.run`` waits for executor
-threads at exit, and a timed-out call must never hold the process.
+a worker thread and hands chunks to the event loop through a queue. The workers are daemon
+threads of our own (not the loop's default executor) on purpose: ``asyncio.run`` waits for
+executor threads at exit, and a timed-out call must never hold the process. Idle workers are
+reused, because starting a thread costs about a millisecond here, a fifth of the registry's
+whole per-call budget.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
@@ -16,6 +19,35 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _ITEM, _ERROR, _DONE = 0, 1, 2
+
+
+class _Workers:
+    """Daemon threads that run jobs; a new one starts only when none is idle."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            start_one = self._idle == 0
+            if not start_one:
+                self._idle -= 1
+        self._jobs.put(job)
+        if start_one:
+            threading.Thread(target=self._work, name="logomesh-llm-call", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            job()
+            with self._lock:
+                self._idle += 1
+
+
+# Threads are a process resource, like the interpreter's own executor: one set serves all.
+_WORKERS = _Workers()
 
 
 async def iterate_in_thread(
@@ -56,7 +88,7 @@ async def iterate_in_thread(
         else:
             send(_DONE, None)
 
-    threading.Thread(target=pump, name="logomesh-llm-call", daemon=True).start()
+    _WORKERS.submit(pump)
     deadline = loop.time() + timeout_s
     try:
         while True:

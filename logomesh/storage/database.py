@@ -39,7 +39,9 @@ class Database:
                 "sqlite:///path/to/logomesh.db or postgresql+psycopg://host/logomesh."
             ) from exc
         self.path = sqlite.sqlite_file(url)
-        self._plain_inserts: dict[tuple[str, tuple[str, ...]], tuple[str, _RowOrder]] = {}
+        self._plain_inserts: dict[
+            tuple[str, tuple[str, ...], str | None], tuple[str, _RowOrder]
+        ] = {}
         try:
             self.engine: Engine = (
                 sqlite.create_sqlite_engine(url, busy_timeout_ms)
@@ -113,21 +115,34 @@ class Database:
             return None
         return sqlite.integrity_problem(self.path)
 
-    def insert_plain_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def insert_plain_rows(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: list[dict[str, Any]],
+        *,
+        skip_existing: str | None = None,
+    ) -> None:
         """``executemany`` of rows straight to the driver, compiled once per dialect.
 
         SQLAlchemy's own executemany processes every parameter of every row (~10 µs a row),
         which is most of a batched audit append. Only for tables whose values need no bind
-        processing (text and integers), and rows that all have the same keys.
+        processing (text, integers, bytes), and rows that all have the same keys.
+        ``skip_existing`` names a unique column: rows whose value is already there are left
+        out (``ON CONFLICT DO NOTHING``, the same words in SQLite and PostgreSQL).
         """
         if not rows:
             return
         keys = tuple(rows[0])
-        cached = self._plain_inserts.get((table.name, keys))
+        cache_key = (table.name, keys, skip_existing)
+        cached = self._plain_inserts.get(cache_key)
         if cached is None:
             compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(keys))
             order = _positional_order(compiled.positiontup) if compiled.positional else None
-            cached = self._plain_inserts[(table.name, keys)] = (str(compiled), order)
+            sql = str(compiled)
+            if skip_existing is not None:
+                sql += f" ON CONFLICT ({table.c[skip_existing].name}) DO NOTHING"
+            cached = self._plain_inserts[cache_key] = (sql, order)
         sql, order = cached
         conn.exec_driver_sql(sql, rows if order is None else [order(row) for row in rows])
 
