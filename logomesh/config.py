@@ -28,6 +28,7 @@ from pydantic_settings import (
 
 from logomesh.errors import ConfigError
 from logomesh.llm.settings import LLMSettings
+from logomesh.plugins.settings import PluginSettings
 
 ENV_PREFIX = "LOGOMESH_"
 WORKSPACE_FILE = "logomesh.toml"
@@ -105,6 +106,7 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
         "devshell.*",
         "pipeline.*",
         "llm.*",
+        "plugin.*",
     ),
     "viewer": ("engine.read", "audit.read", "db.read"),
 }
@@ -194,6 +196,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     nl: NLSettings = NLSettings()
     devshell: DevShellSettings = DevShellSettings()
+    plugins: PluginSettings = PluginSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -415,7 +418,7 @@ def _dotted_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
 
 def _describe_origin(layer: Layer, key: str) -> str:
     if layer.path is not None:
-        line = _line_of_key(layer.path, key)
+        line = line_of_key(layer.path, key)
         return f"{layer.path}:{line}" if line else str(layer.path)
     if layer.origin == "env":
         return f"env {layer.env_names.get(key, ENV_PREFIX + key.upper())}"
@@ -424,7 +427,7 @@ def _describe_origin(layer: Layer, key: str) -> str:
     return layer.origin
 
 
-def _line_of_key(path: Path, dotted: str) -> int | None:
+def line_of_key(path: Path, dotted: str) -> int | None:
     """Best-effort line number of a dotted key in a TOML file, for error messages."""
     *tables, leaf = dotted.split(".")
     table = ".".join(tables)

@@ -48,6 +48,7 @@ from logomesh.errors import (
 )
 from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
 from logomesh.nl.embedder import Embedder
+from logomesh.plugins.host import PluginHost
 from logomesh.security.identity import Identity, IdentityResolver
 from logomesh.security.policy import Decision, Policy
 from logomesh.storage import schema
@@ -100,6 +101,9 @@ class Engine:
         )
         self._migrated = False
         self._model_pool = models
+        # Plugins' commands are registered from their manifests now; none is started yet.
+        self.plugins = PluginHost(self)
+        self.plugins.discover()
 
     # -- services, opened on first use -------------------------------------------------
 
@@ -194,6 +198,7 @@ class Engine:
             self.events.subscribe(AuditRecorded, lambda _event: worker.wake())
 
     def close(self) -> None:
+        self.plugins.stop_all()
         if "llm" in self.__dict__ and self._model_pool is None:
             self.llm.pool.close()  # a pool passed in belongs to the caller
         if "semantic_search" in self.__dict__:
@@ -209,6 +214,8 @@ class Engine:
         attempt = _Attempt(request, self.identities.resolve(request.actor))
         try:
             spec = self.registry.get(request.command)
+            if spec.prepare is not None:
+                spec = await spec.prepare()
             args = self._validate(spec, request)
             attempt.arguments = args.model_dump(mode="json")
             attempt.details["risk"] = str(spec.risk)

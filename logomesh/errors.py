@@ -36,6 +36,12 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── ModelRequestError          llm.request_rejected
         ├── MalformedResponseError     llm.malformed_response
         └── StreamInterruptedError     llm.stream_interrupted
+    PluginError                        plugin.error
+    ├── PluginManifestError            plugin.manifest
+    ├── PluginStartError               plugin.start
+    ├── PluginProtocolError            plugin.protocol
+    ├── PluginCrashedError             plugin.crashed
+    └── PluginConflictError            plugin.conflict
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -220,3 +226,35 @@ class StreamInterruptedError(ModelCallError):
     """A stream broke after part of the answer was delivered, so it is not retried."""
 
     code = "llm.stream_interrupted"
+
+
+class PluginError(LogoMeshError):
+    """A plugin could not be found, started, called or stopped."""
+
+    code = "plugin.error"
+
+
+class PluginManifestError(PluginError):
+    """A ``logomesh-plugin.toml`` is malformed; the message names the file, key and fix."""
+
+    code = "plugin.manifest"
+
+
+class PluginStartError(PluginError):
+    code = "plugin.start"
+
+
+class PluginProtocolError(PluginError):
+    """A plugin broke the protocol (non-JSON output, an oversized message, a bad answer)."""
+
+    code = "plugin.protocol"
+
+
+class PluginCrashedError(PluginError):
+    code = "plugin.crashed"
+
+
+class PluginConflictError(PluginError):
+    """Two plugins (or a plugin and a built-in) claim the same command name."""
+
+    code = "plugin.conflict"

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli import audit_cli, db_cli, llm_cli
+from logomesh.cli import audit_cli, db_cli, llm_cli, plugin_cli
 from logomesh.cli.session import (
     CliState,
     JsonFlag,
@@ -36,6 +36,7 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(llm_cli.app, name="llm")
+app.add_typer(plugin_cli.app, name="plugin")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 

@@ -51,6 +51,9 @@ def table_for(command: str, data: Any) -> Table | None:
             for row in data
         ]
         return _rows_table(rows, ("name", "provider", "state", "default for", "context"))
+    if command == "plugin.list" and isinstance(data, list):
+        shown = ("name", "runtime", "version", "state", "commands", "error")
+        return _rows_table([{**row, "commands": ", ".join(row["commands"])} for row in data], shown)
     if command in ("llm.ask", "llm.test"):
         return None  # the message says it; --json has every figure
     if command == "llm.usage" and isinstance(data, list):

@@ -7,6 +7,7 @@ from logomesh.commands.models import CommandSpec
 from logomesh.devshell.commands import DEVSHELL_COMMANDS
 from logomesh.llm.commands import LLM_COMMANDS
 from logomesh.nl import flow
+from logomesh.plugins.commands import PLUGIN_COMMANDS
 
 BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     engine_commands.status,
@@ -28,4 +29,5 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     flow.nl_interpret,
     *DEVSHELL_COMMANDS,
     *LLM_COMMANDS,
+    *PLUGIN_COMMANDS,
 )

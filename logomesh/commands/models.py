@@ -51,6 +51,11 @@ class CommandSpec:
     handler: Handler
     examples: tuple[str, ...] = ()
     timeout_s: float | None = None
+    # Completes the spec on first use (a plugin command learns its argument schema when its
+    # plugin starts); the engine awaits it before validating arguments.
+    prepare: Callable[[], Awaitable[CommandSpec]] | None = None
+    # Who provides the command when it is not LogoMesh itself (a plugin's name).
+    provider: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -60,6 +65,7 @@ class CommandSpec:
             "risk": str(self.risk),
             "examples": list(self.examples),
             "arguments": self.args_model.model_json_schema().get("properties", {}),
+            "provider": self.provider or "logomesh",
         }
 
 

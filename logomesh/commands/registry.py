@@ -59,6 +59,15 @@ class CommandRegistry:
             raise CommandError(f"A command named {spec.name!r} is already registered.")
         self._specs[spec.name] = spec
 
+    def replace(self, spec: CommandSpec) -> None:
+        """Swap in a newer spec of a registered command (a plugin's, once it started)."""
+        if spec.name not in self._specs:
+            raise CommandError(f"No command named {spec.name!r} to replace.")
+        self._specs[spec.name] = spec
+
+    def unregister(self, name: str) -> None:
+        self._specs.pop(name, None)
+
     def get(self, name: str) -> CommandSpec:
         spec = self._specs.get(name)
         if spec is None:

@@ -1,0 +1,176 @@
+"""What plugins ask of the host: sampling through the LLM registry, calls to other
+commands, events to publish, and log lines. Every answer checks the manifest's permissions
+first (deny by default), and every call, publish and delivery is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+from typing import TYPE_CHECKING, Any
+
+from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.commands.models import CommandRequest
+from logomesh.errors import LogoMeshError
+from logomesh.llm.models import Caller, GenerationParams, Message
+from logomesh.plugins.connection import (
+    COMMAND_FAILED,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    PERMISSION_DENIED,
+    RpcError,
+)
+from logomesh.security.identity import Actor
+
+if TYPE_CHECKING:
+    from logomesh.plugins.host import Plugin, PluginHost
+
+logger = logging.getLogger(__name__)
+
+
+def answer_request(host: PluginHost, plugin: Plugin, method: str, params: dict[str, Any]) -> Any:
+    if method == "ping":
+        return {}
+    if method == "sampling/createMessage":
+        return _sample(host, plugin, params)
+    if method == "logomesh/call":
+        return _call(host, plugin, params)
+    raise RpcError(METHOD_NOT_FOUND, f"LogoMesh does not answer {method!r}.")
+
+
+def take_notification(
+    host: PluginHost, plugin: Plugin, method: str, params: dict[str, Any]
+) -> None:
+    if method == "notifications/message":
+        level = getattr(logging, str(params.get("level", "info")).upper(), logging.INFO)
+        logging.getLogger(f"logomesh.plugins.{plugin.name}").log(level, "%s", params.get("data"))
+    elif method == "logomesh/publish":
+        publish(host, plugin, str(params.get("event", "")), params.get("data"))
+    elif method == "notifications/tools/list_changed":
+        _refresh_tools(host, plugin)
+
+
+def _sample(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str, Any]:
+    if not plugin.manifest.permissions.llm:
+        _audit(host, plugin, "plugin.sample", Outcome.DENIED, error="no llm permission")
+        raise RpcError(
+            PERMISSION_DENIED,
+            "This plugin may not use the LLM: add `llm = true` under [permissions] in its "
+            "manifest.",
+        )
+    messages = [
+        Message(str(m.get("role", "user")), _text_of(m.get("content")))  # type: ignore[arg-type]
+        for m in params.get("messages", [])
+        if isinstance(m, dict)
+    ]
+    if params.get("systemPrompt"):
+        messages.insert(0, Message("system", str(params["systemPrompt"])))
+    generation = GenerationParams(
+        max_tokens=int(params.get("maxTokens") or 256),
+        temperature=params.get("temperature"),
+    )
+    caller = Caller(f"plugin:{plugin.name}", Source.PLUGIN)
+    try:
+        completion = asyncio.run(host.engine.llm.chat(messages, caller, params=generation))
+    except LogoMeshError as exc:
+        raise RpcError(COMMAND_FAILED, exc.user_message) from exc
+    return {
+        "role": "assistant",
+        "content": {"type": "text", "text": completion.text},
+        "model": completion.model,
+        "stopReason": "maxTokens" if completion.finish_reason == "length" else "endTurn",
+    }
+
+
+def _call(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str, Any]:
+    command = str(params.get("command", ""))
+    arguments = params.get("arguments") or {}
+    if not command or not isinstance(arguments, dict):
+        raise RpcError(INVALID_PARAMS, "logomesh/call needs `command` and an `arguments` object.")
+    if not plugin.manifest.permissions.may_call(command):
+        _audit(host, plugin, "plugin.call", Outcome.DENIED, target=command, error="not granted")
+        raise RpcError(
+            PERMISSION_DENIED,
+            f"This plugin may not call {command}: add it to `call` under [permissions] in its "
+            "manifest.",
+        )
+    # The plugin acts for the user who runs LogoMesh; the record names the plugin too.
+    actor = Actor(Source.PLUGIN, getpass.getuser())
+    request = CommandRequest(command, actor, arguments)
+    result = asyncio.run(host.engine.execute(request))
+    _audit(host, plugin, "plugin.call", result.outcome, target=command)
+    return result.to_dict()
+
+
+def publish(host: PluginHost, plugin: Plugin, event: str, data: Any) -> None:
+    if not plugin.manifest.permissions.may_publish(event):
+        _audit(host, plugin, "plugin.publish", Outcome.DENIED, target=event, error="not granted")
+        logger.warning(
+            "plugin %s may not publish %s (not in permissions.publish)", plugin.name, event
+        )
+        return
+    receivers = [
+        other
+        for other in host.plugins.values()
+        if other is not plugin
+        and other.found.manifest is not None
+        and other.manifest.permissions.may_receive(event)
+        and any(e.event == event for e in other.manifest.contributes.events)
+    ]
+    _audit(host, plugin, "plugin.publish", Outcome.OK, target=event,
+           details={"receivers": [r.name for r in receivers]})  # fmt: skip
+    for receiver in receivers:
+        try:
+            host.ensure_started(receiver.name)
+            assert receiver.process is not None
+            receiver.process.notify(
+                "logomesh/event", {"event": event, "data": data, "source": plugin.name}
+            )
+        except LogoMeshError as exc:
+            logger.warning("event %s not delivered to %s: %s", event, receiver.name, exc)
+
+
+def _refresh_tools(host: PluginHost, plugin: Plugin) -> None:
+    process = plugin.process
+    if process is None:
+        return
+    try:
+        tools = process.list_tools()
+    except LogoMeshError as exc:
+        logger.warning("plugin %s: could not list its tools again: %s", plugin.name, exc)
+        return
+    host._adopt_tools(plugin, tools)
+
+
+def _audit(
+    host: PluginHost,
+    plugin: Plugin,
+    action: str,
+    outcome: Outcome,
+    *,
+    target: str | None = None,
+    error: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    entry = AuditEntry(
+        actor=f"plugin:{plugin.name}",
+        source=Source.PLUGIN,
+        action=action,
+        outcome=outcome,
+        target=target,
+        error=error,
+        details={"plugin_version": plugin.manifest.version, **(details or {})},
+    )
+    try:
+        host.engine.audit.record(entry)
+    except LogoMeshError as exc:
+        logger.warning("plugin audit record not written: %s", exc.user_message)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list):
+        return "\n".join(_text_of(item) for item in content)
+    return str(content or "")

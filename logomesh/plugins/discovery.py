@@ -1,0 +1,126 @@
+"""Finding plugins: the workspace's ``plugins/`` folder, folders named in configuration,
+installed Python packages (entry point group ``logomesh.plugins``), and MCP servers declared
+under ``[[plugins.mcp]]``.
+
+Discovery only reads manifests; nothing is started or imported. A manifest that does not
+validate is still listed, with its error, so ``logomesh plugin list`` shows what is wrong.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from logomesh.config import WORKSPACE_FILE, Settings
+from logomesh.errors import PluginError, PluginManifestError
+from logomesh.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest, parse_manifest
+
+ENTRY_POINT_GROUP = "logomesh.plugins"
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """One plugin found, valid or not."""
+
+    name: str
+    source: str
+    folder: Path | None
+    manifest: Manifest | None = None
+    error: PluginError | None = None
+
+
+def discover(settings: Settings) -> list[Discovered]:
+    found: list[Discovered] = []
+    folders = [settings.workspace / "plugins", *_configured(settings)]
+    for folder in folders:
+        found.extend(_scan(folder, "workspace" if folder == folders[0] else "path"))
+    if settings.plugins.entry_points:
+        found.extend(_from_entry_points())
+    found.extend(_from_config(settings))
+    return _without_duplicates(found)
+
+
+def _configured(settings: Settings) -> list[Path]:
+    return [
+        path if path.is_absolute() else settings.workspace / path
+        for path in (p.expanduser() for p in settings.plugins.paths)
+    ]
+
+
+def _scan(folder: Path, source: str) -> list[Discovered]:
+    if (folder / MANIFEST_FILE).is_file():  # a path may name one plugin's own folder
+        return [_read(folder, source)]
+    if not folder.is_dir():
+        return []
+    return [
+        _read(child, source)
+        for child in sorted(folder.iterdir())
+        if child.is_dir() and (child / MANIFEST_FILE).is_file()
+    ]
+
+
+def _read(folder: Path, source: str) -> Discovered:
+    try:
+        manifest = load_manifest(folder / MANIFEST_FILE)
+    except PluginManifestError as exc:
+        return Discovered(folder.name, source, folder, error=exc)
+    return Discovered(manifest.name, source, folder, manifest)
+
+
+def _from_entry_points() -> list[Discovered]:
+    """Installed packages name a module whose folder holds the manifest; not imported."""
+    found = []
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            spec = importlib.util.find_spec(entry.module)
+        except (ImportError, ValueError):
+            spec = None
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if not locations:
+            error = PluginManifestError(
+                f"Entry point {entry.name} = {entry.value!r} ({ENTRY_POINT_GROUP}) does not name "
+                f"an importable package containing {MANIFEST_FILE}."
+            )
+            found.append(Discovered(entry.name, "entry point", None, error=error))
+            continue
+        found.append(_read(Path(locations[0]), f"entry point {entry.name}"))
+    return found
+
+
+def _from_config(settings: Settings) -> list[Discovered]:
+    origin = settings.workspace / WORKSPACE_FILE
+    found = []
+    for table in settings.plugins.mcp:
+        values: dict[str, Any] = {"version": "external", "runtime": "mcp", **table}
+        name = str(values.get("name", "(unnamed)"))
+        try:
+            manifest = parse_manifest(values, origin)
+        except PluginManifestError as exc:
+            found.append(Discovered(name, "config", None, error=exc))
+            continue
+        found.append(Discovered(manifest.name, "config", settings.workspace, manifest))
+    return found
+
+
+def _without_duplicates(found: list[Discovered]) -> list[Discovered]:
+    seen: dict[str, Discovered] = {}
+    result = []
+    for item in found:
+        first = seen.get(item.name)
+        if first is not None and item.manifest is not None:
+            error = PluginManifestError(
+                f"Two plugins are named {item.name!r}: {_where(first)} and {_where(item)}. "
+                "Rename one (its manifest's `name`) or remove it."
+            )
+            result.append(Discovered(item.name, item.source, item.folder, error=error))
+            continue
+        seen.setdefault(item.name, item)
+        result.append(item)
+    return result
+
+
+def _where(item: Discovered) -> str:
+    return str(item.folder) if item.folder else item.source

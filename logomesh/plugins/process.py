@@ -1,0 +1,323 @@
+"""One running plugin: its process, its MCP session, and calls into it.
+
+Start spawns the process from its :class:`LaunchSpec`, performs the MCP handshake within
+``plugins.start_timeout_s`` and lists its tools. A call is ``tools/call`` with a progress
+token; on timeout or cancellation the plugin is told (``notifications/cancelled``) and the
+caller gets its answer at once. Stop closes stdin, waits a grace period, then kills the
+whole process group, so a plugin that ignores shutdown or left children behind is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+from logomesh.errors import PluginCrashedError, PluginProtocolError, PluginStartError
+from logomesh.plugins.connection import Connection, RpcError
+from logomesh.plugins.sandbox import LaunchSpec
+
+PROTOCOL_VERSION = "2025-11-25"
+ACCEPTED_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})
+_STDERR_LINES = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    text: str
+    data: Any
+    is_error: bool
+
+
+@dataclass
+class Handlers:
+    """What the host does when the plugin asks or tells it something."""
+
+    request: Callable[[str, dict[str, Any]], Any]
+    notification: Callable[[str, dict[str, Any]], None]
+    exited: Callable[[str | None], None]
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    errors: int = 0
+    latencies_ms: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=1000)
+    )
+
+
+class PluginProcess:
+    def __init__(self, name: str, spec: LaunchSpec, handlers: Handlers, max_message_bytes: int):
+        self.name = name
+        self.spec = spec
+        self._handlers = handlers
+        self._max = max_message_bytes
+        self._process: subprocess.Popen[bytes] | None = None
+        self._connection: Connection | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._progress: dict[str, Callable[[float, float | None, str | None], None]] = {}
+        self._tokens = itertools.count(1)
+        self.server_info: dict[str, Any] = {}
+        self.stats = CallStats()
+        self.started_at: float | None = None
+        self._stopping = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, timeout_s: float) -> list[Tool]:
+        try:
+            self._process = self.spec.popen()
+        except OSError as exc:
+            raise PluginStartError(
+                f"Plugin {self.name} could not be started ({self.spec.argv[0]}: {exc})."
+            ) from exc
+        assert self._process.stdin and self._process.stdout and self._process.stderr
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._connection = Connection(
+            self._process.stdout,
+            self._process.stdin,
+            label=self.name,
+            max_message_bytes=self._max,
+            on_request=self._handlers.request,
+            on_notification=self._notified,
+            on_closed=self._closed,
+        )
+        self._connection.start()
+        deadline = time.monotonic() + timeout_s
+        result = self._wait("initialize", self._initialize_params(), deadline)
+        self._check_handshake(result)
+        self._connection.notify("notifications/initialized")
+        tools = self.list_tools(deadline)
+        self.started_at = time.monotonic()
+        return tools
+
+    def list_tools(self, deadline: float | None = None) -> list[Tool]:
+        deadline = deadline or time.monotonic() + 10
+        listing = self._wait("tools/list", {}, deadline)
+        tools = listing.get("tools") if isinstance(listing, dict) else None
+        if not isinstance(tools, list):
+            raise PluginProtocolError(f"Plugin {self.name} answered tools/list without `tools`.")
+        return [
+            Tool(str(t["name"]), str(t.get("description", "")), t.get("inputSchema") or {})
+            for t in tools
+            if isinstance(t, dict) and "name" in t
+        ]
+
+    def stop(self, grace_s: float) -> None:
+        """Close stdin, wait ``grace_s``, then kill the process group (TERM, then KILL)."""
+        self._stopping = True
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            if process.stdin:
+                process.stdin.close()
+            process.wait(timeout=grace_s)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if process.poll() is not None:
+                break
+            try:
+                os.killpg(process.pid, sig)
+                process.wait(timeout=1)
+            except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+                continue
+        self._kill_group_leftovers(process.pid)
+
+    @staticmethod
+    def _kill_group_leftovers(pgid: int) -> None:
+        """Children that outlived the leader keep its process group: kill them too."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stderr_tail(self) -> str:
+        return "\n".join(self._stderr)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        timeout_s: float,
+        on_progress: Callable[[float, float | None, str | None], None] | None = None,
+    ) -> ToolResult:
+        connection = self._live_connection()
+        token = f"{self.name}-{next(self._tokens)}"
+        if on_progress is not None:
+            self._progress[token] = on_progress
+        params = {"name": name, "arguments": arguments, "_meta": {"progressToken": token}}
+        started = time.perf_counter()
+        request_id, future = connection.request("tools/call", params)
+        self.stats.calls += 1
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        except (TimeoutError, asyncio.CancelledError):
+            self._cancel(connection, request_id, "timed out" if not future.cancelled() else "")
+            self.stats.errors += 1
+            raise
+        except ConnectionError as exc:
+            self.stats.errors += 1
+            raise PluginCrashedError(self._crash_message(str(exc))) from exc
+        except RpcError as exc:
+            self.stats.errors += 1
+            raise PluginProtocolError(f"Plugin {self.name} refused {name}: {exc.message}") from exc
+        finally:
+            self._progress.pop(token, None)
+            self.stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+        parsed = parse_tool_result(result, self.name, name)
+        if parsed.is_error:
+            self.stats.errors += 1
+        return parsed
+
+    def _cancel(self, connection: Connection, request_id: int, reason: str) -> None:
+        connection.forget(request_id)
+        connection.notify(
+            "notifications/cancelled",
+            {"requestId": request_id, "reason": reason or "cancelled by the caller"},
+        )
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        self._live_connection().notify(method, params)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _live_connection(self) -> Connection:
+        connection = self._connection
+        if connection is None or connection.closed:
+            reason = connection.close_reason if connection else "it is not running"
+            raise PluginCrashedError(self._crash_message(reason))
+        return connection
+
+    def _initialize_params(self) -> dict[str, Any]:
+        from logomesh import __version__
+
+        return {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {"sampling": {}, "experimental": {"logomesh": {"version": 1}}},
+            "clientInfo": {"name": "logomesh", "version": __version__},
+        }
+
+    def _check_handshake(self, result: Any) -> None:
+        if not isinstance(result, dict) or result.get("protocolVersion") not in ACCEPTED_VERSIONS:
+            version = result.get("protocolVersion") if isinstance(result, dict) else result
+            raise PluginProtocolError(
+                f"Plugin {self.name} answered initialize with protocol version {version!r}; "
+                f"LogoMesh speaks {', '.join(sorted(ACCEPTED_VERSIONS))}."
+            )
+        info = result.get("serverInfo")
+        self.server_info = info if isinstance(info, dict) else {}
+
+    def _wait(self, method: str, params: dict[str, Any], deadline: float) -> Any:
+        connection = self._live_connection()
+        request_id, future = connection.request(method, params)
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            connection.forget(request_id)
+            raise PluginStartError(
+                f"Plugin {self.name} did not answer {method} in time; is it an MCP server on "
+                f"stdio? Its last output: {self.stderr_tail()[-400:] or '(none)'}"
+            ) from None
+        except ConnectionError as exc:
+            raise PluginStartError(self._crash_message(str(exc), during=method)) from exc
+        except RpcError as exc:
+            raise PluginStartError(f"Plugin {self.name} refused {method}: {exc.message}") from exc
+
+    def _exit_code(self) -> int | None:
+        """The exit status; the pipe closes a moment before the process is reaped."""
+        process = self._process
+        if process is None:
+            return None
+        try:
+            return process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def exit_summary(self, reason: str | None) -> str:
+        code = self._exit_code()
+        what = f"exited with status {code}" if code is not None else (reason or "stopped")
+        tail = self.stderr_tail()[-300:]
+        return what + (f"; last output: {tail}" if tail else "")
+
+    def _crash_message(self, reason: str | None, during: str | None = None) -> str:
+        code = self._exit_code()
+        what = f"exited with status {code}" if code is not None else (reason or "stopped")
+        if reason and code is not None:
+            what += f" ({reason})"
+        when = f" during {during}" if during else ""
+        tail = self.stderr_tail()[-400:]
+        return f"Plugin {self.name} {what}{when}." + (f" Its last output: {tail}" if tail else "")
+
+    def _notified(self, method: str, params: dict[str, Any]) -> None:
+        if method == "notifications/progress":
+            callback = self._progress.get(str(params.get("progressToken")))
+            if callback is not None:
+                total = params.get("total")
+                callback(
+                    float(params.get("progress", 0)),
+                    float(total) if isinstance(total, int | float) else None,
+                    str(params["message"]) if params.get("message") else None,
+                )
+            return
+        self._handlers.notification(method, params)
+
+    def _closed(self, reason: str | None) -> None:
+        if reason and self._process is not None and self._process.poll() is None:
+            self._kill_group_leftovers(self._process.pid)  # it broke the protocol: stop it
+        if not self._stopping:
+            self._handlers.exited(reason)
+
+    def _drain_stderr(self) -> None:
+        stream = self._process.stderr if self._process else None
+        if stream is None:
+            return
+        for raw in iter(lambda: stream.readline(64 * 1024), b""):
+            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
+
+
+def parse_tool_result(result: Any, plugin: str, tool: str) -> ToolResult:
+    if not isinstance(result, dict) or not isinstance(result.get("content", []), list):
+        raise PluginProtocolError(f"Plugin {plugin} answered {tool} with a malformed result.")
+    texts = [
+        str(item.get("text", ""))
+        for item in result.get("content", [])
+        if isinstance(item, dict) and item.get("type") == "text"
+    ]
+    text = "\n".join(texts)
+    data = result.get("structuredContent")
+    if data is None and len(texts) == 1:
+        try:
+            data = json.loads(texts[0])
+        except ValueError:
+            data = None
+    return ToolResult(text, data, bool(result.get("isError")))

@@ -1,0 +1,105 @@
+"""Plugin fixtures: write real plugins (manifest + script) into a test workspace.
+
+Each test builds the plugins it needs as files, then an engine discovers them and runs them
+as real subprocesses, exactly as in use.
+"""
+
+from __future__ import annotations
+
+import getpass
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logomesh.audit.models import Source
+from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.config import LoadedSettings
+from logomesh.engine import Engine
+from logomesh.security.identity import Actor
+
+ME = Actor(Source.CLI, getpass.getuser())
+
+
+def manifest_text(
+    name: str,
+    *,
+    runtime: str = "python",
+    entry: str = "main.py",
+    commands: tuple[str, ...] = (),
+    extra: str = "",
+) -> str:
+    blocks = [
+        f'name = "{name}"\nversion = "0.1.0"\nruntime = "{runtime}"\nentry = "{entry}"\n',
+        *(
+            f'[[contributes.commands]]\nname = "{command}"\nsummary = "{command} for tests"\n'
+            for command in commands
+        ),
+        extra,
+    ]
+    return "\n".join(blocks)
+
+
+@pytest.fixture
+def add_plugin(workspace: Path) -> Callable[..., Path]:
+    """``add_plugin(name, script, commands=(...), extra=toml, runtime=..)`` -> its folder."""
+
+    def _add(
+        name: str,
+        script: str,
+        *,
+        commands: tuple[str, ...] = (),
+        extra: str = "",
+        runtime: str = "python",
+        entry: str = "main.py",
+        manifest: str | None = None,
+    ) -> Path:
+        folder = workspace / "plugins" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / entry).write_text(textwrap.dedent(script), encoding="utf-8")
+        text = manifest or manifest_text(
+            name, runtime=runtime, entry=entry, commands=commands, extra=extra
+        )
+        (folder / "logomesh-plugin.toml").write_text(text, encoding="utf-8")
+        return folder
+
+    return _add
+
+
+@pytest.fixture
+def plugin_engine(load: Callable[..., LoadedSettings]) -> Iterator[Callable[..., Engine]]:
+    """Engines over the test workspace (plugins are discovered when one is made)."""
+    made: list[Engine] = []
+
+    def _make(**plugins: Any) -> Engine:
+        loaded = load({"plugins": {"entry_points": False, **plugins}})
+        made.append(Engine(loaded.settings, provenance=loaded.provenance))
+        return made[-1]
+
+    yield _make
+    for engine in made:
+        engine.close()
+
+
+def run_command(engine: Engine, command: str, **arguments: Any) -> CommandResult:
+    return engine.run(CommandRequest(command, ME, arguments))
+
+
+ECHO_PLUGIN = """
+    from logomesh_plugin import Plugin, ToolError
+
+    plugin = Plugin("echo", version="0.1.0")
+
+    @plugin.tool("echo.say", schema={"type": "object", "properties": {
+        "text": {"type": "string"}, "times": {"type": "integer"}}, "required": ["text"]})
+    def say(args, ctx):
+        return {"said": args["text"] * args.get("times", 1)}
+
+    @plugin.tool("echo.fail")
+    def fail(args, ctx):
+        raise ToolError("it failed on purpose")
+
+    plugin.run()
+"""
