@@ -20,6 +20,7 @@ from benchmarks import (
     llm_local,
     llm_overhead,
     nl_interpret,
+    plugins,
     semantic_search,
 )
 from benchmarks.table import Row, render
@@ -34,6 +35,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
     ("natural-language interpretation", nl_interpret.run),
     ("local LLM (Gemma 3 270M)", llm_local.run),
     ("LLM registry overhead", llm_overhead.run),
+    ("plugin host", plugins.run),
 )
 
 
