@@ -54,6 +54,16 @@ def table_for(command: str, data: Any) -> Table | None:
     if command == "plugin.list" and isinstance(data, list):
         shown = ("name", "runtime", "version", "state", "commands", "error")
         return _rows_table([{**row, "commands": ", ".join(row["commands"])} for row in data], shown)
+    if command == "plugin.stats" and isinstance(data, list):
+        return _rows_table([_stats_row(row) for row in data], _STATS_COLUMNS)
+    if command == "plugin.doctor" and isinstance(data, list):
+        return _rows_table(data, ("protection", "status", "detail"))
+    if command == "plugin.check" and isinstance(data, dict) and "commands" in data:
+        rows = [
+            {**row, "served": "yes" if row["served"] else "no", "ms": row["latency_ms"]}
+            for row in data["commands"]
+        ]
+        return _rows_table(rows, ("command", "served", "result", "ms", "message"))
     if command in ("llm.ask", "llm.test"):
         return None  # the message says it; --json has every figure
     if command == "llm.usage" and isinstance(data, list):
@@ -70,6 +80,23 @@ def table_for(command: str, data: Any) -> Table | None:
                 table.add_row(escape(str(key)), escape(_cell(value)))
         return table
     return None
+
+
+_STATS_COLUMNS = (
+    "name", "state", "pid", "cpu s", "rss MB", "calls", "errors", "p50/p95/p99 ms", "restarts",
+    "uptime s",
+)  # fmt: skip
+
+
+def _stats_row(row: dict[str, Any]) -> dict[str, Any]:
+    latencies = [row.get(f"p{q}_ms") for q in (50, 95, 99)]
+    return {
+        **row,
+        "cpu s": row.get("cpu_s"),
+        "rss MB": row.get("rss_mb"),
+        "p50/p95/p99 ms": "/".join(f"{v:g}" for v in latencies) if None not in latencies else "",
+        "uptime s": row.get("uptime_s"),
+    }
 
 
 def _audit_table(rows: list[dict[str, Any]]) -> Table:

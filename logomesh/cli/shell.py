@@ -49,6 +49,8 @@ def run_shell(ctx: typer.Context) -> int:
     engine.interpreter.warm_up_in_background()
     # Keep audit search current: records are embedded in the background as they arrive.
     engine.start_embedding_worker()
+    # Plugins start now, and reload when their files change (plugins.watch).
+    engine.plugins.serve_in_background()
     out = console()
     out.print(BANNER, markup=False)
     try:

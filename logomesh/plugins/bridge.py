@@ -6,11 +6,11 @@ first (deny by default), and every call, publish and delivery is audited.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry, Outcome, Source, new_id
 from logomesh.commands.models import CommandRequest
 from logomesh.errors import LogoMeshError
 from logomesh.llm.models import Caller, GenerationParams, Message
@@ -48,7 +48,8 @@ def take_notification(
     elif method == "logomesh/publish":
         publish(host, plugin, str(params.get("event", "")), params.get("data"))
     elif method == "notifications/tools/list_changed":
-        _refresh_tools(host, plugin)
+        # Not on this thread: it reads the plugin's messages, the tools/list answer included.
+        threading.Thread(target=_refresh_tools, args=(host, plugin), daemon=True).start()
 
 
 def _sample(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +71,8 @@ def _sample(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[st
         max_tokens=int(params.get("maxTokens") or 256),
         temperature=params.get("temperature"),
     )
-    caller = Caller(f"plugin:{plugin.name}", Source.PLUGIN)
+    _, correlation_id = acting_for(host, plugin)
+    caller = Caller(f"plugin:{plugin.name}", Source.PLUGIN, correlation_id)
     try:
         completion = asyncio.run(host.engine.llm.chat(messages, caller, params=generation))
     except LogoMeshError as exc:
@@ -95,12 +97,27 @@ def _call(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str,
             f"This plugin may not call {command}: add it to `call` under [permissions] in its "
             "manifest.",
         )
-    # The plugin acts for the user who runs LogoMesh; the record names the plugin too.
-    actor = Actor(Source.PLUGIN, getpass.getuser())
-    request = CommandRequest(command, actor, arguments)
+    actor, correlation_id = acting_for(host, plugin)
+    request = CommandRequest(command, actor, arguments, correlation_id=correlation_id)
     result = asyncio.run(host.engine.execute(request))
-    _audit(host, plugin, "plugin.call", result.outcome, target=command)
+    outcome, correlation_id = result.outcome, request.correlation_id
+    _audit(host, plugin, "plugin.call", outcome, target=command, correlation_id=correlation_id)
     return result.to_dict()
+
+
+def acting_for(host: PluginHost, plugin: Plugin) -> tuple[Actor, str]:
+    """Who a plugin's request acts for, and the correlation id that links it.
+
+    During a user's call into the plugin, that user (and that call's correlation id, so the
+    trail shows the nested command under the outer one). Otherwise (an event handler, or
+    several calls in flight at once) the workspace owner through the plugin source, which
+    only local mode recognises: in team mode such a request has no roles and is refused.
+    """
+    callers = [entry for entry in list(plugin.in_flight) if entry.actor is not None]
+    if len(callers) == 1 and callers[0].actor is not None:
+        return callers[0].actor, callers[0].correlation_id or new_id()
+    owner = host.engine.settings.owner
+    return Actor(Source.PLUGIN, owner, display_name=f"plugin:{plugin.name}"), new_id()
 
 
 def publish(host: PluginHost, plugin: Plugin, event: str, data: Any) -> None:
@@ -152,6 +169,7 @@ def _audit(
     target: str | None = None,
     error: str | None = None,
     details: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
 ) -> None:
     entry = AuditEntry(
         actor=f"plugin:{plugin.name}",
@@ -160,6 +178,7 @@ def _audit(
         outcome=outcome,
         target=target,
         error=error,
+        correlation_id=correlation_id,
         details={"plugin_version": plugin.manifest.version, **(details or {})},
     )
     try:

@@ -11,6 +11,12 @@ Lifecycle: discovered -> validated -> starting -> active -> stopping -> stopped,
 (with the reason). A plugin that exits on its own is restarted with exponential backoff and
 disabled after ``plugins.max_restarts`` crashes. Every change is published as a
 :class:`PluginStateChanged` event.
+
+At run time a plugin can be disabled and enabled, unloaded (its commands go) and loaded from
+a folder, and reloaded: its manifest is read again (commands added, removed or changed) and
+its process restarted, after the calls in flight had ``plugins.stop_grace_s`` to finish (the
+rest fail saying the plugin was reloaded). :meth:`PluginHost.watch` reloads a plugin whenever
+a file in its folder changes (:mod:`logomesh.plugins.reload`).
 """
 
 from __future__ import annotations
@@ -19,24 +25,34 @@ import asyncio
 import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
-from logomesh.errors import LogoMeshError, PluginConflictError, PluginError
+from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, CommandSpec
+from logomesh.errors import (
+    LogoMeshError,
+    PluginConflictError,
+    PluginCrashedError,
+    PluginError,
+    PluginManifestError,
+)
 from logomesh.events import Event
 from logomesh.plugins.arguments import PluginArguments, model_for
 from logomesh.plugins.discovery import Discovered, discover
-from logomesh.plugins.manifest import CommandContribution, Manifest
-from logomesh.plugins.process import Handlers, PluginProcess, Tool
+from logomesh.plugins.manifest import MANIFEST_FILE, CommandContribution, Manifest, load_manifest
+from logomesh.plugins.process import Handlers, PluginProcess, Tool, ToolResult
 from logomesh.plugins.sandbox import launch_spec
+from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
+    from logomesh.plugins.reload import PluginWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +75,18 @@ class PluginStateChanged(Event):
     error: str | None = None
 
 
+@dataclass(eq=False)
+class InFlight:
+    """One call into a plugin, counted so a reload can let it finish or cancel it."""
+
+    loop: asyncio.AbstractEventLoop
+    task: asyncio.Future[ToolResult]
+    reason: str | None = None  # why the host cancelled it ("reloaded", "stopped", ...)
+    # Who asked, so what the plugin does meanwhile (calls, sampling) acts for them.
+    actor: Actor | None = None
+    correlation_id: str | None = None
+
+
 @dataclass
 class Plugin:
     """One plugin as the host sees it (mutable: its state changes over its life)."""
@@ -72,6 +100,12 @@ class Plugin:
     crashes: int = 0
     warnings: tuple[str, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Calls in flight, and the condition a reload waits on for them to drain.
+    in_flight: set[InFlight] = field(default_factory=set)
+    calls: threading.Condition = field(default_factory=threading.Condition)
+    reloading: bool = False  # new calls wait for the new process
+    user_disabled: bool = False  # disabled by someone (or plugins.disabled), not by crashes
+    revive: bool = False  # not running, but not by choice: the next reload starts it
 
     @property
     def name(self) -> str:
@@ -95,6 +129,7 @@ class Plugin:
             "commands": list(self.commands),
             "pid": self.process.pid if self.process and self.process.running else None,
             "crashes": self.crashes,
+            "in_flight": len(self.in_flight),
             "warnings": list(self.warnings),
         }
 
@@ -106,6 +141,10 @@ class PluginHost:
         self.plugins: dict[str, Plugin] = {}
         self._discovered = False
         self._guard = threading.Lock()
+        self._watcher: PluginWatcher | None = None
+        # Processes a reload is starting: a crash at start is the reload's failure, not
+        # restarted (the pipe closes before the exit is reported, so this is per process).
+        self._no_restart: weakref.WeakSet[PluginProcess] = weakref.WeakSet()
 
     # -- discovery and registration --------------------------------------------------------
 
@@ -118,32 +157,50 @@ class PluginHost:
             for found in discover(self.engine.settings):
                 plugin = Plugin(found, PluginState.DISCOVERED)
                 self.plugins.setdefault(found.name, plugin)
-                if found.error is not None:
-                    self._fail(plugin, found.error.user_message)
-                    continue
-                self._set(plugin, PluginState.VALIDATED)
-                if found.name in self.settings.disabled:
-                    self._set(plugin, PluginState.DISABLED, "disabled in plugins.disabled")
-                    continue
-                self._register(plugin)
+                self._admit(plugin)
+
+    def _admit(self, plugin: Plugin) -> None:
+        """Validate and register a plugin just found (at discovery or by ``load``)."""
+        found = plugin.found
+        if found.error is not None:
+            self._fail(plugin, found.error.user_message)
+            return
+        self._set(plugin, PluginState.VALIDATED)
+        if found.name in self.settings.disabled:
+            plugin.user_disabled = True
+            self._set(plugin, PluginState.DISABLED, "disabled in plugins.disabled")
+            return
+        self._register(plugin)
 
     def _register(self, plugin: Plugin) -> None:
         manifest = plugin.manifest
-        claimed = [c.name for c in manifest.contributes.commands if c.name in self.engine.registry]
-        if claimed:
-            owners = ", ".join(
-                f"{name} (from {self.engine.registry.get(name).provider or 'LogoMesh'})"
-                for name in claimed
-            )
-            error = PluginConflictError(
-                f"Plugin {plugin.name} declares commands that already exist: {owners}. Rename "
-                f"them in {plugin.found.folder}/logomesh-plugin.toml; the plugin is not loaded."
-            )
-            self._fail(plugin, error.user_message)
+        claimed = self._claimed(plugin, manifest)
+        if claimed is not None:
+            plugin.found = replace(plugin.found, error=claimed)  # never started while it clashes
+            self._fail(plugin, claimed.user_message)
             return
+        plugin.found = replace(plugin.found, error=None)
         for contribution in manifest.contributes.commands:
             self.engine.registry.register(self._spec(plugin, contribution, PluginArguments))
             plugin.commands.append(contribution.name)
+
+    def _claimed(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
+        """The error if ``manifest`` declares a command someone else (not ``plugin``) has."""
+        claimed = [
+            c.name
+            for c in manifest.contributes.commands
+            if c.name in self.engine.registry and c.name not in plugin.commands
+        ]
+        if not claimed:
+            return None
+        owners = ", ".join(
+            f"{name} (from {self.engine.registry.get(name).provider or 'LogoMesh'})"
+            for name in claimed
+        )
+        return PluginConflictError(
+            f"Plugin {plugin.name} declares commands that already exist: {owners}. Rename "
+            f"them in {plugin.found.folder}/{MANIFEST_FILE}; the plugin is not loaded."
+        )
 
     def _spec(
         self, plugin: Plugin, contribution: CommandContribution, model: type[BaseModel]
@@ -171,24 +228,41 @@ class PluginHost:
 
     def _handler(self, plugin_name: str, command: str) -> Callable[..., Awaitable[CommandOutput]]:
         async def handle(ctx: CommandContext, args: BaseModel) -> CommandOutput:
-            plugin = self.plugins[plugin_name]
-            process = plugin.process
-            if process is None or plugin.state is not PluginState.ACTIVE:
-                raise PluginError(f"Plugin {plugin_name} is {plugin.state}: {plugin.error or ''}")
+            loop = asyncio.get_running_loop()
 
             def progress(done: float, total: float | None, message: str | None) -> None:
                 fraction = done / total if total else None
                 coroutine = ctx.progress(message or f"{plugin_name}: {done:g}", fraction)
                 asyncio.run_coroutine_threadsafe(coroutine, loop)
 
-            loop = asyncio.get_running_loop()
             arguments = args.model_dump(mode="json", exclude_unset=True)
-            result = await process.call_tool(
-                command,
-                arguments,
-                timeout_s=ctx.request.timeout_s or plugin.manifest.limits.call_timeout_s,
-                on_progress=progress,
-            )
+
+            def call(plugin: Plugin, process: PluginProcess) -> Awaitable[ToolResult]:
+                return process.call_tool(
+                    command,
+                    arguments,
+                    timeout_s=ctx.request.timeout_s or plugin.manifest.limits.call_timeout_s,
+                    on_progress=progress,
+                )
+
+            plugin, entry = await self._begin_call(plugin_name, call, ctx.request)
+            try:
+                result = await entry.task
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if entry.reason is None or (task is not None and task.cancelling()):
+                    raise  # cancelled by the caller (a timeout, ^C), not by the host
+                raise _cancelled_by_host(plugin_name, command, entry.reason) from None
+            except PluginCrashedError as exc:
+                if entry.reason is None:
+                    raise
+                raise _cancelled_by_host(plugin_name, command, entry.reason) from exc
+            finally:
+                with plugin.calls:
+                    plugin.in_flight.discard(entry)
+                    plugin.calls.notify_all()
+            if entry.reason is not None:  # an answer that raced the host's cancellation
+                raise _cancelled_by_host(plugin_name, command, entry.reason)
             details = {"plugin": plugin_name, "plugin_version": plugin.manifest.version}
             if result.is_error:
                 raise PluginError(
@@ -203,19 +277,55 @@ class PluginHost:
 
         return handle
 
+    async def _begin_call(
+        self,
+        name: str,
+        call: Callable[[Plugin, PluginProcess], Awaitable[ToolResult]],
+        request: CommandRequest,
+    ) -> tuple[Plugin, InFlight]:
+        """Start ``call`` on the plugin's live process, counted in flight; if the plugin is
+        being reloaded (or stopped meanwhile), wait for it to be started again first."""
+        for attempt in range(3):
+            plugin = self.plugins.get(name)
+            if plugin is None:
+                raise PluginError(
+                    f"Plugin {name} was unloaded. Load it again with `logomesh plugin load`."
+                )
+            with plugin.calls:
+                process = plugin.process
+                live = process is not None and process.running
+                if live and plugin.state is PluginState.ACTIVE and not plugin.reloading:
+                    assert process is not None
+                    task = asyncio.ensure_future(call(plugin, process))
+                    entry = InFlight(
+                        asyncio.get_running_loop(), task, None, request.actor,
+                        request.correlation_id,
+                    )  # fmt: skip
+                    plugin.in_flight.add(entry)
+                    return plugin, entry
+            if plugin.state is PluginState.DISABLED or attempt == 2:
+                raise _refusal(plugin)
+            # Waits for a reload in progress (it holds the plugin's lock), or starts it again.
+            await asyncio.to_thread(self.ensure_started, name)
+        raise AssertionError("unreachable")
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def ensure_started(self, name: str) -> Plugin:
         """Start the plugin if it is not running; raise PluginError saying why it cannot."""
         self.discover()
-        plugin = self.plugins.get(name)
-        if plugin is None:
-            raise PluginError(f"No plugin named {name!r}. Run `logomesh plugin list`.")
+        plugin = self._get(name)
         with plugin.lock:
+            if self.plugins.get(name) is not plugin:
+                raise PluginError(f"Plugin {name} was unloaded.")
             if plugin.state is PluginState.ACTIVE and plugin.process and plugin.process.running:
                 return plugin
             if plugin.state is PluginState.DISABLED or plugin.found.manifest is None:
-                raise PluginError(f"Plugin {name} is {plugin.state}: {plugin.error}")
+                raise _refusal(plugin)
+            if plugin.found.error is not None:
+                if plugin.state is not PluginState.FAILED:
+                    self._fail(plugin, plugin.found.error.user_message)
+                raise _refusal(plugin)
             self._start(plugin)
         return plugin
 
@@ -233,7 +343,7 @@ class PluginHost:
         with contextlib.suppress(LogoMeshError):  # its state and error say what happened
             self.ensure_started(name)
 
-    def _start(self, plugin: Plugin) -> None:
+    def _start(self, plugin: Plugin, *, restart_on_crash: bool = True) -> None:
         manifest = plugin.manifest
         folder = plugin.found.folder or self.engine.settings.workspace
         spec = launch_spec(manifest, folder, self.engine.settings.workspace)
@@ -246,10 +356,12 @@ class PluginHost:
             Handlers(
                 request=lambda method, params: self._plugin_request(plugin, method, params),
                 notification=lambda method, params: self._plugin_notified(plugin, method, params),
-                exited=lambda reason: self._exited(plugin, reason),
+                exited=lambda reason: self._exited(plugin, process, reason),
             ),
             self.settings.max_message_bytes,
         )
+        if not restart_on_crash:
+            self._no_restart.add(process)
         self._set(plugin, PluginState.STARTING)
         plugin.process = process
         try:
@@ -258,13 +370,17 @@ class PluginHost:
             process.stop(0)
             self._fail(plugin, exc.user_message)
             raise
+        self._no_restart.discard(process)
         self._adopt_tools(plugin, tools)
+        plugin.revive = False
         self._set(plugin, PluginState.ACTIVE)
 
     def _adopt_tools(self, plugin: Plugin, tools: list[Tool]) -> None:
         """Give each declared command the argument model of the tool that serves it."""
         plugin.tools = {tool.name: tool for tool in tools}
         for contribution in plugin.manifest.contributes.commands:
+            if contribution.name not in plugin.commands:
+                continue  # not registered as ours (it clashed): never touch another's spec
             tool = plugin.tools.get(contribution.name)
             model = model_for(contribution.name, tool.input_schema) if tool else PluginArguments
             spec = self._spec(plugin, contribution, model)
@@ -278,15 +394,14 @@ class PluginHost:
         if plugin is None or plugin.process is None:
             return
         with plugin.lock:
-            self._set(plugin, PluginState.STOPPING)
-            plugin.process.stop(self.settings.stop_grace_s)
-            self._restore_lazy_specs(plugin)
-            self._set(plugin, PluginState.STOPPED)
+            plugin.revive = False
+            self._halt(plugin, "stopped")
 
     def stop_all(self) -> None:
+        self.unwatch()
         threads = [
             threading.Thread(target=self.stop, args=(name,))
-            for name, plugin in self.plugins.items()
+            for name, plugin in list(self.plugins.items())
             if plugin.process is not None and plugin.process.running
         ]
         for thread in threads:
@@ -294,16 +409,53 @@ class PluginHost:
         for thread in threads:
             thread.join()
 
+    def close(self) -> None:
+        """Stop watching and stop every plugin (what ``Engine.close`` needs)."""
+        self.stop_all()
+
+    def _halt(self, plugin: Plugin, why: str) -> None:
+        """Stop the process (caller holds ``plugin.lock``): the calls in flight get
+        ``plugins.stop_grace_s`` to finish, the rest are cancelled, failing with ``why``."""
+        process = plugin.process
+        if process is None:
+            return
+        self._set(plugin, PluginState.STOPPING)
+        self._drain(plugin, why)
+        process.stop(self.settings.stop_grace_s)
+        self._restore_lazy_specs(plugin)
+        self._set(plugin, PluginState.STOPPED)
+
+    def _drain(self, plugin: Plugin, why: str) -> None:
+        with plugin.calls:
+            if plugin.calls.wait_for(lambda: not plugin.in_flight, self.settings.stop_grace_s):
+                return
+            logger.info(
+                "plugin %s %s with %d calls unfinished; cancelling them",
+                plugin.name,
+                why,
+                len(plugin.in_flight),
+            )
+            for entry in plugin.in_flight:
+                entry.reason = why
+                with contextlib.suppress(RuntimeError):  # its loop has already closed
+                    entry.loop.call_soon_threadsafe(entry.task.cancel)
+            # Let the cancellations reach the plugin before its stdin closes.
+            plugin.calls.wait_for(
+                lambda: not plugin.in_flight, min(0.5, self.settings.stop_grace_s)
+            )
+
     def _restore_lazy_specs(self, plugin: Plugin) -> None:
         for contribution in plugin.manifest.contributes.commands:
-            if contribution.name in self.engine.registry:
+            if contribution.name in plugin.commands and contribution.name in self.engine.registry:
                 self.engine.registry.replace(self._spec(plugin, contribution, PluginArguments))
 
-    def _exited(self, plugin: Plugin, reason: str | None) -> None:
+    def _exited(self, plugin: Plugin, process: PluginProcess, reason: str | None) -> None:
         """The process ended without being asked to: restart it, with backoff, or give up."""
+        if process is not plugin.process or process in self._no_restart:
+            return  # an old one, or a reload's new version failing at start (reload says so)
+        detail = process.exit_summary(reason)
         plugin.crashes += 1
-        process = plugin.process
-        detail = process.exit_summary(reason) if process else (reason or "exited")
+        plugin.revive = True
         self._fail(plugin, f"crashed: {detail}")
         self._restore_lazy_specs(plugin)
         if plugin.crashes > self.settings.max_restarts:
@@ -318,6 +470,193 @@ class PluginHost:
         timer.daemon = True
         timer.start()
 
+    # -- at run time: disable, enable, unload, load, reload ---------------------------------
+
+    def disable(self, name: str, reason: str = "the user") -> None:
+        """Stop the plugin and keep it stopped; its commands refuse, naming ``enable``."""
+        plugin = self._get(name)
+        with plugin.lock:
+            self._halt(plugin, "disabled")
+            plugin.user_disabled = True
+            plugin.revive = False
+            self._set(plugin, PluginState.DISABLED, f"disabled by {reason}")
+
+    def enable(self, name: str) -> Plugin:
+        """Undo ``disable`` (or a disabling after crashes, or ``plugins.disabled``); start it."""
+        plugin = self._get(name)
+        with plugin.lock:
+            if plugin.state is PluginState.DISABLED:
+                plugin.user_disabled = False
+                plugin.crashes = 0
+                self._set(plugin, PluginState.VALIDATED)
+            if not plugin.commands and plugin.found.manifest is not None:
+                self._register(plugin)  # never registered: disabled in config, or it clashed
+        return self.ensure_started(name)
+
+    def unload(self, name: str) -> None:
+        """Stop the plugin and remove it and its commands (``load`` brings it back)."""
+        plugin = self._get(name)
+        with plugin.lock:
+            self._halt(plugin, "unloaded")
+            plugin.revive = False
+            for command in plugin.commands:
+                self.engine.registry.unregister(command)
+            plugin.commands = []
+            with self._guard:
+                if self.plugins.get(name) is plugin:
+                    del self.plugins[name]
+        self._publish(PluginStateChanged("", name, "unloaded"))
+        self._folders_changed()
+
+    def load(self, folder: Path) -> Plugin:
+        """Add the plugin in ``folder`` at run time and register its commands (nothing
+        starts). An invalid manifest or a command clash is recorded like discovery does (the
+        plugin is listed, failed, with the reason) and raised."""
+        self.discover()
+        if not self.settings.enabled:
+            raise PluginError("Plugins are turned off here (`plugins.enabled = false`).")
+        folder = folder.expanduser().resolve()
+        if not (folder / MANIFEST_FILE).is_file():
+            raise PluginManifestError(
+                f"{folder} holds no {MANIFEST_FILE}; a plugin's folder holds its manifest "
+                "(docs/plugins.md)."
+            )
+        found = _read(folder, "loaded")
+        with self._guard:
+            existing = self.plugins.get(found.name)
+            if existing is not None:
+                where = existing.found.folder or existing.found.source
+                raise PluginConflictError(
+                    f"A plugin named {found.name!r} is already loaded (from {where}). Reload it, "
+                    f"or unload it first (`logomesh plugin unload {found.name}`)."
+                )
+            plugin = Plugin(found, PluginState.DISCOVERED)
+            self.plugins[found.name] = plugin
+        with plugin.lock:
+            self._admit(plugin)
+        self._folders_changed()
+        if plugin.found.error is not None:
+            raise type(plugin.found.error)(plugin.found.error.user_message)
+        return plugin
+
+    def reload(self, name: str, *, start: bool = True) -> Plugin:
+        """Read the plugin's manifest again and restart its process, so new code answers.
+
+        Commands the manifest no longer declares are unregistered, new ones registered,
+        changed ones refreshed. Calls in flight get ``plugins.stop_grace_s`` to finish; the
+        rest fail saying the plugin was reloaded. With ``start=False`` a plugin that is not
+        running is only re-read (it runs the new version when next started), unless a
+        failed reload or a crash stopped it. A plugin disabled by someone stays disabled.
+        On failure (invalid manifest, clash, a crash at start) the plugin is left failed
+        with the reason, which is raised; the next successful reload recovers it.
+        """
+        plugin = self._get(name)
+        with plugin.lock:
+            with plugin.calls:
+                plugin.reloading = True
+            try:
+                self._reload(plugin, start)
+            finally:
+                with plugin.calls:
+                    plugin.reloading = False
+        return plugin
+
+    def _reload(self, plugin: Plugin, start: bool) -> None:
+        running = plugin.process is not None and plugin.process.running
+        if plugin.state is PluginState.DISABLED:
+            if plugin.user_disabled:
+                self._reread(plugin)  # takes effect when it is enabled
+                return
+            plugin.crashes = 0  # disabled after crashes: a new version gets a new chance
+            plugin.revive = True
+            self._set(plugin, PluginState.FAILED, plugin.error)
+        wanted = running or start or plugin.revive
+        error = self._reread(plugin)
+        if running:
+            self._halt(plugin, "reloaded")
+        if error is not None:
+            plugin.revive = wanted
+            self._fail(plugin, error.user_message)
+            raise type(error)(error.user_message)
+        if not wanted:
+            if plugin.state in (PluginState.FAILED, PluginState.DISCOVERED):
+                self._set(plugin, PluginState.VALIDATED)
+            return
+        try:
+            self._start(plugin, restart_on_crash=False)
+        except LogoMeshError:
+            plugin.revive = True
+            raise
+
+    def _reread(self, plugin: Plugin) -> PluginError | None:
+        """Adopt the manifest as it is now on disk and bring the registry in line with it;
+        on error keep the previous manifest and commands and return the error."""
+        found = self._read_again(plugin)
+        error: PluginError | None = found.error
+        if error is None and found.name != plugin.name:
+            error = PluginManifestError(
+                f"{found.folder}/{MANIFEST_FILE}: `name` changed from {plugin.name!r} to "
+                f"{found.name!r}. Unload {plugin.name} and load the folder again."
+            )
+        if error is None and found.manifest is not None:
+            error = self._claimed(plugin, found.manifest)
+        if error is not None or found.manifest is None:
+            plugin.found = replace(plugin.found, error=error)
+            return error
+        declared = [c.name for c in found.manifest.contributes.commands]
+        for command in plugin.commands:
+            if command not in declared:
+                self.engine.registry.unregister(command)
+        plugin.found = found
+        for contribution in found.manifest.contributes.commands:
+            spec = self._spec(plugin, contribution, PluginArguments)
+            if contribution.name in plugin.commands:
+                self.engine.registry.replace(spec)
+            else:
+                self.engine.registry.register(spec)
+        plugin.commands = declared
+        return None
+
+    def _read_again(self, plugin: Plugin) -> Discovered:
+        found = plugin.found
+        if found.folder is None or found.source == "config":
+            return replace(found, error=None) if found.manifest is not None else found
+        return _read(found.folder, found.source)
+
+    # -- hot reload ------------------------------------------------------------------------
+
+    def watch(self) -> PluginWatcher:
+        """Reload plugins when their files change (see :mod:`logomesh.plugins.reload`)."""
+        from logomesh.plugins.reload import PluginWatcher
+
+        self.discover()
+        with self._guard:
+            if self._watcher is None:
+                self._watcher = PluginWatcher(self)
+            watcher = self._watcher
+        watcher.start()
+        return watcher
+
+    def serve_in_background(self) -> None:
+        """For long-lived adapters (the shell, the editor, bots): start every enabled plugin
+        without holding up the adapter, and reload plugins as their files change."""
+        if not self.settings.enabled:
+            return
+        threading.Thread(target=self.start_all, name="plugins-start", daemon=True).start()
+        if self.settings.watch:
+            self.watch()
+
+    def unwatch(self) -> None:
+        with self._guard:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def _folders_changed(self) -> None:
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.refresh()
+
     # -- what plugins ask of the host ------------------------------------------------------
 
     def _plugin_request(self, plugin: Plugin, method: str, params: dict[str, Any]) -> Any:
@@ -331,6 +670,13 @@ class PluginHost:
         take_notification(self, plugin, method, params)
 
     # -- state -----------------------------------------------------------------------------
+
+    def _get(self, name: str) -> Plugin:
+        self.discover()
+        plugin = self.plugins.get(name)
+        if plugin is None:
+            raise PluginError(f"No plugin named {name!r}. Run `logomesh plugin list`.")
+        return plugin
 
     def _set(self, plugin: Plugin, state: PluginState, error: str | None = None) -> None:
         plugin.state = state
@@ -358,6 +704,35 @@ class PluginHost:
     def describe(self) -> list[dict[str, Any]]:
         self.discover()
         return [plugin.describe() for plugin in sorted(self.plugins.values(), key=_by_name)]
+
+
+def _read(folder: Path, source: str) -> Discovered:
+    """One plugin folder's manifest, valid or not (as discovery reads it)."""
+    try:
+        manifest = load_manifest(folder / MANIFEST_FILE)
+    except PluginManifestError as exc:
+        return Discovered(folder.name, source, folder, error=exc)
+    return Discovered(manifest.name, source, folder, manifest)
+
+
+def _refusal(plugin: Plugin) -> PluginError:
+    """Why the plugin's commands cannot run now."""
+    if plugin.state is PluginState.DISABLED:
+        return PluginError(
+            f"Plugin {plugin.name} is {plugin.error or 'disabled'}. Run "
+            f"`logomesh plugin enable {plugin.name}` to turn it back on.",
+            code="plugin.disabled",
+        )
+    error = plugin.error or (plugin.found.error.user_message if plugin.found.error else None)
+    return PluginError(f"Plugin {plugin.name} is {plugin.state}: {error or ''}")
+
+
+def _cancelled_by_host(plugin: str, command: str, why: str) -> PluginError:
+    return PluginError(
+        f"{command} did not finish: the plugin was {why} while it ran (plugin {plugin}, after "
+        "plugins.stop_grace_s). Run it again.",
+        code="plugin.cancelled",
+    )
 
 
 def _by_name(plugin: Plugin) -> str:

@@ -91,7 +91,8 @@ class PluginProcess:
                 f"Plugin {self.name} could not be started ({self.spec.argv[0]}: {exc})."
             ) from exc
         assert self._process.stdin and self._process.stdout and self._process.stderr
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
         self._connection = Connection(
             self._process.stdout,
             self._process.stdin,
@@ -159,6 +160,9 @@ class PluginProcess:
         return self._process is not None and self._process.poll() is None
 
     def stderr_tail(self) -> str:
+        reader = getattr(self, "_stderr_reader", None)
+        if reader is not None and not self.running:
+            reader.join(timeout=0.5)  # an exited plugin's last words may still be in the pipe
         return "\n".join(self._stderr)
 
     # -- calls -----------------------------------------------------------------------------

@@ -83,12 +83,16 @@ def _clean_env(manifest: Manifest, folder: Path, workspace: Path) -> dict[str, s
     env |= {
         "HOME": str(folder),
         "PYTHONUNBUFFERED": "1",
+        # Bytecode caches are checked by mtime in whole seconds and size: a file saved twice
+        # in one second could run stale after a hot reload. The helper is precompiled instead.
+        "PYTHONDONTWRITEBYTECODE": "1",
         "LOGOMESH_PLUGIN": manifest.name,
     }
     if manifest.permissions.workspace is not WorkspaceAccess.NONE:
         env["LOGOMESH_WORKSPACE"] = str(workspace)
     if manifest.runtime is Runtime.PYTHON:
         env["PYTHONPATH"] = str(SDK_DIR / "python")
+        _precompile_python_helper()
     elif manifest.runtime is Runtime.NODE:
         env["NODE_PATH"] = str(SDK_DIR / "node")
     return env
@@ -147,3 +151,12 @@ def _limiter(limits: Limits, memory: int) -> Callable[[], None]:
                 resource.setrlimit(which, (value, value))
 
     return apply
+
+
+@functools.cache
+def _precompile_python_helper() -> None:
+    """Compile the helper once per host, so no plugin start pays ~10 ms to compile it."""
+    import compileall
+
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(SDK_DIR / "python", quiet=1)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from logomesh.audit.models import Source
 from logomesh.config import Settings
 
-# Where an OS user name is the id, and the owner may therefore be recognised.
-_LOCAL_SOURCES = frozenset({Source.CLI, Source.LSP})
+# Where an OS user name is the id, and the owner may therefore be recognised. Plugins run
+# on this machine under the owner's account; what they may call is their manifest's grant.
+_LOCAL_SOURCES = frozenset({Source.CLI, Source.LSP, Source.PLUGIN})
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from logomesh_plugin import Plugin, ToolContext, ToolError
 
 plugin = Plugin("todo-finder", version="1.0.0")
 # A note is a marker inside a comment: after #, //, /*, *, -- or <!--.
-NOTE = re.compile(r"(?:#|//|/\*|^\s*\*|--|<!--)\s*(TODO|FIXME|XXX)\b[:(]?\s*(.*)")
+# "TODO(alice): text" names who should do it: kept as `assignee`, apart from git's author.
+NOTE = re.compile(r"(?:#|//|/\*|^\s*\*|--|<!--)\s*(TODO|FIXME|XXX)\b(?:\(([^)]*)\))?:?\s*(.*)")
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -95,7 +96,8 @@ def find(args: dict, ctx: ToolContext) -> dict:
                     "file": name,
                     "line": line_no,
                     "kind": match.group(1),
-                    "text": match.group(2).strip()[:200],
+                    "assignee": (match.group(2) or "").strip() or None,
+                    "text": match.group(3).strip()[:200],
                     "author": author,
                     "age_days": round((now - stamp) / 86400, 1),
                 }

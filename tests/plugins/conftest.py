@@ -19,6 +19,7 @@ from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.security.identity import Actor
+from tests.cli.conftest import cli, cli_env  # noqa: F401  (the real console script, for plugins)
 
 ME = Actor(Source.CLI, getpass.getuser())
 

@@ -284,3 +284,21 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_disable_enable_and_reload_commands(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    folder = add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
+    engine = plugin_engine()
+    assert run_command(engine, "plugin.disable", name="echo").ok
+    refused = run_command(engine, "echo.say", text="x")
+    assert refused.error is not None and "logomesh plugin enable echo" in refused.message
+    assert run_command(engine, "plugin.enable", name="echo").ok
+    assert run_command(engine, "echo.say", text="x").data == {"said": "x"}
+    script = (folder / "main.py").read_text().replace('{"said":', '{"heard":')
+    (folder / "main.py").write_text(script)
+    assert run_command(engine, "plugin.reload", name="echo").ok
+    assert run_command(engine, "echo.say", text="y").data == {"heard": "y"}
+    records = engine.audit.store.query(AuditFilter(action="plugin.*", limit=None))
+    assert {"plugin.disable", "plugin.enable", "plugin.reload"} <= {r.action for r in records}

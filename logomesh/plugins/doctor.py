@@ -1,0 +1,273 @@
+"""``logomesh plugin doctor``: which sandbox protections this machine gives plugins.
+
+Each row names a protection, its status and why:
+
+- ``active``: the host applies it to every plugin it starts (the clean environment, the
+  process group, resource limits, call timeouts, and network isolation where ``unshare
+  --net`` works);
+- ``available, not used yet``: the machine offers it but the host does not apply it yet
+  (Node's permission model, Landlock, seccomp);
+- ``unavailable``: the machine does not offer it, with the reason.
+
+Every probe is read-only and quick: files under ``/proc`` and ``/sys``, ``node --version``
+and one feature test of Node's permission flag.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from logomesh.plugins.sandbox import network_namespaces_available, unshare_binary
+
+ACTIVE = "active"
+NOT_USED_YET = "available, not used yet"
+UNAVAILABLE = "unavailable"
+
+_LSM_FILE = Path("/sys/kernel/security/lsm")
+_STATUS_FILE = Path("/proc/self/status")
+_USERNS_FILES = (
+    Path("/proc/sys/kernel/unprivileged_userns_clone"),
+    Path("/proc/sys/user/max_user_namespaces"),
+)
+# Newer Node has --permission; Node 20 and 21 only --experimental-permission.
+_NODE_PERMISSION_FLAGS = ("--permission", "--experimental-permission")
+_PROBE_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    protection: str
+    status: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def diagnose() -> list[Protection]:
+    """Every protection, in the order a plugin meets them."""
+    node = shutil.which("node")
+    checks: list[Callable[[], Protection]] = [
+        clean_environment,
+        process_group,
+        resource_limits,
+        call_timeouts,
+        network_namespace,
+        lambda: node_runtime(node),
+        lambda: node_permission_model(node),
+        landlock,
+        seccomp,
+    ]
+    return [check() for check in checks]
+
+
+def summary(rows: list[Protection]) -> str:
+    counts = {status: sum(1 for row in rows if row.status == status) for status in
+              (ACTIVE, NOT_USED_YET, UNAVAILABLE)}  # fmt: skip
+    return (
+        f"{counts[ACTIVE]} protections active, {counts[NOT_USED_YET]} available but not used "
+        f"yet, {counts[UNAVAILABLE]} unavailable here."
+    )
+
+
+# -- always applied -------------------------------------------------------------------------
+
+
+def clean_environment() -> Protection:
+    return Protection(
+        "clean environment",
+        ACTIVE,
+        "Plugins see only PATH, the locale, TZ and TERM from the host (never a variable that "
+        "looks like a secret), with HOME set to their own folder and the workspace path only "
+        "when their manifest asks for workspace access.",
+    )
+
+
+def process_group() -> Protection:
+    if sys.platform == "win32":  # pragma: no cover - LogoMesh plugins need POSIX
+        return Protection("process group", UNAVAILABLE, "Process groups are POSIX only.")
+    return Protection(
+        "process group",
+        ACTIVE,
+        "Each plugin runs in its own session and process group; stopping it signals the whole "
+        "group (TERM, then KILL), so no descendant outlives it.",
+    )
+
+
+def resource_limits(euid: int | None = None) -> Protection:
+    euid = os.geteuid() if euid is None else euid
+    detail = (
+        "From the manifest's [limits]: CPU seconds (RLIMIT_CPU), memory (RLIMIT_DATA, which "
+        "Node's V8 tolerates), open files (RLIMIT_NOFILE), file size (RLIMIT_FSIZE) and "
+        "processes (RLIMIT_NPROC)."
+    )
+    if euid == 0:
+        detail += (
+            " LogoMesh runs as root here, and RLIMIT_NPROC does not apply to root: the "
+            "process limit is not enforced (run LogoMesh as an ordinary user to get it)."
+        )
+    return Protection("resource limits", ACTIVE, detail)
+
+
+def call_timeouts() -> Protection:
+    return Protection(
+        "call timeouts",
+        ACTIVE,
+        "Every call has a wall-clock timeout (a command's timeout_s, else [limits] "
+        "call_timeout_s); the plugin is told to cancel and the caller gets its answer at once.",
+    )
+
+
+# -- depends on the machine -----------------------------------------------------------------
+
+
+def network_namespace() -> Protection:
+    name = "network namespace"
+    if network_namespaces_available():
+        return Protection(
+            name,
+            ACTIVE,
+            "Plugins without `network = true` run in an empty network namespace "
+            "(unshare --net): no interface but a down loopback.",
+        )
+    if unshare_binary() is None:
+        why = "`unshare` (util-linux) is not installed"
+    else:
+        why = "`unshare --net` is not permitted for this user"
+        settings = _userns_settings()
+        if settings:
+            why += f" ({settings})"
+        why += "; run as root, or enable unprivileged user namespaces"
+    return Protection(name, UNAVAILABLE, f"{why}. Plugins keep the host's network.")
+
+
+def node_runtime(node: str | None) -> Protection:
+    name = "Node.js runtime"
+    if node is None:
+        return Protection(name, UNAVAILABLE, "`node` is not on PATH: Node plugins cannot start.")
+    version = _node_output(node, "--version")
+    if version is None:
+        return Protection(name, UNAVAILABLE, f"{node} --version failed: Node plugins may not run.")
+    return Protection(
+        name,
+        ACTIVE,
+        f"Node {version} ({node}); Node plugins get a V8 heap limit (--max-old-space-size, half "
+        "their memory_mb).",
+    )
+
+
+def node_permission_model(node: str | None) -> Protection:
+    name = "Node permission model"
+    if node is None:
+        return Protection(name, UNAVAILABLE, "`node` is not on PATH.")
+    for flag in _NODE_PERMISSION_FLAGS:
+        if _node_supports(node, flag):
+            return Protection(
+                name,
+                NOT_USED_YET,
+                f"This Node supports {flag} (file system, child process and worker "
+                "restrictions); the host does not pass it to Node plugins yet.",
+            )
+    return Protection(
+        name,
+        UNAVAILABLE,
+        "This Node has no permission model (it needs Node 20 or newer).",
+    )
+
+
+def landlock(lsm_file: Path = _LSM_FILE) -> Protection:
+    name = "Landlock"
+    try:
+        modules = lsm_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        return Protection(
+            name,
+            UNAVAILABLE,
+            f"{lsm_file} cannot be read (securityfs not mounted, as in most containers), so "
+            "whether the kernel enables Landlock is unknown.",
+        )
+    active = [module for module in modules.split(",") if module]
+    if "landlock" in active:
+        return Protection(
+            name,
+            NOT_USED_YET,
+            "The kernel enables Landlock (file system access rules an unprivileged process "
+            "can set on itself); the host does not restrict plugins with it yet.",
+        )
+    return Protection(
+        name,
+        UNAVAILABLE,
+        f"The kernel's security modules are {', '.join(active) or '(none)'}; Landlock is not "
+        "among them (it needs Linux 5.13+ with landlock in the lsm= boot list).",
+    )
+
+
+def seccomp(status_file: Path = _STATUS_FILE) -> Protection:
+    name = "seccomp"
+    try:
+        fields = dict(
+            line.split(":", 1) for line in status_file.read_text().splitlines() if ":" in line
+        )
+    except OSError:
+        return Protection(name, UNAVAILABLE, f"{status_file} cannot be read (not Linux?).")
+    mode = fields.get("Seccomp", "").strip()
+    if not mode:
+        return Protection(name, UNAVAILABLE, "The kernel is built without seccomp.")
+    current = {
+        "0": "LogoMesh itself runs without a filter",
+        "1": "LogoMesh itself runs in strict mode",
+        "2": "LogoMesh itself already runs under a filter (from its container or service "
+        "manager), which plugins inherit",
+    }.get(mode, f"mode {mode}")
+    return Protection(
+        name,
+        NOT_USED_YET,
+        f"The kernel supports seccomp system call filters ({current}); the host does not "
+        "install a filter of its own for plugins yet.",
+    )
+
+
+# -- probes ---------------------------------------------------------------------------------
+
+
+def _userns_settings() -> str:
+    found = []
+    for path in _USERNS_FILES:
+        try:
+            found.append(f"{path.name} = {path.read_text().strip()}")
+        except OSError:
+            continue
+    return ", ".join(found)
+
+
+def _node_env() -> dict[str, str]:
+    # No NODE_OPTIONS (it could add or refuse flags) nor NODE_EXTRA_CA_CERTS (slow start).
+    return {key: value for key in ("PATH", "LANG") if (value := os.environ.get(key))}
+
+
+def _node_output(node: str, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            [node, *args],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT_S,
+            env=_node_env(),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _node_supports(node: str, flag: str) -> bool:
+    """Whether ``node <flag>`` starts and really has ``process.permission``."""
+    probe = "process.stdout.write(typeof process.permission === 'object' ? 'yes' : 'no')"
+    return _node_output(node, flag, "-e", probe) == "yes"

@@ -1,0 +1,72 @@
+"""The example plugins in the repository's plugins/ folder, run as a user would run them:
+copied into a workspace with a git history and a package.json, then driven through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Run
+
+REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+CliFn = Callable[..., Run]
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+@pytest.fixture
+def project(workspace: Path) -> Path:
+    shutil.copytree(REPO_PLUGINS, workspace / "plugins", ignore=shutil.ignore_patterns("*.jsonl"))
+    (workspace / "app.py").write_text("def main():\n    pass  # TODO(alice): handle errors\n")
+    (workspace / "package.json").write_text(
+        json.dumps({"name": "demo", "scripts": {"greet": "echo hi from npm"}})
+    )
+    git = ["git", "-c", "user.name=Alice", "-c", "user.email=alice@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=workspace, check=True)
+    subprocess.run([*git, "add", "."], cwd=workspace, check=True)
+    subprocess.run([*git, "commit", "-qm", "First commit"], cwd=workspace, check=True)
+    return workspace
+
+
+def test_every_example_plugin_is_active(project: Path, cli: CliFn) -> None:
+    listed = cli("plugin", "list", "--json")
+    assert listed.code == 0, listed.err
+    states = {row["name"]: (row["state"], row["runtime"]) for row in listed.json()["data"]}
+    assert states == {
+        "todo-finder": ("active", "python"),
+        "npm-scripts": ("active", "node"),
+        "release-notes": ("active", "python"),
+        "announcer": ("active", "node"),
+    }
+
+
+def test_the_examples_do_their_jobs(project: Path, cli: CliFn) -> None:
+    todos = cli("run", "todos.find", "--json").json()["data"]["notes"]
+    assert todos == [
+        {"file": "app.py", "line": 2, "kind": "TODO", "assignee": "alice",
+         "text": "handle errors", "author": "Alice", "age_days": todos[0]["age_days"]}
+    ]  # fmt: skip
+    scripts = cli("run", "scripts.list", "--json").json()["data"]["scripts"]
+    assert scripts == {"greet": "echo hi from npm"}
+    ran = cli("run", "scripts.run", "name=greet", "--json").json()
+    assert ran["ok"] and "hi from npm" in ran["data"]["output"]
+
+
+def test_cross_plugin_messaging_through_the_host(project: Path, cli: CliFn) -> None:
+    """release-notes calls git.log (built-in) and todos.find (another plugin) and publishes
+    release.drafted, which the Node announcer receives; all of it is in the audit trail."""
+    drafted = cli("run", "release.notes", "--json").json()
+    assert drafted["ok"], drafted["message"]
+    draft = drafted["data"]["draft"]
+    assert "First commit" in draft and "app.py:2 handle errors" in draft
+    kept = project / "plugins" / "announcer" / "announcements.jsonl"
+    assert kept.is_file()
+    [announcement] = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert announcement["source"] == "release-notes" and announcement["draft"] == draft
+    trail = cli("audit", "query", "--correlation-id", drafted["correlation_id"], "--json")
+    actions = sorted(row["action"] for row in trail.json()["data"])
+    assert actions == ["git.log", "plugin.call", "plugin.call", "release.notes", "todos.find"]
