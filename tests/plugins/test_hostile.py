@@ -1,0 +1,101 @@
+"""Hostile plugins: unbounded memory, network access it was not granted. The host and the
+other plugins go on; each refusal is clear."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from logomesh.engine import Engine
+from logomesh.plugins.sandbox import network_namespaces_available
+from tests.plugins.conftest import ECHO_PLUGIN, run_command
+
+AddPlugin = Callable[..., Path]
+MakeEngine = Callable[..., Engine]
+
+HOG = """
+    from logomesh_plugin import Plugin, ToolError
+    plugin = Plugin("hog", version="1")
+    hoard = []
+    @plugin.tool("hog.eat")
+    def eat(args, ctx):
+        try:
+            while True:
+                hoard.append(bytearray(16 * 1024 * 1024))
+        except MemoryError:
+            hoard.clear()
+            raise ToolError(f"out of memory after the limit")
+    plugin.run()
+"""
+
+
+def test_a_python_plugin_that_allocates_without_bound_hits_its_memory_limit(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    add_plugin("hog", HOG, commands=("hog.eat",), extra="[limits]\nmemory_mb = 128\n")
+    add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
+    engine = plugin_engine()
+    result = run_command(engine, "hog.eat")
+    assert result.error is not None and "out of memory" in result.message
+    assert run_command(engine, "echo.say", text="unaffected").ok
+    assert run_command(engine, "hog.eat").error is not None  # and it is still serving
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    script = """
+        const { Plugin } = require("logomesh-plugin");
+        const plugin = new Plugin("nodehog", { version: "1" });
+        const hoard = [];
+        plugin.tool("nodehog.eat", {}, () => {
+          for (;;) hoard.push(new Array(1 << 20).fill(1.5));
+        });
+        plugin.run();
+    """
+    add_plugin("nodehog", script, commands=("nodehog.eat",), runtime="node", entry="main.js",
+               extra="[limits]\nmemory_mb = 128\n")  # fmt: skip
+    add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
+    engine = plugin_engine(max_restarts=0)
+    result = run_command(engine, "nodehog.eat")
+    assert result.error is not None
+    assert result.error.code == "plugin.crashed"  # V8 hit its heap cap and the process died
+    assert run_command(engine, "echo.say", text="unaffected").ok
+
+
+@pytest.mark.skipif(not network_namespaces_available(), reason="no network namespaces here")
+def test_a_plugin_without_the_network_permission_cannot_connect(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    script = f"""
+        import socket
+        from logomesh_plugin import Plugin, ToolError
+        plugin = Plugin("{{name}}", version="1")
+        @plugin.tool("{{name}}.connect")
+        def connect(args, ctx):
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+            except OSError as exc:
+                raise ToolError(f"refused: {{exc}}")
+            return "connected"
+        plugin.run()
+    """
+    add_plugin("offline", script.replace("{name}", "offline"), commands=("offline.connect",))
+    add_plugin("online", script.replace("{name}", "online"), commands=("online.connect",),
+               extra="[permissions]\nnetwork = true\n")  # fmt: skip
+    engine = plugin_engine()
+    refused = run_command(engine, "offline.connect")
+    assert refused.error is not None and "refused" in refused.message
+    assert not accepted
+    assert run_command(engine, "online.connect").message == "connected"
+    server.close()
