@@ -54,7 +54,7 @@ def take_notification(
 
 def _sample(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str, Any]:
     if not plugin.manifest.permissions.llm:
-        _audit(host, plugin, "plugin.sample", Outcome.DENIED, error="no llm permission")
+        audit_plugin(host, plugin, "plugin.sample", Outcome.DENIED, error="no llm permission")
         raise RpcError(
             PERMISSION_DENIED,
             "This plugin may not use the LLM: add `llm = true` under [permissions] in its "
@@ -91,7 +91,9 @@ def _call(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str,
     if not command or not isinstance(arguments, dict):
         raise RpcError(INVALID_PARAMS, "logomesh/call needs `command` and an `arguments` object.")
     if not plugin.manifest.permissions.may_call(command):
-        _audit(host, plugin, "plugin.call", Outcome.DENIED, target=command, error="not granted")
+        audit_plugin(
+            host, plugin, "plugin.call", Outcome.DENIED, target=command, error="not granted"
+        )
         raise RpcError(
             PERMISSION_DENIED,
             f"This plugin may not call {command}: add it to `call` under [permissions] in its "
@@ -101,7 +103,9 @@ def _call(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str,
     request = CommandRequest(command, actor, arguments, correlation_id=correlation_id)
     result = asyncio.run(host.engine.execute(request))
     outcome, correlation_id = result.outcome, request.correlation_id
-    _audit(host, plugin, "plugin.call", outcome, target=command, correlation_id=correlation_id)
+    audit_plugin(
+        host, plugin, "plugin.call", outcome, target=command, correlation_id=correlation_id
+    )
     return result.to_dict()
 
 
@@ -122,7 +126,9 @@ def acting_for(host: PluginHost, plugin: Plugin) -> tuple[Actor, str]:
 
 def publish(host: PluginHost, plugin: Plugin, event: str, data: Any) -> None:
     if not plugin.manifest.permissions.may_publish(event):
-        _audit(host, plugin, "plugin.publish", Outcome.DENIED, target=event, error="not granted")
+        audit_plugin(
+            host, plugin, "plugin.publish", Outcome.DENIED, target=event, error="not granted"
+        )
         logger.warning(
             "plugin %s may not publish %s (not in permissions.publish)", plugin.name, event
         )
@@ -135,7 +141,7 @@ def publish(host: PluginHost, plugin: Plugin, event: str, data: Any) -> None:
         and other.manifest.permissions.may_receive(event)
         and any(e.event == event for e in other.manifest.contributes.events)
     ]
-    _audit(host, plugin, "plugin.publish", Outcome.OK, target=event,
+    audit_plugin(host, plugin, "plugin.publish", Outcome.OK, target=event,
            details={"receivers": [r.name for r in receivers]})  # fmt: skip
     for receiver in receivers:
         try:
@@ -160,7 +166,7 @@ def _refresh_tools(host: PluginHost, plugin: Plugin) -> None:
     host._adopt_tools(plugin, tools)
 
 
-def _audit(
+def audit_plugin(
     host: PluginHost,
     plugin: Plugin,
     action: str,

@@ -683,6 +683,13 @@ class PluginHost:
         if error is not None or state is not PluginState.FAILED:
             plugin.error = error if state in (PluginState.FAILED, PluginState.DISABLED) else None
         self._publish(PluginStateChanged("", plugin.name, str(state), plugin.error))
+        if state in (PluginState.FAILED, PluginState.DISABLED) and plugin.process is not None:
+            # A plugin that ran and then failed (at start, in a crash, by a reload) is an
+            # event of the system worth keeping; a manifest error is shown by `plugin list`.
+            from logomesh.audit.models import Outcome
+            from logomesh.plugins.bridge import audit_plugin
+
+            audit_plugin(self, plugin, f"plugin.{state}", Outcome.ERROR, error=plugin.error)
 
     def _fail(self, plugin: Plugin, error: str) -> None:
         logger.warning("plugin %s failed: %s", plugin.name, error)

@@ -4,6 +4,7 @@ way a plugin can be broken or hostile, with the host and the other plugins unaff
 from __future__ import annotations
 
 import os
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -165,6 +166,8 @@ def test_a_crash_mid_call_is_reported_and_the_plugin_restarts(
     _wait_until(lambda: engine.plugins.plugins["fragile"].state == "active")
     assert run_command(engine, "fragile.ok").message == "fine"
     assert engine.plugins.plugins["fragile"].crashes == 1
+    [record] = engine.audit.store.query(AuditFilter(action="plugin.failed"))
+    assert record.actor == "plugin:fragile" and "exited with status 7" in (record.error or "")
 
 
 def test_repeated_crashes_disable_the_plugin_with_the_reason(
@@ -182,6 +185,8 @@ def test_repeated_crashes_disable_the_plugin_with_the_reason(
     assert "exited with status 2" in plugin.error and "boom at start" in plugin.error
     refused = run_command(engine, "doomed.run")
     assert refused.error is not None and "disabled" in refused.message
+    [disabled] = engine.audit.store.query(AuditFilter(action="plugin.disabled"))
+    assert "disabled after 3 crashes" in (disabled.error or "")
 
 
 def test_a_plugin_that_ignores_shutdown_is_killed_with_its_children(
@@ -302,3 +307,26 @@ def test_disable_enable_and_reload_commands(
     assert run_command(engine, "echo.say", text="y").data == {"heard": "y"}
     records = engine.audit.store.query(AuditFilter(action="plugin.*", limit=None))
     assert {"plugin.disable", "plugin.enable", "plugin.reload"} <= {r.action for r in records}
+
+
+def test_a_plugin_installed_as_a_python_package_is_found_by_its_entry_point(
+    tmp_path: Path, plugin_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    package = site / "acme_plugin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "main.py").write_text(textwrap.dedent(ECHO_PLUGIN).replace('"echo"', '"acme"'))
+    (package / "logomesh-plugin.toml").write_text(
+        'name = "acme"\nversion = "2.0.0"\nruntime = "python"\nentry = "main.py"\n'
+        '[[contributes.commands]]\nname = "echo.say"\nsummary = "say it"\n'
+    )
+    info = site / "acme_plugin-2.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-plugin\nVersion: 2.0.0\n")
+    (info / "entry_points.txt").write_text("[logomesh.plugins]\nacme = acme_plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    engine = plugin_engine(entry_points=True)
+    [row] = [row for row in engine.plugins.describe() if row["name"] == "acme"]
+    assert row["source"] == "entry point acme" and row["version"] == "2.0.0"
+    assert run_command(engine, "echo.say", text="installed").data == {"said": "installed"}
