@@ -48,6 +48,7 @@ from logomesh.plugins.discovery import Discovered, discover
 from logomesh.plugins.manifest import MANIFEST_FILE, CommandContribution, Manifest, load_manifest
 from logomesh.plugins.process import Handlers, PluginProcess, Tool, ToolResult
 from logomesh.plugins.sandbox import launch_spec
+from logomesh.plugins.watchdog import ProcessWatchdog
 from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
@@ -111,6 +112,14 @@ class Plugin:
     def name(self) -> str:
         return self.found.name
 
+    def group_leader(self) -> int | None:
+        """The process group the watchdog counts (the plugin leads its own)."""
+        process = self.process
+        return process.pid if process is not None and process.running else None
+
+    def process_limit(self) -> int:
+        return self.manifest.limits.processes
+
     @property
     def manifest(self) -> Manifest:
         assert self.found.manifest is not None
@@ -142,6 +151,7 @@ class PluginHost:
         self._discovered = False
         self._guard = threading.Lock()
         self._watcher: PluginWatcher | None = None
+        self._watchdog = ProcessWatchdog(lambda: list(self.plugins.values()), self._forked_too_much)
         # Processes a reload is starting: a crash at start is the reload's failure, not
         # restarted (the pipe closes before the exit is reported, so this is per process).
         self._no_restart: weakref.WeakSet[PluginProcess] = weakref.WeakSet()
@@ -350,6 +360,7 @@ class PluginHost:
         plugin.warnings = tuple(f"not available here: {what}" for what in spec.missing)
         for warning in plugin.warnings:
             logger.warning("plugin %s: %s", plugin.name, warning)
+        self._watchdog.start()
         process = PluginProcess(
             plugin.name,
             spec,
@@ -399,6 +410,7 @@ class PluginHost:
 
     def stop_all(self) -> None:
         self.unwatch()
+        self._watchdog.stop()
         threads = [
             threading.Thread(target=self.stop, args=(name,))
             for name, plugin in list(self.plugins.items())
@@ -408,6 +420,15 @@ class PluginHost:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def _forked_too_much(self, watched: object, count: int) -> None:
+        plugin = self.plugins.get(getattr(watched, "name", ""))
+        if plugin is None or plugin.process is None:
+            return
+        limit = plugin.manifest.limits.processes
+        reason = f"started {count} processes, more than its limit of {limit} (limits.processes)"
+        logger.warning("plugin %s %s; stopping it", plugin.name, reason)
+        plugin.process.terminate(reason)
 
     def close(self) -> None:
         """Stop watching and stop every plugin (what ``Engine.close`` needs)."""

@@ -80,6 +80,7 @@ class PluginProcess:
         self.stats = CallStats()
         self.started_at: float | None = None
         self._stopping = False
+        self.kill_reason: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -142,6 +143,21 @@ class PluginProcess:
                 os.killpg(process.pid, sig)
                 process.wait(timeout=1)
             except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+                continue
+        self._kill_group_leftovers(process.pid)
+
+    def terminate(self, reason: str) -> None:
+        """Kill the whole process group now (no grace), remembering why for the error."""
+        self.kill_reason = reason
+        process = self._process
+        if process is None:
+            return
+        for _ in range(5):  # a forking group may gain members while it is being killed
+            self._kill_group_leftovers(process.pid)
+            try:
+                process.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
                 continue
         self._kill_group_leftovers(process.pid)
 
@@ -268,12 +284,16 @@ class PluginProcess:
             return None
 
     def exit_summary(self, reason: str | None) -> str:
+        if self.kill_reason:
+            return f"stopped by the host: {self.kill_reason}"
         code = self._exit_code()
         what = f"exited with status {code}" if code is not None else (reason or "stopped")
         tail = self.stderr_tail()[-300:]
         return what + (f"; last output: {tail}" if tail else "")
 
     def _crash_message(self, reason: str | None, during: str | None = None) -> str:
+        if self.kill_reason:
+            return f"Plugin {self.name} was stopped by the host: it {self.kill_reason}."
         code = self._exit_code()
         what = f"exited with status {code}" if code is not None else (reason or "stopped")
         if reason and code is not None:

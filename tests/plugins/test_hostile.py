@@ -99,3 +99,35 @@ def test_a_plugin_without_the_network_permission_cannot_connect(
     assert not accepted
     assert run_command(engine, "online.connect").message == "connected"
     server.close()
+
+
+def test_a_plugin_that_forks_without_bound_is_stopped_at_its_process_limit(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    """The fork loop never stops on its own: only the host's limit ends it (RLIMIT_NPROC
+    alone cannot, as root is exempt from it)."""
+    script = """
+        import os, time
+        from logomesh_plugin import Plugin
+        plugin = Plugin("forker", version="1")
+        @plugin.tool("forker.bomb")
+        def bomb(args, ctx):
+            while True:
+                try:
+                    if os.fork() == 0:
+                        time.sleep(60)
+                        os._exit(0)
+                except OSError:
+                    time.sleep(0.01)
+        plugin.run()
+    """
+    add_plugin("forker", script, commands=("forker.bomb",),
+               extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
+    add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
+    engine = plugin_engine(max_restarts=0)
+    result = run_command(engine, "forker.bomb")
+    assert result.error is not None and result.error.code == "plugin.crashed"
+    assert "more than its limit of 40 (limits.processes)" in result.message
+    leader = engine.plugins.plugins["forker"].group_leader()
+    assert leader is None
+    assert run_command(engine, "echo.say", text="unaffected").ok
