@@ -88,6 +88,15 @@ class InFlight:
     correlation_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PluginStatsSampled(Event):
+    """A running plugin's figures (CPU, memory, calls, errors, latency), every
+    ``plugins.stats_interval_s`` while a long-lived adapter serves plugins."""
+
+    plugin: str
+    stats: dict[str, Any]
+
+
 @dataclass
 class Plugin:
     """One plugin as the host sees it (mutable: its state changes over its life)."""
@@ -152,6 +161,7 @@ class PluginHost:
         self._guard = threading.Lock()
         self._watcher: PluginWatcher | None = None
         self._watchdog = ProcessWatchdog(lambda: list(self.plugins.values()), self._forked_too_much)
+        self._closing = threading.Event()
         # Processes a reload is starting: a crash at start is the reload's failure, not
         # restarted (the pipe closes before the exit is reported, so this is per process).
         self._no_restart: weakref.WeakSet[PluginProcess] = weakref.WeakSet()
@@ -411,6 +421,7 @@ class PluginHost:
     def stop_all(self) -> None:
         self.unwatch()
         self._watchdog.stop()
+        self._closing.set()
         threads = [
             threading.Thread(target=self.stop, args=(name,))
             for name, plugin in list(self.plugins.items())
@@ -666,6 +677,17 @@ class PluginHost:
         threading.Thread(target=self.start_all, name="plugins-start", daemon=True).start()
         if self.settings.watch:
             self.watch()
+        if self.settings.stats_interval_s > 0:
+            threading.Thread(target=self._sample_stats, name="plugins-stats", daemon=True).start()
+
+    def _sample_stats(self) -> None:
+        """Publish each running plugin's figures as a PluginStatsSampled event, periodically."""
+        from logomesh.plugins.stats import plugin_stats
+
+        while not self._closing.wait(self.settings.stats_interval_s):
+            for plugin in list(self.plugins.values()):
+                if plugin.group_leader() is not None:
+                    self._publish(PluginStatsSampled("", plugin.name, plugin_stats(plugin)))
 
     def unwatch(self) -> None:
         with self._guard:

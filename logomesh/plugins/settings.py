@@ -26,6 +26,9 @@ class PluginSettings(BaseModel):
     watch: bool = Field(
         default=True, description="Long-lived adapters reload plugins when their files change."
     )
+    stats_interval_s: float = Field(
+        default=10.0, ge=0, description="PluginStatsSampled events this often (0: never)."
+    )
     start_timeout_s: float = Field(default=10.0, gt=0)
     stop_grace_s: float = Field(default=2.0, ge=0)
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)

@@ -330,3 +330,18 @@ def test_a_plugin_installed_as_a_python_package_is_found_by_its_entry_point(
     [row] = [row for row in engine.plugins.describe() if row["name"] == "acme"]
     assert row["source"] == "entry point acme" and row["version"] == "2.0.0"
     assert run_command(engine, "echo.say", text="installed").data == {"said": "installed"}
+
+
+def test_long_lived_adapters_get_plugins_started_and_their_stats_as_events(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    from logomesh.plugins.host import PluginStatsSampled
+
+    add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
+    engine = plugin_engine(stats_interval_s=0.1, watch=False)
+    samples: list[PluginStatsSampled] = []
+    engine.events.subscribe(PluginStatsSampled, samples.append)
+    engine.plugins.serve_in_background()
+    _wait_until(lambda: any(s.plugin == "echo" for s in samples))
+    stats = next(s.stats for s in samples if s.plugin == "echo")
+    assert stats["state"] == "active" and stats["rss_mb"] > 0 and stats["pid"]
