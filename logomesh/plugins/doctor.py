@@ -4,13 +4,13 @@ Each row names a protection, its status and why:
 
 - ``active``: the host applies it to every plugin it starts (the clean environment, the
   process group, resource limits, call timeouts, and network isolation where ``unshare
-  --net`` works);
+  --net`` works, and Landlock file system rules where the kernel has them);
 - ``available, not used yet``: the machine offers it but the host does not apply it yet
-  (Node's permission model, Landlock, seccomp);
+  (Node's permission model, seccomp);
 - ``unavailable``: the machine does not offer it, with the reason.
 
-Every probe is read-only and quick: files under ``/proc`` and ``/sys``, ``node --version``
-and one feature test of Node's permission flag.
+Every probe is read-only and quick: files under ``/proc`` and ``/sys``, ``node --version``,
+one feature test of Node's permission flag, and Landlock's version query (a system call).
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from logomesh.plugins.sandbox import network_namespaces_available, unshare_binary
+from logomesh.plugins.sandbox import landlock_abi, network_namespaces_available, unshare_binary
 
 ACTIVE = "active"
 NOT_USED_YET = "available, not used yet"
 UNAVAILABLE = "unavailable"
 
-_LSM_FILE = Path("/sys/kernel/security/lsm")
 _STATUS_FILE = Path("/proc/self/status")
 _USERNS_FILES = (
     Path("/proc/sys/kernel/unprivileged_userns_clone"),
@@ -182,30 +181,22 @@ def node_permission_model(node: str | None) -> Protection:
     )
 
 
-def landlock(lsm_file: Path = _LSM_FILE) -> Protection:
+def landlock(abi: int | None = None) -> Protection:
     name = "Landlock"
-    try:
-        modules = lsm_file.read_text(encoding="utf-8").strip()
-    except OSError:
+    abi = landlock_abi() if abi is None else abi
+    if abi > 0:
         return Protection(
             name,
-            UNAVAILABLE,
-            f"{lsm_file} cannot be read (securityfs not mounted, as in most containers), so "
-            "whether the kernel enables Landlock is unknown.",
-        )
-    active = [module for module in modules.split(",") if module]
-    if "landlock" in active:
-        return Protection(
-            name,
-            NOT_USED_YET,
-            "The kernel enables Landlock (file system access rules an unprivileged process "
-            "can set on itself); the host does not restrict plugins with it yet.",
+            ACTIVE,
+            f"The kernel enforces Landlock (ABI {abi}): every plugin starts restricted to "
+            "reading the runtime, the system folders and the SDK, writing its own folder and "
+            "a private TMPDIR, and the workspace only as `permissions.workspace` grants.",
         )
     return Protection(
         name,
         UNAVAILABLE,
-        f"The kernel's security modules are {', '.join(active) or '(none)'}; Landlock is not "
-        "among them (it needs Linux 5.13+ with landlock in the lsm= boot list).",
+        "The kernel refuses landlock_create_ruleset (Linux older than 5.13, or landlock not "
+        "in the lsm= boot list): plugins can read and write whatever LogoMesh can.",
     )
 
 

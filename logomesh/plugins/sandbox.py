@@ -4,7 +4,11 @@ allows it.
 
 Deny by default: the environment holds no host variable but a short allowlist (never a
 secret), the limits come from the manifest, and a plugin without the ``network`` permission
-runs in an empty network namespace when ``unshare`` works here. What could not be applied
+runs in an empty network namespace when ``unshare`` works here, and every plugin starts
+under Landlock where the kernel has it (``launcher.py`` restricts the process, then runs the
+plugin): it reads only the runtime's installation, the system folders and the SDK, writes
+only its own folder and a private temporary directory, and sees the workspace only as its
+manifest's ``permissions.workspace`` says. What could not be applied
 is listed in ``LaunchSpec.missing`` so the host can warn and ``logomesh plugin doctor`` can
 say so.
 """
@@ -13,19 +17,27 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from logomesh.plugins import landlock
 from logomesh.plugins.manifest import Limits, Manifest, Runtime, WorkspaceAccess
 from logomesh.security.redaction import is_secret_key
 
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
+LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
+# Read-only for every plugin: the system's programs, libraries and configuration.
+_SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/dev")
+_DEV_WRITE = ("/dev/null",)
 # Host variables a plugin may see; everything else (tokens, keys, cloud credentials) stays.
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "SYSTEMROOT")
 MB = 1024 * 1024
@@ -64,10 +76,25 @@ def launch_spec(manifest: Manifest, folder: Path, workspace: Path) -> LaunchSpec
     argv = _runtime_argv(manifest, folder, env)
     if manifest.runtime is Runtime.NODE:
         applied.append("V8 heap limit")
+    netns = not manifest.permissions.network and network_namespaces_available()
+    # Without a network namespace, Landlock (ABI 4+) can at least refuse TCP connect and bind.
+    block_tcp = not manifest.permissions.network and not netns and landlock_abi() >= 4
+    if landlock_abi() > 0:
+        argv = _landlocked(manifest, folder, workspace, argv, env, block_tcp=block_tcp)
+        applied.append(f"filesystem isolation (Landlock ABI {landlock_abi()})")
+        if block_tcp:
+            applied.append("no TCP connect or bind (Landlock)")
+    else:
+        missing.append("filesystem isolation (Landlock)")
     if not manifest.permissions.network:
-        if network_namespaces_available():
+        if netns:
             argv = (unshare_binary() or "unshare", "--net", "--", *argv)
             applied.append("no network (empty network namespace)")
+        elif block_tcp:
+            missing.append(
+                "network isolation beyond TCP (unshare --net is not permitted here; Landlock "
+                "blocks TCP only)"
+            )
         else:
             missing.append("network isolation (unshare --net is not permitted here)")
     memory = manifest.limits.memory_mb * MB
@@ -112,6 +139,72 @@ def _runtime_argv(manifest: Manifest, folder: Path, env: dict[str, str]) -> tupl
 
 
 @functools.cache
+def landlock_abi() -> int:
+    return landlock.abi_version()
+
+
+def landlock_policy(
+    manifest: Manifest, folder: Path, workspace: Path, argv: tuple[str, ...], tmp: Path
+) -> tuple[list[str], list[str]]:
+    """What a plugin may read and write: ``(read, write)``, deny everything else."""
+    read = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(SDK_DIR)}
+    read |= set(_SYSTEM_READ)
+    program = shutil.which(argv[0]) if argv else None
+    if program:  # the runtime's installation: /usr for /usr/bin/node, ~/.nvm/... for nvm
+        read.add(str(Path(program).resolve().parent.parent))
+    if manifest.runtime is Runtime.MCP:
+        # A server's argv names its program and script; their folders are its installation.
+        for arg in argv:
+            if os.path.isabs(arg) and os.path.exists(arg):  # noqa: PTH110, PTH117
+                path = Path(arg).resolve()
+                read.add(str(path if path.is_dir() else path.parent))
+    write = {str(folder), str(tmp), *_DEV_WRITE}
+    access = manifest.permissions.workspace
+    if access is WorkspaceAccess.READ:
+        read.add(str(workspace))
+    elif access is WorkspaceAccess.WRITE:
+        write.add(str(workspace))
+    return sorted(read), sorted(write)
+
+
+def private_tmp(manifest: Manifest, folder: Path) -> Path:
+    """This plugin's own temporary directory (TMPDIR), the same one across restarts."""
+    root = Path(tempfile.gettempdir()) / f"logomesh-plugins-{os.geteuid()}"
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    path = root / f"{manifest.name}-{key}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = root.lstat()
+        if info.st_uid != os.geteuid() or not root.is_dir() or root.is_symlink():
+            raise PermissionError(f"{root} is not this user's own folder")
+        path.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        # Someone else owns the shared name: a fresh directory of our own instead.
+        path = Path(tempfile.mkdtemp(prefix=f"logomesh-plugin-{manifest.name}-"))
+    return path
+
+
+def _landlocked(
+    manifest: Manifest,
+    folder: Path,
+    workspace: Path,
+    argv: tuple[str, ...],
+    env: dict[str, str],
+    *,
+    block_tcp: bool,
+) -> tuple[str, ...]:
+    tmp = private_tmp(manifest, folder)
+    env["TMPDIR"] = str(tmp)
+    read, write = landlock_policy(manifest, folder, workspace, argv, tmp)
+    python = manifest.runtime is Runtime.PYTHON
+    policy = json.dumps({"read": read, "write": write, "block_tcp": block_tcp, "python": python})
+    if python:  # the entry runs in the launcher's own interpreter: argv is (python, -s, entry)
+        return (*argv[:-1], str(LAUNCHER), policy, argv[-1])
+    # -S -E -s: no site, no PYTHON* variables; the launcher needs the standard library only.
+    return (sys.executable, "-S", "-E", "-s", str(LAUNCHER), policy, *argv)
+
+
+@functools.cache
 def node_binary() -> str:
     return shutil.which("node") or "node"
 
@@ -140,9 +233,13 @@ def _limiter(limits: Limits, memory: int) -> Callable[[], None]:
         (resource.RLIMIT_CPU, limits.cpu_s),
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_FSIZE, limits.file_size_mb * MB),
-        (resource.RLIMIT_NPROC, limits.processes),
         (resource.RLIMIT_DATA, memory),
     ]
+    if os.geteuid() != 0:
+        # RLIMIT_NPROC counts all of the user's processes (root is exempt), so it can only be
+        # a backstop above what the user already runs; the watchdog holds the plugin's own
+        # limit (logomesh.plugins.watchdog).
+        settings.append((resource.RLIMIT_NPROC, _user_processes() + limits.processes))
 
     def apply() -> None:
         for which, value in settings:
@@ -160,3 +257,15 @@ def _precompile_python_helper() -> None:
 
     with contextlib.suppress(OSError):
         compileall.compile_dir(SDK_DIR / "python", quiet=1)
+        # The launcher imports it in every Python plugin (PYTHONDONTWRITEBYTECODE is set there).
+        compileall.compile_file(Path(landlock.__file__), quiet=1)
+
+
+def _user_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for name in os.listdir("/proc"):  # noqa: PTH208 (a stat per process; speed matters)
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                count += Path("/proc", name).stat().st_uid == uid
+    return count

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from logomesh.engine import Engine
-from logomesh.plugins import doctor, stats
+from logomesh.plugins import doctor, landlock, stats
 from tests.plugins.conftest import ECHO_PLUGIN, run_command
 
 AddPlugin = Callable[..., Path]
@@ -135,19 +135,18 @@ def test_doctor_lists_every_protection_with_a_status(plugin_engine: MakeEngine) 
     if NODE:
         version = subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout
         assert version.strip() in node["detail"]
-    for later in ("Node permission model", "Landlock", "seccomp"):
+    for later in ("Node permission model", "seccomp"):
         assert rows[later]["status"] in (doctor.NOT_USED_YET, doctor.UNAVAILABLE)
+    assert rows["Landlock"]["status"] == (
+        doctor.ACTIVE if landlock.abi_version() > 0 else doctor.UNAVAILABLE
+    )
     assert result.message.endswith("unavailable here.")
 
 
 def test_doctor_reads_landlock_and_seccomp_from_the_kernel(tmp_path: Path) -> None:
-    lsm = tmp_path / "lsm"
-    lsm.write_text("lockdown,capability,landlock,yama,apparmor")
-    assert doctor.landlock(lsm).status == doctor.NOT_USED_YET
-    lsm.write_text("capability,yama")
-    without = doctor.landlock(lsm)
-    assert without.status == doctor.UNAVAILABLE and "capability, yama" in without.detail
-    assert doctor.landlock(tmp_path / "missing").status == doctor.UNAVAILABLE
+    active = doctor.landlock(abi=7)
+    assert active.status == doctor.ACTIVE and "ABI 7" in active.detail
+    assert doctor.landlock(abi=0).status == doctor.UNAVAILABLE
     status = tmp_path / "status"
     status.write_text("Name:\tpython\nSeccomp:\t2\nSeccomp_filters:\t1\n")
     filtered = doctor.seccomp(status)
