@@ -25,34 +25,24 @@ def list_plugins(
     execute(ctx, "plugin.list", {"start": not no_start}, json_output=json_output)
 
 
-@app.command()
-def start(ctx: typer.Context, name: str, json_output: JsonFlag = False) -> None:
-    """Start (or restart) a plugin."""
-    execute(ctx, "plugin.start", {"name": name}, json_output=json_output, yes=True)
+def _by_name(command: str, description: str) -> None:
+    """``logomesh plugin VERB NAME``: one subcommand per state change, all alike."""
+
+    def change(ctx: typer.Context, name: str, json_output: JsonFlag = False) -> None:
+        execute(ctx, command, {"name": name}, json_output=json_output, yes=True)
+
+    change.__doc__ = description
+    app.command(command.split(".", 1)[1])(change)
 
 
-@app.command()
-def stop(ctx: typer.Context, name: str, json_output: JsonFlag = False) -> None:
-    """Stop a running plugin."""
-    execute(ctx, "plugin.stop", {"name": name}, json_output=json_output, yes=True)
-
-
-@app.command()
-def enable(ctx: typer.Context, name: str, json_output: JsonFlag = False) -> None:
-    """Enable a disabled plugin and start it."""
-    execute(ctx, "plugin.enable", {"name": name}, json_output=json_output, yes=True)
-
-
-@app.command()
-def disable(ctx: typer.Context, name: str, json_output: JsonFlag = False) -> None:
-    """Stop a plugin and keep it off."""
-    execute(ctx, "plugin.disable", {"name": name}, json_output=json_output, yes=True)
-
-
-@app.command()
-def reload(ctx: typer.Context, name: str, json_output: JsonFlag = False) -> None:
-    """Re-read a plugin's manifest and restart it."""
-    execute(ctx, "plugin.reload", {"name": name}, json_output=json_output, yes=True)
+for _command, _description in (
+    ("plugin.start", "Start (or restart) a plugin."),
+    ("plugin.stop", "Stop a running plugin."),
+    ("plugin.enable", "Enable a disabled plugin and start it."),
+    ("plugin.disable", "Stop a plugin and keep it off."),
+    ("plugin.reload", "Re-read a plugin's manifest and restart it."),
+):
+    _by_name(_command, _description)
 
 
 @app.command()

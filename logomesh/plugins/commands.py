@@ -12,6 +12,7 @@ from logomesh.commands.registry import command
 from logomesh.config import RiskLevel
 from logomesh.errors import InvalidArgumentsError, PluginError
 from logomesh.plugins import check, doctor, scaffold, stats
+from logomesh.plugins.lifecycle_commands import LIFECYCLE_COMMANDS
 from logomesh.plugins.manifest import load_manifest
 
 
@@ -41,77 +42,6 @@ async def plugin_list(ctx: CommandContext, args: ListArgs) -> CommandOutput:
     return CommandOutput(data=rows, message=message)
 
 
-class NameArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1)
-
-
-@command(
-    "plugin.start",
-    summary="Start (or restart) a plugin",
-    permission="plugin.manage",
-    risk=RiskLevel.WRITE,
-    examples=("start the plugin", "restart a plugin"),
-)
-async def plugin_start(ctx: CommandContext, args: NameArgs) -> CommandOutput:
-    host = ctx.engine.plugins
-    await asyncio.to_thread(host.stop, args.name)
-    plugin = await asyncio.to_thread(host.ensure_started, args.name)
-    return CommandOutput(data=plugin.describe(), message=f"Plugin {args.name} is {plugin.state}.")
-
-
-@command(
-    "plugin.stop",
-    summary="Stop a running plugin",
-    permission="plugin.manage",
-    risk=RiskLevel.WRITE,
-    examples=("stop the plugin", "shut down a plugin"),
-)
-async def plugin_stop(ctx: CommandContext, args: NameArgs) -> CommandOutput:
-    host = ctx.engine.plugins
-    await asyncio.to_thread(host.stop, args.name)
-    return CommandOutput(message=f"Plugin {args.name} is stopped.")
-
-
-@command(
-    "plugin.enable",
-    summary="Enable a disabled plugin and start it",
-    permission="plugin.manage",
-    risk=RiskLevel.WRITE,
-    examples=("enable the plugin", "turn the plugin back on"),
-)
-async def plugin_enable(ctx: CommandContext, args: NameArgs) -> CommandOutput:
-    plugin = await asyncio.to_thread(ctx.engine.plugins.enable, args.name)
-    return CommandOutput(data=plugin.describe(), message=f"Plugin {args.name} is {plugin.state}.")
-
-
-@command(
-    "plugin.disable",
-    summary="Stop a plugin and keep it off until it is enabled again",
-    permission="plugin.manage",
-    risk=RiskLevel.WRITE,
-    examples=("disable the plugin", "turn off a plugin"),
-)
-async def plugin_disable(ctx: CommandContext, args: NameArgs) -> CommandOutput:
-    await asyncio.to_thread(ctx.engine.plugins.disable, args.name, f"{ctx.identity.name}")
-    return CommandOutput(
-        message=f"Plugin {args.name} is disabled; `logomesh plugin enable {args.name}` undoes it."
-    )
-
-
-@command(
-    "plugin.reload",
-    summary="Re-read a plugin's manifest and restart it with its current code",
-    permission="plugin.manage",
-    risk=RiskLevel.WRITE,
-    examples=("reload the plugin", "pick up my plugin changes"),
-)
-async def plugin_reload(ctx: CommandContext, args: NameArgs) -> CommandOutput:
-    plugin = await asyncio.to_thread(ctx.engine.plugins.reload, args.name)
-    return CommandOutput(data=plugin.describe(), message=f"Plugin {args.name} is {plugin.state}.")
-
-
 class FolderArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -132,18 +62,6 @@ async def plugin_load(ctx: CommandContext, args: FolderArgs) -> CommandOutput:
     return CommandOutput(
         data=plugin.describe(), message=f"Plugin {plugin.name} loaded: {commands}."
     )
-
-
-@command(
-    "plugin.unload",
-    summary="Stop a plugin and remove its commands until the next start",
-    permission="plugin.manage",
-    risk=RiskLevel.WRITE,
-    examples=("unload the plugin",),
-)
-async def plugin_unload(ctx: CommandContext, args: NameArgs) -> CommandOutput:
-    await asyncio.to_thread(ctx.engine.plugins.unload, args.name)
-    return CommandOutput(message=f"Plugin {args.name} is unloaded; its commands are gone.")
 
 
 class StatsArgs(BaseModel):
@@ -323,13 +241,8 @@ def _discovery_roots(ctx: CommandContext) -> set[Path]:
 
 PLUGIN_COMMANDS = (
     plugin_list,
-    plugin_start,
-    plugin_stop,
-    plugin_enable,
-    plugin_disable,
-    plugin_reload,
+    *LIFECYCLE_COMMANDS,
     plugin_load,
-    plugin_unload,
     plugin_stats,
     plugin_doctor,
     plugin_new,
