@@ -36,7 +36,17 @@ from logomesh.security.redaction import is_secret_key
 SDK_DIR = Path(__file__).resolve().parent / "sdk"
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 # Read-only for every plugin: the system's programs, libraries and configuration.
-_SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/dev")
+_SYSTEM_READ = (
+    "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/dev",
+    # From /etc only what programs need to start, resolve names and verify TLS: not all of
+    # it, which as root would include /etc/shadow and friends.
+    *(f"/etc/{name}" for name in (
+        "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "ssl",
+        "ca-certificates", "ca-certificates.conf", "passwd", "group", "nsswitch.conf",
+        "hosts", "host.conf", "resolv.conf", "gai.conf", "services", "protocols",
+        "alternatives", "mime.types", "locale.alias", "os-release", "gitconfig", "npmrc",
+    )),
+)  # fmt: skip
 _DEV_WRITE = ("/dev/null",)
 # Host variables a plugin may see; everything else (tokens, keys, cloud credentials) stays.
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "SYSTEMROOT")
