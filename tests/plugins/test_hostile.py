@@ -131,3 +131,24 @@ def test_a_plugin_that_forks_without_bound_is_stopped_at_its_process_limit(
     leader = engine.plugins.plugins["forker"].group_leader()
     assert leader is None
     assert run_command(engine, "echo.say", text="unaffected").ok
+
+
+def test_a_100_mb_message_is_refused_at_the_default_limit(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    script = """
+        import sys
+        from logomesh_plugin import Plugin
+        plugin = Plugin("flood", version="1")
+        @plugin.tool("flood.send")
+        def send(args, ctx):
+            return "x" * (100 * 1024 * 1024)
+        plugin.run()
+    """
+    add_plugin("flood", script, commands=("flood.send",), extra="[limits]\nmemory_mb = 1024\n")
+    add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
+    engine = plugin_engine(max_restarts=0)
+    result = run_command(engine, "flood.send")
+    assert result.error is not None
+    assert "over the 16,777,216-byte limit (plugins.max_message_bytes)" in result.message
+    assert run_command(engine, "echo.say", text="unaffected").ok
