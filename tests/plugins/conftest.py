@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,30 @@ def plugin_engine(load: Callable[..., LoadedSettings]) -> Iterator[Callable[...,
 
 def run_command(engine: Engine, command: str, **arguments: Any) -> CommandResult:
     return engine.run(CommandRequest(command, ME, arguments))
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.02
+) -> None:
+    """Poll ``condition`` until it holds; fail the test if it does not within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll_s)
+    raise AssertionError("condition not met in time")
+
+
+def plugin_script(name: str, tools: str, *, head: str = "") -> str:
+    """A plugin on the Python helper: ``head`` (imports, set-up), a ``Plugin`` called ``name``,
+    then ``tools`` (its handlers; each part dedented) and ``plugin.run()``."""
+    return (
+        f"{textwrap.dedent(head).strip()}\n"
+        "from logomesh_plugin import Plugin, ToolError\n"
+        f'plugin = Plugin("{name}", version="1")\n'
+        f"{textwrap.dedent(tools).strip()}\n"
+        "plugin.run()\n"
+    )
 
 
 ECHO_PLUGIN = """

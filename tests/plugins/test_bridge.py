@@ -18,7 +18,7 @@ from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.events import CommandProgress
 from logomesh.plugins.arguments import PluginArguments
-from tests.plugins.conftest import run_command
+from tests.plugins.conftest import plugin_script, run_command, wait_until
 
 AddPlugin = Callable[..., Path]
 MakeEngine = Callable[..., Engine]
@@ -29,24 +29,22 @@ MODEL_CACHE = Path.home() / ".cache" / "logomesh" / "models"
 def test_progress_becomes_command_progress_events(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    script = """
-        from logomesh_plugin import Plugin
-        plugin = Plugin("steps", version="1")
+    tools = """
         @plugin.tool("steps.run")
         def run(args, ctx):
             ctx.progress(1, 4, "reading files")
             ctx.progress(3, 4, "checking links")
             ctx.progress(4)
             return "done"
-        plugin.run()
     """
+    script = plugin_script("steps", tools)
     add_plugin("steps", script, commands=("steps.run",))
     engine = plugin_engine()
     seen: list[CommandProgress] = []
     engine.events.subscribe(CommandProgress, seen.append)
     result = run_command(engine, "steps.run")
     assert result.ok, result.message
-    _wait_until(lambda: len(seen) == 3)
+    wait_until(lambda: len(seen) == 3)
     assert [(e.command, e.message, e.fraction) for e in seen] == [
         ("steps.run", "reading files", 0.25),
         ("steps.run", "checking links", 0.75),
@@ -175,8 +173,8 @@ def test_an_event_published_by_one_plugin_reaches_its_subscriber(
 
     assert run_command(engine, "ci.build", status="green").ok
     received = listener / "received.jsonl"
-    _wait_until(received.exists)
-    _wait_until(lambda: received.read_text(encoding="utf-8").endswith("\n"))
+    wait_until(received.exists)
+    wait_until(lambda: received.read_text(encoding="utf-8").endswith("\n"))
     lines = [json.loads(line) for line in received.read_text(encoding="utf-8").splitlines()]
     assert lines == [{"data": {"by": "ci", "status": "green"}, "source": "ci"}]
     [_, sent] = engine.audit.store.query(AuditFilter(action="plugin.publish", oldest_first=True))
@@ -256,9 +254,7 @@ def test_sampling_with_the_permission_asks_the_local_model_and_is_audited(
 def test_a_tool_added_at_run_time_refreshes_the_commands_arguments(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    script = """
-        from logomesh_plugin import Plugin
-        plugin = Plugin("dyn", version="1")
+    tools = """
 
         def count(args, ctx):
             return {"count": args["n"] + 1}
@@ -269,12 +265,12 @@ def test_a_tool_added_at_run_time_refreshes_the_commands_arguments(
                             "properties": {"n": {"type": "integer"}}, "required": ["n"]})
             plugin.notify_tools_changed()
             return "enabled"
-        plugin.run()
     """
+    script = plugin_script("dyn", tools)
     add_plugin("dyn", script, commands=("dyn.enable", "dyn.count"))
     engine = plugin_engine()
     assert run_command(engine, "dyn.enable").ok
-    _wait_until(lambda: engine.registry.get("dyn.count").args_model is not PluginArguments)
+    wait_until(lambda: engine.registry.get("dyn.count").args_model is not PluginArguments)
     wrong = run_command(engine, "dyn.count", n="many")
     assert wrong.error is not None and wrong.error.code == "command.invalid_arguments"
     assert "n" in wrong.message
@@ -288,10 +284,7 @@ def test_a_tool_added_at_run_time_refreshes_the_commands_arguments(
 def test_a_timed_out_call_is_cancelled_in_the_plugin(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    script = """
-        import time
-        from logomesh_plugin import Plugin
-        plugin = Plugin("patient", version="1")
+    tools = """
         @plugin.tool("patient.wait")
         def wait(args, ctx):
             started = time.monotonic()
@@ -303,8 +296,8 @@ def test_a_timed_out_call_is_cancelled_in_the_plugin(
         @plugin.tool("patient.ping")
         def ping(args, ctx):
             return "pong"
-        plugin.run()
     """
+    script = plugin_script("patient", tools, head="import time")
     folder = add_plugin("patient", script, commands=("patient.wait", "patient.ping"),
                         extra="[limits]\ncall_timeout_s = 0.5\n")  # fmt: skip
     engine = plugin_engine()
@@ -313,19 +306,10 @@ def test_a_timed_out_call_is_cancelled_in_the_plugin(
     assert result.error is not None and result.error.code == "command.timeout"
     assert time.monotonic() - started < 5
     marker = folder / "cancelled.txt"
-    _wait_until(lambda: marker.exists() and marker.read_text(encoding="utf-8") != "")
+    wait_until(lambda: marker.exists() and marker.read_text(encoding="utf-8") != "")
     request_id, _, waited = marker.read_text(encoding="utf-8").partition(" after ")
     assert request_id.isdigit() and 0.2 < float(waited) < 5
     # The plugin saw the cancellation and kept serving; its late answer was not mistaken
     # for the next call's.
     assert run_command(engine, "patient.ping").message == "pong"
     assert engine.plugins.plugins["patient"].state == "active"
-
-
-def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")

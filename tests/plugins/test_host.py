@@ -13,7 +13,7 @@ import pytest
 
 from logomesh.audit.query import AuditFilter
 from logomesh.engine import Engine
-from tests.plugins.conftest import ECHO_PLUGIN, run_command
+from tests.plugins.conftest import ECHO_PLUGIN, plugin_script, run_command, wait_until
 
 AddPlugin = Callable[..., Path]
 MakeEngine = Callable[..., Engine]
@@ -124,18 +124,16 @@ def test_garbage_on_stdout_stops_the_plugin_with_the_reason(
     assert "not JSON" in result.message and "hello, I am not JSON" in result.message
     plugin = engine.plugins.plugins["noisy"]
     assert plugin.state in ("failed", "disabled")
-    _wait_until(lambda: not _alive(plugin))
+    wait_until(lambda: not _alive(plugin))
 
 
 def test_an_oversized_message_is_refused(add_plugin: AddPlugin, plugin_engine: MakeEngine) -> None:
-    script = """
-        from logomesh_plugin import Plugin
-        plugin = Plugin("huge", version="1")
+    tools = """
         @plugin.tool("huge.send")
         def send(args, ctx):
             return "x" * (3 * 1024 * 1024)
-        plugin.run()
     """
+    script = plugin_script("huge", tools)
     add_plugin("huge", script, commands=("huge.send",))
     engine = plugin_engine(max_message_bytes=1024 * 1024, max_restarts=0)
     result = run_command(engine, "huge.send")
@@ -146,24 +144,21 @@ def test_an_oversized_message_is_refused(add_plugin: AddPlugin, plugin_engine: M
 def test_a_crash_mid_call_is_reported_and_the_plugin_restarts(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    script = """
-        import os
-        from logomesh_plugin import Plugin
-        plugin = Plugin("fragile", version="1")
+    tools = """
         @plugin.tool("fragile.crash")
         def crash(args, ctx):
             os._exit(7)
         @plugin.tool("fragile.ok")
         def ok(args, ctx):
             return "fine"
-        plugin.run()
     """
+    script = plugin_script("fragile", tools, head="import os")
     add_plugin("fragile", script, commands=("fragile.crash", "fragile.ok"))
     engine = plugin_engine(restart_backoff_s=0.05)
     crashed = run_command(engine, "fragile.crash")
     assert crashed.error is not None and crashed.error.code == "plugin.crashed"
     assert "exited with status 7" in crashed.message
-    _wait_until(lambda: engine.plugins.plugins["fragile"].state == "active")
+    wait_until(lambda: engine.plugins.plugins["fragile"].state == "active")
     assert run_command(engine, "fragile.ok").message == "fine"
     assert engine.plugins.plugins["fragile"].crashes == 1
     [record] = engine.audit.store.query(AuditFilter(action="plugin.failed"))
@@ -179,7 +174,7 @@ def test_repeated_crashes_disable_the_plugin_with_the_reason(
     first = run_command(engine, "doomed.run")
     assert first.error is not None and "boom at start" in first.message
     plugin = engine.plugins.plugins["doomed"]
-    _wait_until(lambda: plugin.state == "disabled")  # restarted with backoff, then given up
+    wait_until(lambda: plugin.state == "disabled")  # restarted with backoff, then given up
     assert plugin.crashes == 3
     assert plugin.error is not None and "disabled after 3 crashes" in plugin.error
     assert "exited with status 2" in plugin.error and "boom at start" in plugin.error
@@ -192,18 +187,18 @@ def test_repeated_crashes_disable_the_plugin_with_the_reason(
 def test_a_plugin_that_ignores_shutdown_is_killed_with_its_children(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    script = """
+    head = """
         import signal, subprocess, sys
-        from logomesh_plugin import Plugin
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-        plugin = Plugin("stubborn", version="1")
+    """
+    tools = """
         @plugin.tool("stubborn.child")
         def child_pid(args, ctx):
             return {"pid": child.pid}
         plugin.run = lambda run=plugin.run: (run(), __import__("time").sleep(120))
-        plugin.run()
     """
+    script = plugin_script("stubborn", tools, head=head)
     add_plugin("stubborn", script, commands=("stubborn.child",))
     engine = plugin_engine(stop_grace_s=0.2)
     child = run_command(engine, "stubborn.child").data["pid"]
@@ -211,7 +206,7 @@ def test_a_plugin_that_ignores_shutdown_is_killed_with_its_children(
     leader = plugin.process.pid if plugin.process else None
     engine.plugins.stop("stubborn")
     assert plugin.state == "stopped"
-    _wait_until(lambda: not _pid_alive(child) and not _pid_alive(leader))
+    wait_until(lambda: not _pid_alive(child) and not _pid_alive(leader))
 
 
 def test_host_secrets_never_reach_a_plugin(
@@ -220,15 +215,12 @@ def test_host_secrets_never_reach_a_plugin(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret-0123456789abcdefghij")
     monkeypatch.setenv("LOGOMESH_SLACK__BOT_TOKEN", "xoxb-secret")
     monkeypatch.setenv("SOME_UNRELATED_VAR", "host-only")
-    script = """
-        import os
-        from logomesh_plugin import Plugin
-        plugin = Plugin("nosy", version="1")
+    tools = """
         @plugin.tool("nosy.env")
         def env(args, ctx):
             return {"env": dict(os.environ)}
-        plugin.run()
     """
+    script = plugin_script("nosy", tools, head="import os")
     add_plugin("nosy", script, commands=("nosy.env",))
     seen = run_command(plugin_engine(), "nosy.env").data["env"]
     assert "OPENAI_API_KEY" not in seen and "LOGOMESH_SLACK__BOT_TOKEN" not in seen
@@ -240,9 +232,7 @@ def test_host_secrets_never_reach_a_plugin(
 def test_a_call_that_loops_forever_times_out_and_the_plugin_keeps_serving(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    script = """
-        from logomesh_plugin import Plugin
-        plugin = Plugin("spin", version="1")
+    tools = """
         @plugin.tool("spin.forever")
         def forever(args, ctx):
             while not ctx.cancelled:
@@ -251,8 +241,8 @@ def test_a_call_that_loops_forever_times_out_and_the_plugin_keeps_serving(
         @plugin.tool("spin.quick")
         def quick(args, ctx):
             return "quick"
-        plugin.run()
     """
+    script = plugin_script("spin", tools)
     add_plugin("spin", script, commands=("spin.forever", "spin.quick"),
                extra="[limits]\ncall_timeout_s = 0.5\n")  # fmt: skip
     engine = plugin_engine()
@@ -280,15 +270,6 @@ def _pid_alive(pid: int | None) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_disable_enable_and_reload_commands(
@@ -342,6 +323,6 @@ def test_long_lived_adapters_get_plugins_started_and_their_stats_as_events(
     samples: list[PluginStatsSampled] = []
     engine.events.subscribe(PluginStatsSampled, samples.append)
     engine.plugins.serve_in_background()
-    _wait_until(lambda: any(s.plugin == "echo" for s in samples))
+    wait_until(lambda: any(s.plugin == "echo" for s in samples))
     stats = next(s.stats for s in samples if s.plugin == "echo")
     assert stats["state"] == "active" and stats["rss_mb"] > 0 and stats["pid"]

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,15 +17,14 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.plugins.driver import TIMEOUT, Message, RawPeer
+
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_DIR = ROOT / "logomesh" / "plugins" / "sdk" / "node"
 PLUGIN_DIR = Path(__file__).resolve().parent / "data" / "node_echo"
-TIMEOUT = 5.0
-
-Message = dict[str, Any]
 
 
 def plugin_env() -> dict[str, str]:
@@ -38,99 +34,26 @@ def plugin_env() -> dict[str, str]:
     return env
 
 
-class RawPlugin:
-    """The host's side of the pipe: raw JSON lines out, parsed messages in."""
+class RawPlugin(RawPeer):
+    """The example plugin, driven by the raw peer; ``request`` waits for the response."""
+
+    client_version = "0.1.0"
 
     def __init__(self) -> None:
         assert NODE is not None
-        self.proc = subprocess.Popen(
-            [NODE, "main.js"],
-            cwd=PLUGIN_DIR,
-            env=plugin_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self.inbox: queue.Queue[Message | None] = queue.Queue()
-        self.stdout_lines: list[bytes] = []
-        self.stderr = b""
-        self._next_id = 100
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr_reader.start()
+        super().__init__([NODE, "main.js"], cwd=PLUGIN_DIR, env=plugin_env())
 
-    def _read_stdout(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.stdout_lines.append(line)
-            self.inbox.put(json.loads(line))  # anything but JSON on stdout fails here
-        self.inbox.put(None)
+    initialize = RawPeer.handshake
 
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
-
-    def write(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def send(self, message: Message) -> None:
-        self.write(json.dumps(message).encode() + b"\n")
-
-    def next(self, timeout: float = TIMEOUT) -> Message:
-        message = self.inbox.get(timeout=timeout)
-        assert message is not None, "the plugin closed stdout"
-        return message
-
-    def expect(self, match: Callable[[Message], bool], timeout: float = TIMEOUT) -> Message:
-        """The first message that matches; the ones before it are dropped."""
-        deadline = time.monotonic() + timeout
-        while True:
-            message = self.next(max(0.01, deadline - time.monotonic()))
-            if match(message):
-                return message
-
-    def next_is_pong(self) -> bool:
-        """Ping, and check that its answer is the very next message."""
-        self._next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self._next_id, "method": "ping"})
-        return self.next() == {"jsonrpc": "2.0", "id": self._next_id, "result": {}}
-
-    def request(self, method: str, params: Message | None = None, **extra: Any) -> Message:
+    def request(self, method: str, params: Message | None = None) -> Message:
         """Send a request and return its response (the whole message)."""
-        self._next_id += 1
-        rid = self._next_id
-        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}, **extra})
-        return self.expect(lambda m: m.get("id") == rid and "method" not in m)
+        response, _ = self.response(self.send_request(method, params or {}))
+        return response
 
     def call(self, name: str, arguments: Message | None = None) -> Message:
         response = self.request("tools/call", {"name": name, "arguments": arguments or {}})
         result: Message = response["result"]
         return result
-
-    def initialize(self, version: str = "2025-11-25") -> Message:
-        response = self.request(
-            "initialize",
-            {
-                "protocolVersion": version,
-                "capabilities": {"sampling": {}, "experimental": {"logomesh": {"version": 1}}},
-                "clientInfo": {"name": "logomesh", "version": "0.1.0"},
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return response
-
-    def close(self) -> int:
-        if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            return self.proc.wait(timeout=TIMEOUT)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self._stderr_reader.join(TIMEOUT)  # self.stderr is complete from here on
 
 
 @pytest.fixture
@@ -138,6 +61,7 @@ def raw() -> Iterator[RawPlugin]:
     plugin = RawPlugin()
     yield plugin
     plugin.close()
+    assert plugin.bad_lines == []  # anything but JSON on stdout is a failure
 
 
 @pytest.fixture
@@ -196,7 +120,7 @@ def test_unknown_method_malformed_lines_and_eof(raw: RawPlugin) -> None:
     assert response["error"]["code"] == -32601
     assert "server/discover" in response["error"]["message"]
 
-    raw.send({"jsonrpc": "2.0", "method": "notifications/whatever", "params": {}})  # ignored
+    raw.notify("notifications/whatever", {})  # ignored
     raw.write(b'{"jsonrpc": "2.0", "id": 7, "method": \n')
     error = raw.next()
     assert error["id"] is None
@@ -299,17 +223,14 @@ def test_tool_error_and_thrown_error(ready: RawPlugin) -> None:
 
 
 def test_progress_with_a_token(ready: RawPlugin) -> None:
-    ready.send(
+    ready.send_request(
+        "tools/call",
         {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {
-                "name": "echo.progress",
-                "arguments": {"steps": 3},
-                "_meta": {"progressToken": "tok-1"},
-            },
-        }
+            "name": "echo.progress",
+            "arguments": {"steps": 3},
+            "_meta": {"progressToken": "tok-1"},
+        },
+        rid=1,
     )
     seen: list[Message] = []
     while True:
@@ -326,28 +247,18 @@ def test_progress_with_a_token(ready: RawPlugin) -> None:
 
 
 def test_progress_without_a_token_sends_nothing(ready: RawPlugin) -> None:
-    ready.send(
-        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo.progress"}}
-    )
+    ready.send_request("tools/call", {"name": "echo.progress"}, rid=1)
     assert "result" in ready.next()  # the answer is the very next message
 
 
 def test_cancellation(ready: RawPlugin) -> None:
-    ready.send(
-        {"jsonrpc": "2.0", "id": "w1", "method": "tools/call", "params": {"name": "echo.wait"}}
-    )
+    ready.send_request("tools/call", {"name": "echo.wait"}, rid="w1")
     waiting = ready.expect(is_method("logomesh/publish"))
     assert waiting["params"] == {"event": "echo.waiting", "data": {"id": "w1"}}
     # Calls run concurrently: others are answered while echo.wait awaits.
     assert text_of(ready.call("echo.text", {"text": "meanwhile"})) == "meanwhile"
 
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "notifications/cancelled",
-            "params": {"requestId": "w1", "reason": "timed out"},
-        }
-    )
+    ready.notify("notifications/cancelled", {"requestId": "w1", "reason": "timed out"})
     stopped = ready.next()
     assert stopped["method"] == "logomesh/publish"
     assert stopped["params"] == {
@@ -359,16 +270,13 @@ def test_cancellation(ready: RawPlugin) -> None:
 
 
 def test_call_answered_by_the_host(ready: RawPlugin) -> None:
-    ready.send(
+    ready.send_request(
+        "tools/call",
         {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {
-                "name": "echo.call",
-                "arguments": {"command": "todo.list", "arguments": {"x": 1}},
-            },
-        }
+            "name": "echo.call",
+            "arguments": {"command": "todo.list", "arguments": {"x": 1}},
+        },
+        rid=1,
     )
     request = ready.next()
     assert request["method"] == "logomesh/call"
@@ -380,39 +288,27 @@ def test_call_answered_by_the_host(ready: RawPlugin) -> None:
         "message": "2 todos",
         "error": None,
     }
-    ready.send({"jsonrpc": "2.0", "id": request["id"], "result": outcome})
+    ready.reply(request["id"], outcome)
     result = ready.next()
     assert result["id"] == 1
     assert result["result"]["structuredContent"] == {"got": outcome}
 
 
 def test_call_rejected_by_the_host(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo.call", "arguments": {"command": "shell.run"}},
-        }
+    ready.send_request(
+        "tools/call", {"name": "echo.call", "arguments": {"command": "shell.run"}}, rid=1
     )
     request = ready.next()
     assert request["params"] == {"command": "shell.run", "arguments": {}}
     message = "permission denied: the manifest must request permissions.call 'shell.run'"
-    ready.send(
-        {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32001, "message": message}}
-    )
+    ready.reply_error(request["id"], -32001, message)
     result = ready.next()["result"]
     assert result == {"content": [{"type": "text", "text": message}], "isError": True}
 
 
 def test_sample_answered_by_the_host(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo.sample", "arguments": {"prompt": "say hi"}},
-        }
+    ready.send_request(
+        "tools/call", {"name": "echo.sample", "arguments": {"prompt": "say hi"}}, rid=1
     )
     request = ready.next()
     assert request["method"] == "sampling/createMessage"
@@ -422,48 +318,36 @@ def test_sample_answered_by_the_host(ready: RawPlugin) -> None:
         "systemPrompt": "be brief",
         "temperature": 0,
     }
-    ready.send(
+    ready.reply(
+        request["id"],
         {
-            "jsonrpc": "2.0",
-            "id": request["id"],
-            "result": {
-                "role": "assistant",
-                "content": {"type": "text", "text": "hi"},
-                "model": "gemma-3-270m",
-                "stopReason": "endTurn",
-            },
-        }
+            "role": "assistant",
+            "content": {"type": "text", "text": "hi"},
+            "model": "gemma-3-270m",
+            "stopReason": "endTurn",
+        },
     )
     assert text_of(ready.next()["result"]) == "model said: hi"
 
 
 def test_cancelling_a_call_abandons_its_host_request(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo.call", "arguments": {"command": "slow.thing"}},
-        }
+    ready.send_request(
+        "tools/call", {"name": "echo.call", "arguments": {"command": "slow.thing"}}, rid=1
     )
     request = ready.next()
     assert request["method"] == "logomesh/call"
-    ready.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
+    ready.notify("notifications/cancelled", {"requestId": 1})
     cancelled = ready.next()
     assert cancelled["method"] == "notifications/cancelled"
     assert cancelled["params"]["requestId"] == request["id"]
     # A late answer is dropped; no response for the cancelled call.
-    ready.send({"jsonrpc": "2.0", "id": request["id"], "result": {"ok": True}})
+    ready.reply(request["id"], {"ok": True})
     assert ready.next_is_pong()
 
 
 def test_event_delivery(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "logomesh/event",
-            "params": {"event": "build.finished", "data": {"ok": True}, "source": "builder"},
-        }
+    ready.notify(
+        "logomesh/event", {"event": "build.finished", "data": {"ok": True}, "source": "builder"}
     )
     published = ready.next()
     assert published == {
@@ -472,24 +356,15 @@ def test_event_delivery(ready: RawPlugin) -> None:
         "params": {"event": "echo.seen", "data": {"data": {"ok": True}, "source": "builder"}},
     }
     # An event with no handler is ignored.
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "logomesh/event",
-            "params": {"event": "x.y", "data": {}, "source": "s"},
-        }
-    )
+    ready.notify("logomesh/event", {"event": "x.y", "data": {}, "source": "s"})
     assert ready.next_is_pong()
 
 
 def test_log_and_tools_changed(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo.log", "arguments": {"level": "warning", "text": "careful"}},
-        }
+    ready.send_request(
+        "tools/call",
+        {"name": "echo.log", "arguments": {"level": "warning", "text": "careful"}},
+        rid=1,
     )
     log = ready.next()
     assert log["method"] == "notifications/message"
@@ -500,7 +375,7 @@ def test_log_and_tools_changed(ready: RawPlugin) -> None:
     assert result["isError"] is True
     assert "unknown log level" in text_of(result)
 
-    ready.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo.grow"}})
+    ready.send_request("tools/call", {"name": "echo.grow"}, rid=2)
     assert ready.next() == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
     assert text_of(ready.next()["result"]) == "grown"
     names = {t["name"] for t in ready.request("tools/list")["result"]["tools"]}
@@ -509,13 +384,10 @@ def test_log_and_tools_changed(ready: RawPlugin) -> None:
 
 
 def test_call_timeout_abandons_the_request(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo.call", "arguments": {"command": "slow.thing", "timeout": 0.2}},
-        }
+    ready.send_request(
+        "tools/call",
+        {"name": "echo.call", "arguments": {"command": "slow.thing", "timeout": 0.2}},
+        rid=1,
     )
     request = ready.next()
     assert request["method"] == "logomesh/call"
@@ -529,26 +401,14 @@ def test_call_timeout_abandons_the_request(ready: RawPlugin) -> None:
 
 
 def test_async_event_handler_calls_the_host(ready: RawPlugin) -> None:
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "logomesh/event",
-            "params": {"event": "ask.host", "data": {"q": 1}, "source": "other"},
-        }
-    )
-    ready.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "logomesh/event",
-            "params": {"event": "build.finished", "data": None, "source": "builder"},
-        }
-    )
+    ready.notify("logomesh/event", {"event": "ask.host", "data": {"q": 1}, "source": "other"})
+    ready.notify("logomesh/event", {"event": "build.finished", "data": None, "source": "builder"})
     request = ready.next()
     assert request["method"] == "logomesh/call"
     assert request["params"] == {"command": "host.answer", "arguments": {"q": 1}}
     # Events are handled one at a time: build.finished waits for ask.host to finish.
     assert ready.inbox.empty()
-    ready.send({"jsonrpc": "2.0", "id": request["id"], "result": {"ok": True, "data": 42}})
+    ready.reply(request["id"], {"ok": True, "data": 42})
     assert ready.next()["params"] == {"event": "echo.answered", "data": {"ok": True, "data": 42}}
     assert ready.next()["params"] == {
         "event": "echo.seen",
@@ -573,7 +433,7 @@ def test_invalid_requests(ready: RawPlugin) -> None:
 
 
 def test_eof_lets_running_tools_finish(ready: RawPlugin) -> None:
-    ready.send({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "echo.wait"}})
+    ready.send_request("tools/call", {"name": "echo.wait"}, rid=9)
     assert ready.next()["params"]["event"] == "echo.waiting"
     started = time.monotonic()
     assert ready.proc.stdin is not None
@@ -594,9 +454,7 @@ def test_eof_lets_running_tools_finish(ready: RawPlugin) -> None:
 
 
 def test_eof_grace_period_ends_a_stubborn_tool(ready: RawPlugin) -> None:
-    ready.send(
-        {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "echo.sleep"}}
-    )
+    ready.send_request("tools/call", {"name": "echo.sleep"}, rid=9)
     assert ready.next_is_pong()  # the unawaited rejection did not end the plugin
     started = time.monotonic()
     assert ready.proc.stdin is not None

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,12 +19,11 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.plugins.driver import Message, RawPeer
+
 ROOT = Path(__file__).resolve().parents[2]
 SDK_DIR = ROOT / "logomesh" / "plugins" / "sdk" / "python"
 PLUGIN_DIR = Path(__file__).resolve().parent / "data" / "python_echo"
-TIMEOUT = 5.0
-
-Message = dict[str, Any]
 
 
 def plugin_env() -> dict[str, str]:
@@ -34,114 +31,18 @@ def plugin_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(SDK_DIR)}
 
 
-class RawPlugin:
-    """The host's side of the pipe: raw JSON lines out, parsed messages in."""
+class RawPlugin(RawPeer):
+    """The example plugin, driven by the raw peer; ``request`` returns the request's id."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "main.py"],
-            cwd=PLUGIN_DIR,
-            env=plugin_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self.inbox: queue.Queue[Message | None] = queue.Queue()
-        self.bad_lines: list[bytes] = []
-        self.stderr = b""
-        self._next_id = 100
-        self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr_thread.start()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        super().__init__([sys.executable, "main.py"], cwd=PLUGIN_DIR, env=plugin_env())
 
-    def _read_stdout(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                self.inbox.put(json.loads(line.decode("utf-8")))
-            except ValueError:
-                self.bad_lines.append(line)  # anything but JSON on stdout is a failure
-        self.inbox.put(None)
-
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
-
-    def write(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def send(self, message: Message) -> None:
-        self.write(json.dumps(message).encode() + b"\n")
-
-    def request(self, method: str, params: Message | None = None) -> int:
-        self._next_id += 1
-        message: Message = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
-        return self._next_id
-
-    def notify(self, method: str, params: Message | None = None) -> None:
-        message: Message = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
-
-    def next(self, timeout: float = TIMEOUT) -> Message:
-        message = self.inbox.get(timeout=timeout)
-        assert message is not None, "the plugin closed stdout"
-        return message
-
-    def until(self, pred: Callable[[Message], bool]) -> tuple[Message, list[Message]]:
-        """The first message matching ``pred`` and the ones that came before it."""
-        before: list[Message] = []
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            message = self.next(max(0.01, deadline - time.monotonic()))
-            if pred(message):
-                return message, before
-            before.append(message)
-
-    def response(self, rid: int) -> tuple[Message, list[Message]]:
-        return self.until(lambda m: m.get("id") == rid and "method" not in m)
+    request = RawPeer.send_request
 
     def call(self, name: str, arguments: Message | None = None, **params: Any) -> Message:
         rid = self.request("tools/call", {"name": name, "arguments": arguments or {}, **params})
         message, _ = self.response(rid)
         return message
-
-    def handshake(self, version: str = "2025-11-25") -> Message:
-        rid = self.request(
-            "initialize",
-            {
-                "protocolVersion": version,
-                "capabilities": {"sampling": {}, "experimental": {"logomesh": {"version": 1}}},
-                "clientInfo": {"name": "logomesh", "version": "test"},
-            },
-        )
-        message, _ = self.response(rid)
-        self.notify("notifications/initialized")
-        return message
-
-    def sync(self) -> list[Message]:
-        """Everything the plugin sent before it answers a ping (so nothing else is pending)."""
-        _, before = self.response(self.request("ping"))
-        return before
-
-    def close(self) -> int:
-        assert self.proc.stdin is not None
-        if not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            code = self.proc.wait(timeout=TIMEOUT)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-        self._stderr_thread.join(TIMEOUT)
-        return code
 
 
 @pytest.fixture
@@ -330,7 +231,7 @@ def test_ctx_call_is_a_logomesh_call_request_to_the_host(plugin: RawPlugin) -> N
     outgoing, _ = plugin.until(lambda m: m.get("method") == "logomesh/call")
     assert outgoing["params"] == {"command": "todo.scan", "arguments": {"n": 2}}
     answer = {"ok": True, "outcome": "success", "data": {"found": 2}, "message": "", "error": None}
-    plugin.send({"jsonrpc": "2.0", "id": outgoing["id"], "result": answer})
+    plugin.reply(outgoing["id"], answer)
     response, _ = plugin.response(rid)
     assert response["result"]["structuredContent"] == {"answer": answer}
 
@@ -338,9 +239,7 @@ def test_ctx_call_is_a_logomesh_call_request_to_the_host(plugin: RawPlugin) -> N
     rid = plugin.request("tools/call", {"name": "echo.call", "arguments": {"command": "x.y"}})
     outgoing, _ = plugin.until(lambda m: m.get("method") == "logomesh/call")
     denied = "permission denied: the manifest must request permissions.call 'x.y'"
-    plugin.send(
-        {"jsonrpc": "2.0", "id": outgoing["id"], "error": {"code": -32001, "message": denied}}
-    )
+    plugin.reply_error(outgoing["id"], -32001, denied)
     response, _ = plugin.response(rid)
     assert response["result"] == {"content": [{"type": "text", "text": denied}], "isError": True}
 
@@ -360,7 +259,7 @@ def test_ctx_sample_is_a_sampling_request_to_the_host(plugin: RawPlugin) -> None
         "model": "fake",
         "stopReason": "endTurn",
     }
-    plugin.send({"jsonrpc": "2.0", "id": outgoing["id"], "result": answer})
+    plugin.reply(outgoing["id"], answer)
     assert plugin.response(rid)[0]["result"] == {"content": [{"type": "text", "text": "42"}]}
 
 
@@ -404,8 +303,8 @@ def test_malformed_lines_and_unknown_methods(plugin: RawPlugin) -> None:
         assert method in response["error"]["message"]
     plugin.notify("notifications/roots/list_changed")  # unknown notifications are ignored
     # Stray responses (unknown or null id) are never answered: no error ping-pong.
-    plugin.send({"jsonrpc": "2.0", "id": 999, "result": {}})
-    plugin.send({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "?"}})
+    plugin.reply(999, {})
+    plugin.reply_error(None, -32700, "?")
     plugin.notify("notifications/cancelled", {"requestId": 12345})  # nothing to cancel
     assert plugin.sync() == []
 

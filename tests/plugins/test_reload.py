@@ -15,7 +15,7 @@ from logomesh.commands.models import CommandResult
 from logomesh.engine import Engine
 from logomesh.errors import PluginConflictError, PluginError, PluginManifestError
 from logomesh.plugins.host import PluginStateChanged
-from tests.plugins.conftest import ECHO_PLUGIN, manifest_text, run_command
+from tests.plugins.conftest import ECHO_PLUGIN, manifest_text, run_command, wait_until
 
 AddPlugin = Callable[..., Path]
 MakeEngine = Callable[..., Engine]
@@ -148,7 +148,7 @@ def test_calls_in_flight_drain_or_fail_saying_the_plugin_was_reloaded(
     threads = [threading.Thread(target=call, args=(c,)) for c in ("live.nap", "live.forever")]
     for thread in threads:
         thread.start()
-    _wait_until(lambda: len(plugin.in_flight) == 2)
+    wait_until(lambda: len(plugin.in_flight) == 2)
     (folder / "main.py").write_text(live("two"), encoding="utf-8")
     started = time.monotonic()
     engine.plugins.reload("live")
@@ -222,7 +222,7 @@ def test_hot_reload_runs_each_saved_version(
         expected = {"answer": f"v{version}"}
         saved = time.perf_counter()
         (folder / "main.py").write_text(live(f"v{version}"), encoding="utf-8")
-        _wait_until(lambda expected=expected: answer_of(engine) == expected, poll_s=0.005)  # type: ignore[misc]
+        wait_until(lambda expected=expected: answer_of(engine) == expected, poll_s=0.005)  # type: ignore[misc]
         latencies.append((time.perf_counter() - saved) * 1000)
     with capsys.disabled():
         print(
@@ -245,24 +245,24 @@ def test_a_reload_that_breaks_the_plugin_leaves_it_failed_and_a_fix_recovers_it(
 
     crashing = "import sys\nsys.stderr.write('broken at start\\n')\nsys.exit(4)\n"
     (folder / "main.py").write_text(crashing, encoding="utf-8")
-    _wait_until(lambda: plugin.state == "failed")
+    wait_until(lambda: plugin.state == "failed")
     assert plugin.error is not None and "broken at start" in plugin.error
     assert "exited with status 4" in plugin.error
     time.sleep(0.2)
     assert plugin.state == "failed" and plugin.crashes == 0  # no restart loop on a bad reload
     (folder / "main.py").write_text(live("fixed"), encoding="utf-8")
-    _wait_until(lambda: plugin.state == "active")
+    wait_until(lambda: plugin.state == "active")
     assert answer_of(engine) == {"answer": "fixed"}
 
     manifest = folder / "logomesh-plugin.toml"
     good = manifest.read_text(encoding="utf-8")
     manifest.write_text("colour = 1\n" + good, encoding="utf-8")
-    _wait_until(lambda: plugin.state == "failed")
+    wait_until(lambda: plugin.state == "failed")
     assert plugin.error is not None and "`colour`: unknown key" in plugin.error
     refused = run_command(engine, "live.answer")
     assert refused.error is not None and "`colour`: unknown key" in refused.message
     manifest.write_text(good, encoding="utf-8")
-    _wait_until(lambda: plugin.state == "active")
+    wait_until(lambda: plugin.state == "active")
     assert answer_of(engine) == {"answer": "fixed"}
 
 
@@ -276,7 +276,7 @@ def test_a_change_to_a_plugin_not_running_only_rereads_its_manifest(
     (folder / "logomesh-plugin.toml").write_text(
         manifest_text("live", commands=("live.answer", "live.extra")), encoding="utf-8"
     )
-    _wait_until(lambda: "live.extra" in engine.registry)
+    wait_until(lambda: "live.extra" in engine.registry)
     assert plugin.state == "validated" and plugin.process is None  # nothing was started
     assert answer_of(engine, "live.extra") == {"extra": "one"}
 
@@ -284,14 +284,3 @@ def test_a_change_to_a_plugin_not_running_only_rereads_its_manifest(
 def _alive(plugin: object) -> bool:
     process = getattr(plugin, "process", None)
     return bool(process is not None and process.running)
-
-
-def _wait_until(
-    condition: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.02
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(poll_s)
-    raise AssertionError("condition not met in time")
