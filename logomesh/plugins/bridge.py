@@ -24,7 +24,8 @@ from logomesh.plugins.connection import (
 from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
-    from logomesh.plugins.host import Plugin, PluginHost
+    from logomesh.plugins.host import PluginHost
+    from logomesh.plugins.plugin import Plugin
 
 logger = logging.getLogger(__name__)
 

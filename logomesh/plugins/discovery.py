@@ -52,17 +52,18 @@ def _configured(settings: Settings) -> list[Path]:
 
 def _scan(folder: Path, source: str) -> list[Discovered]:
     if (folder / MANIFEST_FILE).is_file():  # a path may name one plugin's own folder
-        return [_read(folder, source)]
+        return [read_folder(folder, source)]
     if not folder.is_dir():
         return []
     return [
-        _read(child, source)
+        read_folder(child, source)
         for child in sorted(folder.iterdir())
         if child.is_dir() and (child / MANIFEST_FILE).is_file()
     ]
 
 
-def _read(folder: Path, source: str) -> Discovered:
+def read_folder(folder: Path, source: str) -> Discovered:
+    """One plugin folder's manifest, valid or not."""
     try:
         manifest = load_manifest(folder / MANIFEST_FILE)
     except PluginManifestError as exc:
@@ -86,7 +87,7 @@ def _from_entry_points() -> list[Discovered]:
             )
             found.append(Discovered(entry.name, "entry point", None, error=error))
             continue
-        found.append(_read(Path(locations[0]), f"entry point {entry.name}"))
+        found.append(read_folder(Path(locations[0]), f"entry point {entry.name}"))
     return found
 
 

@@ -26,30 +26,30 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, CommandSpec
 from logomesh.errors import (
     LogoMeshError,
     PluginConflictError,
-    PluginCrashedError,
     PluginError,
     PluginManifestError,
 )
 from logomesh.events import Event
 from logomesh.plugins.arguments import PluginArguments, model_for
-from logomesh.plugins.discovery import Discovered, discover
-from logomesh.plugins.manifest import MANIFEST_FILE, CommandContribution, Manifest, load_manifest
-from logomesh.plugins.process import Handlers, PluginProcess, Tool, ToolResult
+from logomesh.plugins.calls import PluginCommands, refusal
+from logomesh.plugins.discovery import Discovered, discover, read_folder
+from logomesh.plugins.manifest import MANIFEST_FILE, Manifest
+from logomesh.plugins.plugin import (
+    Plugin,
+    PluginState,
+    PluginStateChanged,
+    PluginStatsSampled,
+)
+from logomesh.plugins.process import Handlers, PluginProcess, Tool
 from logomesh.plugins.sandbox import launch_spec
 from logomesh.plugins.watchdog import ProcessWatchdog
-from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -58,105 +58,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class PluginState(StrEnum):
-    DISCOVERED = "discovered"
-    VALIDATED = "validated"
-    STARTING = "starting"
-    ACTIVE = "active"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    DISABLED = "disabled"
-
-
-@dataclass(frozen=True, slots=True)
-class PluginStateChanged(Event):
-    plugin: str
-    state: str
-    error: str | None = None
-
-
-@dataclass(eq=False)
-class InFlight:
-    """One call into a plugin, counted so a reload can let it finish or cancel it."""
-
-    loop: asyncio.AbstractEventLoop
-    task: asyncio.Future[ToolResult]
-    reason: str | None = None  # why the host cancelled it ("reloaded", "stopped", ...)
-    # Who asked, so what the plugin does meanwhile (calls, sampling) acts for them.
-    actor: Actor | None = None
-    correlation_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PluginStatsSampled(Event):
-    """A running plugin's figures (CPU, memory, calls, errors, latency), every
-    ``plugins.stats_interval_s`` while a long-lived adapter serves plugins."""
-
-    plugin: str
-    stats: dict[str, Any]
-
-
-@dataclass
-class Plugin:
-    """One plugin as the host sees it (mutable: its state changes over its life)."""
-
-    found: Discovered
-    state: PluginState
-    error: str | None = None
-    process: PluginProcess | None = None
-    tools: dict[str, Tool] = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)
-    crashes: int = 0
-    warnings: tuple[str, ...] = ()
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    # Calls in flight, and the condition a reload waits on for them to drain.
-    in_flight: set[InFlight] = field(default_factory=set)
-    calls: threading.Condition = field(default_factory=threading.Condition)
-    reloading: bool = False  # new calls wait for the new process
-    user_disabled: bool = False  # disabled by someone (or plugins.disabled), not by crashes
-    revive: bool = False  # not running, but not by choice: the next reload starts it
-
-    @property
-    def name(self) -> str:
-        return self.found.name
-
-    def group_leader(self) -> int | None:
-        """The process group the watchdog counts (the plugin leads its own)."""
-        process = self.process
-        return process.pid if process is not None and process.running else None
-
-    def process_limit(self) -> int:
-        return self.manifest.limits.processes
-
-    @property
-    def manifest(self) -> Manifest:
-        assert self.found.manifest is not None
-        return self.found.manifest
-
-    def describe(self) -> dict[str, Any]:
-        manifest = self.found.manifest
-        return {
-            "name": self.name,
-            "runtime": str(manifest.runtime) if manifest else None,
-            "version": manifest.version if manifest else None,
-            "state": str(self.state),
-            "error": self.error,
-            "source": self.found.source,
-            "folder": str(self.found.folder) if self.found.folder else None,
-            "commands": list(self.commands),
-            "pid": self.process.pid if self.process and self.process.running else None,
-            "crashes": self.crashes,
-            "in_flight": len(self.in_flight),
-            "warnings": list(self.warnings),
-        }
-
-
 class PluginHost:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.settings = engine.settings.plugins
         self.plugins: dict[str, Plugin] = {}
+        self.calls = PluginCommands(self)
         self._discovered = False
         self._guard = threading.Lock()
         self._watcher: PluginWatcher | None = None
@@ -201,7 +108,7 @@ class PluginHost:
             return
         plugin.found = replace(plugin.found, error=None)
         for contribution in manifest.contributes.commands:
-            self.engine.registry.register(self._spec(plugin, contribution, PluginArguments))
+            self.engine.registry.register(self.calls.spec(plugin, contribution, PluginArguments))
             plugin.commands.append(contribution.name)
 
     def _claimed(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
@@ -222,113 +129,6 @@ class PluginHost:
             f"them in {plugin.found.folder}/{MANIFEST_FILE}; the plugin is not loaded."
         )
 
-    def _spec(
-        self, plugin: Plugin, contribution: CommandContribution, model: type[BaseModel]
-    ) -> CommandSpec:
-        manifest = plugin.manifest
-        return CommandSpec(
-            name=contribution.name,
-            summary=contribution.summary,
-            args_model=model,
-            permission=manifest.permission_for(contribution),
-            risk=contribution.risk,
-            handler=self._handler(plugin.name, contribution.name),
-            examples=contribution.examples,
-            timeout_s=contribution.timeout_s or manifest.limits.call_timeout_s,
-            prepare=self._preparer(plugin.name, contribution.name),
-            provider=f"plugin {plugin.name}",
-        )
-
-    def _preparer(self, plugin_name: str, command: str) -> Callable[[], Awaitable[CommandSpec]]:
-        async def prepare() -> CommandSpec:
-            await asyncio.to_thread(self.ensure_started, plugin_name)
-            return self.engine.registry.get(command)  # now with the tool's argument model
-
-        return prepare
-
-    def _handler(self, plugin_name: str, command: str) -> Callable[..., Awaitable[CommandOutput]]:
-        async def handle(ctx: CommandContext, args: BaseModel) -> CommandOutput:
-            loop = asyncio.get_running_loop()
-
-            def progress(done: float, total: float | None, message: str | None) -> None:
-                fraction = done / total if total else None
-                coroutine = ctx.progress(message or f"{plugin_name}: {done:g}", fraction)
-                asyncio.run_coroutine_threadsafe(coroutine, loop)
-
-            arguments = args.model_dump(mode="json", exclude_unset=True)
-
-            def call(plugin: Plugin, process: PluginProcess) -> Awaitable[ToolResult]:
-                return process.call_tool(
-                    command,
-                    arguments,
-                    timeout_s=ctx.request.timeout_s or plugin.manifest.limits.call_timeout_s,
-                    on_progress=progress,
-                )
-
-            plugin, entry = await self._begin_call(plugin_name, call, ctx.request)
-            try:
-                result = await entry.task
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if entry.reason is None or (task is not None and task.cancelling()):
-                    raise  # cancelled by the caller (a timeout, ^C), not by the host
-                raise _cancelled_by_host(plugin_name, command, entry.reason) from None
-            except PluginCrashedError as exc:
-                if entry.reason is None:
-                    raise
-                raise _cancelled_by_host(plugin_name, command, entry.reason) from exc
-            finally:
-                with plugin.calls:
-                    plugin.in_flight.discard(entry)
-                    plugin.calls.notify_all()
-            if entry.reason is not None:  # an answer that raced the host's cancellation
-                raise _cancelled_by_host(plugin_name, command, entry.reason)
-            details = {"plugin": plugin_name, "plugin_version": plugin.manifest.version}
-            if result.is_error:
-                raise PluginError(
-                    result.text or f"{command} failed in plugin {plugin_name}.",
-                    code="plugin.command_failed",
-                )
-            return CommandOutput(
-                data=result.data,
-                message=result.text if result.data is None else _summary(command, result.data),
-                audit_details=details,
-            )
-
-        return handle
-
-    async def _begin_call(
-        self,
-        name: str,
-        call: Callable[[Plugin, PluginProcess], Awaitable[ToolResult]],
-        request: CommandRequest,
-    ) -> tuple[Plugin, InFlight]:
-        """Start ``call`` on the plugin's live process, counted in flight; if the plugin is
-        being reloaded (or stopped meanwhile), wait for it to be started again first."""
-        for attempt in range(3):
-            plugin = self.plugins.get(name)
-            if plugin is None:
-                raise PluginError(
-                    f"Plugin {name} was unloaded. Load it again with `logomesh plugin load`."
-                )
-            with plugin.calls:
-                process = plugin.process
-                live = process is not None and process.running
-                if live and plugin.state is PluginState.ACTIVE and not plugin.reloading:
-                    assert process is not None
-                    task = asyncio.ensure_future(call(plugin, process))
-                    entry = InFlight(
-                        asyncio.get_running_loop(), task, None, request.actor,
-                        request.correlation_id,
-                    )  # fmt: skip
-                    plugin.in_flight.add(entry)
-                    return plugin, entry
-            if plugin.state is PluginState.DISABLED or attempt == 2:
-                raise _refusal(plugin)
-            # Waits for a reload in progress (it holds the plugin's lock), or starts it again.
-            await asyncio.to_thread(self.ensure_started, name)
-        raise AssertionError("unreachable")
-
     # -- lifecycle -------------------------------------------------------------------------
 
     def ensure_started(self, name: str) -> Plugin:
@@ -341,11 +141,11 @@ class PluginHost:
             if plugin.state is PluginState.ACTIVE and plugin.process and plugin.process.running:
                 return plugin
             if plugin.state is PluginState.DISABLED or plugin.found.manifest is None:
-                raise _refusal(plugin)
+                raise refusal(plugin)
             if plugin.found.error is not None:
                 if plugin.state is not PluginState.FAILED:
                     self._fail(plugin, plugin.found.error.user_message)
-                raise _refusal(plugin)
+                raise refusal(plugin)
             self._start(plugin)
         return plugin
 
@@ -404,7 +204,7 @@ class PluginHost:
                 continue  # not registered as ours (it clashed): never touch another's spec
             tool = plugin.tools.get(contribution.name)
             model = model_for(contribution.name, tool.input_schema) if tool else PluginArguments
-            spec = self._spec(plugin, contribution, model)
+            spec = self.calls.spec(plugin, contribution, model)
             self.engine.registry.replace(replace(spec, prepare=None))
         undeclared = sorted(set(plugin.tools) - set(plugin.commands))
         if undeclared:
@@ -479,7 +279,7 @@ class PluginHost:
     def _restore_lazy_specs(self, plugin: Plugin) -> None:
         for contribution in plugin.manifest.contributes.commands:
             if contribution.name in plugin.commands and contribution.name in self.engine.registry:
-                self.engine.registry.replace(self._spec(plugin, contribution, PluginArguments))
+                self.engine.registry.replace(self.calls.spec(plugin, contribution, PluginArguments))
 
     def _exited(self, plugin: Plugin, process: PluginProcess, reason: str | None) -> None:
         """The process ended without being asked to: restart it, with backoff, or give up."""
@@ -553,7 +353,7 @@ class PluginHost:
                 f"{folder} holds no {MANIFEST_FILE}; a plugin's folder holds its manifest "
                 "(docs/plugins.md)."
             )
-        found = _read(folder, "loaded")
+        found = read_folder(folder, "loaded")
         with self._guard:
             existing = self.plugins.get(found.name)
             if existing is not None:
@@ -641,7 +441,7 @@ class PluginHost:
                 self.engine.registry.unregister(command)
         plugin.found = found
         for contribution in found.manifest.contributes.commands:
-            spec = self._spec(plugin, contribution, PluginArguments)
+            spec = self.calls.spec(plugin, contribution, PluginArguments)
             if contribution.name in plugin.commands:
                 self.engine.registry.replace(spec)
             else:
@@ -653,7 +453,7 @@ class PluginHost:
         found = plugin.found
         if found.folder is None or found.source == "config":
             return replace(found, error=None) if found.manifest is not None else found
-        return _read(found.folder, found.source)
+        return read_folder(found.folder, found.source)
 
     # -- hot reload ------------------------------------------------------------------------
 
@@ -756,42 +556,5 @@ class PluginHost:
         return [plugin.describe() for plugin in sorted(self.plugins.values(), key=_by_name)]
 
 
-def _read(folder: Path, source: str) -> Discovered:
-    """One plugin folder's manifest, valid or not (as discovery reads it)."""
-    try:
-        manifest = load_manifest(folder / MANIFEST_FILE)
-    except PluginManifestError as exc:
-        return Discovered(folder.name, source, folder, error=exc)
-    return Discovered(manifest.name, source, folder, manifest)
-
-
-def _refusal(plugin: Plugin) -> PluginError:
-    """Why the plugin's commands cannot run now."""
-    if plugin.state is PluginState.DISABLED:
-        return PluginError(
-            f"Plugin {plugin.name} is {plugin.error or 'disabled'}. Run "
-            f"`logomesh plugin enable {plugin.name}` to turn it back on.",
-            code="plugin.disabled",
-        )
-    error = plugin.error or (plugin.found.error.user_message if plugin.found.error else None)
-    return PluginError(f"Plugin {plugin.name} is {plugin.state}: {error or ''}")
-
-
-def _cancelled_by_host(plugin: str, command: str, why: str) -> PluginError:
-    return PluginError(
-        f"{command} did not finish: the plugin was {why} while it ran (plugin {plugin}, after "
-        "plugins.stop_grace_s). Run it again.",
-        code="plugin.cancelled",
-    )
-
-
 def _by_name(plugin: Plugin) -> str:
     return plugin.name
-
-
-def _summary(command: str, data: Any) -> str:
-    if isinstance(data, list):
-        return f"{command}: {len(data)} results."
-    if isinstance(data, dict) and isinstance(data.get("summary"), str):
-        return str(data["summary"])
-    return f"{command} done."

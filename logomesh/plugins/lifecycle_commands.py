@@ -17,7 +17,8 @@ from logomesh.commands.registry import command
 from logomesh.config import RiskLevel
 
 if TYPE_CHECKING:
-    from logomesh.plugins.host import Plugin, PluginHost
+    from logomesh.plugins.host import PluginHost
+    from logomesh.plugins.plugin import Plugin
 
 
 class NameArgs(BaseModel):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 if TYPE_CHECKING:
-    from logomesh.plugins.host import Plugin
+    from logomesh.plugins.plugin import Plugin
 
 MB = 1024 * 1024
 _GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)

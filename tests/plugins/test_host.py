@@ -316,7 +316,7 @@ def test_a_plugin_installed_as_a_python_package_is_found_by_its_entry_point(
 def test_long_lived_adapters_get_plugins_started_and_their_stats_as_events(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    from logomesh.plugins.host import PluginStatsSampled
+    from logomesh.plugins.plugin import PluginStatsSampled
 
     add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
     engine = plugin_engine(stats_interval_s=0.1, watch=False)

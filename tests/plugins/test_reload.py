@@ -14,7 +14,7 @@ import pytest
 from logomesh.commands.models import CommandResult
 from logomesh.engine import Engine
 from logomesh.errors import PluginConflictError, PluginError, PluginManifestError
-from logomesh.plugins.host import PluginStateChanged
+from logomesh.plugins.plugin import PluginStateChanged
 from tests.plugins.conftest import ECHO_PLUGIN, manifest_text, run_command, wait_until
 
 AddPlugin = Callable[..., Path]
