@@ -16,8 +16,8 @@ from logomesh.config import RiskLevel
 from logomesh.events import CommandOutputDelta
 from logomesh.llm.models import Caller, GenerationParams, Message
 from logomesh.llm.recording import CALL_ACTION, EMBED_ACTION
-from logomesh.llm.service import describe_models
 from logomesh.llm.settings import Capability
+from logomesh.llm.status import describe_models
 from logomesh.llm.usage import summarise
 
 

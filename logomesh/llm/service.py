@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,6 +29,7 @@ from logomesh.errors import (
     ModelUnavailableError,
     StreamInterruptedError,
 )
+from logomesh.llm.call_log import CallLog
 from logomesh.llm.catalog import ModelCatalog, is_remote, missing_package
 from logomesh.llm.health import ConcurrencyLimits, ModelHealth
 from logomesh.llm.models import (
@@ -52,16 +53,6 @@ from logomesh.llm.translate import translate
 
 if TYPE_CHECKING:
     from logomesh.nl.embedder import Embedder
-
-
-@dataclass
-class _Call:
-    """One call's progress through its chain of models, for the records and the result."""
-
-    request: GenerationRequest
-    caller: Caller
-    attempts: list[AttemptInfo] = field(default_factory=list)
-    errors: list[tuple[str, LogoMeshError]] = field(default_factory=list)
 
 
 @dataclass
@@ -166,14 +157,14 @@ class LLMService:
         self, texts: Sequence[str], caller: Caller, *, model: str | None = None
     ) -> Embeddings:
         first = self.catalog.get(model) if model else self.catalog.default_for(Purpose.EMBEDDINGS)
-        call = _Call(GenerationRequest(prompt="\n".join(texts)), caller)
+        call = CallLog(GenerationRequest(prompt="\n".join(texts)), caller, self.recorder)
         for index, config in enumerate(self.catalog.chain(first)):
             try:
                 self._check_usable(config, Capability.EMBEDDINGS)
                 return await self._embed_with_retries(config, list(texts), call, index)
             except LogoMeshError as exc:
-                self._note_failure(call, config, exc, index, EMBED_ACTION)
-        raise self._all_failed(call)
+                self._give_up(call, config, exc, index, EMBED_ACTION)
+        raise call.final_error()
 
     # -- generation -----------------------------------------------------------------------
 
@@ -186,7 +177,7 @@ class LLMService:
         purpose: Purpose,
     ) -> AsyncIterator[str]:
         first = self.catalog.get(model) if model else self.catalog.default_for(purpose)
-        call = _Call(request, caller)
+        call = CallLog(request, caller, self.recorder)
         opened: _OpenStream | None = None
         for index, config in enumerate(self.catalog.chain(first)):
             try:
@@ -196,13 +187,15 @@ class LLMService:
                 opened = await self._open_with_retries(config, call, index)
                 break
             except LogoMeshError as exc:
-                self._note_failure(call, config, exc, index, CALL_ACTION)
+                self._give_up(call, config, exc, index, CALL_ACTION)
         if opened is None:
-            raise self._all_failed(call)
+            raise call.final_error()
         async for delta in self._deliver(opened, call, stream):
             yield delta
 
-    async def _open_with_retries(self, config: ModelConfig, call: _Call, index: int) -> _OpenStream:
+    async def _open_with_retries(
+        self, config: ModelConfig, call: CallLog, index: int
+    ) -> _OpenStream:
         backend = await self._chat_backend(config)
         params = call.request.params.over(config.parameters)
         request = GenerationRequest(call.request.messages, call.request.prompt, params)
@@ -222,7 +215,7 @@ class LLMService:
         config: ModelConfig,
         backend: ChatBackend,
         request: GenerationRequest,
-        call: _Call,
+        call: CallLog,
         attempt: int,
         index: int,
     ) -> _OpenStream:
@@ -247,8 +240,8 @@ class LLMService:
             error = translate(exc, config.name) if isinstance(exc, Exception) else None
             if error is None:
                 raise
-            self._record_attempt(
-                call, config, index, attempt, request.params, backend.version, started, error=error
+            call.failed(
+                config, index, attempt, request.params, backend.version, started, error=error
             )
             raise error from exc
         first_token_ms = (time.perf_counter() - started) * 1000
@@ -258,7 +251,7 @@ class LLMService:
         )  # fmt: skip
 
     async def _deliver(
-        self, opened: _OpenStream, call: _Call, stream: ChatStream
+        self, opened: _OpenStream, call: CallLog, stream: ChatStream
     ) -> AsyncIterator[str]:
         """Pass the answer on, then record the attempt and build the completion."""
         parts: list[str] = []
@@ -299,7 +292,7 @@ class LLMService:
     def _finish(
         self,
         opened: _OpenStream,
-        call: _Call,
+        call: CallLog,
         text: str,
         last: Chunk | None,
         outcome: Outcome,
@@ -358,7 +351,7 @@ class LLMService:
     # -- embeddings -----------------------------------------------------------------------
 
     async def _embed_with_retries(
-        self, config: ModelConfig, texts: list[str], call: _Call, index: int
+        self, config: ModelConfig, texts: list[str], call: CallLog, index: int
     ) -> Embeddings:
         backend = await self._embedding_backend(config)
         attempt_number = 0
@@ -377,7 +370,7 @@ class LLMService:
         config: ModelConfig,
         backend: EmbeddingBackend,
         texts: list[str],
-        call: _Call,
+        call: CallLog,
         attempt: int,
         index: int,
     ) -> Embeddings:
@@ -398,8 +391,8 @@ class LLMService:
             await results.aclose()
         except Exception as exc:
             error = translate(exc, config.name)
-            self._record_attempt(
-                call, config, index, attempt, GenerationParams(), backend.version, started,
+            call.failed(
+                config, index, attempt, GenerationParams(), backend.version, started,
                 error=error, action=EMBED_ACTION,
             )  # fmt: skip
             raise error from exc
@@ -490,100 +483,10 @@ class LLMService:
                 code="llm.load_failed",
             ) from exc
 
-    def _record_attempt(
-        self,
-        call: _Call,
-        config: ModelConfig,
-        index: int,
-        attempt: int,
-        params: GenerationParams,
-        version: str | None,
-        started: float,
-        *,
-        error: LogoMeshError,
-        action: str = CALL_ACTION,
+    def _give_up(
+        self, call: CallLog, config: ModelConfig, exc: LogoMeshError, index: int, action: str
     ) -> None:
-        latency_ms = (time.perf_counter() - started) * 1000
-        audit_id = self.recorder.record(
-            AttemptRecord(
-                action=action,
-                config=config,
-                caller=call.caller,
-                attempt=attempt,
-                fallback_index=index,
-                prompt=call.request.text(),
-                parameters=params.to_dict(),
-                model_version=version,
-                latency_ms=latency_ms,
-                error=error,
-                outcome=Outcome.ERROR,
-                extra={"retryable": getattr(error, "retryable", False)},
-            )
-        )
-        call.attempts.append(
-            AttemptInfo(config.name, attempt, "error", error.code, latency_ms, audit_id)
-        )
-        call.errors.append((config.name, error))
-
-    def _note_failure(
-        self, call: _Call, config: ModelConfig, exc: LogoMeshError, index: int, action: str
-    ) -> None:
-        """A model of the chain is done for: record why if no attempt did, and move on."""
-        if not call.errors or call.errors[-1][1] is not exc:
-            # It never reached the model (unknown, offline, cooling, too long): one record.
-            self._record_attempt(
-                call, config, index, 0, call.request.params, None, time.perf_counter(),
-                error=exc, action=action,
-            )  # fmt: skip
+        """A model of the chain is done for: record why, count it against its health."""
+        call.gave_up_on(config, exc, index, action)
         if isinstance(exc, ModelCallError):
             self.health.failed(config.name, exc.user_message)
-
-    def _all_failed(self, call: _Call) -> LogoMeshError:
-        last_by_model = dict(call.errors)  # retries of one model: its last error says enough
-        if len(last_by_model) == 1:
-            return next(iter(last_by_model.values()))
-        reasons = "; ".join(
-            f"{name}: {error.user_message}" for name, error in last_by_model.items()
-        )
-        return LLMError(f"No model could answer. {reasons}", code="llm.all_failed")
-
-
-def describe_models(service: LLMService) -> list[dict[str, Any]]:
-    """Every model with its state, for ``logomesh llm list``; loads and imports nothing."""
-    rows = []
-    for config in service.catalog:
-        state, detail = _state_of(service, config)
-        rows.append(
-            {
-                "name": config.name,
-                "aliases": list(config.aliases),
-                "provider": str(config.provider),
-                "description": config.description,
-                "capabilities": [str(c) for c in config.capabilities],
-                "context_window": config.context_window,
-                "default_for": service.catalog.purposes_of(config.name),
-                "fallbacks": list(config.fallbacks),
-                "cost_per_token": {"input": config.cost.input, "output": config.cost.output},
-                "remote": is_remote(config),
-                "state": state,
-                "detail": detail,
-            }
-        )
-    return rows
-
-
-def _state_of(service: LLMService, config: ModelConfig) -> tuple[str, str]:
-    missing = missing_package(config)
-    if missing is not None:
-        return "unavailable", missing.user_message
-    if not service.settings.allow_network and is_remote(config):
-        return "offline", "network calls are off (offline mode)"
-    cooling = service.health.cooling_for(config.name)
-    if cooling > 0:
-        return (
-            "cooling down",
-            f"{cooling:.0f} s left; last error: {service.health.last_error(config.name)}",
-        )
-    if service.pool.is_loaded(config):
-        return "loaded", ""
-    return "ready", "loads on first use"

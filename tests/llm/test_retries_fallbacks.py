@@ -41,8 +41,8 @@ from logomesh.llm.models import (
     Usage,
 )
 from logomesh.llm.providers.base import LoadContext
-from logomesh.llm.service import describe_models
 from logomesh.llm.settings import ModelConfig
+from logomesh.llm.status import describe_models
 from tests.llm.fake_openai import FakeOpenAIServer, Fault, split_reply
 
 REPLY = "Hello from the fake server, in several words."
