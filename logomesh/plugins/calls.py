@@ -9,6 +9,8 @@ plugin is being reloaded, a new call waits for the new process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +25,32 @@ from logomesh.plugins.process import PluginProcess, ToolResult
 if TYPE_CHECKING:
     from logomesh.plugins.host import PluginHost
 
+logger = logging.getLogger(__name__)
+
 
 class PluginCommands:
     def __init__(self, host: PluginHost) -> None:
         self.host = host
+
+    @staticmethod
+    def drain(plugin: Plugin, why: str, grace_s: float) -> None:
+        """Give the calls in flight ``grace_s`` to finish, then cancel the rest: they fail
+        saying the plugin was ``why`` (reloaded, stopped)."""
+        with plugin.calls:
+            if plugin.calls.wait_for(lambda: not plugin.in_flight, grace_s):
+                return
+            logger.info(
+                "plugin %s %s with %d calls unfinished; cancelling them",
+                plugin.name,
+                why,
+                len(plugin.in_flight),
+            )
+            for entry in plugin.in_flight:
+                entry.reason = why
+                with contextlib.suppress(RuntimeError):  # its loop has already closed
+                    entry.loop.call_soon_threadsafe(entry.task.cancel)
+            # Let the cancellations reach the plugin before its stdin closes.
+            plugin.calls.wait_for(lambda: not plugin.in_flight, min(0.5, grace_s))
 
     def spec(
         self, plugin: Plugin, contribution: CommandContribution, model: type[BaseModel]

@@ -252,29 +252,10 @@ class PluginHost:
         if process is None:
             return
         self._set(plugin, PluginState.STOPPING)
-        self._drain(plugin, why)
+        self.calls.drain(plugin, why, self.settings.stop_grace_s)
         process.stop(self.settings.stop_grace_s)
         self._restore_lazy_specs(plugin)
         self._set(plugin, PluginState.STOPPED)
-
-    def _drain(self, plugin: Plugin, why: str) -> None:
-        with plugin.calls:
-            if plugin.calls.wait_for(lambda: not plugin.in_flight, self.settings.stop_grace_s):
-                return
-            logger.info(
-                "plugin %s %s with %d calls unfinished; cancelling them",
-                plugin.name,
-                why,
-                len(plugin.in_flight),
-            )
-            for entry in plugin.in_flight:
-                entry.reason = why
-                with contextlib.suppress(RuntimeError):  # its loop has already closed
-                    entry.loop.call_soon_threadsafe(entry.task.cancel)
-            # Let the cancellations reach the plugin before its stdin closes.
-            plugin.calls.wait_for(
-                lambda: not plugin.in_flight, min(0.5, self.settings.stop_grace_s)
-            )
 
     def _restore_lazy_specs(self, plugin: Plugin) -> None:
         for contribution in plugin.manifest.contributes.commands:
