@@ -164,7 +164,7 @@ def _refresh_tools(host: PluginHost, plugin: Plugin) -> None:
     except LogoMeshError as exc:
         logger.warning("plugin %s: could not list its tools again: %s", plugin.name, exc)
         return
-    host._adopt_tools(plugin, tools)
+    host.adopt_tools(plugin, tools)
 
 
 def audit_plugin(

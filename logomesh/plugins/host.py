@@ -39,7 +39,7 @@ from logomesh.errors import (
 from logomesh.events import Event
 from logomesh.plugins.arguments import PluginArguments, model_for
 from logomesh.plugins.calls import PluginCommands, refusal
-from logomesh.plugins.discovery import Discovered, discover, read_folder
+from logomesh.plugins.discovery import discover, read_folder
 from logomesh.plugins.manifest import MANIFEST_FILE, Manifest
 from logomesh.plugins.plugin import (
     Plugin,
@@ -90,28 +90,28 @@ class PluginHost:
         """Validate and register a plugin just found (at discovery or by ``load``)."""
         found = plugin.found
         if found.error is not None:
-            self._fail(plugin, found.error.user_message)
+            self.mark_failed(plugin, found.error.user_message)
             return
-        self._set(plugin, PluginState.VALIDATED)
+        self.set_state(plugin, PluginState.VALIDATED)
         if found.name in self.settings.disabled:
             plugin.user_disabled = True
-            self._set(plugin, PluginState.DISABLED, "disabled in plugins.disabled")
+            self.set_state(plugin, PluginState.DISABLED, "disabled in plugins.disabled")
             return
         self._register(plugin)
 
     def _register(self, plugin: Plugin) -> None:
         manifest = plugin.manifest
-        claimed = self._claimed(plugin, manifest)
+        claimed = self.clash_of(plugin, manifest)
         if claimed is not None:
             plugin.found = replace(plugin.found, error=claimed)  # never started while it clashes
-            self._fail(plugin, claimed.user_message)
+            self.mark_failed(plugin, claimed.user_message)
             return
         plugin.found = replace(plugin.found, error=None)
         for contribution in manifest.contributes.commands:
             self.engine.registry.register(self.calls.spec(plugin, contribution, PluginArguments))
             plugin.commands.append(contribution.name)
 
-    def _claimed(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
+    def clash_of(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
         """The error if ``manifest`` declares a command someone else (not ``plugin``) has."""
         claimed = [
             c.name
@@ -134,7 +134,7 @@ class PluginHost:
     def ensure_started(self, name: str) -> Plugin:
         """Start the plugin if it is not running; raise PluginError saying why it cannot."""
         self.discover()
-        plugin = self._get(name)
+        plugin = self.get(name)
         with plugin.lock:
             if self.plugins.get(name) is not plugin:
                 raise PluginError(f"Plugin {name} was unloaded.")
@@ -144,9 +144,9 @@ class PluginHost:
                 raise refusal(plugin)
             if plugin.found.error is not None:
                 if plugin.state is not PluginState.FAILED:
-                    self._fail(plugin, plugin.found.error.user_message)
+                    self.mark_failed(plugin, plugin.found.error.user_message)
                 raise refusal(plugin)
-            self._start(plugin)
+            self.start_process(plugin)
         return plugin
 
     def start_all(self) -> None:
@@ -163,7 +163,7 @@ class PluginHost:
         with contextlib.suppress(LogoMeshError):  # its state and error say what happened
             self.ensure_started(name)
 
-    def _start(self, plugin: Plugin, *, restart_on_crash: bool = True) -> None:
+    def start_process(self, plugin: Plugin, *, restart_on_crash: bool = True) -> None:
         manifest = plugin.manifest
         folder = plugin.found.folder or self.engine.settings.workspace
         spec = launch_spec(manifest, folder, self.engine.settings.workspace)
@@ -183,20 +183,20 @@ class PluginHost:
         )
         if not restart_on_crash:
             self._no_restart.add(process)
-        self._set(plugin, PluginState.STARTING)
+        self.set_state(plugin, PluginState.STARTING)
         plugin.process = process
         try:
             tools = process.start(self.settings.start_timeout_s)
         except LogoMeshError as exc:
             process.stop(0)
-            self._fail(plugin, exc.user_message)
+            self.mark_failed(plugin, exc.user_message)
             raise
         self._no_restart.discard(process)
-        self._adopt_tools(plugin, tools)
+        self.adopt_tools(plugin, tools)
         plugin.revive = False
-        self._set(plugin, PluginState.ACTIVE)
+        self.set_state(plugin, PluginState.ACTIVE)
 
-    def _adopt_tools(self, plugin: Plugin, tools: list[Tool]) -> None:
+    def adopt_tools(self, plugin: Plugin, tools: list[Tool]) -> None:
         """Give each declared command the argument model of the tool that serves it."""
         plugin.tools = {tool.name: tool for tool in tools}
         for contribution in plugin.manifest.contributes.commands:
@@ -216,7 +216,7 @@ class PluginHost:
             return
         with plugin.lock:
             plugin.revive = False
-            self._halt(plugin, "stopped")
+            self.halt(plugin, "stopped")
 
     def stop_all(self) -> None:
         self.unwatch()
@@ -245,17 +245,17 @@ class PluginHost:
         """Stop watching and stop every plugin (what ``Engine.close`` needs)."""
         self.stop_all()
 
-    def _halt(self, plugin: Plugin, why: str) -> None:
+    def halt(self, plugin: Plugin, why: str) -> None:
         """Stop the process (caller holds ``plugin.lock``): the calls in flight get
         ``plugins.stop_grace_s`` to finish, the rest are cancelled, failing with ``why``."""
         process = plugin.process
         if process is None:
             return
-        self._set(plugin, PluginState.STOPPING)
+        self.set_state(plugin, PluginState.STOPPING)
         self.calls.drain(plugin, why, self.settings.stop_grace_s)
         process.stop(self.settings.stop_grace_s)
         self._restore_lazy_specs(plugin)
-        self._set(plugin, PluginState.STOPPED)
+        self.set_state(plugin, PluginState.STOPPED)
 
     def _restore_lazy_specs(self, plugin: Plugin) -> None:
         for contribution in plugin.manifest.contributes.commands:
@@ -269,10 +269,10 @@ class PluginHost:
         detail = process.exit_summary(reason)
         plugin.crashes += 1
         plugin.revive = True
-        self._fail(plugin, f"crashed: {detail}")
+        self.mark_failed(plugin, f"crashed: {detail}")
         self._restore_lazy_specs(plugin)
         if plugin.crashes > self.settings.max_restarts:
-            self._set(
+            self.set_state(
                 plugin,
                 PluginState.DISABLED,
                 f"disabled after {plugin.crashes} crashes; last: {detail}",
@@ -287,30 +287,30 @@ class PluginHost:
 
     def disable(self, name: str, reason: str = "the user") -> None:
         """Stop the plugin and keep it stopped; its commands refuse, naming ``enable``."""
-        plugin = self._get(name)
+        plugin = self.get(name)
         with plugin.lock:
-            self._halt(plugin, "disabled")
+            self.halt(plugin, "disabled")
             plugin.user_disabled = True
             plugin.revive = False
-            self._set(plugin, PluginState.DISABLED, f"disabled by {reason}")
+            self.set_state(plugin, PluginState.DISABLED, f"disabled by {reason}")
 
     def enable(self, name: str) -> Plugin:
         """Undo ``disable`` (or a disabling after crashes, or ``plugins.disabled``); start it."""
-        plugin = self._get(name)
+        plugin = self.get(name)
         with plugin.lock:
             if plugin.state is PluginState.DISABLED:
                 plugin.user_disabled = False
                 plugin.crashes = 0
-                self._set(plugin, PluginState.VALIDATED)
+                self.set_state(plugin, PluginState.VALIDATED)
             if not plugin.commands and plugin.found.manifest is not None:
                 self._register(plugin)  # never registered: disabled in config, or it clashed
         return self.ensure_started(name)
 
     def unload(self, name: str) -> None:
         """Stop the plugin and remove it and its commands (``load`` brings it back)."""
-        plugin = self._get(name)
+        plugin = self.get(name)
         with plugin.lock:
-            self._halt(plugin, "unloaded")
+            self.halt(plugin, "unloaded")
             plugin.revive = False
             for command in plugin.commands:
                 self.engine.registry.unregister(command)
@@ -353,88 +353,10 @@ class PluginHost:
         return plugin
 
     def reload(self, name: str, *, start: bool = True) -> Plugin:
-        """Read the plugin's manifest again and restart its process, so new code answers.
+        """Read the plugin's manifest again and restart it (see :mod:`~.reloading`)."""
+        from logomesh.plugins.reloading import reload
 
-        Commands the manifest no longer declares are unregistered, new ones registered,
-        changed ones refreshed. Calls in flight get ``plugins.stop_grace_s`` to finish; the
-        rest fail saying the plugin was reloaded. With ``start=False`` a plugin that is not
-        running is only re-read (it runs the new version when next started), unless a
-        failed reload or a crash stopped it. A plugin disabled by someone stays disabled.
-        On failure (invalid manifest, clash, a crash at start) the plugin is left failed
-        with the reason, which is raised; the next successful reload recovers it.
-        """
-        plugin = self._get(name)
-        with plugin.lock:
-            with plugin.calls:
-                plugin.reloading = True
-            try:
-                self._reload(plugin, start)
-            finally:
-                with plugin.calls:
-                    plugin.reloading = False
-        return plugin
-
-    def _reload(self, plugin: Plugin, start: bool) -> None:
-        running = plugin.process is not None and plugin.process.running
-        if plugin.state is PluginState.DISABLED:
-            if plugin.user_disabled:
-                self._reread(plugin)  # takes effect when it is enabled
-                return
-            plugin.crashes = 0  # disabled after crashes: a new version gets a new chance
-            plugin.revive = True
-            self._set(plugin, PluginState.FAILED, plugin.error)
-        wanted = running or start or plugin.revive
-        error = self._reread(plugin)
-        if running:
-            self._halt(plugin, "reloaded")
-        if error is not None:
-            plugin.revive = wanted
-            self._fail(plugin, error.user_message)
-            raise type(error)(error.user_message)
-        if not wanted:
-            if plugin.state in (PluginState.FAILED, PluginState.DISCOVERED):
-                self._set(plugin, PluginState.VALIDATED)
-            return
-        try:
-            self._start(plugin, restart_on_crash=False)
-        except LogoMeshError:
-            plugin.revive = True
-            raise
-
-    def _reread(self, plugin: Plugin) -> PluginError | None:
-        """Adopt the manifest as it is now on disk and bring the registry in line with it;
-        on error keep the previous manifest and commands and return the error."""
-        found = self._read_again(plugin)
-        error: PluginError | None = found.error
-        if error is None and found.name != plugin.name:
-            error = PluginManifestError(
-                f"{found.folder}/{MANIFEST_FILE}: `name` changed from {plugin.name!r} to "
-                f"{found.name!r}. Unload {plugin.name} and load the folder again."
-            )
-        if error is None and found.manifest is not None:
-            error = self._claimed(plugin, found.manifest)
-        if error is not None or found.manifest is None:
-            plugin.found = replace(plugin.found, error=error)
-            return error
-        declared = [c.name for c in found.manifest.contributes.commands]
-        for command in plugin.commands:
-            if command not in declared:
-                self.engine.registry.unregister(command)
-        plugin.found = found
-        for contribution in found.manifest.contributes.commands:
-            spec = self.calls.spec(plugin, contribution, PluginArguments)
-            if contribution.name in plugin.commands:
-                self.engine.registry.replace(spec)
-            else:
-                self.engine.registry.register(spec)
-        plugin.commands = declared
-        return None
-
-    def _read_again(self, plugin: Plugin) -> Discovered:
-        found = plugin.found
-        if found.folder is None or found.source == "config":
-            return replace(found, error=None) if found.manifest is not None else found
-        return read_folder(found.folder, found.source)
+        return reload(self, name, start=start)
 
     # -- hot reload ------------------------------------------------------------------------
 
@@ -495,14 +417,14 @@ class PluginHost:
 
     # -- state -----------------------------------------------------------------------------
 
-    def _get(self, name: str) -> Plugin:
+    def get(self, name: str) -> Plugin:
         self.discover()
         plugin = self.plugins.get(name)
         if plugin is None:
             raise PluginError(f"No plugin named {name!r}. Run `logomesh plugin list`.")
         return plugin
 
-    def _set(self, plugin: Plugin, state: PluginState, error: str | None = None) -> None:
+    def set_state(self, plugin: Plugin, state: PluginState, error: str | None = None) -> None:
         plugin.state = state
         if error is not None or state is not PluginState.FAILED:
             plugin.error = error if state in (PluginState.FAILED, PluginState.DISABLED) else None
@@ -515,11 +437,11 @@ class PluginHost:
 
             audit_plugin(self, plugin, f"plugin.{state}", Outcome.ERROR, error=plugin.error)
 
-    def _fail(self, plugin: Plugin, error: str) -> None:
+    def mark_failed(self, plugin: Plugin, error: str) -> None:
         logger.warning("plugin %s failed: %s", plugin.name, error)
         if plugin.state is PluginState.DISABLED:
             return  # disabled stays disabled, with the reason it was given
-        self._set(plugin, PluginState.FAILED, error)
+        self.set_state(plugin, PluginState.FAILED, error)
 
     def _publish(self, event: Event) -> None:
         try:
