@@ -1,4 +1,4 @@
-"""The Python plugin helper (logomesh/plugins/sdk/python/logomesh_plugin.py).
+"""The Python plugin helper (logomesh/plugins/sdk/python/logomesh_plugin/).
 
 A raw driver speaks newline-delimited JSON-RPC to the example plugin in data/python_echo, in
 the host's role; the official MCP Python SDK client then drives the same plugin.
@@ -322,13 +322,14 @@ def test_eof_exits_zero_even_with_a_tool_running() -> None:
 
 def test_run_accepts_streams_for_in_process_use() -> None:
     """run(stdin=, stdout=) serves given binary streams and leaves the process's stdio alone."""
-    import importlib.util
+    import importlib
     import io
 
-    spec = importlib.util.spec_from_file_location("logomesh_plugin", SDK_DIR / "logomesh_plugin.py")
-    assert spec is not None and spec.loader is not None
-    helper = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helper)
+    sys.path.insert(0, str(SDK_DIR))
+    try:
+        helper = importlib.import_module("logomesh_plugin")
+    finally:
+        sys.path.remove(str(SDK_DIR))
 
     plugin = helper.Plugin("inline")
     plugin.add_tool("add", lambda args, ctx: {"sum": args["a"] + args["b"]})

@@ -1,287 +1,46 @@
-"""A small helper for writing LogoMesh plugins in Python, standard library only.
-
-A LogoMesh plugin is an MCP server on stdio (see ``docs/plugin-protocol.md``). The official
-MCP SDK can serve that, but importing its server costs close to a second and brings the
-process to about 65 MB (pydantic, anyio, httpx, starlette...). A workspace may run twenty
-plugins, each a process of its own: that would be some twenty seconds of CPU at start-up
-and over a gigabyte of memory before any plugin does anything. This one file speaks the
-part of MCP a plugin needs (handshake, ``tools/list``, ``tools/call``, progress,
-cancellation, logging, sampling) plus the ``logomesh/`` extension (events and calls to
-other commands) with the standard library only: it imports in 5-15 ms (mostly ``json``),
-and an idle plugin stays under 13 MB, of which the interpreter itself is about 10.
-
-It is meant to be copied or put on ``PYTHONPATH`` as is; it never imports ``logomesh``.
-
-Example (a complete plugin)::
-
-    from pathlib import Path
-    from logomesh_plugin import Plugin, ToolContext, ToolError
-
-    plugin = Plugin("todo-finder", version="1.0.0")
-
-    @plugin.tool("todos.find", description="Find TODO notes in a file",
-                 schema={"type": "object", "properties": {"path": {"type": "string"}}})
-    def find(args: dict, ctx: ToolContext) -> object:
-        path = Path(args.get("path", "README.md"))
-        if not path.is_file():
-            raise ToolError(f"no such file: {path}")
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return {"path": str(path), "lines": [n for n, t in enumerate(lines, 1) if "TODO" in t]}
-
-    plugin.run()
-
-What a tool returns becomes the MCP result: a ``str`` is one text item; a ``dict`` is
-``structuredContent`` plus the same JSON as a text item; a ``list`` (MCP only allows an
-object as ``structuredContent``) is a single JSON text item, which the host parses into the
-command's data; ``None`` is an empty text item; ``raise ToolError("...")`` is a failed
-command (``isError: true``) showing that message. Any other exception is reported as
-``internal error in <tool>: <Type>: <message>`` with the traceback on stderr.
-
-Threading model: ``run()`` reads stdin on the calling thread and answers handshake, pings
-and listings there. Each ``tools/call`` runs on a pooled worker thread (idle workers are
-reused), so cancellations, pings and the host's answers to ``ctx.call``/``ctx.sample`` are
-processed while tools run. ``@plugin.on`` handlers run one at a time, in arrival order, on
-one event thread. After ``notifications/cancelled`` the tool sees ``ctx.cancelled`` become
-true (a pending ``ctx.call``/``ctx.sample`` raises ``ToolError`` at once) and, as MCP
-asks, no response is sent for that request. When stdin closes, ``run()`` sets
-``ctx.cancelled`` on every running call too, gives them ``SHUTDOWN_GRACE_S`` to finish (their
-results are still written) and returns.
-
-stdout carries the protocol only: ``run()`` moves it to a private file descriptor, points
-file descriptor 1 (inherited by subprocesses) and ``sys.stdout`` (used by ``print``) at
-stderr, and gives subprocesses ``/dev/null`` as stdin so they cannot swallow messages.
-"""
+"""One plugin: its tools and event handlers, and the loop that serves the protocol."""
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import sys
 import threading
 import time
-from queue import Empty, SimpleQueue
+from queue import SimpleQueue
 
-TYPE_CHECKING = False  # typing costs more to import than the rest of this module
+from ._context import ToolContext, ToolError, _Tool
+from ._wire import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LATEST_PROTOCOL_VERSION,
+    LOG_LEVELS,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    PROTOCOL_VERSIONS,
+    REQUEST_CANCELLED,
+    SHUTDOWN_GRACE_S,
+    _claim_stdin,
+    _claim_stdout,
+    _dumps,
+    _error_json,
+    _loads,
+    _Pending,
+    _print_exception,
+    _result_json,
+    _Workers,
+)
+
+TYPE_CHECKING = False  # typing costs more to import than the rest of this package
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import IO, Any, TypeAlias, TypeVar
 
-    ToolFunc: TypeAlias = Callable[[dict[str, Any], "ToolContext"], object]
+    from ._context import ToolFunc
+
     EventHandler: TypeAlias = Callable[[dict[str, Any], str], object]
     _F = TypeVar("_F", bound=ToolFunc)
     _H = TypeVar("_H", bound=EventHandler)
-
-__all__ = ["LATEST_PROTOCOL_VERSION", "PROTOCOL_VERSIONS", "Plugin", "ToolContext", "ToolError"]
-
-PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-LATEST_PROTOCOL_VERSION = "2025-11-25"
-LOG_LEVELS = frozenset(
-    {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
-)
-
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-REQUEST_CANCELLED = -32800
-
-#: How long run() lets in-flight tools and event handlers finish after stdin closes
-#: (the host waits ``plugins.stop_grace_s``, 2 s by default, before SIGTERM).
-SHUTDOWN_GRACE_S = 1.0
-#: An idle worker thread exits after this long without work.
-WORKER_IDLE_TIMEOUT_S = 60.0
-
-# json.dumps(..., ensure_ascii=False, separators=(",", ":")) without building an encoder per
-# call; allow_nan=False: NaN is not JSON, and a strict host parser would drop the plugin.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_loads = json.JSONDecoder().decode
-_EMPTY_TEXT = '{"content":[{"type":"text","text":""}]}'
-
-
-class ToolError(Exception):
-    """A failure to show to the user.
-
-    Raised by a tool, it becomes a result with ``isError: true`` and this message. Raised by
-    ``ctx.call``/``ctx.sample``, it carries the host's JSON-RPC error ``code`` and ``data``.
-    """
-
-    def __init__(self, message: str, *, code: int | None = None, data: object = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.data = data
-
-
-class ToolContext:
-    """What a running tool can do besides returning: progress, logs, calls, sampling, events."""
-
-    __slots__ = (
-        "_cancelled",
-        "_plugin",
-        "_silenced",
-        "_waiting",
-        "progress_token",
-        "request_id",
-        "tool",
-    )
-
-    def __init__(
-        self, plugin: Plugin, request_id: str | int, tool: str, progress_token: object = None
-    ) -> None:
-        self._plugin = plugin
-        self._cancelled = False
-        self._silenced = False  # cancelled by the host: MCP wants no response then
-        self._waiting: _Pending | None = None
-        self.request_id = request_id
-        self.tool = tool
-        self.progress_token = progress_token
-
-    @property
-    def plugin(self) -> Plugin:
-        return self._plugin
-
-    @property
-    def cancelled(self) -> bool:
-        """True once the host cancelled this call (or closed the connection): stop soon."""
-        return self._cancelled
-
-    def progress(
-        self, progress: float, total: float | None = None, message: str | None = None
-    ) -> None:
-        """Report progress (a no-op when the caller asked for none: no ``progressToken``)."""
-        if self.progress_token is None:
-            return
-        params: dict[str, Any] = {"progressToken": self.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        self._plugin._notify("notifications/progress", params)
-
-    def log(self, level: str, data: object, *, logger: str | None = None) -> None:
-        """Write to the host's log (``notifications/message``)."""
-        self._plugin.log(level, data, logger=logger)
-
-    def publish(self, event: str, data: object = None) -> None:
-        """Publish a LogoMesh event (``logomesh/publish``); the manifest must allow it."""
-        self._plugin.publish(event, data)
-
-    def call(
-        self, command: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None
-    ) -> dict[str, Any]:
-        """Run a LogoMesh command through the host and wait for ``{ok, outcome, data, ...}``.
-
-        Raises ``ToolError`` on a JSON-RPC error (e.g. permission denied), on timeout, when
-        this call is cancelled, or when the host goes away.
-        """
-        return self._plugin._call(command, arguments, timeout, self)
-
-    def sample(
-        self,
-        prompt: str,
-        max_tokens: int = 512,
-        system: str | None = None,
-        temperature: float | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> str:
-        """Ask the host's model (``sampling/createMessage``) and return the answer's text."""
-        return self._plugin._sample(prompt, max_tokens, system, temperature, timeout, self)
-
-    def _cancel(self, reason: str, *, silence: bool) -> None:
-        self._silenced = self._silenced or silence
-        self._cancelled = True
-        waiting = self._waiting
-        if waiting is not None:
-            waiting.fail(REQUEST_CANCELLED, reason, local=True)
-
-
-class _Tool:
-    __slots__ = ("func", "listing", "name")
-
-    def __init__(self, name: str, func: ToolFunc, listing: str) -> None:
-        self.name = name
-        self.func = func
-        self.listing = listing
-
-
-class _Pending:
-    """An outgoing request waiting for the host's response."""
-
-    __slots__ = ("error", "event", "local", "result")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.result: object = None
-        self.error: dict[str, Any] | None = None
-        self.local = False
-
-    def resolve(self, result: object, error: object) -> None:
-        if self.event.is_set():
-            return
-        if error is not None:
-            self.error = error if isinstance(error, dict) else {"message": str(error)}
-        else:
-            self.result = result
-        self.event.set()
-
-    def fail(self, code: int, message: str, *, local: bool = False) -> None:
-        if not self.event.is_set():
-            self.local = local
-            self.resolve(None, {"code": code, "message": message})
-
-
-class _Workers:
-    """Threads for tool calls: an idle worker is reused; a new one starts only if none is.
-
-    A task returns the message to write (or ``None``). The worker counts itself idle
-    *before* writing it, so a host that sends the next call as soon as it reads a response
-    finds this worker free instead of starting another thread.
-    """
-
-    def __init__(self, name: str, write: Callable[[str], None]) -> None:
-        self._name = name
-        self._write = write
-        self._tasks: SimpleQueue[tuple[Callable[..., str | None], tuple[Any, ...]]]
-        self._tasks = SimpleQueue()
-        self._lock = threading.Lock()
-        # Invariant: idle == workers that are (or are about to be) waiting for a task minus
-        # tasks queued, so idle > 0 means a queued task is picked up at once.
-        self._idle = 0
-        self._count = itertools.count(1)
-
-    def submit(self, func: Callable[..., str | None], args: tuple[Any, ...]) -> None:
-        with self._lock:
-            spawn = self._idle == 0
-            if not spawn:
-                self._idle -= 1
-        self._tasks.put((func, args))
-        if spawn:
-            name = f"{self._name}-worker-{next(self._count)}"
-            threading.Thread(target=self._work, name=name, daemon=True).start()
-
-    def _work(self) -> None:
-        tasks, lock, write = self._tasks, self._lock, self._write
-        while True:
-            try:
-                func, args = tasks.get(timeout=WORKER_IDLE_TIMEOUT_S)
-            except Empty:
-                with lock:
-                    if self._idle > 0:  # nobody has reserved this worker: retire it
-                        self._idle -= 1
-                        return
-                continue
-            try:
-                message = func(*args)
-            except Exception:
-                _print_exception("worker task failed")
-                message = None
-            with lock:
-                self._idle += 1
-            if message is not None:
-                write(message)
 
 
 class Plugin:
@@ -704,63 +463,3 @@ class Plugin:
             self._event_thread.join(SHUTDOWN_GRACE_S)
         while self._inflight and time.monotonic() < deadline:
             time.sleep(0.005)
-
-
-def _result_json(value: object) -> str:
-    """The ``tools/call`` result for what a tool returned, as JSON text."""
-    if isinstance(value, str):
-        return '{"content":[{"type":"text","text":' + _dumps(value) + "}]}"
-    if value is None:
-        return _EMPTY_TEXT
-    text = _dumps(value)
-    item = '{"content":[{"type":"text","text":' + _dumps(text) + "}]"
-    if isinstance(value, dict):
-        return item + ',"structuredContent":' + text + "}"
-    return item + "}"
-
-
-def _error_json(message: str) -> str:
-    return '{"content":[{"type":"text","text":' + _dumps(message) + '}],"isError":true}'
-
-
-def _print_exception(what: str) -> None:
-    import traceback  # only when something went wrong: it is slow to import
-
-    print(f"logomesh_plugin: {what}", file=sys.stderr)
-    traceback.print_exc(file=sys.stderr)
-    sys.stderr.flush()
-
-
-_claimed: dict[str, IO[bytes]] = {}  # the process's stdio is claimed once, for all plugins
-
-
-def _claim_stdout() -> IO[bytes]:
-    """The protocol's own stdout; fd 1 and ``sys.stdout`` go to stderr from now on."""
-    if "stdout" in _claimed:
-        return _claimed["stdout"]
-    sys.stdout.flush()
-    try:
-        stdout_fd, stderr_fd = sys.stdout.fileno(), sys.stderr.fileno()
-        out: IO[bytes] = os.fdopen(os.dup(stdout_fd), "wb")
-        os.dup2(stderr_fd, stdout_fd)
-    except (AttributeError, OSError, ValueError):  # no real file descriptors (embedded, tests)
-        out = sys.stdout.buffer
-    sys.stdout = sys.stderr
-    _claimed["stdout"] = out
-    return out
-
-
-def _claim_stdin() -> IO[bytes]:
-    """The protocol's own stdin; fd 0 (inherited by subprocesses) reads /dev/null."""
-    if "stdin" in _claimed:
-        return _claimed["stdin"]
-    try:
-        stdin_fd = sys.stdin.fileno()
-        reader: IO[bytes] = os.fdopen(os.dup(stdin_fd), "rb")
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, stdin_fd)
-        os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        reader = sys.stdin.buffer
-    _claimed["stdin"] = reader
-    return reader
