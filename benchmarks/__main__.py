@@ -22,12 +22,14 @@ from benchmarks import (
     nl_interpret,
     plugins,
     semantic_search,
+    server_loop,
 )
 from benchmarks.table import Row, render
 
 BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
     ("audit append", audit_append.run),
     ("Engine.execute overhead", execute_overhead.run),
+    ("a server's loop under load", server_loop.run),
     ("concurrent writers", concurrent_writers.run),
     ("`logomesh --help` start", cli_startup.run),
     ("DevShell overhead", devshell_overhead.run),

@@ -83,6 +83,10 @@ class AuditSettings(_Section):
     trusted_public_keys: tuple[str, ...] = Field(
         default=(), description="Hex Ed25519 public keys whose checkpoints verify accepts."
     )
+    writer_queue: int = Field(
+        default=10_000, ge=1, description="Records waiting for the writer before they spool."
+    )
+    writer_batch: int = Field(default=500, ge=1, description="Most records in one commit.")
 
 
 class IdentityMapping(_Section):

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from logomesh.audit.checkpoints import CheckpointSigner
 from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
 from logomesh.audit.store import AuditStore
 from logomesh.audit.trail import AuditTrail
+from logomesh.audit.writer import AuditWriter
 from logomesh.commands.builtins import BUILTIN_COMMANDS
 from logomesh.commands.models import (
     CommandContext,
@@ -139,7 +141,7 @@ class Engine:
 
         return LLMService(
             self.settings.llm,
-            write_audit=lambda entry: self.audit.record(entry),
+            write_audit=self.record_audit,
             cache_dir=self.settings.nl.model_cache_dir or self.settings.state_dir / "cache",
             pool=self._model_pool,
             embedder=self.embedder,
@@ -172,6 +174,20 @@ class Engine:
             prepare=self.ensure_schema,
         )
 
+    @cached_property
+    def audit_writer(self) -> AuditWriter:
+        """The one thread that writes this engine's audit records, off every event loop."""
+        audit = self.settings.audit
+        return AuditWriter(self._trail, max_queue=audit.writer_queue, max_batch=audit.writer_batch)
+
+    async def record_audit(self, entry: AuditEntry) -> AuditRecord:
+        """Write one audit record without blocking the loop; AuditError if it was spooled."""
+        return await self.audit_writer.record(entry)
+
+    def record_audit_sync(self, entry: AuditEntry) -> AuditRecord:
+        """``record_audit`` for threads that run no event loop (plugin readers, workers)."""
+        return self.audit_writer.record_sync(entry)
+
     def ensure_schema(self) -> None:
         """Apply pending migrations once per engine (backed up, restored on failure)."""
         if self._migrated or not self._auto_migrate:
@@ -199,6 +215,8 @@ class Engine:
 
     def close(self) -> None:
         self.plugins.stop_all()
+        if "audit_writer" in self.__dict__:
+            self.audit_writer.close()  # writes what is still queued
         if "llm" in self.__dict__ and self._model_pool is None:
             self.llm.pool.close()  # a pool passed in belongs to the caller
         if "semantic_search" in self.__dict__:
@@ -223,9 +241,11 @@ class Engine:
             await self._confirm(spec, attempt, confirmer)
             output = await self._run(spec, args, attempt)
         except asyncio.CancelledError:
-            self._finish(
+            # Queued, not awaited: the caller is being cancelled, but the record is written.
+            entry = self._entry_for(
                 attempt, Outcome.CANCELLED, error=ErrorInfo("command.cancelled", "cancelled")
             )
+            self.audit_writer.submit(entry)
             raise
         except LogoMeshError as exc:
             outcome = _outcome_of(exc)
@@ -307,14 +327,17 @@ class Engine:
         output: CommandOutput | None = None,
         error: ErrorInfo | None = None,
     ) -> CommandResult:
-        record, warnings, duration = self._finish(attempt, outcome, output=output, error=error)
+        entry = self._entry_for(attempt, outcome, output=output, error=error)
+        record, warnings = await self._write(entry)
         request = attempt.request
         if record is not None:
             await self.events.publish(
                 AuditRecorded(request.correlation_id, record.seq, record.id, request.command)
             )
         await self.events.publish(
-            CommandFinished(request.correlation_id, request.command, str(outcome), duration)
+            CommandFinished(
+                request.correlation_id, request.command, str(outcome), entry.duration_ms
+            )
         )
         return CommandResult(
             command=request.command,
@@ -324,21 +347,20 @@ class Engine:
             message=output.message if output else (error.message if error else ""),
             error=error,
             audit_id=record.id if record else None,
-            duration_ms=duration,
+            duration_ms=entry.duration_ms,
             warnings=tuple(warnings),
         )
 
-    def _finish(
+    def _entry_for(
         self,
         attempt: _Attempt,
         outcome: Outcome,
         *,
         output: CommandOutput | None = None,
         error: ErrorInfo | None = None,
-    ) -> tuple[AuditRecord | None, list[str], float]:
-        duration = (time.perf_counter() - attempt.started) * 1000
+    ) -> AuditEntry:
         request = attempt.request
-        entry = AuditEntry(
+        return AuditEntry(
             actor=attempt.identity.name,
             source=request.actor.source,
             action=request.command,
@@ -346,21 +368,23 @@ class Engine:
             target=output.target if output else None,
             arguments=attempt.arguments or dict(request.arguments),
             error=f"[{error.code}] {error.message}" if error else None,
-            duration_ms=duration,
+            duration_ms=(time.perf_counter() - attempt.started) * 1000,
             correlation_id=request.correlation_id,
             parent_id=request.parent_id,
             details={**attempt.details, **output.audit_details} if output else attempt.details,
             output=output.output if output else None,
+            timestamp=datetime.now(UTC),
         )
+
+    async def _write(self, entry: AuditEntry) -> tuple[AuditRecord | None, list[str]]:
+        """The record, or None and the warning for the person when it was spooled."""
         try:
-            # The trail readies the schema itself, so a failure there is spooled, not lost.
-            record = self._trail.record(entry)
+            return await self.record_audit(entry), []
         except AuditError as exc:
-            return None, [exc.user_message], duration
+            return None, [exc.user_message]
         except LogoMeshError as exc:
             # The database could not even be opened (a bad URL, a missing driver).
-            return None, [f"The audit record could not be written: {exc.user_message}"], duration
-        return record, [], duration
+            return None, [f"The audit record could not be written: {exc.user_message}"]
 
 
 def _outcome_of(exc: LogoMeshError) -> Outcome:

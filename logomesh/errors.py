@@ -11,10 +11,11 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     ├── ConfigError                    config.invalid, config.parse
     ├── StorageError                   storage.error
     │   ├── DatabaseLockedError        storage.locked
+    │   ├── DatabaseMissingError       storage.missing
     │   ├── DatabaseCorruptError       storage.corrupt
     │   ├── MigrationError             storage.migration
     │   └── BackupError                storage.backup
-    ├── AuditError                     audit.error
+    ├── AuditError                     audit.error, audit.spooled, audit.lost
     │   └── CheckpointError            audit.checkpoint
     └── CommandError                   command.error
         ├── UnknownCommandError        command.unknown
@@ -77,6 +78,12 @@ class DatabaseLockedError(StorageError):
     """Another process held the database's write lock past the busy timeout."""
 
     code = "storage.locked"
+
+
+class DatabaseMissingError(StorageError):
+    """The SQLite file was deleted or moved away while the engine had it open."""
+
+    code = "storage.missing"
 
 
 class DatabaseCorruptError(StorageError):

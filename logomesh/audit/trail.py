@@ -58,7 +58,7 @@ class AuditTrail:
             self.drain_spool()
             records = self.store.append_many(entries)
         except StorageError as exc:
-            self._spool(entries)
+            self.spool(entries)
             raise AuditError(
                 f"{exc.user_message} The audit record was kept in {self.spool_path} and will "
                 "be added to the trail by the next successful write.",
@@ -84,7 +84,10 @@ class AuditTrail:
 
     def drain_spool(self) -> int:
         """Chain in spooled records, oldest first; returns how many were added."""
-        if not self.spool_path.exists():
+        try:
+            if self.spool_path.stat().st_size == 0:
+                return 0  # the usual case, checked without opening or locking the file
+        except FileNotFoundError:
             return 0
         with self.spool_path.open("r+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -93,14 +96,16 @@ class AuditTrail:
                 return 0
             entries = [_entry_from_json(line) for line in lines]
             records = self.store.append_many(entries)
+            # Emptied under the lock and never unlinked: a writer waiting for the lock holds
+            # this same file open, and what it appends must not go to a file nobody reads.
             handle.seek(0)
             handle.truncate()
-        self.spool_path.unlink(missing_ok=True)
         self._checkpoint_if_due(records)
         logger.info("added %d spooled audit record(s) to the trail", len(records))
         return len(records)
 
-    def _spool(self, entries: Sequence[AuditEntry]) -> None:
+    def spool(self, entries: Sequence[AuditEntry]) -> None:
+        """Keep entries, redacted, in the spool file until a write can chain them in."""
         now = datetime.now(UTC)
         self.spool_path.parent.mkdir(parents=True, exist_ok=True)
         with self.spool_path.open("a", encoding="utf-8") as handle:

@@ -68,14 +68,15 @@ class QueryArgs(_FilterArgs):
     ),
 )
 async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
-    trail = ctx.engine.audit
+    # Off the loop from the first touch: opening the trail may apply pending migrations.
+    trail = await asyncio.to_thread(lambda: ctx.engine.audit)
     records = await asyncio.to_thread(
         trail.store.query, args.to_filter(args.limit, args.correlation_id)
     )
     rows = [record.to_dict() for record in records]
     if args.payloads:
         wanted = [r[k] for r in rows for k in ("prompt_hash", "response_hash", "output_hash")]
-        stored = trail.store.payloads([h for h in wanted if h])
+        stored = await asyncio.to_thread(trail.store.payloads, [h for h in wanted if h])
         for row in rows:
             for name in ("prompt", "response", "output"):
                 digest = row.get(f"{name}_hash")
@@ -160,7 +161,7 @@ async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     ),
 )
 async def audit_checkpoint(ctx: CommandContext, _: NoArguments) -> CommandOutput:
-    checkpoint = ctx.engine.audit.checkpoint()
+    checkpoint = await asyncio.to_thread(lambda: ctx.engine.audit.checkpoint())
     return CommandOutput(
         data={"seq": checkpoint.seq, "hash": checkpoint.hash, "public_key": checkpoint.public_key},
         message=f"Signed checkpoint at record #{checkpoint.seq}.",

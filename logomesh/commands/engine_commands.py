@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -12,6 +13,9 @@ from logomesh.commands.registry import command
 from logomesh.config import WORKSPACE_FILE, RiskLevel, Settings
 from logomesh.errors import LogoMeshError
 from logomesh.security.redaction import REDACTED, is_secret_key, redact_text
+
+if TYPE_CHECKING:
+    from logomesh.engine import Engine
 
 
 @command(
@@ -38,28 +42,32 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
         "database": engine.database.display_url,
         "commands": len(engine.registry),
     }
-    try:
-        trail = engine.audit  # applies pending migrations first, as every engine start does
-        migration = engine.migrator.status()
-        head = trail.store.head()
-        data |= {
-            "schema": migration.current,
-            "schema_up_to_date": migration.up_to_date,
-            "audit_records": head.seq,
-            "audit_head": head.hash,
-            "audit_spooled": trail.spooled(),
-            "checkpoints": len(trail.signer.read().checkpoints),
-        }
-        healthy = migration.up_to_date
-    except LogoMeshError as exc:
-        data["problem"] = exc.user_message
-        healthy = False
+    storage, healthy = await asyncio.to_thread(_storage_state, engine)
+    data |= storage
     summary = f"LogoMesh {data['version']} ({data['mode']} mode) in {data['workspace']}: " + (
         f"{data['audit_records']} audit records, schema {data['schema']}."
         if healthy
         else f"needs attention: {data.get('problem', 'migrations pending')}"
     )
     return CommandOutput(data=data, message=summary)
+
+
+def _storage_state(engine: Engine) -> tuple[dict[str, Any], bool]:
+    """The database and trail part of ``status``; blocking, so it runs off the loop."""
+    try:
+        trail = engine.audit  # applies pending migrations first, as every engine start does
+        migration = engine.migrator.status()
+        head = trail.store.head()
+        return {
+            "schema": migration.current,
+            "schema_up_to_date": migration.up_to_date,
+            "audit_records": head.seq,
+            "audit_head": head.hash,
+            "audit_spooled": trail.spooled(),
+            "checkpoints": len(trail.signer.read().checkpoints),
+        }, migration.up_to_date
+    except LogoMeshError as exc:
+        return {"problem": exc.user_message}, False
 
 
 @command(

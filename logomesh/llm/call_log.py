@@ -25,7 +25,7 @@ class CallLog:
     attempts: list[AttemptInfo] = field(default_factory=list)
     errors: list[tuple[str, LogoMeshError]] = field(default_factory=list)
 
-    def failed(
+    async def failed(
         self,
         config: ModelConfig,
         index: int,
@@ -39,7 +39,7 @@ class CallLog:
     ) -> None:
         """Record one attempt that failed (``attempt`` 0: the model was never reached)."""
         latency_ms = (time.perf_counter() - started) * 1000
-        audit_id = self.recorder.record(
+        audit_id = await self.recorder.record(
             AttemptRecord(
                 action=action,
                 config=config,
@@ -60,11 +60,13 @@ class CallLog:
         )
         self.errors.append((config.name, error))
 
-    def gave_up_on(self, config: ModelConfig, exc: LogoMeshError, index: int, action: str) -> None:
+    async def gave_up_on(
+        self, config: ModelConfig, exc: LogoMeshError, index: int, action: str
+    ) -> None:
         """A model of the chain is done for; record why if no attempt of it already did."""
         if not self.errors or self.errors[-1][1] is not exc:
             # It never reached the model (unknown, offline, cooling, too long): one record.
-            self.failed(
+            await self.failed(
                 config, index, 0, self.request.params, None, time.perf_counter(),
                 error=exc, action=action,
             )  # fmt: skip

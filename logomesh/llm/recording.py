@@ -10,7 +10,7 @@ its place among retries and fallbacks. Its correlation id is the command's, so
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,11 +48,13 @@ class AttemptRecord:
 
 
 class CallRecorder:
-    def __init__(self, write: Callable[[AuditEntry], AuditRecord], max_chars: int) -> None:
+    def __init__(
+        self, write: Callable[[AuditEntry], Awaitable[AuditRecord]], max_chars: int
+    ) -> None:
         self._write = write
         self.max_chars = max_chars
 
-    def record(self, attempt: AttemptRecord) -> str | None:
+    async def record(self, attempt: AttemptRecord) -> str | None:
         """Write the attempt's audit record; its id, or None if the trail refused it."""
         prompt, prompt_cut = self._cut(attempt.prompt)
         response, response_cut = self._cut(attempt.response)
@@ -93,7 +95,7 @@ class CallRecorder:
             tokens_out=attempt.usage.tokens_out if attempt.usage else None,
         )
         try:
-            return self._write(entry).id
+            return (await self._write(entry)).id
         except (AuditError, LogoMeshError) as exc:
             # The trail spools what it cannot write; this is the case where even that failed.
             logger.warning("an LLM call's audit record was not written: %s", exc.user_message)

@@ -14,7 +14,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -97,7 +97,7 @@ class LLMService:
         self,
         settings: LLMSettings,
         *,
-        write_audit: Callable[[AuditEntry], AuditRecord],
+        write_audit: Callable[[AuditEntry], Awaitable[AuditRecord]],
         cache_dir: Path,
         pool: ModelPool | None = None,
         environ: dict[str, str] | None = None,
@@ -163,7 +163,7 @@ class LLMService:
                 self._check_usable(config, Capability.EMBEDDINGS)
                 return await self._embed_with_retries(config, list(texts), call, index)
             except LogoMeshError as exc:
-                self._give_up(call, config, exc, index, EMBED_ACTION)
+                await self._give_up(call, config, exc, index, EMBED_ACTION)
         raise call.final_error()
 
     # -- generation -----------------------------------------------------------------------
@@ -187,7 +187,7 @@ class LLMService:
                 opened = await self._open_with_retries(config, call, index)
                 break
             except LogoMeshError as exc:
-                self._give_up(call, config, exc, index, CALL_ACTION)
+                await self._give_up(call, config, exc, index, CALL_ACTION)
         if opened is None:
             raise call.final_error()
         async for delta in self._deliver(opened, call, stream):
@@ -240,7 +240,7 @@ class LLMService:
             error = translate(exc, config.name) if isinstance(exc, Exception) else None
             if error is None:
                 raise
-            call.failed(
+            await call.failed(
                 config, index, attempt, request.params, backend.version, started, error=error
             )
             raise error from exc
@@ -284,12 +284,12 @@ class LLMService:
         finally:
             opened.release()
             await opened.chunks.aclose()
-            completion = self._finish(opened, call, "".join(parts), last, outcome, error)
+            completion = await self._finish(opened, call, "".join(parts), last, outcome, error)
             stream.completion = completion
             if error is None and outcome is Outcome.OK:
                 self.health.succeeded(opened.config.name)
 
-    def _finish(
+    async def _finish(
         self,
         opened: _OpenStream,
         call: CallLog,
@@ -302,7 +302,7 @@ class LLMService:
         usage = self._usage(opened.backend, call.request, text, last)
         cost = usage.tokens_in * config.cost.input + usage.tokens_out * config.cost.output
         latency_ms = (time.perf_counter() - opened.started) * 1000
-        audit_id = self.recorder.record(
+        audit_id = await self.recorder.record(
             AttemptRecord(
                 action=CALL_ACTION,
                 config=config,
@@ -391,7 +391,7 @@ class LLMService:
             await results.aclose()
         except Exception as exc:
             error = translate(exc, config.name)
-            call.failed(
+            await call.failed(
                 config, index, attempt, GenerationParams(), backend.version, started,
                 error=error, action=EMBED_ACTION,
             )  # fmt: skip
@@ -400,7 +400,7 @@ class LLMService:
             permit.release()
         latency_ms = (time.perf_counter() - started) * 1000
         tokens = sum(estimate_tokens(text) for text in texts)
-        audit_id = self.recorder.record(
+        audit_id = await self.recorder.record(
             AttemptRecord(
                 action=EMBED_ACTION,
                 config=config,
@@ -483,10 +483,10 @@ class LLMService:
                 code="llm.load_failed",
             ) from exc
 
-    def _give_up(
+    async def _give_up(
         self, call: CallLog, config: ModelConfig, exc: LogoMeshError, index: int, action: str
     ) -> None:
         """A model of the chain is done for: record why, count it against its health."""
-        call.gave_up_on(config, exc, index, action)
+        await call.gave_up_on(config, exc, index, action)
         if isinstance(exc, ModelCallError):
             self.health.failed(config.name, exc.user_message)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from logomesh.audit.models import AuditEntry, Outcome, Source, new_id
+from logomesh.audit.models import AuditEntry, AuditRecord, Outcome, Source, new_id
 from logomesh.commands.models import CommandRequest
 from logomesh.errors import LogoMeshError
 from logomesh.llm.models import Caller, GenerationParams, Message
@@ -188,10 +189,15 @@ def audit_plugin(
         correlation_id=correlation_id,
         details={"plugin_version": plugin.manifest.version, **(details or {})},
     )
-    try:
-        host.engine.audit.record(entry)
-    except LogoMeshError as exc:
-        logger.warning("plugin audit record not written: %s", exc.user_message)
+    # Queued, not awaited: this runs on plugin reader threads and on the adapter's loop
+    # alike, and neither may wait for a commit. The writer spools what it cannot write.
+    host.engine.audit_writer.submit(entry).add_done_callback(_warn_if_spooled)
+
+
+def _warn_if_spooled(done: Future[AuditRecord]) -> None:
+    error = done.exception()
+    if isinstance(error, LogoMeshError):
+        logger.warning("plugin audit record not written: %s", error.user_message)
 
 
 def _text_of(content: Any) -> str:

@@ -43,6 +43,8 @@ class Identity:
 class IdentityResolver:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        # Looked up once: getpass.getuser() asks the password database (~0.1 ms) each time.
+        self._owner = settings.owner
         self._by_id: dict[tuple[Source, str], tuple[str, tuple[str, ...]]] = {}
         for mapping in settings.security.identities:
             for source, ids in (
@@ -63,7 +65,7 @@ class IdentityResolver:
         if (
             not self._settings.security.require_roles
             and actor.source in _LOCAL_SOURCES
-            and actor.user_id == self._settings.owner
+            and actor.user_id == self._owner
         ):
             return Identity(actor.user_id, ("owner",), actor)
         return Identity(f"{actor.source}:{actor.user_id}", (), actor)

@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, insert, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
-from logomesh.errors import DatabaseCorruptError, DatabaseLockedError, StorageError
+from logomesh.errors import (
+    DatabaseCorruptError,
+    DatabaseLockedError,
+    DatabaseMissingError,
+    StorageError,
+)
 from logomesh.storage import sqlite
 
 # Any 64-bit constant works; it only has to be the same in every LogoMesh process.
@@ -39,6 +44,8 @@ class Database:
                 "sqlite:///path/to/logomesh.db or postgresql+psycopg://host/logomesh."
             ) from exc
         self.path = sqlite.sqlite_file(url)
+        # (device, inode) of the SQLite file this engine's pooled connections have open.
+        self._file_identity: tuple[int, int] | None = None
         self._plain_inserts: dict[
             tuple[str, tuple[str, ...], str | None], tuple[str, _RowOrder]
         ] = {}
@@ -67,6 +74,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that holds the database's write lock from its first statement."""
+        self._check_file()
         with self.translate_errors(), self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(**{sqlite.IMMEDIATE_OPTION: True})
@@ -74,6 +82,30 @@ class Database:
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
                 yield conn
+
+    def _check_file(self) -> None:
+        """Refuse to write into a SQLite file that is gone, and follow one put back.
+
+        A pooled connection keeps writing to a deleted file's inode, so without this check
+        records written after ``rm logomesh.db`` would vanish with it. A file put back (a
+        restore, ``logomesh init``) is a new inode: the pool is reopened on it.
+        """
+        if self.path is None:
+            return
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            if self._file_identity is None:
+                return  # never opened yet: connecting creates it
+            raise DatabaseMissingError(
+                f"The database file {self.path} has disappeared (deleted or moved) while "
+                "LogoMesh had it open. Put it back, restore a backup with `logomesh db "
+                "restore FILE`, or run `logomesh init` to start a new one."
+            ) from None
+        identity = (stat.st_dev, stat.st_ino)
+        if self._file_identity is not None and identity != self._file_identity:
+            self.engine.dispose()
+        self._file_identity = identity
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
