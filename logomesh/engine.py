@@ -12,6 +12,7 @@ database (``config.show``) works even when the database is broken.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -241,11 +242,13 @@ class Engine:
             await self._confirm(spec, attempt, confirmer)
             output = await self._run(spec, args, attempt)
         except asyncio.CancelledError:
-            # Queued, not awaited: the caller is being cancelled, but the record is written.
             entry = self._entry_for(
                 attempt, Outcome.CANCELLED, error=ErrorInfo("command.cancelled", "cancelled")
             )
-            self.audit_writer.submit(entry)
+            # Awaited, so the record is in the trail when the cancelled caller resumes; the
+            # write itself is shielded from a second cancel and happens whatever comes.
+            with contextlib.suppress(asyncio.CancelledError, LogoMeshError):
+                await self.record_audit(entry)
             raise
         except LogoMeshError as exc:
             outcome = _outcome_of(exc)
