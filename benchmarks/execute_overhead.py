@@ -13,11 +13,9 @@ import getpass
 from benchmarks.table import Row
 from benchmarks.timing import latency_rows, time_executions
 from benchmarks.workspace import open_engine, private_workspace
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import CommandRegistry, command
-from logomesh.config import RiskLevel
-from logomesh.security.identity import Actor
+from logomesh.commands.values import Actor, RiskLevel, Source
 
 P95_TARGET_MS = 2.0
 

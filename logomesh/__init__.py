@@ -16,8 +16,8 @@ _EXPORTS = {
     "Engine": "logomesh.engine",
     "Settings": "logomesh.config",
     "load_settings": "logomesh.config",
-    "Mode": "logomesh.config",
-    "RiskLevel": "logomesh.config",
+    "Mode": "logomesh.commands.values",
+    "RiskLevel": "logomesh.commands.values",
     "CommandRequest": "logomesh.commands.models",
     "CommandResult": "logomesh.commands.models",
     "CommandOutput": "logomesh.commands.models",
@@ -26,9 +26,9 @@ _EXPORTS = {
     "Confirmer": "logomesh.commands.models",
     "CommandRegistry": "logomesh.commands.registry",
     "command": "logomesh.commands.registry",
-    "Actor": "logomesh.security.identity",
-    "Source": "logomesh.audit.models",
-    "Outcome": "logomesh.audit.models",
+    "Actor": "logomesh.commands.values",
+    "Source": "logomesh.commands.values",
+    "Outcome": "logomesh.commands.values",
     "AuditEntry": "logomesh.audit.models",
     "EventBus": "logomesh.events",
     "LogoMeshError": "logomesh.errors",
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from logomesh.audit.models import AuditEntry, Outcome, Source
+    from logomesh.audit.models import AuditEntry
     from logomesh.commands.models import (
         CommandContext,
         CommandOutput,
@@ -67,11 +67,11 @@ if TYPE_CHECKING:
         Confirmer,
     )
     from logomesh.commands.registry import CommandRegistry, command
-    from logomesh.config import Mode, RiskLevel, Settings, load_settings
+    from logomesh.commands.values import Actor, Mode, Outcome, RiskLevel, Source
+    from logomesh.config import Settings, load_settings
     from logomesh.engine import Engine
     from logomesh.errors import LogoMeshError
     from logomesh.events import EventBus
-    from logomesh.security.identity import Actor
 
 
 def __getattr__(name: str) -> Any:

@@ -10,10 +10,11 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from logomesh.audit.models import AuditEntry, Outcome, Source, new_id
+from logomesh.audit import AuditEntry
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Outcome, Source, new_id
 from logomesh.errors import LogoMeshError
-from logomesh.llm.models import Caller, GenerationParams, Message
+from logomesh.llm import Caller, GenerationParams, Message
 from logomesh.plugins.connection import (
     COMMAND_FAILED,
     INVALID_PARAMS,
@@ -21,7 +22,6 @@ from logomesh.plugins.connection import (
     PERMISSION_DENIED,
     RpcError,
 )
-from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
     from logomesh.plugins.host import PluginHost
