@@ -5,6 +5,11 @@ Layers, lowest first: built-in defaults < the operational mode's preset < the us
 environment variables < command-line flags. :func:`load_settings` keeps where every value
 came from, so ``logomesh config show`` can say it, and so a bad value's error can name the
 file and line (or variable, or flag) that set it.
+
+A feature's section is its own model, kept with the feature (``devshell/settings.py``,
+``nl/settings.py``, ``llm/settings.py``, ``plugins/settings.py``); this module composes them
+with the engine-wide ones. No feature imports this module at run time, so the features'
+sections can be imported here without a circle.
 """
 
 from __future__ import annotations
