@@ -145,12 +145,20 @@ def test_time_filters_narrow_the_results(run: Callable[..., CommandResult]) -> N
 
 
 def test_records_written_before_the_model_loads_are_embedded_later(
-    searching: Engine, shared_embedder: Embedder
+    load: Callable[..., LoadedSettings], shared_embedder: Embedder
 ) -> None:
     """The worker starts while the model is still "loading"; records written meanwhile, by
     the engine and in bulk, are all embedded once it is ready: none is dropped."""
     gate = _LoadingModel(shared_embedder)
-    searching.embedder = gate  # type: ignore[assignment]
+    loaded = load()
+    searching = build_engine(loaded.settings, provenance=loaded.provenance, embedder=gate)  # type: ignore[arg-type]
+    try:
+        _embedded_once_loaded(searching, gate)
+    finally:
+        searching.close()
+
+
+def _embedded_once_loaded(searching: Engine, gate: _LoadingModel) -> None:
     searching.start_embedding_worker()
     searching.audit.record_many([_entry(i) for i in range(150)])
     for _ in range(3):
@@ -164,7 +172,6 @@ def test_records_written_before_the_model_loads_are_embedded_later(
     records = searching.audit.store.count()
     _wait_for(lambda: _embedded(searching) == searching.audit.store.count())
     assert searching.audit.store.count() >= records
-    searching.close()
 
 
 def test_records_written_while_no_worker_runs_are_embedded_by_the_next_drain(
