@@ -1,7 +1,8 @@
 """LogoMesh: one engine for developer operations, behind a CLI, an editor and chat adapters.
 
 The public API is what adapters and plugins need: build :class:`Settings`, open an
-:class:`Engine`, send it :class:`CommandRequest` values and read :class:`CommandResult` ones.
+:class:`Engine` with :func:`build_engine`, send it :class:`CommandRequest` values and read
+:class:`CommandResult` ones.
 Names are imported lazily so that ``import logomesh`` (and ``logomesh --help``) stays cheap.
 """
 
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Engine": "logomesh.engine",
+    "build_engine": "logomesh.composition",
     "Settings": "logomesh.config",
     "load_settings": "logomesh.config",
     "Mode": "logomesh.commands.values",
@@ -52,6 +54,7 @@ __all__ = [
     "Settings",
     "Source",
     "__version__",
+    "build_engine",
     "command",
     "load_settings",
 ]
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     )
     from logomesh.commands.registry import CommandRegistry, command
     from logomesh.commands.values import Actor, Mode, Outcome, RiskLevel, Source
+    from logomesh.composition import build_engine
     from logomesh.config import Settings, load_settings
     from logomesh.engine import Engine
     from logomesh.errors import LogoMeshError
