@@ -21,11 +21,10 @@ from pathlib import Path
 from benchmarks.table import Row
 from benchmarks.timing import overhead_rows
 from benchmarks.workspace import open_engine, private_workspace
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Source
 from logomesh.devshell.git import git_argv
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 
 P95_TARGET_MS = 20.0
 GIT_STATUS = git_argv("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")

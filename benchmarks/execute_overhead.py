@@ -18,12 +18,10 @@ import time
 from benchmarks.table import Row
 from benchmarks.timing import latency_rows, percentile
 from benchmarks.workspace import open_engine, private_workspace
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import CommandRegistry, command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import Actor, RiskLevel, Source
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 
 P95_TARGET_MS = 1.0
 

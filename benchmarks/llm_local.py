@@ -27,6 +27,7 @@ from typing import Any
 from benchmarks.table import Row
 from benchmarks.timing import median, percentile
 from benchmarks.workspace import Workspace, private_workspace
+from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.engine import Engine
 from logomesh.llm.catalog import BUILTIN_MODELS
@@ -98,7 +99,7 @@ def open_llm_engine(
 ) -> Engine:
     """Like :func:`benchmarks.workspace.open_engine`, with settings flags and a model pool."""
     loaded = load_settings(workspace.root, flags, environ=workspace.environ)
-    engine = Engine(loaded.settings, provenance=loaded.provenance, models=models)
+    engine = build_engine(loaded.settings, provenance=loaded.provenance, models=models)
     engine.ensure_schema()
     return engine
 

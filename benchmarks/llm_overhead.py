@@ -33,13 +33,12 @@ from benchmarks.llm_local import open_llm_engine
 from benchmarks.table import Row
 from benchmarks.timing import latency_rows, median, overhead_rows, time_executions
 from benchmarks.workspace import Workspace, private_workspace
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Source
 from logomesh.engine import Engine
 from logomesh.llm.models import Caller, GenerationParams, GenerationRequest, Message
 from logomesh.llm.providers import load_backend
 from logomesh.llm.providers.base import LoadContext
-from logomesh.security.identity import Actor
 
 P95_TARGET_MS = 5.0
 MOCK: dict[str, Any] = {
@@ -63,12 +62,11 @@ PARAMS = GenerationParams(max_tokens=4)
 LIST_MODELS = """
 import getpass, json, sys
 from pathlib import Path
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Source
+from logomesh.composition import build_engine
 from logomesh.config import load_settings
-from logomesh.engine import Engine
-from logomesh.security.identity import Actor
-engine = Engine(load_settings(Path(sys.argv[1]), environ=json.loads(sys.argv[2])).settings)
+engine = build_engine(load_settings(Path(sys.argv[1]), environ=json.loads(sys.argv[2])).settings)
 result = engine.run(CommandRequest("llm.list", Actor(Source.CLI, getpass.getuser())))
 engine.close()
 print(json.dumps({

@@ -27,8 +27,8 @@ import json, sys, time
 from pathlib import Path
 started = time.perf_counter()
 from logomesh.config import load_settings
-from logomesh.engine import Engine
-engine = Engine(load_settings(Path(sys.argv[1]), environ=json.loads(sys.argv[2])).settings)
+from logomesh.composition import build_engine
+engine = build_engine(load_settings(Path(sys.argv[1]), environ=json.loads(sys.argv[2])).settings)
 proposal = engine.interpreter.interpret("what changed since main?")
 print(json.dumps({"seconds": time.perf_counter() - started, "command": proposal.command}))
 """

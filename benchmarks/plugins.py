@@ -134,10 +134,9 @@ def _twenty_plugins(quick: bool) -> list[Row]:
     One engine and one database for both figures, so only the plugins differ (a second
     engine would also differ in its database's size and its process's warmth).
     """
-    from logomesh.audit.models import Source
     from logomesh.commands.models import CommandRequest
+    from logomesh.commands.values import Actor, Source
     from logomesh.engine import Engine
-    from logomesh.security.identity import Actor
 
     count = 200 if quick else 1000
     actor = Actor(Source.CLI, getpass.getuser())  # the workspace owner

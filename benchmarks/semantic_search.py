@@ -26,12 +26,12 @@ import numpy as np
 from benchmarks.table import Row, rate
 from benchmarks.timing import percentile
 from benchmarks.workspace import open_engine, private_workspace, sample_entry
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry
 from logomesh.audit.query import AuditFilter
 from logomesh.audit.semantic.text import query_text
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 from logomesh.storage import vectors
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 

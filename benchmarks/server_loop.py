@@ -20,10 +20,9 @@ from benchmarks.execute_overhead import noop_registry
 from benchmarks.table import Row
 from benchmarks.timing import percentile
 from benchmarks.workspace import open_engine, private_workspace
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Source
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 
 LAG_P99_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 4_000

@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry
 from logomesh.commands.registry import CommandRegistry
+from logomesh.commands.values import Outcome, Source
+from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.engine import Engine
 
@@ -46,7 +48,7 @@ def private_workspace() -> Iterator[Workspace]:
 def open_engine(workspace: Workspace, registry: CommandRegistry | None = None) -> Engine:
     """An engine on ``workspace`` with its schema migrated, so timings exclude migration."""
     loaded = load_settings(workspace.root, environ=workspace.environ)
-    engine = Engine(loaded.settings, registry=registry, provenance=loaded.provenance)
+    engine = build_engine(loaded.settings, registry=registry, provenance=loaded.provenance)
     engine.ensure_schema()
     return engine
 

@@ -1,7 +1,8 @@
 """LogoMesh: one engine for developer operations, behind a CLI, an editor and chat adapters.
 
 The public API is what adapters and plugins need: build :class:`Settings`, open an
-:class:`Engine`, send it :class:`CommandRequest` values and read :class:`CommandResult` ones.
+:class:`Engine` with :func:`build_engine`, send it :class:`CommandRequest` values and read
+:class:`CommandResult` ones.
 Names are imported lazily so that ``import logomesh`` (and ``logomesh --help``) stays cheap.
 """
 
@@ -14,10 +15,11 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Engine": "logomesh.engine",
+    "build_engine": "logomesh.composition",
     "Settings": "logomesh.config",
     "load_settings": "logomesh.config",
-    "Mode": "logomesh.config",
-    "RiskLevel": "logomesh.config",
+    "Mode": "logomesh.commands.values",
+    "RiskLevel": "logomesh.commands.values",
     "CommandRequest": "logomesh.commands.models",
     "CommandResult": "logomesh.commands.models",
     "CommandOutput": "logomesh.commands.models",
@@ -26,9 +28,9 @@ _EXPORTS = {
     "Confirmer": "logomesh.commands.models",
     "CommandRegistry": "logomesh.commands.registry",
     "command": "logomesh.commands.registry",
-    "Actor": "logomesh.security.identity",
-    "Source": "logomesh.audit.models",
-    "Outcome": "logomesh.audit.models",
+    "Actor": "logomesh.commands.values",
+    "Source": "logomesh.commands.values",
+    "Outcome": "logomesh.commands.values",
     "AuditEntry": "logomesh.audit.models",
     "EventBus": "logomesh.events",
     "LogoMeshError": "logomesh.errors",
@@ -52,12 +54,13 @@ __all__ = [
     "Settings",
     "Source",
     "__version__",
+    "build_engine",
     "command",
     "load_settings",
 ]
 
 if TYPE_CHECKING:
-    from logomesh.audit.models import AuditEntry, Outcome, Source
+    from logomesh.audit.models import AuditEntry
     from logomesh.commands.models import (
         CommandContext,
         CommandOutput,
@@ -67,11 +70,12 @@ if TYPE_CHECKING:
         Confirmer,
     )
     from logomesh.commands.registry import CommandRegistry, command
-    from logomesh.config import Mode, RiskLevel, Settings, load_settings
+    from logomesh.commands.values import Actor, Mode, Outcome, RiskLevel, Source
+    from logomesh.composition import build_engine
+    from logomesh.config import Settings, load_settings
     from logomesh.engine import Engine
     from logomesh.errors import LogoMeshError
     from logomesh.events import EventBus
-    from logomesh.security.identity import Actor
 
 
 def __getattr__(name: str) -> Any:

@@ -5,16 +5,19 @@ Layers, lowest first: built-in defaults < the operational mode's preset < the us
 environment variables < command-line flags. :func:`load_settings` keeps where every value
 came from, so ``logomesh config show`` can say it, and so a bad value's error can name the
 file and line (or variable, or flag) that set it.
+
+A feature's section is its own model, kept with the feature (``devshell/settings.py``,
+``nl/settings.py``, ``llm/settings.py``, ``plugins/settings.py``); this module composes them
+with the engine-wide ones. No feature imports this module at run time, so the features'
+sections can be imported here without a circle.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,37 +29,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from logomesh.commands.values import Mode, RiskLevel
+from logomesh.devshell.settings import DevShellSettings
 from logomesh.errors import ConfigError
+from logomesh.layout import STATE_DIR, WORKSPACE_FILE, line_of_key
 from logomesh.llm.settings import LLMSettings
+from logomesh.nl.settings import NLSettings
 from logomesh.plugins.settings import PluginSettings
 
 ENV_PREFIX = "LOGOMESH_"
-WORKSPACE_FILE = "logomesh.toml"
-STATE_DIR = ".logomesh"
-
-
-class Mode(StrEnum):
-    """Named operational modes; each sets several settings at once."""
-
-    LOCAL = "local"
-    TEAM = "team"
-    READONLY = "readonly"
-    OFFLINE = "offline"
-
-
-class RiskLevel(StrEnum):
-    """How much harm a command can do; ordered read < write < danger."""
-
-    READ = "read"
-    WRITE = "write"
-    DANGER = "danger"
-
-    @property
-    def rank(self) -> int:
-        return _RISK_ORDER.index(self)
-
-
-_RISK_ORDER = (RiskLevel.READ, RiskLevel.WRITE, RiskLevel.DANGER)
 
 
 class _Section(BaseModel):
@@ -136,47 +117,6 @@ class CommandSettings(_Section):
 
 class BotSettings(_Section):
     enabled: bool = False
-
-
-class NLSettings(_Section):
-    """Natural-language commands."""
-
-    threshold: float = Field(
-        default=0.45, ge=0, le=1, description="Below this confidence nothing is proposed."
-    )
-    model_cache_dir: Path | None = Field(
-        default=None, description="Where the compiled copy of the embedding model is kept."
-    )
-
-
-class UserCommand(_Section):
-    """A project command declared under ``[[devshell.commands]]`` in logomesh.toml.
-
-    ``argv`` is a list, never a command line: each ``{name}`` placeholder is a whole element,
-    replaced by the argument ``name``, whose value must fully match ``args[name]`` (a
-    regular expression). logomesh.devshell.user_commands checks the declaration.
-    """
-
-    name: str
-    argv: tuple[str, ...]
-    summary: str = ""
-    examples: tuple[str, ...] = ()
-    risk: RiskLevel = RiskLevel.WRITE
-    permission: str | None = Field(default=None, description="default: devshell.run.<name>")
-    timeout_s: float | None = Field(default=None, gt=0)
-    args: dict[str, str] = Field(default_factory=dict, description="argument -> regex")
-
-
-class DevShellSettings(_Section):
-    """How DevShell runs development tools, and the project's own commands."""
-
-    output_head_bytes: int = Field(default=64 * 1024, ge=0, description="Output kept: start.")
-    output_tail_bytes: int = Field(default=64 * 1024, ge=0, description="Output kept: end.")
-    default_timeout_s: float = Field(default=600.0, gt=0, le=86_400)
-    allow_env: tuple[str, ...] = Field(
-        default=(), description="More variables for child processes (secret-looking ones never)."
-    )
-    commands: tuple[UserCommand, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -429,28 +369,6 @@ def _describe_origin(layer: Layer, key: str) -> str:
     if layer.origin == "flag":
         return f"flag --{key.replace('.', '-').replace('_', '-')}"
     return layer.origin
-
-
-def line_of_key(path: Path, dotted: str) -> int | None:
-    """Best-effort line number of a dotted key in a TOML file, for error messages."""
-    *tables, leaf = dotted.split(".")
-    table = ".".join(tables)
-    current = ""
-    key_line = re.compile(rf"^\s*[\"']?{re.escape(leaf)}[\"']?\s*=")
-    dotted_line = re.compile(rf"^\s*{re.escape(dotted)}\s*=")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    for number, line in enumerate(lines, start=1):
-        header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", line)
-        if header:
-            current = header.group(1)
-            if current == dotted:  # the key is a whole table, e.g. a misspelt section
-                return number
-        elif (current == table and key_line.match(line)) or dotted_line.match(line):
-            return number
-    return None
 
 
 def _config_error(exc: ValidationError, layers: list[Layer]) -> ConfigError:

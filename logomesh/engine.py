@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from logomesh.audit.checkpoints import CheckpointSigner
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
+from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.store import AuditStore
 from logomesh.audit.trail import AuditTrail
 from logomesh.audit.writer import AuditWriter
-from logomesh.commands.builtins import BUILTIN_COMMANDS
 from logomesh.commands.models import (
     CommandContext,
     CommandOutput,
@@ -39,8 +38,8 @@ from logomesh.commands.models import (
     ErrorInfo,
 )
 from logomesh.commands.registry import CommandRegistry
-from logomesh.config import RiskLevel, Settings
-from logomesh.devshell.user_commands import register_user_commands
+from logomesh.commands.values import Identity, Outcome, RiskLevel
+from logomesh.config import Settings
 from logomesh.errors import (
     AuditError,
     CommandTimeoutError,
@@ -52,7 +51,7 @@ from logomesh.errors import (
 from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
 from logomesh.nl.embedder import Embedder
 from logomesh.plugins.host import PluginHost
-from logomesh.security.identity import Identity, IdentityResolver
+from logomesh.security.identity import IdentityResolver
 from logomesh.security.policy import Decision, Policy
 from logomesh.storage import schema
 from logomesh.storage.database import Database
@@ -88,14 +87,13 @@ class Engine:
         auto_migrate: bool | None = None,
         provenance: dict[str, str] | None = None,
         models: ModelPool | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
+        """An engine with no commands of its own: :func:`logomesh.composition.build_engine`
+        registers its features' commands; services passed in here are the caller's."""
         self.settings = settings
         self.provenance = provenance or {}
         self.registry = registry or CommandRegistry()
-        for spec in BUILTIN_COMMANDS:
-            if spec.name not in self.registry:
-                self.registry.register(spec)
-        register_user_commands(self.registry, settings.devshell)
         self.events = events or EventBus()
         self.identities = IdentityResolver(settings)
         self.policy = Policy(settings)
@@ -104,9 +102,9 @@ class Engine:
         )
         self._migrated = False
         self._model_pool = models
-        # Plugins' commands are registered from their manifests now; none is started yet.
+        self._embedder = embedder
+        # The plugins feature registers plugins' commands from their manifests; none starts yet.
         self.plugins = PluginHost(self)
-        self.plugins.discover()
 
     # -- services, opened on first use -------------------------------------------------
 
@@ -120,6 +118,8 @@ class Engine:
     @cached_property
     def embedder(self) -> Embedder:
         """The sentence-embedding model, shared by the interpreter and audit search."""
+        if self._embedder is not None:
+            return self._embedder
         return Embedder(cache_dir=self.settings.nl.model_cache_dir)
 
     @cached_property

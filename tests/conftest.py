@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.values import Actor, Source
+from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings, load_settings
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def load(workspace: Path, test_env: dict[str, str]) -> Callable[..., LoadedSetti
 @pytest.fixture
 def engine(load: Callable[..., LoadedSettings]) -> Iterator[Engine]:
     loaded = load()
-    eng = Engine(loaded.settings, provenance=loaded.provenance)
+    eng = build_engine(loaded.settings, provenance=loaded.provenance)
     yield eng
     eng.close()
 
@@ -52,7 +52,7 @@ def make_engine(load: Callable[..., LoadedSettings]) -> Iterator[Callable[..., E
 
     def _make(flags: dict[str, Any] | None = None, **env: str) -> Engine:
         loaded = load(flags, **env)
-        made.append(Engine(loaded.settings, provenance=loaded.provenance))
+        made.append(build_engine(loaded.settings, provenance=loaded.provenance))
         return made[-1]
 
     yield _make

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from logomesh.commands.models import CommandRequest
-from logomesh.config import LoadedSettings, Mode
+from logomesh.commands.values import Actor, Mode
+from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.errors import ConfigError
-from logomesh.security.identity import Actor
 
 USER_TOML = """\
 # per-user defaults

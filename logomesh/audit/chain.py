@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from logomesh.audit.canonical import GENESIS_HASH, canonical_bytes, sha256_hex
 from logomesh.audit.models import AuditRecord
+from logomesh.canonical import GENESIS_HASH, canonical_bytes, sha256_hex
 
 
 def record_hash(content: dict[str, object]) -> str:

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from logomesh.audit.canonical import canonical_bytes, format_timestamp
+from logomesh.canonical import canonical_bytes, format_timestamp
 from logomesh.errors import CheckpointError
 
 _DOMAIN = b"logomesh-audit-checkpoint-v1\n"

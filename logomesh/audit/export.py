@@ -6,9 +6,9 @@ import csv
 import json
 from pathlib import Path
 
-from logomesh.audit.canonical import canonical_json
 from logomesh.audit.models import HASHED_FIELDS
 from logomesh.audit.store import AuditStore
+from logomesh.canonical import canonical_json
 
 COLUMNS = (*HASHED_FIELDS, "hash")
 

@@ -8,48 +8,13 @@ holds their SHA-256, and the text lives in a side table that retention may prune
 
 from __future__ import annotations
 
-import random
-import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from logomesh.audit.canonical import canonical_json
-
-
-class Source(StrEnum):
-    """The adapter or part of the engine an interaction came through."""
-
-    CLI = "cli"
-    LSP = "lsp"
-    SLACK = "slack"
-    DISCORD = "discord"
-    PIPELINE = "pipeline"
-    PLUGIN = "plugin"
-    SYSTEM = "system"
-
-
-class Outcome(StrEnum):
-    OK = "ok"
-    DENIED = "denied"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-
-
-def new_id() -> str:
-    """A UUIDv7-layout id in hex: time-ordered, so ids sort by creation and index inserts
-    append at the end of the B-tree instead of landing on random pages."""
-    millis = time.time_ns() // 1_000_000
-    # random, not os.urandom: ids need to be unique, not secret, and os.urandom releases
-    # the GIL, which on a busy server hands the loop's thread to the audit writer for a
-    # whole switch interval. The random module reseeds itself in forked children.
-    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | random.getrandbits(80)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value).hex
+from logomesh.canonical import canonical_json
+from logomesh.commands.values import Outcome, Source, new_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select
 
-from logomesh.audit.canonical import format_timestamp
+from logomesh.canonical import format_timestamp
 from logomesh.errors import InvalidArgumentsError
 from logomesh.storage.tables import audit_records
 

@@ -16,15 +16,15 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, select, union
 
-from logomesh.audit.canonical import (
+from logomesh.audit.chain import record_hash
+from logomesh.audit.models import PAYLOAD_FIELDS, AuditEntry, AuditRecord
+from logomesh.audit.query import AuditFilter, apply_filter
+from logomesh.canonical import (
     GENESIS_HASH,
     canonical_json,
     format_timestamp,
     sha256_hex,
 )
-from logomesh.audit.chain import record_hash
-from logomesh.audit.models import PAYLOAD_FIELDS, AuditEntry, AuditRecord
-from logomesh.audit.query import AuditFilter, apply_filter
 from logomesh.security.redaction import redact, redact_text
 from logomesh.storage.database import Database
 from logomesh.storage.tables import audit_payloads, audit_records

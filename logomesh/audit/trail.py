@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from logomesh.audit.checkpoints import Checkpoint, CheckpointSigner
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome, Source
+from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.store import AuditStore
 from logomesh.audit.verify import VerifyReport, verify_trail
+from logomesh.commands.values import Outcome, Source
 from logomesh.errors import AuditError, CheckpointError, StorageError
 from logomesh.security.redaction import redact, redact_text
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from logomesh.audit.canonical import sha256_hex
 from logomesh.audit.chain import ChainBreak, ChainWalk
 from logomesh.audit.checkpoints import CheckpointSigner, signature_valid
 from logomesh.audit.models import PAYLOAD_FIELDS, AuditRecord
 from logomesh.audit.store import AuditStore
+from logomesh.canonical import sha256_hex
 
 
 @dataclass

@@ -33,9 +33,8 @@ def run_text(
     """Interpret and maybe run ``text``; render; return the exit code."""
     import asyncio
 
-    from logomesh.audit.models import Source
+    from logomesh.commands.values import Actor, Source
     from logomesh.nl.flow import execute_text
-    from logomesh.security.identity import Actor
 
     actor = Actor(Source.CLI, getpass.getuser())
     outcome = asyncio.run(

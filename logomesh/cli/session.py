@@ -48,13 +48,13 @@ class CliState:
 
     def engine(self, *, auto_migrate: bool | None = None) -> Engine:
         if self._engine is None:
+            from logomesh.composition import build_engine
             from logomesh.config import load_settings
-            from logomesh.engine import Engine
             from logomesh.errors import LogoMeshError
 
             try:
                 loaded = load_settings(self.workspace, self.flags, config_file=self.config_file)
-                self._engine = Engine(
+                self._engine = build_engine(
                     loaded.settings, provenance=loaded.provenance, auto_migrate=auto_migrate
                 )
             except LogoMeshError as exc:
@@ -110,9 +110,8 @@ def run_quietly(
     yes: bool = False,
     auto_migrate: bool | None = None,
 ) -> CommandResult:
-    from logomesh.audit.models import Source
     from logomesh.commands.models import CommandRequest
-    from logomesh.security.identity import Actor
+    from logomesh.commands.values import Actor, Source
 
     engine = state_of(ctx).engine(auto_migrate=auto_migrate)
     request = CommandRequest(

@@ -72,10 +72,9 @@ def run_shell(ctx: typer.Context) -> int:
 
 def handle_line(engine: Engine, line: str) -> bool:
     """Run one shell line; False when the user asked to leave."""
-    from logomesh.audit.models import Source
     from logomesh.commands.models import CommandRequest
+    from logomesh.commands.values import Actor, Source
     from logomesh.errors import LogoMeshError
-    from logomesh.security.identity import Actor
 
     err = console(stderr=True)
     try:

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from logomesh.audit.models import Outcome, new_id
-from logomesh.config import RiskLevel
-from logomesh.security.identity import Actor, Identity
+from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel, new_id
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from logomesh.commands.models import CommandSpec, Handler, NoArguments
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import CommandError, UnknownCommandError
 
 

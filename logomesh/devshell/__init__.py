@@ -15,4 +15,29 @@ Modules, outside in:
 - ``environment``, ``tools``: the child's environment, and finding its program;
 - ``paths``, ``arguments``: what a path or an argument value may be;
 - ``git``, ``summaries``: reading git's and the test runners' output.
+
+What other features may import from this package is what this module exports; the rest is
+its own business (``tests/test_boundaries.py`` holds the line).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from logomesh.lazy import lazy_exports
+
+_EXPORTS = {
+    "FEATURE": "logomesh.devshell.feature",
+    "DevShellSettings": "logomesh.devshell.settings",
+    "UserCommand": "logomesh.devshell.settings",
+}
+__all__ = [
+    "FEATURE",
+    "DevShellSettings",
+    "UserCommand",
+]
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from logomesh.devshell.feature import FEATURE
+    from logomesh.devshell.settings import DevShellSettings, UserCommand

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from logomesh.config import STATE_DIR
 from logomesh.errors import InvalidArgumentsError
+from logomesh.layout import STATE_DIR
 
 
 @dataclass(frozen=True, slots=True)

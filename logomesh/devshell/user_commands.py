@@ -28,9 +28,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
 from logomesh.commands.registry import CommandRegistry
-from logomesh.config import DevShellSettings, UserCommand
 from logomesh.devshell.arguments import pattern_checker
 from logomesh.devshell.invoke import ENGINE_BACKSTOP_S, run_tool
+from logomesh.devshell.settings import DevShellSettings, UserCommand
 from logomesh.errors import ConfigError
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from logomesh.audit.models import Outcome
+from logomesh.commands.values import Outcome
 from logomesh.errors import LLMError, LogoMeshError
 from logomesh.llm.models import AttemptInfo, Caller, GenerationParams, GenerationRequest
 from logomesh.llm.recording import CALL_ACTION, AttemptRecord, CallRecorder

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from logomesh.audit.query import AuditFilter, parse_when
+from logomesh.audit import AuditFilter, parse_when
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.events import CommandOutputDelta
-from logomesh.llm.models import Caller, GenerationParams, Message
+from logomesh.llm import Caller, GenerationParams, Message
 from logomesh.llm.recording import CALL_ACTION, EMBED_ACTION
 from logomesh.llm.settings import Capability
 from logomesh.llm.status import describe_models
@@ -166,6 +166,3 @@ async def llm_usage(ctx: CommandContext, args: UsageArgs) -> CommandOutput:
     tokens = sum(row["tokens_in"] + row["tokens_out"] for row in rows)
     message = f"{calls} model calls since {since:%Y-%m-%d %H:%M}: {tokens} tokens, ${cost:.4f}."
     return CommandOutput(data=rows, message=message)
-
-
-LLM_COMMANDS = (llm_list, llm_ask, llm_test, llm_usage)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from logomesh.audit.models import Source
+from logomesh.commands.values import Source
 
 Role = Literal["system", "user", "assistant"]
 

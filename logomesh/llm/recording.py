@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
+from logomesh.audit import AuditEntry, AuditRecord
+from logomesh.commands.values import Outcome
 from logomesh.errors import AuditError, LogoMeshError
-from logomesh.llm.models import Caller, Usage
+from logomesh.llm import Caller
+from logomesh.llm.models import Usage
 from logomesh.llm.settings import ModelConfig
 
 logger = logging.getLogger(__name__)

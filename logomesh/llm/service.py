@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
+from logomesh.audit import AuditEntry, AuditRecord
+from logomesh.commands.values import Outcome
 from logomesh.errors import (
     ContextWindowError,
     LLMError,
@@ -29,17 +30,15 @@ from logomesh.errors import (
     ModelUnavailableError,
     StreamInterruptedError,
 )
+from logomesh.llm import Caller, GenerationParams, Message
 from logomesh.llm.call_log import CallLog
 from logomesh.llm.catalog import ModelCatalog, is_remote, missing_package
 from logomesh.llm.health import ConcurrencyLimits, ModelHealth
 from logomesh.llm.models import (
     AttemptInfo,
-    Caller,
     Completion,
     Embeddings,
-    GenerationParams,
     GenerationRequest,
-    Message,
     Usage,
     estimate_tokens,
 )
@@ -52,7 +51,7 @@ from logomesh.llm.streaming import iterate_in_thread
 from logomesh.llm.translate import translate
 
 if TYPE_CHECKING:
-    from logomesh.nl.embedder import Embedder
+    from logomesh.nl import Embedder
 
 
 @dataclass

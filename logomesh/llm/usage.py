@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from logomesh.audit.models import AuditRecord
+from logomesh.audit import AuditRecord
 
 
 @dataclass

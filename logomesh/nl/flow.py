@@ -25,9 +25,8 @@ from logomesh.commands.models import (
     Confirmer,
 )
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import Actor, RiskLevel
 from logomesh.nl.interpreter import Proposal
-from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from logomesh.commands.models import CommandSpec
 from logomesh.commands.registry import CommandRegistry
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import LogoMeshError
 from logomesh.nl.extraction import Extracted, extract
 from logomesh.nl.normalise import Vocabulary, name_bonus, with_placeholders

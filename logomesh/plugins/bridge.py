@@ -11,10 +11,11 @@ import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome, Source, new_id
+from logomesh.audit import AuditEntry, AuditRecord
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Outcome, Source, new_id
 from logomesh.errors import LogoMeshError
-from logomesh.llm.models import Caller, GenerationParams, Message
+from logomesh.llm import Caller, GenerationParams, Message
 from logomesh.plugins.connection import (
     COMMAND_FAILED,
     INVALID_PARAMS,
@@ -22,7 +23,6 @@ from logomesh.plugins.connection import (
     PERMISSION_DENIED,
     RpcError,
 )
-from logomesh.security.identity import Actor
 
 if TYPE_CHECKING:
     from logomesh.plugins.host import PluginHost

@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import InvalidArgumentsError, PluginError
 from logomesh.plugins import check, doctor, scaffold, stats
-from logomesh.plugins.lifecycle_commands import LIFECYCLE_COMMANDS
 from logomesh.plugins.manifest import load_manifest
 
 
@@ -237,14 +236,3 @@ def _plugin_paths(ctx: CommandContext) -> list[Path]:
 
 def _discovery_roots(ctx: CommandContext) -> set[Path]:
     return {p.resolve() for p in [ctx.engine.settings.workspace / "plugins", *_plugin_paths(ctx)]}
-
-
-PLUGIN_COMMANDS = (
-    plugin_list,
-    *LIFECYCLE_COMMANDS,
-    plugin_load,
-    plugin_stats,
-    plugin_doctor,
-    plugin_new,
-    plugin_check,
-)

@@ -12,11 +12,14 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logomesh.config import WORKSPACE_FILE, Settings
 from logomesh.errors import PluginError, PluginManifestError
+from logomesh.layout import WORKSPACE_FILE
 from logomesh.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest, parse_manifest
+
+if TYPE_CHECKING:
+    from logomesh.config import Settings
 
 ENTRY_POINT_GROUP = "logomesh.plugins"
 

@@ -432,7 +432,7 @@ class PluginHost:
         if state in (PluginState.FAILED, PluginState.DISABLED) and plugin.process is not None:
             # A plugin that ran and then failed (at start, in a crash, by a reload) is an
             # event of the system worth keeping; a manifest error is shown by `plugin list`.
-            from logomesh.audit.models import Outcome
+            from logomesh.commands.values import Outcome
             from logomesh.plugins.bridge import audit_plugin
 
             audit_plugin(self, plugin, f"plugin.{state}", Outcome.ERROR, error=plugin.error)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 
 if TYPE_CHECKING:
     from logomesh.plugins.host import PluginHost

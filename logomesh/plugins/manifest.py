@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from logomesh.config import RiskLevel, line_of_key
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import PluginManifestError
+from logomesh.layout import line_of_key
 
 MANIFEST_FILE = "logomesh-plugin.toml"
 API_VERSION = 1

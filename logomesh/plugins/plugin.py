@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from logomesh.commands.values import Actor
 from logomesh.events import Event
 from logomesh.plugins.discovery import Discovered
 from logomesh.plugins.manifest import Manifest
 from logomesh.plugins.process import PluginProcess, Tool, ToolResult
-from logomesh.security.identity import Actor
 
 
 class PluginState(StrEnum):

@@ -8,36 +8,16 @@ no roles, may do nothing: deny by default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from logomesh.audit.models import Source
-from logomesh.config import Settings
+from logomesh.commands.values import Actor, Identity, Source
+
+if TYPE_CHECKING:
+    from logomesh.config import Settings
 
 # Where an OS user name is the id, and the owner may therefore be recognised. Plugins run
 # on this machine under the owner's account; what they may call is their manifest's grant.
 _LOCAL_SOURCES = frozenset({Source.CLI, Source.LSP, Source.PLUGIN})
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """A person (or the engine itself) as the adapter knows them."""
-
-    source: Source
-    user_id: str
-    display_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """A resolved identity: the name the audit trail records, and its roles."""
-
-    name: str
-    roles: tuple[str, ...]
-    actor: Actor
-
-    @property
-    def known(self) -> bool:
-        return bool(self.roles)
 
 
 class IdentityResolver:

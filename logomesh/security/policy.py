@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logomesh.config import Mode, RiskLevel, Settings
+from logomesh.commands.values import Identity, Mode, RiskLevel
 from logomesh.errors import ConfigError
-from logomesh.security.identity import Identity
+
+if TYPE_CHECKING:
+    from logomesh.config import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from logomesh.audit.canonical import to_jsonable
+from logomesh.canonical import to_jsonable
 
 REDACTED = "[REDACTED]"
 

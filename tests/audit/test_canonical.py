@@ -10,15 +10,15 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from logomesh.audit.canonical import (
+from logomesh.audit.chain import ChainWalk, record_hash
+from logomesh.audit.models import HASHED_FIELDS, AuditRecord
+from logomesh.canonical import (
     GENESIS_HASH,
     canonical_json,
     format_timestamp,
     parse_timestamp,
     to_jsonable,
 )
-from logomesh.audit.chain import ChainWalk, record_hash
-from logomesh.audit.models import HASHED_FIELDS, AuditRecord
 
 json_scalars = (
     st.none()

@@ -16,8 +16,9 @@ from sqlalchemy import text
 
 from logomesh.audit.chain import record_hash
 from logomesh.audit.checkpoints import CheckpointSigner
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome, Source
+from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.commands.models import CommandResult
+from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
 from logomesh.errors import StorageError
 from logomesh.storage import sqlite

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 
@@ -28,14 +29,15 @@ PER_WRITER = 2000
 WORKER = """
 import sys
 from pathlib import Path
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry
+from logomesh.commands.values import Outcome, Source
+from logomesh.composition import build_engine
 from logomesh.config import load_settings
-from logomesh.engine import Engine
 
 workspace, env_json, name, count, batch = sys.argv[1:6]
 import json
 loaded = load_settings(Path(workspace), environ=json.loads(env_json))
-engine = Engine(loaded.settings)
+engine = build_engine(loaded.settings)
 count, batch = int(count), int(batch)
 entries = [
     AuditEntry(actor=name, source=Source.SYSTEM, action="test.append", outcome=Outcome.OK,
@@ -117,7 +119,7 @@ def test_concurrent_writers_form_one_chain(
     """4 processes x 2,000 appends: exactly 8,000 records, seqs 1..8000, chain verifies."""
     _run_writers(workspace, test_env, batch)
     loaded = load()
-    engine = Engine(loaded.settings, provenance=loaded.provenance)
+    engine = build_engine(loaded.settings, provenance=loaded.provenance)
     try:
         _check_trail(engine, batch)
         # Periodic checkpoints (every 1,000) were signed by whichever writer crossed them.

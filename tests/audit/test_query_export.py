@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from logomesh.audit.canonical import format_timestamp
 from logomesh.audit.chain import ChainWalk, record_hash
-from logomesh.audit.models import HASHED_FIELDS, AuditEntry, AuditRecord, Outcome, Source
+from logomesh.audit.models import HASHED_FIELDS, AuditEntry, AuditRecord
+from logomesh.canonical import format_timestamp
 from logomesh.commands.models import CommandResult
+from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
 
 # (actor, source, action, outcome, age)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +13,12 @@ import numpy.typing as npt
 import pytest
 from sqlalchemy import text
 
-from logomesh.audit.models import AuditEntry, AuditRecord, Outcome, Source
+from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.semantic.text import query_text, record_text
 from logomesh.commands.models import CommandResult
+from logomesh.commands.values import Outcome, Source
+from logomesh.composition import build_engine
+from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.nl.embedder import Embedder
 from logomesh.storage import sqlite, vectors
@@ -49,8 +52,16 @@ def shared_embedder() -> Embedder:
 
 
 @pytest.fixture
-def searching(engine: Engine, shared_embedder: Embedder) -> Engine:
-    engine.embedder = shared_embedder  # a cached_property: assignment replaces it
+def engine(load: Callable[..., LoadedSettings], shared_embedder: Embedder) -> Iterator[Engine]:
+    """This module's engine (``run`` uses it too), given the session's warm model."""
+    loaded = load()
+    eng = build_engine(loaded.settings, provenance=loaded.provenance, embedder=shared_embedder)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def searching(engine: Engine) -> Engine:
     return engine
 
 
@@ -134,12 +145,20 @@ def test_time_filters_narrow_the_results(run: Callable[..., CommandResult]) -> N
 
 
 def test_records_written_before_the_model_loads_are_embedded_later(
-    searching: Engine, shared_embedder: Embedder
+    load: Callable[..., LoadedSettings], shared_embedder: Embedder
 ) -> None:
     """The worker starts while the model is still "loading"; records written meanwhile, by
     the engine and in bulk, are all embedded once it is ready: none is dropped."""
     gate = _LoadingModel(shared_embedder)
-    searching.embedder = gate  # type: ignore[assignment]
+    loaded = load()
+    searching = build_engine(loaded.settings, provenance=loaded.provenance, embedder=gate)  # type: ignore[arg-type]
+    try:
+        _embedded_once_loaded(searching, gate)
+    finally:
+        searching.close()
+
+
+def _embedded_once_loaded(searching: Engine, gate: _LoadingModel) -> None:
     searching.start_embedding_worker()
     searching.audit.record_many([_entry(i) for i in range(150)])
     for _ in range(3):
@@ -153,7 +172,6 @@ def test_records_written_before_the_model_loads_are_embedded_later(
     records = searching.audit.store.count()
     _wait_for(lambda: _embedded(searching) == searching.audit.store.count())
     assert searching.audit.store.count() >= records
-    searching.close()
 
 
 def test_records_written_while_no_worker_runs_are_embedded_by_the_next_drain(
@@ -252,17 +270,18 @@ def test_every_record_is_embedded_and_the_chain_stays_valid(
 
 @pytest.fixture
 def blob_engine(
-    monkeypatch: pytest.MonkeyPatch, make_engine: Callable[..., Engine], shared_embedder: Embedder
-) -> Engine:
+    monkeypatch: pytest.MonkeyPatch, load: Callable[..., LoadedSettings], shared_embedder: Embedder
+) -> Iterator[Engine]:
     """An engine whose SQLite cannot load sqlite-vec, so migration made a plain BLOB table."""
 
     def no_extension(dbapi_conn: Any) -> bool:
         return False
 
     monkeypatch.setattr(sqlite, "load_vector_extension", no_extension)
-    engine = make_engine()
-    engine.embedder = shared_embedder
-    return engine
+    loaded = load()
+    engine = build_engine(loaded.settings, provenance=loaded.provenance, embedder=shared_embedder)
+    yield engine
+    engine.close()
 
 
 def test_without_sqlite_vec_the_plain_blob_table_serves(blob_engine: Engine) -> None:
@@ -340,7 +359,7 @@ def _request(command: str, **arguments: Any) -> Any:
     import getpass
 
     from logomesh.commands.models import CommandRequest
-    from logomesh.security.identity import Actor
+    from logomesh.commands.values import Actor
 
     return CommandRequest(command, Actor(Source.CLI, getpass.getuser()), arguments)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
+from logomesh.storage import sqlite
 
 pytestmark = pytest.mark.slow
 
@@ -140,8 +140,12 @@ def test_a_database_that_disappears_spools_until_it_is_back(engine: Engine, owne
     first = engine.run(CommandRequest("whoami", owner))
     database = _database_of(engine)
     kept = database.with_suffix(".kept")
-    with sqlite3.connect(database) as src, sqlite3.connect(kept) as dst:
-        src.backup(dst)
+    # The engine's own SQLite library: two in one process would not see each other's locks.
+    dbapi = sqlite.dbapi_module()
+    src, dst = dbapi.connect(str(database)), dbapi.connect(str(kept))
+    src.backup(dst)
+    src.close()
+    dst.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
 

@@ -6,14 +6,12 @@ import asyncio
 
 import pytest
 
-from logomesh.audit.models import Outcome
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import Actor, Outcome, RiskLevel
 from logomesh.engine import Engine
 from logomesh.events import CommandProgress
-from logomesh.security.identity import Actor
 
 
 @command("test.steps", summary="Report three steps", permission="test.run", risk=RiskLevel.READ)

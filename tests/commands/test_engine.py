@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from logomesh.audit.models import AuditRecord, Outcome, Source
+from logomesh.audit.models import AuditRecord
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import (
     CommandContext,
@@ -21,10 +21,9 @@ from logomesh.commands.models import (
     NoArguments,
 )
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import Actor, Outcome, RiskLevel, Source
 from logomesh.engine import Engine
 from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, Event
-from logomesh.security.identity import Actor
 
 
 def _record(engine: Engine, result: CommandResult) -> AuditRecord:

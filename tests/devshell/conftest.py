@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.values import Actor
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 
 # Spawns a grandchild, writes its pid to argv[1], then waits: killing only the direct
 # child would leave the grandchild running.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from logomesh.audit.models import Outcome
 from logomesh.commands.models import CommandResult
+from logomesh.commands.values import Outcome
 from tests.devshell.conftest import commit_file, git
 
 Run = Callable[..., CommandResult]

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from logomesh.audit.models import Outcome
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.values import Actor, Outcome
 from logomesh.engine import Engine
 from logomesh.errors import ConfigError
 from logomesh.events import CommandProgress
-from logomesh.security.identity import Actor
 from tests.devshell.conftest import SPAWNS_GRANDCHILD, wait_for_pid_file, wait_until_gone
 
 PY = sys.executable

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from logomesh.audit.models import Source
+from logomesh.commands.values import Source
+from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.llm.models import Caller
@@ -44,7 +45,7 @@ def llm_engine(
     def _make(**llm: Any) -> Engine:
         flags = {"llm": llm, "nl": {"model_cache_dir": str(model_cache)}}
         loaded = load(flags)
-        engine = Engine(loaded.settings, provenance=loaded.provenance, models=model_pool)
+        engine = build_engine(loaded.settings, provenance=loaded.provenance, models=model_pool)
         made.append(engine)
         return engine
 

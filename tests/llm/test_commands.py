@@ -5,12 +5,12 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable
 
-from logomesh.audit.models import Source
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest
+from logomesh.commands.values import Actor, Source
+from logomesh.composition import build_engine
 from logomesh.engine import Engine
 from logomesh.events import CommandOutputDelta
-from logomesh.security.identity import Actor
 
 MOCK = {
     "name": "mock",
@@ -87,7 +87,7 @@ def _engine_with_viewer(llm_engine: Callable[..., Engine]) -> Engine:
         }
     }
     settings = load_settings(base.settings.workspace, flags, environ={"HOME": "/nonexistent"})
-    return Engine(settings.settings, models=base.llm.pool)
+    return build_engine(settings.settings, models=base.llm.pool)
 
 
 def test_llm_test_reports_a_fallback_answer(llm_engine: Callable[..., Engine]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.engine import Engine
 from logomesh.nl.embedder import Embedder
@@ -45,7 +46,7 @@ def nl_engine(
 ) -> Iterator[Engine]:
     home = tmp_path_factory.mktemp("home")
     environ = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config")}
-    engine = Engine(load_settings(project_workspace, environ=environ).settings)
-    engine.__dict__["embedder"] = shared_embedder
+    settings = load_settings(project_workspace, environ=environ).settings
+    engine = build_engine(settings, embedder=shared_embedder)
     yield engine
     engine.close()

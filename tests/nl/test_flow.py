@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 
-from logomesh.audit.models import Outcome, Source
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import ConfirmationRequest
+from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
 from logomesh.nl.flow import Decision, TextOutcome, execute_text
-from logomesh.security.identity import Actor
 
 OWNER = Actor(Source.CLI, getpass.getuser())
 

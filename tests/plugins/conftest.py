@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from logomesh.audit.models import Source
 from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.values import Actor, Source
+from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 from tests.cli.conftest import cli, cli_env  # noqa: F401  (the real console script, for plugins)
 
 ME = Actor(Source.CLI, getpass.getuser())
@@ -77,7 +77,7 @@ def plugin_engine(load: Callable[..., LoadedSettings]) -> Iterator[Callable[...,
 
     def _make(**plugins: Any) -> Engine:
         loaded = load({"plugins": {"entry_points": False, **plugins}})
-        made.append(Engine(loaded.settings, provenance=loaded.provenance))
+        made.append(build_engine(loaded.settings, provenance=loaded.provenance))
         return made[-1]
 
     yield _make

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from logomesh.audit.query import AuditFilter
+from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.events import CommandProgress
@@ -223,7 +224,7 @@ def llm_plugin_engine(load: Callable[..., LoadedSettings]) -> Iterator[MakeEngin
             "nl": {"model_cache_dir": str(MODEL_CACHE)},
         }
         loaded = load(flags)
-        made.append(Engine(loaded.settings, provenance=loaded.provenance))
+        made.append(build_engine(loaded.settings, provenance=loaded.provenance))
         return made[-1]
 
     yield _make

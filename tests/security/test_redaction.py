@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandContext, CommandOutput, CommandResult
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.engine import Engine
 from logomesh.errors import CommandError
 from logomesh.security.redaction import REDACTED, redact, redact_text

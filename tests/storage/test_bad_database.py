@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from logomesh.audit.models import Outcome
 from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.values import Actor, Outcome
 from logomesh.engine import Engine
-from logomesh.security.identity import Actor
 from logomesh.storage import sqlite
 
 GARBAGE = bytes(range(256)) * 64

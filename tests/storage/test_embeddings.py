@@ -6,7 +6,8 @@ import struct
 
 from sqlalchemy import text
 
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry
+from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from logomesh.audit.models import AuditEntry, Outcome, Source
+from logomesh.audit.models import AuditEntry
 from logomesh.commands.models import CommandResult
+from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
 from logomesh.errors import MigrationError
 from logomesh.storage.migrate import Migrator

@@ -48,8 +48,8 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from logomesh.audit.canonical import format_timestamp
 from logomesh.audit.query import AuditFilter
+from logomesh.canonical import format_timestamp
 from logomesh.storage import vectors
 from logomesh.storage.database import Database
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS

@@ -16,15 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from logomesh.audit.models import AuditRecord
-from logomesh.audit.query import AuditFilter
+from logomesh.audit import AuditFilter, AuditRecord
 from logomesh.audit.semantic.index import VectorIndex
 from logomesh.audit.semantic.text import query_text
 from logomesh.audit.semantic.worker import EmbeddingWorker
 from logomesh.audit.store import AuditStore
 
 if TYPE_CHECKING:
-    from logomesh.nl.embedder import Embedder
+    from logomesh.nl import Embedder
 
 SEARCH_ACTION = "audit.search"
 # At ~300 records/s, about seven seconds of embedding at most before a search answers.

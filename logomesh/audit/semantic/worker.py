@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from logomesh.nl.embedder import Embedder
+    from logomesh.nl import Embedder
 
 logger = logging.getLogger(__name__)
 

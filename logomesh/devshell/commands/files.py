@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from logomesh.commands.models import CommandContext, CommandOutput
 from logomesh.commands.registry import command
-from logomesh.config import STATE_DIR, RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.devshell.arguments import PathText, SearchText
 from logomesh.devshell.capture import complete_head
 from logomesh.devshell.git import READ_ENV, find_repository, git_argv
 from logomesh.devshell.invoke import ENGINE_BACKSTOP_S, resolve_path, run_tool, workspace_root
 from logomesh.devshell.paths import WorkspacePath
 from logomesh.errors import CommandError, InvalidArgumentsError
+from logomesh.layout import STATE_DIR
 
 MAX_READ_BYTES = 1024 * 1024
 BINARY_SNIFF_BYTES = 8192

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.devshell.arguments import PathText
 from logomesh.devshell.invoke import ENGINE_BACKSTOP_S, resolve_path, run_tool, workspace_root
 from logomesh.devshell.runner import RunResult

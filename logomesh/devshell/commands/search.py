@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.devshell.arguments import PathText, SearchText
 from logomesh.devshell.capture import complete_head
 from logomesh.devshell.git import find_repository, git_argv

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from logomesh.llm.models import GenerationRequest
 
 if TYPE_CHECKING:
-    from logomesh.nl.embedder import Embedder
+    from logomesh.nl import Embedder
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from logomesh.llm.providers import parse_options
 from logomesh.llm.providers.base import LoadContext
 from logomesh.llm.settings import ModelConfig
-from logomesh.nl.embedder import Embedder
+from logomesh.nl import Embedder
 
 
 class SentenceTransformerOptions(BaseModel):

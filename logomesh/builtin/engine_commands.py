@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict
 import logomesh
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import WORKSPACE_FILE, RiskLevel, Settings
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import LogoMeshError
+from logomesh.layout import WORKSPACE_FILE
 from logomesh.security.redaction import REDACTED, is_secret_key, redact_text
 
 if TYPE_CHECKING:
+    from logomesh.config import Settings
     from logomesh.engine import Engine
 
 

@@ -5,6 +5,10 @@ every machine, Python version and database. JSON with sorted keys, no insignific
 space, UTF-8 and no NaN or infinity gives that; timestamps are strings fixed to microseconds
 and UTC, and durations whole microseconds, so no float formatting enters the hash of a field
 the engine writes itself.
+
+It sits in the core, not in ``audit/``, because redaction (``security``) coerces arguments
+with :func:`to_jsonable` before the audit trail ever sees them; it imports only the
+standard library.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import BackupError
 
 

@@ -11,11 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from logomesh.audit.export import export_records
-from logomesh.audit.models import Outcome, Source
 from logomesh.audit.query import AuditFilter, parse_duration, parse_when
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
-from logomesh.config import RiskLevel
+from logomesh.commands.values import Outcome, RiskLevel, Source
 from logomesh.errors import InvalidArgumentsError
 
 
