@@ -12,8 +12,11 @@ database (``config.show``) works even when the database is broken.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -36,17 +39,30 @@ from logomesh.commands.models import (
     ErrorInfo,
 )
 from logomesh.commands.registry import CommandRegistry
+from logomesh.commands.threads import (
+    ThreadWork,
+    ThreadWorks,
+    still_running_message,
+    stopped_message,
+)
 from logomesh.config import RiskLevel, Settings
 from logomesh.devshell.user_commands import register_user_commands
 from logomesh.errors import (
     AuditError,
+    CommandStillRunningError,
     CommandTimeoutError,
     ConfirmationDeclinedError,
     InvalidArgumentsError,
     LogoMeshError,
     PermissionDeniedError,
 )
-from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
+from logomesh.events import (
+    AuditRecorded,
+    BackgroundWorkFinished,
+    CommandFinished,
+    CommandStarted,
+    EventBus,
+)
 from logomesh.nl.embedder import Embedder
 from logomesh.plugins.host import PluginHost
 from logomesh.security.identity import Identity, IdentityResolver
@@ -62,6 +78,9 @@ if TYPE_CHECKING:
     from logomesh.storage.migrate import Migrator
 
 logger = logging.getLogger(__name__)
+
+# How long a late audit record waits for its command's own record to be written first.
+_LATE_RECORD_WAIT_S = 60.0
 
 
 @dataclass
@@ -199,6 +218,7 @@ class Engine:
 
     def close(self) -> None:
         self.plugins.stop_all()
+        self.events.close()  # after the plugins' last state changes are delivered
         if "llm" in self.__dict__ and self._model_pool is None:
             self.llm.pool.close()  # a pool passed in belongs to the caller
         if "semantic_search" in self.__dict__:
@@ -290,14 +310,69 @@ class Engine:
             CommandStarted(request.correlation_id, spec.name, attempt.identity.name)
         )
         timeout = request.timeout_s or spec.timeout_s or self.settings.commands.default_timeout_s
-        context = CommandContext(self, attempt.identity, request)
+        context = CommandContext(self, attempt.identity, request, ThreadWorks(spec.name))
         try:
             return await asyncio.wait_for(spec.handler(context, args), timeout)
         except TimeoutError:
-            raise CommandTimeoutError(
-                f"{spec.name} did not finish within {timeout:g} s and was stopped. Pass a "
-                "longer timeout or raise `commands.default_timeout_s`."
-            ) from None
+            raise await self._timed_out(spec, timeout, context.threads, attempt) from None
+
+    async def _timed_out(
+        self, spec: CommandSpec, limit_s: float, works: ThreadWorks, attempt: _Attempt
+    ) -> CommandTimeoutError:
+        """The honest error for a deadline: "stopped" only when nothing of it still runs."""
+        running = await works.settle()
+        if not running:
+            return CommandTimeoutError(stopped_message(spec.name, limit_s, works.stopped()))
+        correlation_id = attempt.request.correlation_id
+        attempt.details["still_running"] = True
+        attempt.details["still_running_work"] = [work.what for work in running]
+        # The late record follows the command's own, which is written before CommandFinished.
+        recorded = threading.Event()
+
+        def command_recorded(event: CommandFinished) -> None:
+            if event.correlation_id == correlation_id:
+                recorded.set()
+
+        unsubscribe = self.events.subscribe(CommandFinished, command_recorded)
+        for work in running:
+            late = functools.partial(self._finished_late, attempt, work, recorded, unsubscribe)
+            work.future.add_done_callback(late)
+        return CommandStillRunningError(
+            still_running_message(spec.name, limit_s, running, correlation_id)
+        )
+
+    def _finished_late(
+        self,
+        attempt: _Attempt,
+        work: ThreadWork,
+        recorded: threading.Event,
+        unsubscribe: Callable[[], None],
+        _future: object,
+    ) -> None:
+        """In the work's thread, when it ends after its command timed out: audit how."""
+        recorded.wait(_LATE_RECORD_WAIT_S)
+        unsubscribe()
+        request, error = attempt.request, work.error()
+        outcome = Outcome.OK if error is None else Outcome.ERROR
+        self.record_audit_sync(
+            AuditEntry(
+                actor=attempt.identity.name,
+                source=request.actor.source,
+                action=request.command,
+                outcome=outcome,
+                arguments=attempt.arguments or dict(request.arguments),
+                error=error,
+                duration_ms=(time.perf_counter() - attempt.started) * 1000,
+                correlation_id=request.correlation_id,
+                parent_id=request.parent_id,
+                details={"finished_after_timeout": True, "work": work.what},
+            )
+        )
+        self.events.publish_threadsafe(
+            BackgroundWorkFinished(
+                request.correlation_id, request.command, work.what, str(outcome), error
+            )
+        )
 
     async def _conclude(
         self,
@@ -361,6 +436,17 @@ class Engine:
             # The database could not even be opened (a bad URL, a missing driver).
             return None, [f"The audit record could not be written: {exc.user_message}"], duration
         return record, [], duration
+
+    # -- audit records written outside execute ---------------------------------------------
+
+    def record_audit_sync(self, entry: AuditEntry) -> AuditRecord | None:
+        """Write one audit record from a thread (never from the loop); None, logged, when it
+        could not be written (it is spooled when the database is unavailable)."""
+        try:
+            return self._trail.record(entry)
+        except LogoMeshError as exc:
+            logger.warning("audit record for %s not written: %s", entry.action, exc.user_message)
+            return None
 
 
 def _outcome_of(exc: LogoMeshError) -> Outcome:

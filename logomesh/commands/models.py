@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from logomesh.audit.models import Outcome, new_id
+from logomesh.commands.threads import ThreadWorks
 from logomesh.config import RiskLevel
 from logomesh.security.identity import Actor, Identity
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
+
+T = TypeVar("T")
 
 
 class NoArguments(BaseModel):
@@ -145,11 +148,30 @@ class Confirmer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """What a handler may use: the engine's services, who is asking, and a progress channel."""
+    """What a handler may use: the engine's services, who is asking, a progress channel,
+    and a way to run blocking work in a thread that its timeout accounts for."""
 
     engine: Engine
     identity: Identity
     request: CommandRequest
+    threads: ThreadWorks = field(default_factory=ThreadWorks)
+
+    async def run_in_thread(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        what: str,
+        check: str | None = None,
+        stoppable: bool = False,
+    ) -> T:
+        """Run blocking ``fn(*args)`` off the loop, tracked (see :mod:`.threads`).
+
+        ``what`` says what it does and ``check`` how to see its result, for the timeout's
+        message if it outlives the deadline. A ``stoppable`` function takes ``stop``, a
+        :class:`threading.Event` set at the deadline, and then returns early, cleaning up.
+        Prefer this to ``asyncio.to_thread`` for work that changes something.
+        """
+        return await self.threads.run(fn, *args, what=what, check=check, stoppable=stoppable)
 
     async def progress(self, message: str, fraction: float | None = None) -> None:
         from logomesh.events import CommandProgress  # here: events imports nothing of ours
