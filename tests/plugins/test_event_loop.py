@@ -35,12 +35,12 @@ TOOLS = """
 MANIFEST = '[permissions]\npublish = ["build.step"]\ncall = ["test.where"]\n'
 
 # Where the command a plugin asked for ran: (its loop, its thread's name).
-RAN_ON: list[tuple[asyncio.AbstractEventLoop, str]] = []
+ran_on: list[tuple[asyncio.AbstractEventLoop, str]] = []
 
 
 @command("test.where", summary="Say where it runs", permission="test.run", risk=RiskLevel.READ)
 async def _where(ctx: CommandContext, _: NoArguments) -> CommandOutput:
-    RAN_ON.append((asyncio.get_running_loop(), threading.current_thread().name))
+    ran_on.append((asyncio.get_running_loop(), threading.current_thread().name))
     return CommandOutput(message="here")
 
 
@@ -48,7 +48,7 @@ def _ci_engine(add_plugin: AddPlugin, plugin_engine: MakeEngine) -> Engine:
     add_plugin("ci", plugin_script("ci", TOOLS), commands=("ci.build", "ci.where"), extra=MANIFEST)
     engine = plugin_engine()
     engine.registry.register(_where)
-    RAN_ON.clear()
+    ran_on.clear()
     return engine
 
 
@@ -95,7 +95,7 @@ def test_plugin_events_and_calls_run_on_the_adapters_loop(
             engine.events.unbind()
         assert [(name, what) for name, what, _, _ in seen] == EXPECTED
         assert {(thread, ran) for _, _, thread, ran in seen} == {("MainThread", loop)}
-        assert RAN_ON == [(loop, "MainThread")]  # not a loop of the plugin's reader thread
+        assert ran_on == [(loop, "MainThread")]  # not a loop of the plugin's reader thread
 
     asyncio.run(adapter())
     publishes = [e for e in seen if e[0] == "PluginEventPublished"]
@@ -116,6 +116,6 @@ def test_without_an_adapter_loop_the_bus_owns_one_loop_for_them(
     for _ in range(2):
         result = run_command(engine, "ci.where")
         assert result.ok and result.data["ok"] is True, result.data
-    [(first, thread), (second, _)] = RAN_ON
+    [(first, thread), (second, _)] = ran_on
     assert first is second and thread == "logomesh-events"
     assert first is seen[0][3]  # one loop of the bus's, for events and requests alike
