@@ -96,7 +96,13 @@ class ThreadWorks:
         """After the deadline: let stopping work finish stopping; return what still runs."""
         stopping = [w for w in self._works if w.running and w.stop is not None]
         if stopping:
-            await asyncio.wait([asyncio.wrap_future(w.future) for w in stopping], timeout=grace_s)
+            waiting = [asyncio.wrap_future(w.future) for w in stopping]
+            await asyncio.wait(waiting, timeout=grace_s)
+            for future in waiting:  # their outcome is read from the work, not from these
+                if future.done():
+                    future.exception()
+                else:
+                    future.cancel()
         return [w for w in self._works if w.running]
 
     def stopped(self) -> list[ThreadWork]:
