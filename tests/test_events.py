@@ -227,3 +227,27 @@ def test_run_threadsafe_runs_on_the_bound_loop_else_the_private_one() -> None:
         assert first is second and first.is_running()  # the bus's own, not one per call
     finally:
         bus.close()
+
+
+def test_run_threadsafe_does_not_wait_for_an_idle_bound_loop() -> None:
+    """The shell's loop runs only while a line runs: work a plugin asks for meanwhile runs
+    on the bus's own loop instead of waiting for the next line."""
+    bus = EventBus()
+
+    async def where() -> str:
+        return threading.current_thread().name
+
+    with asyncio.Runner() as runner:
+        bus.bind(runner.get_loop())
+        try:
+            assert bus.run_threadsafe(where()) == "logomesh-events"
+            result: list[str] = []
+
+            async def line() -> None:  # while a line runs, its loop serves the request
+                result.append(await asyncio.to_thread(bus.run_threadsafe, where()))
+
+            runner.run(line())
+            assert result == ["MainThread"]
+        finally:
+            bus.unbind()
+            bus.close()
