@@ -15,6 +15,7 @@ from logomesh.commands.models import CommandContext, CommandOutput, CommandReque
 from logomesh.commands.registry import command
 from logomesh.config import RiskLevel
 from logomesh.engine import Engine
+from logomesh.events import CommandProgress
 from logomesh.plugins.plugin import PluginEventPublished, PluginStateChanged
 from tests.plugins.conftest import ME, plugin_script, run_command, wait_until
 
@@ -27,6 +28,13 @@ TOOLS = """
         for step in (1, 2, 3):
             ctx.publish("build.step", {"step": step})
         return "built"
+
+    @plugin.tool("ci.steps")
+    def steps(args, ctx):
+        for step in (1, 2, 3):
+            ctx.progress(step, 3, f"step {step}")
+            ctx.publish("build.step", {"step": step})
+        return "stepped"
 
     @plugin.tool("ci.where")
     def where(args, ctx):
@@ -45,7 +53,12 @@ async def _where(ctx: CommandContext, _: NoArguments) -> CommandOutput:
 
 
 def _ci_engine(add_plugin: AddPlugin, plugin_engine: MakeEngine) -> Engine:
-    add_plugin("ci", plugin_script("ci", TOOLS), commands=("ci.build", "ci.where"), extra=MANIFEST)
+    add_plugin(
+        "ci",
+        plugin_script("ci", TOOLS),
+        commands=("ci.build", "ci.steps", "ci.where"),
+        extra=MANIFEST,
+    )
     engine = plugin_engine()
     engine.registry.register(_where)
     ran_on.clear()
@@ -119,3 +132,41 @@ def test_without_an_adapter_loop_the_bus_owns_one_loop_for_them(
     [(first, thread), (second, _)] = ran_on
     assert first is second and thread == "logomesh-events"
     assert first is seen[0][3]  # one loop of the bus's, for events and requests alike
+
+
+def test_a_plugins_progress_and_its_events_arrive_in_the_order_it_sent_them(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine
+) -> None:
+    engine = _ci_engine(add_plugin, plugin_engine)
+    seen: list[tuple[str, Any]] = []
+
+    async def adapter() -> None:
+        loop = asyncio.get_running_loop()
+        engine.events.bind(loop)
+        try:
+
+            def progress(event: CommandProgress) -> None:
+                assert asyncio.get_running_loop() is loop
+                seen.append(("progress", event.message))
+
+            async def published(event: PluginEventPublished) -> None:
+                await asyncio.sleep(0.005)  # a slow async subscriber holds the rest back
+                seen.append(("event", event.data["step"]))
+
+            engine.events.subscribe(CommandProgress, progress)
+            engine.events.subscribe(PluginEventPublished, published)
+            result = await engine.execute(CommandRequest("ci.steps", ME))
+            assert result.ok, result.message
+            for _ in range(500):
+                if len(seen) >= 6:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            engine.events.unbind()
+
+    asyncio.run(adapter())
+    assert seen == [
+        ("progress", "step 1"), ("event", 1),
+        ("progress", "step 2"), ("event", 2),
+        ("progress", "step 3"), ("event", 3),
+    ]  # fmt: skip
