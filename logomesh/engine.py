@@ -336,7 +336,9 @@ class Engine:
         unsubscribe = self.events.subscribe(CommandFinished, command_recorded)
         for work in running:
             late = functools.partial(self._finished_late, attempt, work, recorded, unsubscribe)
-            work.future.add_done_callback(late)
+            # In a thread of its own: it waits, and work that just ended calls back at once,
+            # here on the loop. Not a daemon: a one-shot CLI writes the record before exiting.
+            work.future.add_done_callback(_in_new_thread(late))
         return CommandStillRunningError(
             still_running_message(spec.name, limit_s, running, correlation_id)
         )
@@ -347,9 +349,9 @@ class Engine:
         work: ThreadWork,
         recorded: threading.Event,
         unsubscribe: Callable[[], None],
-        _future: object,
     ) -> None:
-        """In the work's thread, when it ends after its command timed out: audit how."""
+        """When work ends after its command timed out: audit how, after the command's own
+        record (so the trail reads in the order things happened)."""
         recorded.wait(_LATE_RECORD_WAIT_S)
         unsubscribe()
         request, error = attempt.request, work.error()
@@ -447,6 +449,15 @@ class Engine:
         except LogoMeshError as exc:
             logger.warning("audit record for %s not written: %s", entry.action, exc.user_message)
             return None
+
+
+def _in_new_thread(job: Callable[[], None]) -> Callable[[object], None]:
+    """A future's done-callback that runs ``job`` in a new (non-daemon) thread."""
+
+    def start(_future: object) -> None:
+        threading.Thread(target=job, name="logomesh-late-record").start()
+
+    return start
 
 
 def _outcome_of(exc: LogoMeshError) -> Outcome:

@@ -167,6 +167,8 @@ class EventBus:
             return
         loop = asyncio.get_running_loop()
         bound = self._bound
+        if bound is None and self._own is not None and self._own.loop is loop:
+            bound = loop  # engine work on the bus's own loop: in one order with its queue
         if bound is None:
             await self._deliver(event)
             return
