@@ -322,6 +322,9 @@ class Engine:
         """The honest error for a deadline: "stopped" only when nothing of it still runs."""
         running = await works.settle()
         if not running:
+            done = [work.what for work in works.stopped() if work.error() is None]
+            if done:  # it ended as the deadline passed: its effects are there
+                attempt.details["finished_at_deadline"] = done
             return CommandTimeoutError(stopped_message(spec.name, limit_s, works.stopped()))
         correlation_id = attempt.request.correlation_id
         attempt.details["still_running"] = True

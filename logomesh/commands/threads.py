@@ -31,6 +31,9 @@ from logomesh.errors import LogoMeshError
 
 T = TypeVar("T")
 
+_UNSTOPPED = "which cannot be stopped safely part-way"
+_STOPPING = "told to stop but not stopped yet"
+
 # How long work told to stop at the deadline may take to do so before it counts as running.
 STOP_GRACE_S = 2.0
 
@@ -43,6 +46,7 @@ class ThreadWork:
     check: str | None  # how to see its result: "`logomesh db status` lists the backups"
     future: Future[Any]
     stop: threading.Event | None  # set at the deadline when the work can stop part-way
+    abandoned: bool = False  # its command stopped waiting for it (the deadline passed)
 
     @property
     def running(self) -> bool:
@@ -88,6 +92,7 @@ class ThreadWorks:
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
+            work.abandoned = True
             if stop is not None:
                 stop.set()
             raise
@@ -106,8 +111,8 @@ class ThreadWorks:
         return [w for w in self._works if w.running]
 
     def stopped(self) -> list[ThreadWork]:
-        """Work that was told to stop and did."""
-        return [w for w in self._works if w.stop is not None and w.stop.is_set() and not w.running]
+        """Work whose command gave up on it and that has ended, for ``stopped_message``."""
+        return [w for w in self._works if w.abandoned and not w.running]
 
 
 def _run_into(
@@ -126,22 +131,33 @@ def still_running_message(
 ) -> str:
     """The timeout error for work that goes on: what runs, that it ends by itself, where
     to see how it ended."""
-    doing = "; ".join(work.what for work in running)
-    checks = " ".join(f"{work.check[0].upper()}{work.check[1:]}." for work in running if work.check)
+    doing = "; ".join(f"{w.what}, {_UNSTOPPED if w.stop is None else _STOPPING}" for w in running)
     return (
         f"{command} did not finish within {timeout_s:g} s, and its work is still running in "
-        f"the background ({doing}): it cannot be stopped safely part-way, so it will finish on "
-        "its own (a one-shot `logomesh` command waits for it before exiting). Its outcome "
-        "will be added to the audit trail: `logomesh audit query --correlation-id "
-        f"{correlation_id}`. {checks}".rstrip()
-        + " Pass a longer timeout or raise `commands.default_timeout_s`."
+        f"the background ({doing}). It will finish on its own (a one-shot `logomesh` command "
+        "waits for it before exiting), and its outcome will be added to the audit trail: "
+        f"`logomesh audit query --correlation-id {correlation_id}`.{_checks(running)} Pass a "
+        "longer timeout or raise `commands.default_timeout_s`."
     )
 
 
 def stopped_message(command: str, timeout_s: float, stopped: list[ThreadWork]) -> str:
-    """The timeout error when nothing goes on (async work cancelled, thread work stopped)."""
+    """The timeout error when nothing goes on: async work was cancelled, thread work was
+    stopped (its own error says how it cleaned up) or, as the deadline passed, had just
+    been done, which must be said too."""
     notes = "".join(f" {w.error()}" for w in stopped if w.error())
+    done = [w for w in stopped if w.error() is None]
+    if done:
+        whats = "; ".join(w.what for w in done)
+        notes += (
+            f" Its work had already been done, though ({whats}); only its result was not "
+            f"returned.{_checks(done)}"
+        )
     return (
         f"{command} did not finish within {timeout_s:g} s and was stopped.{notes} Pass a "
         "longer timeout or raise `commands.default_timeout_s`."
     )
+
+
+def _checks(works: list[ThreadWork]) -> str:
+    return "".join(f" {w.check[0].upper()}{w.check[1:]}." for w in works if w.check)

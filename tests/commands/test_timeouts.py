@@ -118,7 +118,7 @@ def test_thread_work_past_the_deadline_is_reported_running_and_its_end_audited(
     assert result.error.code == "command.timeout_still_running"
     message = result.error.message
     assert "was stopped" not in message
-    assert "still running in the background (writing the report)" in message
+    assert "still running in the background (writing the report, which cannot" in message
     assert "will finish on its own" in message
     assert f"--correlation-id {result.correlation_id}" in message
     assert "`ls reports/` shows it." in message
@@ -134,6 +134,32 @@ def test_thread_work_past_the_deadline_is_reported_running_and_its_end_audited(
     wait_until(lambda: len(finished) == 1)
     assert (finished[0].outcome, finished[0].work) == ("error", "writing the report")
     assert engine.audit.verify().ok
+
+
+def _done_when_asked_to_stop(stop: threading.Event) -> str:
+    """Work that, told to stop, completes instead: its effects exist when the error comes."""
+    assert stop.wait(30)
+    return "written"
+
+
+@command("test.quick_finish", summary="Ends at the deadline", permission="t", risk=RiskLevel.READ)
+async def _quick_finish(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    await ctx.run_in_thread(
+        _done_when_asked_to_stop, what="writing notes.txt", check="notes.txt has it", stoppable=True
+    )
+    return CommandOutput()
+
+
+def test_work_that_ended_at_the_deadline_is_not_passed_off_as_stopped(
+    engine: Engine, owner: Actor
+) -> None:
+    engine.registry.register(_quick_finish)
+    result = engine.run(CommandRequest("test.quick_finish", owner, timeout_s=0.1))
+    assert result.error is not None and result.error.code == "command.timeout"
+    assert "Its work had already been done, though (writing notes.txt)" in result.error.message
+    assert "Notes.txt has it." in result.error.message
+    [record] = _records(engine, result.correlation_id)
+    assert record.details["finished_at_deadline"] == ["writing notes.txt"]
 
 
 def _fill(database: Path, megabytes: int) -> None:
@@ -185,7 +211,9 @@ def test_an_upgrade_blocked_by_another_process_is_reported_still_running(
     result = engine.run(CommandRequest("db.upgrade", owner, timeout_s=0.3))
     assert result.error is not None
     assert result.error.code == "command.timeout_still_running", result.message
-    assert "still running in the background (upgrading the schema to head)" in result.error.message
+    assert (
+        "in the background (upgrading the schema to head, which cannot be" in result.error.message
+    )
     assert "`logomesh db status` shows the schema revision" in result.error.message
     holder.wait(10)
 
