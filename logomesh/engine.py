@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -42,6 +40,7 @@ from logomesh.commands.registry import CommandRegistry
 from logomesh.commands.threads import (
     ThreadWork,
     ThreadWorks,
+    follow_up,
     still_running_message,
     stopped_message,
 )
@@ -78,9 +77,6 @@ if TYPE_CHECKING:
     from logomesh.storage.migrate import Migrator
 
 logger = logging.getLogger(__name__)
-
-# How long a late audit record waits for its command's own record to be written first.
-_LATE_RECORD_WAIT_S = 60.0
 
 
 @dataclass
@@ -329,34 +325,13 @@ class Engine:
         correlation_id = attempt.request.correlation_id
         attempt.details["still_running"] = True
         attempt.details["still_running_work"] = [work.what for work in running]
-        # The late record follows the command's own, which is written before CommandFinished.
-        recorded = threading.Event()
-
-        def command_recorded(event: CommandFinished) -> None:
-            if event.correlation_id == correlation_id:
-                recorded.set()
-
-        unsubscribe = self.events.subscribe(CommandFinished, command_recorded)
-        for work in running:
-            late = functools.partial(self._finished_late, attempt, work, recorded, unsubscribe)
-            # In a thread of its own: it waits, and work that just ended calls back at once,
-            # here on the loop. Not a daemon: a one-shot CLI writes the record before exiting.
-            work.future.add_done_callback(_in_new_thread(late))
+        follow_up(running, self.events, correlation_id, functools.partial(self._late, attempt))
         return CommandStillRunningError(
             still_running_message(spec.name, limit_s, running, correlation_id)
         )
 
-    def _finished_late(
-        self,
-        attempt: _Attempt,
-        work: ThreadWork,
-        recorded: threading.Event,
-        unsubscribe: Callable[[], None],
-    ) -> None:
-        """When work ends after its command timed out: audit how, after the command's own
-        record (so the trail reads in the order things happened)."""
-        recorded.wait(_LATE_RECORD_WAIT_S)
-        unsubscribe()
+    def _late(self, attempt: _Attempt, work: ThreadWork) -> None:
+        """Audit how work that outlived its command's timeout ended (in a thread)."""
         request, error = attempt.request, work.error()
         outcome = Outcome.OK if error is None else Outcome.ERROR
         self.record_audit_sync(
@@ -452,15 +427,6 @@ class Engine:
         except LogoMeshError as exc:
             logger.warning("audit record for %s not written: %s", entry.action, exc.user_message)
             return None
-
-
-def _in_new_thread(job: Callable[[], None]) -> Callable[[object], None]:
-    """A future's done-callback that runs ``job`` in a new (non-daemon) thread."""
-
-    def start(_future: object) -> None:
-        threading.Thread(target=job, name="logomesh-late-record").start()
-
-    return start
 
 
 def _outcome_of(exc: LogoMeshError) -> Outcome:

@@ -21,6 +21,7 @@ than killing a migration half-way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -28,11 +29,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from logomesh.errors import LogoMeshError
+from logomesh.events import CommandFinished, EventBus
 
 T = TypeVar("T")
 
 _UNSTOPPED = "which cannot be stopped safely part-way"
 _STOPPING = "told to stop but not stopped yet"
+
+# How long a late record waits for its command's own record to be written first.
+_LATE_RECORD_WAIT_S = 60.0
 
 # How long work told to stop at the deadline may take to do so before it counts as running.
 STOP_GRACE_S = 2.0
@@ -113,6 +118,43 @@ class ThreadWorks:
     def stopped(self) -> list[ThreadWork]:
         """Work whose command gave up on it and that has ended, for ``stopped_message``."""
         return [w for w in self._works if w.abandoned and not w.running]
+
+
+def follow_up(
+    running: list[ThreadWork],
+    events: EventBus,
+    correlation_id: str,
+    job: Callable[[ThreadWork], None],
+) -> None:
+    """Call ``job(work)`` as each work in ``running`` ends, once its command's own audit
+    record is written (``CommandFinished`` is published after it), so the trail reads in
+    the order things happened.
+
+    Each call runs in a thread of its own: it waits for that record, and work that has just
+    ended calls back at once, on the loop. Not a daemon, so a one-shot CLI process writes
+    the record before it exits.
+    """
+    recorded = threading.Event()
+
+    def command_recorded(event: CommandFinished) -> None:
+        if event.correlation_id == correlation_id:
+            recorded.set()
+
+    unsubscribe = events.subscribe(CommandFinished, command_recorded)
+
+    def after(work: ThreadWork) -> None:
+        recorded.wait(_LATE_RECORD_WAIT_S)
+        unsubscribe()
+        job(work)
+
+    for work in running:
+        work.future.add_done_callback(
+            functools.partial(_start_thread, functools.partial(after, work))
+        )
+
+
+def _start_thread(job: Callable[[], None], _future: Future[Any]) -> None:
+    threading.Thread(target=job, name="logomesh-late-record").start()
 
 
 def _run_into(
