@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -38,17 +39,31 @@ from logomesh.commands.models import (
     ErrorInfo,
 )
 from logomesh.commands.registry import CommandRegistry
+from logomesh.commands.threads import (
+    ThreadWork,
+    ThreadWorks,
+    follow_up,
+    still_running_message,
+    stopped_message,
+)
 from logomesh.commands.values import Identity, Outcome, RiskLevel
 from logomesh.config import Settings
 from logomesh.errors import (
     AuditError,
+    CommandStillRunningError,
     CommandTimeoutError,
     ConfirmationDeclinedError,
     InvalidArgumentsError,
     LogoMeshError,
     PermissionDeniedError,
 )
-from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
+from logomesh.events import (
+    AuditRecorded,
+    BackgroundWorkFinished,
+    CommandFinished,
+    CommandStarted,
+    EventBus,
+)
 from logomesh.nl.embedder import Embedder
 from logomesh.plugins.host import PluginHost
 from logomesh.security.identity import IdentityResolver
@@ -181,14 +196,6 @@ class Engine:
         audit = self.settings.audit
         return AuditWriter(self._trail, max_queue=audit.writer_queue, max_batch=audit.writer_batch)
 
-    async def record_audit(self, entry: AuditEntry) -> AuditRecord:
-        """Write one audit record without blocking the loop; AuditError if it was spooled."""
-        return await self.audit_writer.record(entry)
-
-    def record_audit_sync(self, entry: AuditEntry) -> AuditRecord:
-        """``record_audit`` for threads that run no event loop (plugin readers, workers)."""
-        return self.audit_writer.record_sync(entry)
-
     def ensure_schema(self) -> None:
         """Apply pending migrations once per engine (backed up, restored on failure)."""
         if self._migrated or not self._auto_migrate:
@@ -216,6 +223,7 @@ class Engine:
 
     def close(self) -> None:
         self.plugins.stop_all()
+        self.events.close()  # after the plugins' last state changes are delivered
         if "audit_writer" in self.__dict__:
             self.audit_writer.close()  # writes what is still queued
         if "llm" in self.__dict__ and self._model_pool is None:
@@ -247,7 +255,7 @@ class Engine:
             )
             # Awaited, so the record is in the trail when the cancelled caller resumes; the
             # write itself is shielded from a second cancel and happens whatever comes.
-            with contextlib.suppress(asyncio.CancelledError, LogoMeshError):
+            with contextlib.suppress(asyncio.CancelledError):
                 await self.record_audit(entry)
             raise
         except LogoMeshError as exc:
@@ -313,14 +321,53 @@ class Engine:
             CommandStarted(request.correlation_id, spec.name, attempt.identity.name)
         )
         timeout = request.timeout_s or spec.timeout_s or self.settings.commands.default_timeout_s
-        context = CommandContext(self, attempt.identity, request)
+        context = CommandContext(self, attempt.identity, request, ThreadWorks(spec.name))
         try:
             return await asyncio.wait_for(spec.handler(context, args), timeout)
         except TimeoutError:
-            raise CommandTimeoutError(
-                f"{spec.name} did not finish within {timeout:g} s and was stopped. Pass a "
-                "longer timeout or raise `commands.default_timeout_s`."
-            ) from None
+            raise await self._timed_out(spec, timeout, context.threads, attempt) from None
+
+    async def _timed_out(
+        self, spec: CommandSpec, limit_s: float, works: ThreadWorks, attempt: _Attempt
+    ) -> CommandTimeoutError:
+        """The honest error for a deadline: "stopped" only when nothing of it still runs."""
+        running = await works.settle()
+        if not running:
+            done = [work.what for work in works.stopped() if work.error() is None]
+            if done:  # it ended as the deadline passed: its effects are there
+                attempt.details["finished_at_deadline"] = done
+            return CommandTimeoutError(stopped_message(spec.name, limit_s, works.stopped()))
+        correlation_id = attempt.request.correlation_id
+        attempt.details["still_running"] = True
+        attempt.details["still_running_work"] = [work.what for work in running]
+        follow_up(running, self.events, correlation_id, functools.partial(self._late, attempt))
+        return CommandStillRunningError(
+            still_running_message(spec.name, limit_s, running, correlation_id)
+        )
+
+    def _late(self, attempt: _Attempt, work: ThreadWork) -> None:
+        """Audit how work that outlived its command's timeout ended (in a thread)."""
+        request, error = attempt.request, work.error()
+        outcome = Outcome.OK if error is None else Outcome.ERROR
+        self.record_audit_sync(
+            AuditEntry(
+                actor=attempt.identity.name,
+                source=request.actor.source,
+                action=request.command,
+                outcome=outcome,
+                arguments=attempt.arguments or dict(request.arguments),
+                error=error,
+                duration_ms=(time.perf_counter() - attempt.started) * 1000,
+                correlation_id=request.correlation_id,
+                parent_id=request.parent_id,
+                details={"finished_after_timeout": True, "work": work.what},
+            )
+        )
+        self.events.publish_threadsafe(
+            BackgroundWorkFinished(
+                request.correlation_id, request.command, work.what, str(outcome), error
+            )
+        )
 
     async def _conclude(
         self,
@@ -382,12 +429,31 @@ class Engine:
     async def _write(self, entry: AuditEntry) -> tuple[AuditRecord | None, list[str]]:
         """The record, or None and the warning for the person when it was spooled."""
         try:
-            return await self.record_audit(entry), []
+            return await self.audit_writer.record(entry), []
         except AuditError as exc:
             return None, [exc.user_message]
         except LogoMeshError as exc:
             # The database could not even be opened (a bad URL, a missing driver).
             return None, [f"The audit record could not be written: {exc.user_message}"]
+
+    # -- audit records written outside execute ---------------------------------------------
+
+    async def record_audit(self, entry: AuditEntry) -> AuditRecord | None:
+        """Write one audit record without blocking the loop; None, logged, when it could not
+        be written (it is then spooled, and chained in by the next write that succeeds)."""
+        try:
+            return await self.audit_writer.record(entry)
+        except LogoMeshError as exc:
+            logger.warning("audit record for %s not written: %s", entry.action, exc.user_message)
+            return None
+
+    def record_audit_sync(self, entry: AuditEntry) -> AuditRecord | None:
+        """``record_audit`` for threads that run no event loop (plugin readers, workers)."""
+        try:
+            return self.audit_writer.record_sync(entry)
+        except LogoMeshError as exc:
+            logger.warning("audit record for %s not written: %s", entry.action, exc.user_message)
+            return None
 
 
 def _outcome_of(exc: LogoMeshError) -> Outcome:

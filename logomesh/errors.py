@@ -22,7 +22,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── InvalidArgumentsError      command.invalid_arguments
         ├── PermissionDeniedError      command.denied
         ├── ConfirmationDeclinedError  command.cancelled
-        ├── CommandTimeoutError        command.timeout
+        ├── CommandTimeoutError        command.timeout          (it was stopped)
+        │   └── CommandStillRunningError  command.timeout_still_running
         └── ToolMissingError           devshell.tool_missing
     LLMError                           llm.error
     ├── UnknownModelError              llm.unknown_model
@@ -139,7 +140,16 @@ class ConfirmationDeclinedError(CommandError):
 
 
 class CommandTimeoutError(CommandError):
+    """The command ran past its deadline and was stopped."""
+
     code = "command.timeout"
+
+
+class CommandStillRunningError(CommandTimeoutError):
+    """The command ran past its deadline, but work it handed to a thread could not be
+    stopped: it goes on and finishes by itself, and the message says how to see its end."""
+
+    code = "command.timeout_still_running"
 
 
 class ToolMissingError(CommandError):

@@ -193,7 +193,14 @@ async def audit_export(ctx: CommandContext, args: ExportArgs) -> CommandOutput:
         raise InvalidArgumentsError(
             f"`path`: {args.path} already exists; pass overwrite=true or pick another name."
         )
-    count = await asyncio.to_thread(export_records, ctx.engine.audit.store, args.path, args.format)
+    count = await ctx.run_in_thread(
+        export_records,
+        ctx.engine.audit.store,
+        args.path,
+        args.format,
+        what=f"writing the audit trail to {args.path}",
+        check=f"{args.path} is complete once the trail records the export's end",
+    )
     return CommandOutput(
         data={"path": str(args.path), "records": count, "format": args.format},
         message=f"Exported {count} record(s) to {args.path}.",
@@ -222,7 +229,12 @@ class PruneArgs(BaseModel):
 async def audit_prune(ctx: CommandContext, args: PruneArgs) -> CommandOutput:
     age = parse_duration(args.payloads_older_than, field="payloads_older_than")
     cutoff = datetime.now(UTC) - age
-    dropped = await asyncio.to_thread(ctx.engine.audit.store.prune_payloads, cutoff)
+    dropped = await ctx.run_in_thread(
+        ctx.engine.audit.store.prune_payloads,
+        cutoff,
+        what=f"dropping payloads older than {args.payloads_older_than}",
+        check="`logomesh audit query --action audit.prune` shows when it has ended",
+    )
     return CommandOutput(
         data={"pruned_payloads": dropped, "cutoff": cutoff.isoformat()},
         message=f"Pruned {dropped} payload(s) older than {args.payloads_older_than}.",

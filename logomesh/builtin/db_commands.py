@@ -1,8 +1,14 @@
-"""Built-in commands over the database schema and its backups."""
+"""Built-in commands over the database schema and its backups.
+
+Their work blocks (SQLite, file copies), so it runs in threads through
+:meth:`CommandContext.run_in_thread`, and a timeout says what became of it: a backup stops
+at the deadline and leaves no file; a migration or a restore cannot be stopped part-way
+and is reported as still running, with its outcome audited when it ends.
+"""
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +17,8 @@ from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import BackupError
+
+_SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups once it is done"
 
 
 @command(
@@ -29,10 +37,12 @@ from logomesh.errors import BackupError
 )
 async def db_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     engine = ctx.engine
-    problem = await asyncio.to_thread(engine.database.integrity_problem)
+    problem = await ctx.run_in_thread(
+        engine.database.integrity_problem, what="checking the database's integrity"
+    )
     if problem is not None:
         raise engine.database.corrupt_error(problem)
-    status = await asyncio.to_thread(engine.migrator.status)
+    status = await ctx.run_in_thread(engine.migrator.status, what="reading the schema revision")
     data = {
         "database": engine.database.display_url,
         "current": status.current,
@@ -63,7 +73,12 @@ class MigrateArgs(BaseModel):
     ),
 )
 async def db_upgrade(ctx: CommandContext, args: MigrateArgs) -> CommandOutput:
-    result = await asyncio.to_thread(ctx.engine.migrator.upgrade, args.revision)
+    result = await ctx.run_in_thread(
+        ctx.engine.migrator.upgrade,
+        args.revision,
+        what=f"upgrading the schema to {args.revision}",
+        check=_SEE_SCHEMA,
+    )
     applied = ", ".join(result.applied) or "nothing to apply"
     return CommandOutput(
         data={
@@ -95,7 +110,12 @@ class DowngradeArgs(BaseModel):
     ),
 )
 async def db_downgrade(ctx: CommandContext, args: DowngradeArgs) -> CommandOutput:
-    result = await asyncio.to_thread(ctx.engine.migrator.downgrade, args.revision)
+    result = await ctx.run_in_thread(
+        ctx.engine.migrator.downgrade,
+        args.revision,
+        what=f"downgrading the schema to {args.revision}",
+        check=_SEE_SCHEMA,
+    )
     return CommandOutput(
         data={
             "from": result.from_revision,
@@ -128,7 +148,13 @@ class BackupArgs(BaseModel):
 async def db_backup(ctx: CommandContext, args: BackupArgs) -> CommandOutput:
     if args.path is not None and args.path.exists():
         raise BackupError(f"{args.path} already exists; choose a new file name.")
-    path = await asyncio.to_thread(ctx.engine.migrator.backup, args.path)
+    path = await ctx.run_in_thread(
+        ctx.engine.migrator.backup,
+        args.path,
+        what="copying the database",
+        check="`logomesh db status` lists the backups",
+        stoppable=True,
+    )
     size = path.stat().st_size
     return CommandOutput(
         data={"path": str(path), "bytes": size},
@@ -162,8 +188,19 @@ async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
     safety = None
     current = ctx.engine.database
     if current.path and current.path.exists() and current.integrity_problem() is None:
-        safety = await asyncio.to_thread(migrator.backup, None, label="pre-restore")
-    await asyncio.to_thread(migrator.restore, args.path)
+        # Stoppable: at the deadline nothing has been replaced yet, and no file is left.
+        safety = await ctx.run_in_thread(
+            partial(migrator.backup, label="pre-restore"),
+            None,
+            what="saving the current database before the restore",
+            stoppable=True,
+        )
+    await ctx.run_in_thread(
+        migrator.restore,
+        args.path,
+        what=f"replacing the database with {args.path}",
+        check=_SEE_SCHEMA,
+    )
     note = f" The previous database was saved as {safety}." if safety else ""
     return CommandOutput(
         data={"restored_from": str(args.path), "previous": str(safety) if safety else None},

@@ -8,6 +8,7 @@ prints it as one object with ``command``, ``arguments``, ``confidence`` and ``al
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 from typing import TYPE_CHECKING
@@ -29,24 +30,21 @@ def run_text(
     yes: bool = False,
     json_output: bool = False,
     confirmer: Confirmer | None = None,
+    runner: asyncio.Runner | None = None,
 ) -> int:
-    """Interpret and maybe run ``text``; render; return the exit code."""
-    import asyncio
+    """Interpret and maybe run ``text``; render; return the exit code.
+
+    ``runner`` is the adapter's loop when there is one (the shell's); else one
+    ``asyncio.run`` for this call."""
 
     from logomesh.commands.values import Actor, Source
     from logomesh.nl.flow import execute_text
 
     actor = Actor(Source.CLI, getpass.getuser())
-    outcome = asyncio.run(
-        execute_text(
-            engine,
-            text,
-            actor,
-            confirmer or terminal_confirmer(),
-            dry_run=dry_run,
-            confirmed=yes,
-        )
+    work = execute_text(
+        engine, text, actor, confirmer or terminal_confirmer(), dry_run=dry_run, confirmed=yes
     )
+    outcome = runner.run(work) if runner is not None else asyncio.run(work)
     if json_output:
         print(json.dumps(outcome.to_dict(), ensure_ascii=False, default=str))
     else:

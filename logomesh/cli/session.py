@@ -34,6 +34,7 @@ _EXIT_BY_CODE = {
     "command.denied": EXIT_DENIED,
     "command.cancelled": EXIT_CANCELLED,
     "command.timeout": EXIT_TIMEOUT,
+    "command.timeout_still_running": EXIT_TIMEOUT,
 }
 
 

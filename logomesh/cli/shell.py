@@ -8,6 +8,7 @@ status and exits, so the quick start never hangs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import getpass
 import shlex
@@ -45,6 +46,19 @@ def run_shell(ctx: typer.Context) -> int:
     engine = state_of(ctx).engine()
     history = engine.settings.state_dir / "shell_history"
     _setup_readline(engine, history)
+    # One event loop for the whole session: every line runs on it, and engine events
+    # (plugins' too) are delivered on it, in order; see docs/architecture.md.
+    with asyncio.Runner() as runner:
+        engine.events.bind(runner.get_loop())
+        try:
+            _serve(engine, runner)
+        finally:
+            engine.events.unbind()
+            _save_history(history)
+    return 0
+
+
+def _serve(engine: Engine, runner: asyncio.Runner) -> None:
     # Natural language needs the model: load it while the person is still typing.
     engine.interpreter.warm_up_in_background()
     # Keep audit search current: records are embedded in the background as they arrive.
@@ -53,25 +67,21 @@ def run_shell(ctx: typer.Context) -> int:
     engine.plugins.serve_in_background()
     out = console()
     out.print(BANNER, markup=False)
-    try:
-        while True:
-            try:
-                line = input("logomesh> ")
-            except EOFError:
-                out.print()
-                break
-            except KeyboardInterrupt:
-                out.print("^C")
-                continue
-            if not handle_line(engine, line):
-                break
-    finally:
-        _save_history(history)
-    return 0
+    while True:
+        try:
+            line = input("logomesh> ")
+        except EOFError:
+            out.print()
+            break
+        except KeyboardInterrupt:
+            out.print("^C")
+            continue
+        if not handle_line(engine, line, runner):
+            break
 
 
-def handle_line(engine: Engine, line: str) -> bool:
-    """Run one shell line; False when the user asked to leave."""
+def handle_line(engine: Engine, line: str, runner: asyncio.Runner) -> bool:
+    """Run one shell line on the session's loop; False when the user asked to leave."""
     from logomesh.commands.models import CommandRequest
     from logomesh.commands.values import Actor, Source
     from logomesh.errors import LogoMeshError
@@ -94,7 +104,7 @@ def handle_line(engine: Engine, line: str) -> bool:
     if name not in engine.registry and "." not in name:
         from logomesh.cli.do_cli import run_text
 
-        run_text(engine, line, confirmer=TerminalConfirmer())
+        run_text(engine, line, confirmer=TerminalConfirmer(), runner=runner)
         return True
     try:
         arguments = parse_assignments(rest)
@@ -102,7 +112,8 @@ def handle_line(engine: Engine, line: str) -> bool:
         err.print(f"Error: {exc.user_message}", markup=False)
         return True
     actor = Actor(Source.CLI, getpass.getuser())
-    render_result(engine.run(CommandRequest(name, actor, arguments), TerminalConfirmer()))
+    request = CommandRequest(name, actor, arguments)
+    render_result(runner.run(engine.execute(request, TerminalConfirmer())))
     return True
 
 

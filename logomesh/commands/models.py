@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from logomesh.commands.threads import ThreadWorks
 from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel, new_id
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
+
+T = TypeVar("T")
 
 
 class NoArguments(BaseModel):
@@ -143,11 +146,30 @@ class Confirmer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """What a handler may use: the engine's services, who is asking, and a progress channel."""
+    """What a handler may use: the engine's services, who is asking, a progress channel,
+    and a way to run blocking work in a thread that its timeout accounts for."""
 
     engine: Engine
     identity: Identity
     request: CommandRequest
+    threads: ThreadWorks = field(default_factory=ThreadWorks)
+
+    async def run_in_thread(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        what: str,
+        check: str | None = None,
+        stoppable: bool = False,
+    ) -> T:
+        """Run blocking ``fn(*args)`` off the loop, tracked (see :mod:`.threads`).
+
+        ``what`` says what it does and ``check`` how to see its result, for the timeout's
+        message if it outlives the deadline. A ``stoppable`` function takes ``stop``, a
+        :class:`threading.Event` set at the deadline, and then returns early, cleaning up.
+        Prefer this to ``asyncio.to_thread`` for work that changes something.
+        """
+        return await self.threads.run(fn, *args, what=what, check=check, stoppable=stoppable)
 
     async def progress(self, message: str, fraction: float | None = None) -> None:
         from logomesh.events import CommandProgress  # here: events imports nothing of ours

@@ -16,7 +16,7 @@ from typing import Any
 
 from logomesh.audit import AuditEntry, AuditRecord
 from logomesh.commands.values import Outcome
-from logomesh.errors import AuditError, LogoMeshError
+from logomesh.errors import LogoMeshError
 from logomesh.llm import Caller
 from logomesh.llm.models import Usage
 from logomesh.llm.settings import ModelConfig
@@ -51,7 +51,7 @@ class AttemptRecord:
 
 class CallRecorder:
     def __init__(
-        self, write: Callable[[AuditEntry], Awaitable[AuditRecord]], max_chars: int
+        self, write: Callable[[AuditEntry], Awaitable[AuditRecord | None]], max_chars: int
     ) -> None:
         self._write = write
         self.max_chars = max_chars
@@ -96,12 +96,9 @@ class CallRecorder:
             tokens_in=attempt.usage.tokens_in if attempt.usage else None,
             tokens_out=attempt.usage.tokens_out if attempt.usage else None,
         )
-        try:
-            return (await self._write(entry)).id
-        except (AuditError, LogoMeshError) as exc:
-            # The trail spools what it cannot write; this is the case where even that failed.
-            logger.warning("an LLM call's audit record was not written: %s", exc.user_message)
-            return None
+        # The engine's writer logs and spools what it cannot write; None says so here.
+        record = await self._write(entry)
+        return record.id if record is not None else None
 
     def _cut(self, text: str | None) -> tuple[str | None, bool]:
         if text is None or len(text) <= self.max_chars:

@@ -96,7 +96,7 @@ class LLMService:
         self,
         settings: LLMSettings,
         *,
-        write_audit: Callable[[AuditEntry], Awaitable[AuditRecord]],
+        write_audit: Callable[[AuditEntry], Awaitable[AuditRecord | None]],
         cache_dir: Path,
         pool: ModelPool | None = None,
         environ: dict[str, str] | None = None,

@@ -5,7 +5,6 @@ first (deny by default), and every call, publish and delivery is audited.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from concurrent.futures import Future
@@ -23,6 +22,7 @@ from logomesh.plugins.connection import (
     PERMISSION_DENIED,
     RpcError,
 )
+from logomesh.plugins.plugin import PluginEventPublished
 
 if TYPE_CHECKING:
     from logomesh.plugins.host import PluginHost
@@ -76,7 +76,9 @@ def _sample(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[st
     _, correlation_id = acting_for(host, plugin)
     caller = Caller(f"plugin:{plugin.name}", Source.PLUGIN, correlation_id)
     try:
-        completion = asyncio.run(host.engine.llm.chat(messages, caller, params=generation))
+        # On the adapter's loop (see EventBus.run_threadsafe), not a loop of this thread's own.
+        chat = host.engine.llm.chat(messages, caller, params=generation)
+        completion = host.engine.events.run_threadsafe(chat)
     except LogoMeshError as exc:
         raise RpcError(COMMAND_FAILED, exc.user_message) from exc
     return {
@@ -103,7 +105,7 @@ def _call(host: PluginHost, plugin: Plugin, params: dict[str, Any]) -> dict[str,
         )
     actor, correlation_id = acting_for(host, plugin)
     request = CommandRequest(command, actor, arguments, correlation_id=correlation_id)
-    result = asyncio.run(host.engine.execute(request))
+    result = host.engine.events.run_threadsafe(host.engine.execute(request))
     outcome, correlation_id = result.outcome, request.correlation_id
     audit_plugin(
         host, plugin, "plugin.call", outcome, target=command, correlation_id=correlation_id
@@ -145,6 +147,10 @@ def publish(host: PluginHost, plugin: Plugin, event: str, data: Any) -> None:
     ]
     audit_plugin(host, plugin, "plugin.publish", Outcome.OK, target=event,
            details={"receivers": [r.name for r in receivers]})  # fmt: skip
+    _, correlation_id = acting_for(host, plugin)
+    host.engine.events.publish_threadsafe(
+        PluginEventPublished(correlation_id, plugin.name, event, data)
+    )
     for receiver in receivers:
         try:
             host.ensure_started(receiver.name)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, CommandSpec
 from logomesh.errors import PluginCrashedError, PluginError
+from logomesh.events import CommandProgress
 from logomesh.plugins.manifest import CommandContribution
 from logomesh.plugins.plugin import InFlight, Plugin, PluginState
 from logomesh.plugins.process import PluginProcess, ToolResult
@@ -78,12 +79,13 @@ class PluginCommands:
 
     def _handler(self, plugin_name: str, command: str) -> Callable[..., Awaitable[CommandOutput]]:
         async def handle(ctx: CommandContext, args: BaseModel) -> CommandOutput:
-            loop = asyncio.get_running_loop()
-
             def progress(done: float, total: float | None, message: str | None) -> None:
+                # From the reader thread, queued at once: in order with the plugin's events.
+                text = message or f"{plugin_name}: {done:g}"
                 fraction = done / total if total else None
-                coroutine = ctx.progress(message or f"{plugin_name}: {done:g}", fraction)
-                asyncio.run_coroutine_threadsafe(coroutine, loop)
+                ctx.engine.events.publish_threadsafe(
+                    CommandProgress(ctx.request.correlation_id, ctx.request.command, text, fraction)
+                )
 
             arguments = args.model_dump(mode="json", exclude_unset=True)
 

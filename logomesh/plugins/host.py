@@ -21,7 +21,6 @@ a file in its folder changes (:mod:`logomesh.plugins.reload`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
@@ -444,15 +443,9 @@ class PluginHost:
         self.set_state(plugin, PluginState.FAILED, error)
 
     def _publish(self, event: Event) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(self.engine.events.publish(event))
-            return
-        # Inside a loop (a handler): deliver without awaiting, from a fresh loop in a thread.
-        threading.Thread(
-            target=lambda: asyncio.run(self.engine.events.publish(event)), daemon=True
-        ).start()
+        """Hand ``event`` to the bus from whichever thread changed the state: it reaches
+        subscribers on the adapter's loop, in the order the changes happened."""
+        self.engine.events.publish_threadsafe(event)
 
     def describe(self) -> list[dict[str, Any]]:
         self.discover()

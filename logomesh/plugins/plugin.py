@@ -36,6 +36,16 @@ class PluginStateChanged(Event):
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PluginEventPublished(Event):
+    """An event a plugin published (``logomesh/publish``) with the permission to, so the
+    adapter's subscribers see it too, not only the plugins that subscribe to it."""
+
+    plugin: str
+    event: str
+    data: Any = None
+
+
 @dataclass(eq=False)
 class InFlight:
     """One call into a plugin, counted so a reload can let it finish or cancel it."""

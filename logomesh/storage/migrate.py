@@ -11,6 +11,7 @@ was, and the error says so.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,14 +103,22 @@ class Migrator:
     def downgrade(self, target: str) -> MigrationResult:
         return self._migrate("downgrade", target)
 
-    def backup(self, destination: Path | None = None, *, label: str | None = None) -> Path:
+    def backup(
+        self,
+        destination: Path | None = None,
+        *,
+        label: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> Path:
+        """Copy the database to ``destination`` (default: a new file in the backup folder);
+        with ``stop``, give up part-way once it is set, leaving no file (see sqlite.backup)."""
         path = self._require_sqlite_file("back up")
         if not path.exists():
             raise BackupError(f"There is no database at {path} to back up yet.")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"logomesh-{stamp}-{label or self.current() or 'empty'}.db"
         target = destination or self.backup_dir / name
-        sqlite.backup(path, target)
+        sqlite.backup(path, target, stop=stop)
         if destination is None:
             self._prune_backups()
         return target

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sqlite3
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -94,45 +95,83 @@ def _raw_connect(path: Path) -> Any:
     return conn
 
 
-def integrity_problem(path: Path) -> str | None:
-    """None when ``path`` is a healthy SQLite database, else what is wrong with it."""
+def integrity_problem(path: Path, *, stop: threading.Event | None = None) -> str | None:
+    """None when ``path`` is a healthy SQLite database, else what is wrong with it.
+
+    With ``stop``, the check is abandoned (:class:`BackupStopped`) soon after it is set."""
     if not path.is_file():
         return f"{path} does not exist"
     try:
         conn = _raw_connect(path)
         try:
+            if stop is not None:
+                conn.set_progress_handler(stop.is_set, _CHECK_STEP_OPCODES)
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        return f"{path} is not a valid SQLite database ({exc})"
-    except Exception as exc:  # pysqlite3 has its own exception classes
+    except Exception as exc:  # sqlite3.DatabaseError; pysqlite3 has its own classes
+        if stop is not None and stop.is_set():
+            raise BackupStopped from exc
         return f"{path} is not a valid SQLite database ({exc})"
     if rows != [("ok",)]:
         return f"{path} failed its integrity check: {rows[0][0]}"
     return None
 
 
-def backup(source: Path, destination: Path) -> None:
-    """Copy a live database consistently (SQLite's online backup API, safe under writers)."""
+class BackupStopped(Exception):
+    """A backup's ``stop`` event was set; what it had written is already removed."""
+
+
+# A stoppable backup copies this many pages per step (1 MiB of 4 KiB pages), so it notices
+# ``stop`` within a step; the integrity check before it polls every so many VM opcodes.
+_BACKUP_STEP_PAGES = 256
+_CHECK_STEP_OPCODES = 10_000
+
+
+def backup(source: Path, destination: Path, *, stop: threading.Event | None = None) -> None:
+    """Copy a live database consistently (SQLite's online backup API, safe under writers).
+
+    The copy is written to a ``.partial`` file renamed into place at the end, so a failed
+    backup leaves nothing behind. With ``stop``, it copies in steps and, once ``stop`` is
+    set, gives up between two steps and raises :class:`BackupError` saying so.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    problem = integrity_problem(source)
-    if problem is not None:
-        raise DatabaseCorruptError(
-            f"Cannot back up: {problem}. Restore an earlier backup with `logomesh db restore`."
-        )
     tmp = destination.with_suffix(destination.suffix + ".partial")
     try:
-        src, dst = _raw_connect(source), _raw_connect(tmp)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        problem = integrity_problem(source, stop=stop)
+        if problem is not None:
+            raise DatabaseCorruptError(
+                f"Cannot back up: {problem}. Restore an earlier backup with `logomesh db restore`."
+            )
+        _copy(source, tmp, stop)
         tmp.replace(destination)
+    except BackupStopped:
+        tmp.unlink(missing_ok=True)
+        raise BackupError(
+            f"Backing up {source} to {destination} was stopped before it finished; no partial "
+            "backup file was left."
+        ) from None
+    except DatabaseCorruptError:
+        raise
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise BackupError(f"Backing up {source} to {destination} failed: {exc}") from exc
+
+
+def _copy(source: Path, target: Path, stop: threading.Event | None) -> None:
+    def check_stop(_status: int, _remaining: int, _total: int) -> None:
+        if stop is not None and stop.is_set():
+            raise BackupStopped  # sqlite3 finishes (abandons) the backup and re-raises
+
+    src, dst = _raw_connect(source), _raw_connect(target)
+    try:
+        if stop is None:
+            src.backup(dst)
+        else:
+            src.backup(dst, pages=_BACKUP_STEP_PAGES, progress=check_stop)
+    finally:
+        dst.close()
+        src.close()
 
 
 def restore(backup_file: Path, target: Path) -> None:

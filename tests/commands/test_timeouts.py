@@ -1,0 +1,245 @@
+"""Honest timeouts: a command past its deadline "was stopped" only when nothing of it runs
+on. An async handler is cancelled; a backup stops between two steps and leaves no file; a
+migration blocked by another process's write lock cannot be stopped, so the error says it
+is still running and how to see its end, and its end is audited under the same
+correlation id. The CLI maps the new code to the timeout exit status and lets the work
+finish before it exits."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logomesh.audit.models import AuditRecord, Outcome
+from logomesh.audit.query import AuditFilter
+from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
+from logomesh.commands.registry import command
+from logomesh.config import RiskLevel
+from logomesh.engine import Engine
+from logomesh.errors import StorageError
+from logomesh.events import BackgroundWorkFinished
+from logomesh.security.identity import Actor
+from logomesh.storage import sqlite
+from tests.cli.conftest import Run, cli, cli_env  # noqa: F401  (the real console script)
+from tests.plugins.conftest import wait_until
+
+# Another LogoMesh process, as far as SQLite can tell: it holds the write lock for a while.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+@pytest.fixture
+def hold_lock() -> Iterator[Callable[[Path, float], subprocess.Popen[str]]]:
+    held: list[subprocess.Popen[str]] = []
+
+    def _hold(database: Path, seconds: float) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LOCK_HOLDER, str(database), str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        held.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        return proc
+
+    yield _hold
+    for proc in held:
+        proc.kill()
+        proc.wait()
+
+
+def _records(engine: Engine, correlation_id: str) -> list[AuditRecord]:
+    return engine.audit.store.query(AuditFilter(correlation_id=correlation_id, oldest_first=True))
+
+
+CANCELLED: list[str] = []
+
+
+@command("test.stuck", summary="Awaits forever", permission="test.run", risk=RiskLevel.READ)
+async def _stuck(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        CANCELLED.append(ctx.request.correlation_id)
+        raise
+    return CommandOutput()
+
+
+def test_an_async_handler_past_its_deadline_is_cancelled_and_says_stopped(
+    engine: Engine, owner: Actor
+) -> None:
+    engine.registry.register(_stuck)
+    result = engine.run(CommandRequest("test.stuck", owner, timeout_s=0.1))
+    assert result.error is not None and result.error.code == "command.timeout"
+    assert "within 0.1 s and was stopped" in result.error.message
+    assert [result.correlation_id] == CANCELLED  # it really was stopped
+    [record] = _records(engine, result.correlation_id)
+    assert "still_running" not in record.details
+
+
+RELEASE = threading.Event()
+
+
+def _fails_when_released() -> None:
+    assert RELEASE.wait(30)
+    raise StorageError("the disk went away while it was writing")
+
+
+@command("test.hands_off", summary="Blocks a thread", permission="test.run", risk=RiskLevel.READ)
+async def _hands_off(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    await ctx.run_in_thread(
+        _fails_when_released, what="writing the report", check="`ls reports/` shows it"
+    )
+    return CommandOutput()
+
+
+def test_thread_work_past_the_deadline_is_reported_running_and_its_end_audited(
+    engine: Engine, owner: Actor
+) -> None:
+    engine.registry.register(_hands_off)
+    finished: list[BackgroundWorkFinished] = []
+    engine.events.subscribe(BackgroundWorkFinished, finished.append)
+    RELEASE.clear()
+    result = engine.run(CommandRequest("test.hands_off", owner, timeout_s=0.1))
+    assert result.error is not None
+    assert result.error.code == "command.timeout_still_running"
+    message = result.error.message
+    assert "was stopped" not in message
+    assert "still running in the background (writing the report, which cannot" in message
+    assert "will finish on its own" in message
+    assert f"--correlation-id {result.correlation_id}" in message
+    assert "`ls reports/` shows it." in message
+    [record] = _records(engine, result.correlation_id)
+    assert record.outcome == Outcome.ERROR and record.details["still_running"] is True
+
+    RELEASE.set()
+    wait_until(lambda: len(_records(engine, result.correlation_id)) == 2)
+    late = _records(engine, result.correlation_id)[1]
+    assert (late.action, late.outcome) == ("test.hands_off", Outcome.ERROR)
+    assert late.error == "the disk went away while it was writing"
+    assert late.details["finished_after_timeout"] is True
+    wait_until(lambda: len(finished) == 1)
+    assert (finished[0].outcome, finished[0].work) == ("error", "writing the report")
+    assert engine.audit.verify().ok
+
+
+def _done_when_asked_to_stop(stop: threading.Event) -> str:
+    """Work that, told to stop, completes instead: its effects exist when the error comes."""
+    assert stop.wait(30)
+    return "written"
+
+
+@command("test.quick_finish", summary="Ends at the deadline", permission="t", risk=RiskLevel.READ)
+async def _quick_finish(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    await ctx.run_in_thread(
+        _done_when_asked_to_stop, what="writing notes.txt", check="notes.txt has it", stoppable=True
+    )
+    return CommandOutput()
+
+
+def test_work_that_ended_at_the_deadline_is_not_passed_off_as_stopped(
+    engine: Engine, owner: Actor
+) -> None:
+    engine.registry.register(_quick_finish)
+    result = engine.run(CommandRequest("test.quick_finish", owner, timeout_s=0.1))
+    assert result.error is not None and result.error.code == "command.timeout"
+    assert "Its work had already been done, though (writing notes.txt)" in result.error.message
+    assert "Notes.txt has it." in result.error.message
+    [record] = _records(engine, result.correlation_id)
+    assert record.details["finished_at_deadline"] == ["writing notes.txt"]
+
+
+def _fill(database: Path, megabytes: int) -> None:
+    """Make the real database big enough that copying it takes a while."""
+    conn = sqlite.dbapi_module().connect(str(database), isolation_level=None)  # the engine's
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)")
+        conn.execute("BEGIN")
+        for _ in range(megabytes):
+            conn.execute("INSERT INTO filler VALUES (randomblob(1048576))")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def test_a_backup_past_its_deadline_really_stops_and_leaves_no_file(
+    engine: Engine, owner: Actor, run: Callable[..., Any], tmp_path: Path
+) -> None:
+    assert run("status").ok
+    assert engine.database.path is not None
+    _fill(engine.database.path, 64)
+    target = tmp_path / "out" / "copy.db"
+    result = engine.run(CommandRequest("db.backup", owner, {"path": str(target)}, timeout_s=0.1))
+    assert result.error is not None and result.error.code == "command.timeout", result.message
+    assert "within 0.1 s and was stopped" in result.error.message
+    assert "no partial backup file was left" in result.error.message
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []  # nor a .partial one
+    assert not [t for t in threading.enumerate() if t.name == "logomesh-db.backup"]
+    [record] = _records(engine, result.correlation_id)
+    assert "still_running" not in record.details
+
+    # Given the time, the same backup completes (it was the deadline that stopped it).
+    done = engine.run(CommandRequest("db.backup", owner, {"path": str(target)}))
+    assert done.ok, done.message
+    assert target.stat().st_size > 64 * 1024 * 1024
+
+
+def test_an_upgrade_blocked_by_another_process_is_reported_still_running(
+    engine: Engine,
+    owner: Actor,
+    run: Callable[..., Any],
+    hold_lock: Callable[[Path, float], subprocess.Popen[str]],
+) -> None:
+    assert run("status").ok
+    assert engine.database.path is not None
+    holder = hold_lock(engine.database.path, 1.5)
+    result = engine.run(CommandRequest("db.upgrade", owner, timeout_s=0.3))
+    assert result.error is not None
+    assert result.error.code == "command.timeout_still_running", result.message
+    assert (
+        "in the background (upgrading the schema to head, which cannot be" in result.error.message
+    )
+    assert "`logomesh db status` shows the schema revision" in result.error.message
+    holder.wait(10)
+
+    wait_until(lambda: len(_records(engine, result.correlation_id)) == 2)
+    timed_out, late = _records(engine, result.correlation_id)
+    assert timed_out.outcome == Outcome.ERROR
+    assert timed_out.error is not None and "[command.timeout_still_running]" in timed_out.error
+    assert timed_out.details["still_running"] is True
+    assert (late.action, late.outcome, late.error) == ("db.upgrade", Outcome.OK, None)
+    assert late.details["finished_after_timeout"] is True
+    assert late.seq > timed_out.seq  # the end follows the timeout in the trail
+    assert engine.audit.verify().ok
+
+
+def test_the_cli_exits_with_the_timeout_status_after_the_work_has_finished(
+    cli: Callable[..., Run],  # noqa: F811
+    make_engine: Callable[..., Engine],
+    hold_lock: Callable[[Path, float], subprocess.Popen[str]],
+) -> None:
+    assert cli("status").code == 0
+    engine = make_engine()
+    assert engine.database.path is not None
+    holder = hold_lock(engine.database.path, 2.0)
+    ran = cli("db", "upgrade", env={"LOGOMESH_COMMANDS__DEFAULT_TIMEOUT_S": "0.3"})
+    assert ran.code == 5, ran.err  # EXIT_TIMEOUT, as for command.timeout
+    assert "still running in the background" in ran.err
+    assert holder.poll() is not None  # the process waited for the lock, and the upgrade
+    [late] = engine.audit.store.query(AuditFilter(action="db.upgrade", outcome="ok"))
+    assert late.details["finished_after_timeout"] is True
