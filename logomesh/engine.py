@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from logomesh.approvals.gate import ApprovalGate
+from logomesh.approvals.models import DECIDE_PERMISSION, Ticket
+from logomesh.approvals.service import ApprovalService
+from logomesh.approvals.store import ApprovalStore
 from logomesh.audit.checkpoints import CheckpointSigner
 from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
 from logomesh.audit.store import AuditStore
@@ -31,7 +35,6 @@ from logomesh.commands.models import (
     CommandRequest,
     CommandResult,
     CommandSpec,
-    ConfirmationRequest,
     Confirmer,
     ErrorInfo,
 )
@@ -49,7 +52,7 @@ from logomesh.errors import (
 from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, EventBus
 from logomesh.nl.embedder import Embedder
 from logomesh.plugins.host import PluginHost
-from logomesh.security.identity import Identity, IdentityResolver
+from logomesh.security.identity import Actor, Identity, IdentityResolver
 from logomesh.security.policy import Decision, Policy
 from logomesh.storage import schema
 from logomesh.storage.database import Database
@@ -181,6 +184,16 @@ class Engine:
         self._migrated = True
 
     @cached_property
+    def approvals(self) -> ApprovalService:
+        """Approval tickets: opened by ``execute``, decided through ``decide``."""
+        store = ApprovalStore(self.database, prepare=self.ensure_schema)
+        return ApprovalService(store, record_audit=self.record_audit, events=self.events)
+
+    @cached_property
+    def approval_gate(self) -> ApprovalGate:
+        return ApprovalGate(lambda: self.approvals, self.settings.security)
+
+    @cached_property
     def semantic_search(self) -> SemanticSearch:
         """Audit search by meaning; owns the worker that embeds new audit records."""
         from logomesh.audit.semantic.search import SemanticSearch  # NumPy loads when needed
@@ -244,6 +257,28 @@ class Engine:
         """``execute`` for synchronous callers (the CLI, scripts, benchmarks)."""
         return asyncio.run(self.execute(request, confirmer))
 
+    async def decide(
+        self, ticket_id: str, approver: Actor, approve: bool, reason: str | None = None
+    ) -> Ticket:
+        """Approve or decline an approval ticket, from any adapter and any process.
+
+        The approver is authorised here (``approvals.decide``), and the two-person rule as
+        configured now applies on top of the one recorded on the ticket. Refusals raise a
+        :class:`~logomesh.errors.LogoMeshError` (unknown, expired, already decided, altered,
+        denied) and, like every decision, leave an audit record. The waiting request, in
+        whichever process asked, resumes on its own when it sees the new state.
+        """
+        identity = self.identities.resolve(approver)
+        authorization = self.policy.authorize(identity, DECIDE_PERMISSION, RiskLevel.WRITE)
+        return await self.approvals.decide(
+            ticket_id,
+            identity,
+            approve,
+            reason,
+            authorization=authorization,
+            two_person=self.settings.security.two_person,
+        )
+
     # -- steps -------------------------------------------------------------------------
 
     def _validate(self, spec: CommandSpec, request: CommandRequest) -> Any:
@@ -267,22 +302,24 @@ class Engine:
         below = spec.risk.rank < min(threshold.rank, RiskLevel.DANGER.rank)
         if below and not attempt.request.require_confirmation:
             return
-        if attempt.request.confirmed:
-            attempt.details["confirmation"] = "confirmed in advance by the request"
-            return
-        if confirmer is None:
-            attempt.details["confirmation"] = "needed, but this adapter cannot ask"
-            raise ConfirmationDeclinedError(
-                f"{spec.name} is a {spec.risk}-risk command and needs confirmation; run it "
-                "interactively, or confirm in advance (`--yes` on the command line)."
-            )
-        question = ConfirmationRequest(
-            spec.name, spec.summary, spec.risk, attempt.arguments, attempt.identity.name
+        await self.approval_gate.confirm(
+            spec,
+            attempt.identity,
+            attempt.request,
+            attempt.arguments,
+            confirmer,
+            details=attempt.details,
         )
-        if not await confirmer.confirm(question):
-            attempt.details["confirmation"] = "declined"
-            raise ConfirmationDeclinedError(f"{spec.name} was not confirmed; nothing was done.")
-        attempt.details["confirmation"] = "confirmed"
+        self._reauthorize(spec, attempt)
+
+    def _reauthorize(self, spec: CommandSpec, attempt: _Attempt) -> None:
+        """Ask the policy again after approval: the wait may have outlasted a role."""
+        decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
+        attempt.details["authorization_after_approval"] = decision.to_dict()
+        if not decision.allowed:
+            raise PermissionDeniedError(
+                f"{attempt.identity.name} may no longer run {spec.name}: {decision.reason}."
+            )
 
     async def _run(self, spec: CommandSpec, args: Any, attempt: _Attempt) -> CommandOutput:
         request = attempt.request
@@ -361,6 +398,19 @@ class Engine:
             # The database could not even be opened (a bad URL, a missing driver).
             return None, [f"The audit record could not be written: {exc.user_message}"], duration
         return record, [], duration
+
+    async def record_audit(self, entry: AuditEntry) -> AuditRecord | None:
+        """Write one audit record off the event loop; None (logged) when it was spooled.
+
+        The one way approvals write to the trail (every ticket state change and refusal).
+        """
+        try:
+            return await asyncio.to_thread(self._trail.record, entry)
+        except AuditError as exc:
+            logger.warning("%s", exc.user_message)
+        except LogoMeshError as exc:
+            logger.warning("The audit record could not be written: %s", exc.user_message)
+        return None
 
 
 def _outcome_of(exc: LogoMeshError) -> Outcome:

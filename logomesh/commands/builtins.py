@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from logomesh.approvals.commands import APPROVAL_COMMANDS
 from logomesh.commands import audit_commands, db_commands, engine_commands
 from logomesh.commands.models import CommandSpec
 from logomesh.devshell.commands import DEVSHELL_COMMANDS
@@ -30,4 +31,5 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     *DEVSHELL_COMMANDS,
     *LLM_COMMANDS,
     *PLUGIN_COMMANDS,
+    *APPROVAL_COMMANDS,
 )
