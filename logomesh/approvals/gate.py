@@ -98,15 +98,18 @@ class ApprovalGate:
             return await self._answer_without_ticket(
                 spec, identity, request, arguments, confirmer, note, details
             )
+        answered_here = False
         try:
             if own_answer:
-                ticket = await self._own_answer(service, ticket, spec, identity, request, confirmer)
+                ticket, answered_here = await self._own_answer(
+                    service, ticket, spec, identity, request, confirmer
+                )
             if ticket.state is TicketState.PENDING:
                 ticket = await service.wait(ticket)
         except BaseException:
             await _cancel_quietly(service, ticket)
             raise
-        approval = _settled(spec, ticket, identity, details)
+        approval = _settled(spec, ticket, answered_here, details)
         await service.check_before_run(ticket, arguments)
         return approval
 
@@ -118,21 +121,26 @@ class ApprovalGate:
         identity: Identity,
         request: CommandRequest,
         confirmer: Confirmer | None,
-    ) -> Ticket:
+    ) -> tuple[Ticket, bool]:
+        """The requester's own decision; the flag is False when another adapter's came first."""
         if request.confirmed or confirmer is None:
-            return await service.decide(ticket.id, identity, True, _IN_ADVANCE, authorization=None)
+            decided = await service.decide(
+                ticket.id, identity, True, _IN_ADVANCE, authorization=None
+            )
+            return decided, True
         question = ConfirmationRequest(
             spec.name, spec.summary, spec.risk, ticket.arguments, identity.name, ticket.id
         )
         answer = await confirmer.confirm(question)
         try:
-            return await service.decide(
+            decided = await service.decide(
                 ticket.id, identity, answer, _PROMPT if answer else None, authorization=None
             )
+            return decided, True
         except TicketDecidedError:
             # Someone decided through another adapter while the prompt was open: theirs won.
             settled = await service.current(ticket.id)
-            return settled if settled is not None else ticket
+            return (settled if settled is not None else ticket), False
 
     async def _answer_without_ticket(
         self,
@@ -164,12 +172,12 @@ _NOT_ASKED = "needed, but this adapter cannot ask and the request does not wait"
 _NOT_CONFIRMED = "{} was not confirmed; nothing was done."
 
 
-def _settled(
-    spec: CommandSpec, ticket: Ticket, identity: Identity, details: dict[str, Any]
-) -> Approval:
-    """The approval of a settled ticket; any other final state raises ConfirmationDeclined."""
+def _settled(spec: CommandSpec, ticket: Ticket, own: bool, details: dict[str, Any]) -> Approval:
+    """The approval of a settled ticket; any other final state raises ConfirmationDeclined.
+
+    ``own`` says the requester's immediate answer settled it (not a decision from elsewhere).
+    """
     decision = ticket.approver
-    own = decision is not None and decision.approver == identity.name
     details["confirmation"] = {
         "ticket": ticket.id,
         "state": str(ticket.state),
