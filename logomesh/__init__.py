@@ -32,9 +32,15 @@ _EXPORTS = {
     "AuditEntry": "logomesh.audit.models",
     "EventBus": "logomesh.events",
     "LogoMeshError": "logomesh.errors",
+    "Ticket": "logomesh.approvals.models",
+    "TicketState": "logomesh.approvals.models",
+    "ApprovalRequested": "logomesh.events",
+    "ApprovalDecided": "logomesh.events",
 }
 __all__ = [
     "Actor",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "AuditEntry",
     "CommandContext",
     "CommandOutput",
@@ -51,12 +57,15 @@ __all__ = [
     "RiskLevel",
     "Settings",
     "Source",
+    "Ticket",
+    "TicketState",
     "__version__",
     "command",
     "load_settings",
 ]
 
 if TYPE_CHECKING:
+    from logomesh.approvals.models import Ticket, TicketState
     from logomesh.audit.models import AuditEntry, Outcome, Source
     from logomesh.commands.models import (
         CommandContext,
@@ -70,7 +79,7 @@ if TYPE_CHECKING:
     from logomesh.config import Mode, RiskLevel, Settings, load_settings
     from logomesh.engine import Engine
     from logomesh.errors import LogoMeshError
-    from logomesh.events import EventBus
+    from logomesh.events import ApprovalDecided, ApprovalRequested, EventBus
     from logomesh.security.identity import Actor
 
 

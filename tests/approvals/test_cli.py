@@ -10,9 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.approvals.conftest import Proc
 
 PRUNE = ("run", "audit.prune", "payloads_older_than=1d")
+
+pytestmark = pytest.mark.slow  # real other processes
 
 
 def _waiting(workspace: Path, env: dict[str, str]) -> subprocess.Popen[str]:

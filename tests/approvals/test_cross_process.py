@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from logomesh.approvals.models import TicketState, seal_of
 from logomesh.audit.models import Outcome, Source
 from logomesh.commands.models import CommandRequest
@@ -19,6 +21,8 @@ from tests.approvals.conftest import Proc, actions, cli_async, ran, run_while, t
 
 OWNER = Actor(Source.CLI, getpass.getuser())
 REQUESTED, APPROVED, GUARDED = "approval.requested", "approval.approved", "test.guarded"
+
+pytestmark = pytest.mark.slow  # real other processes
 
 
 def _waiting(note: str = "go", **arguments: str) -> CommandRequest:

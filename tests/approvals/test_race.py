@@ -48,6 +48,8 @@ async def main():
 print(json.dumps(asyncio.run(main())))
 """
 
+pytestmark = pytest.mark.slow  # real other processes
+
 
 @pytest.fixture
 def two_admins(user_config: Callable[[str], None]) -> None:

@@ -23,6 +23,8 @@ from tests.approvals.conftest import Proc, actions, cli_async, ran, run_while, t
 
 ALICE = Actor(Source.CLI, getpass.getuser())
 
+pytestmark = pytest.mark.slow  # real other processes
+
 
 @pytest.fixture
 def team(user_config: Callable[[str], None], tmp_path: Path) -> None:
@@ -90,7 +92,7 @@ def test_only_another_permitted_person_can_approve(
     and through Engine.decide; bob approves from another process and the command runs."""
     engine = guarded_engine()
     request = CommandRequest("test.guarded", ALICE, {"note": "by bob"}, wait_for_approval=True)
-    refusals: dict[str, BaseException] = {}
+    refusals: dict[str, PermissionDeniedError] = {}
 
     async def others(ticket_id: str) -> tuple[Proc, Proc]:
         for name, actor in (("alice", ALICE), ("vera", Actor(Source.CLI, "vera-os"))):
