@@ -14,8 +14,10 @@ import pytest
 from logomesh.approvals.models import TicketState, seal_of
 from logomesh.audit.models import Outcome, Source
 from logomesh.commands.models import CommandRequest
+from logomesh.config import load_settings
 from logomesh.engine import Engine
 from logomesh.security.identity import Actor
+from logomesh.security.policy import Policy
 from logomesh.storage import sqlite
 from tests.approvals.conftest import Proc, actions, cli_async, ran, run_while, trail
 
@@ -137,4 +139,29 @@ def test_cancelled_wait_cancels_the_ticket(guarded_engine: Callable[..., Engine]
     records = trail(engine, ticket.correlation_id)
     assert [r.action for r in records] == [REQUESTED, "approval.cancelled", GUARDED]
     assert records[-1].outcome == "cancelled"
+    assert ran(engine) == []
+
+
+def test_requester_is_authorised_again_after_the_wait(
+    guarded_engine: Callable[..., Engine],
+    workspace: Path,
+    proc_env: dict[str, str],
+    test_env: dict[str, str],
+) -> None:
+    """The policy tightens while the request waits (a long-lived server reloads it): the
+    approved command is denied, recorded, and does not run."""
+    engine = guarded_engine()
+
+    async def tighten_then_approve(ticket_id: str) -> Proc:
+        stricter = load_settings(workspace, {"security": {"max_risk": "write"}}, environ=test_env)
+        engine.policy = Policy(stricter.settings)
+        return await cli_async(workspace, proc_env, "approvals", "approve", ticket_id, "--json")
+
+    result, answer = asyncio.run(run_while(engine, _waiting(), tighten_then_approve))
+    assert answer.code == 0, answer.err
+    assert result.outcome is Outcome.DENIED
+    assert result.error is not None and "may no longer run test.guarded" in result.error.message
+    details = trail(engine, result.correlation_id)[-1].details
+    assert details["confirmation"]["state"] == "approved"
+    assert details["authorization_after_approval"]["allowed"] is False
     assert ran(engine) == []
