@@ -49,7 +49,7 @@ class DecideArgs(TicketArgs):
     ),
 )
 async def approvals_list(ctx: CommandContext, args: ListArgs) -> CommandOutput:
-    tickets = await ctx.engine.approvals.list(args.state, args.limit)
+    tickets = await ctx.engine.approvals.list_tickets(args.state, args.limit)
     pending = sum(1 for ticket in tickets if ticket.state is TicketState.PENDING)
     return CommandOutput(
         data=[ticket.to_dict() for ticket in tickets],
@@ -106,7 +106,7 @@ async def approvals_decline(ctx: CommandContext, args: DecideArgs) -> CommandOut
 
 
 def _describe(ticket: Ticket) -> str:
-    decided = ticket.approver
+    decided = ticket.final_decision
     by = f" by {decided.approver} ({decided.source})" if decided else ""
     return (
         f"Ticket {ticket.id}: {ticket.command} ({ticket.risk} risk) asked by "

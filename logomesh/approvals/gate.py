@@ -177,7 +177,7 @@ def _settled(spec: CommandSpec, ticket: Ticket, own: bool, details: dict[str, An
 
     ``own`` says the requester's immediate answer settled it (not a decision from elsewhere).
     """
-    decision = ticket.approver
+    decision = ticket.final_decision
     details["confirmation"] = {
         "ticket": ticket.id,
         "state": str(ticket.state),

@@ -101,7 +101,7 @@ class Ticket:
         return seal_of(self.sealed_fields) == self.seal
 
     @property
-    def approver(self) -> TicketDecision | None:
+    def final_decision(self) -> TicketDecision | None:
         """The decision that settled the ticket (None while pending, expired or cancelled)."""
         return self.decisions[-1] if self.decisions else None
 

@@ -200,11 +200,11 @@ class ApprovalService:
             ticket = await asyncio.to_thread(self.store.get, ticket_id)
         return ticket
 
-    async def list(self, state: TicketState | None = None, limit: int = 50) -> list[Ticket]:
+    async def list_tickets(self, state: TicketState | None = None, limit: int = 50) -> list[Ticket]:
         """Tickets newest first; overdue ones are expired (and audited) before listing."""
         for ticket_id in await asyncio.to_thread(self.store.overdue, now_text()):
             await self.current(ticket_id)
-        return await asyncio.to_thread(self.store.list, state, limit)
+        return await asyncio.to_thread(self.store.list_tickets, state, limit)
 
     async def check_before_run(self, ticket: Ticket, arguments: Mapping[str, Any]) -> Ticket:
         """Re-read an approved ticket and refuse it unless it still matches ``arguments``.
@@ -306,7 +306,7 @@ def _decidable(ticket: Ticket | None, ticket_id: str) -> Ticket:
     if ticket.state is TicketState.EXPIRED:
         raise TicketExpiredError(_expired_message(ticket))
     if ticket.state.final:
-        settled = ticket.approver
+        settled = ticket.final_decision
         by = f" by {settled.approver} ({settled.source})" if settled else ""
         raise TicketDecidedError(
             f"Approval ticket {ticket.id} ({ticket.command}) was already {ticket.state}{by}; "

@@ -114,7 +114,7 @@ class ApprovalStore:
             value = conn.execute(statement).scalar()
         return TicketState(value) if value is not None else None
 
-    def list(self, state: TicketState | None = None, limit: int = 50) -> list[Ticket]:
+    def list_tickets(self, state: TicketState | None = None, limit: int = 50) -> list[Ticket]:
         """Tickets newest first, optionally only those in ``state``."""
         self._prepare()
         statement = select(approval_tickets).order_by(approval_tickets.c.created_at.desc())

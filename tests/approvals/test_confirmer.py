@@ -104,4 +104,4 @@ def test_no_confirmer_and_no_wait_fails_fast_without_a_ticket(
     assert result.error is not None and result.error.code == "command.cancelled"
     assert "--yes" in result.message and "--wait" in result.message
     assert [r.action for r in trail(engine, result.correlation_id)] == ["test.guarded"]
-    assert asyncio.run(engine.approvals.list()) == []
+    assert asyncio.run(engine.approvals.list_tickets()) == []

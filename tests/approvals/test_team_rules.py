@@ -81,7 +81,7 @@ def test_own_yes_does_not_suffice_under_the_two_person_rule(
         assert "someone other than alice" in result.message
         assert actions(engine, result.correlation_id) == ["test.guarded"]
     assert never.asked == [] and ran(engine) == []
-    assert asyncio.run(engine.approvals.list()) == []
+    assert asyncio.run(engine.approvals.list_tickets()) == []
 
 
 @pytest.mark.usefixtures("team")
