@@ -81,12 +81,7 @@ async def approvals_show(ctx: CommandContext, args: TicketArgs) -> CommandOutput
     examples=("approve the request", "approve approval ticket"),
 )
 async def approvals_approve(ctx: CommandContext, args: DecideArgs) -> CommandOutput:
-    ticket = await ctx.engine.decide(args.id, ctx.request.actor, True, args.reason)
-    return CommandOutput(
-        data=ticket.to_dict(),
-        message=f"Approved ticket {ticket.id}: {ticket.command} runs in the requester's process.",
-        target=ticket.id,
-    )
+    return await _decide(ctx, args, approve=True)
 
 
 @command(
@@ -97,10 +92,17 @@ async def approvals_approve(ctx: CommandContext, args: DecideArgs) -> CommandOut
     examples=("decline the request", "reject approval ticket"),
 )
 async def approvals_decline(ctx: CommandContext, args: DecideArgs) -> CommandOutput:
-    ticket = await ctx.engine.decide(args.id, ctx.request.actor, False, args.reason)
+    return await _decide(ctx, args, approve=False)
+
+
+async def _decide(ctx: CommandContext, args: DecideArgs, *, approve: bool) -> CommandOutput:
+    """The caller's decision, through ``Engine.decide`` as whoever the request came from."""
+    ticket = await ctx.engine.decide(args.id, ctx.request.actor, approve, args.reason)
+    effect = "runs in the requester's process" if approve else "will not run"
+    verb = "Approved" if approve else "Declined"
     return CommandOutput(
         data=ticket.to_dict(),
-        message=f"Declined ticket {ticket.id}: {ticket.command} will not run.",
+        message=f"{verb} ticket {ticket.id}: {ticket.command} {effect}.",
         target=ticket.id,
     )
 

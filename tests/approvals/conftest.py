@@ -8,11 +8,9 @@ private user config (where identities and roles live: a workspace file may not s
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from logomesh.commands.registry import command
 from logomesh.config import RiskLevel, load_settings
 from logomesh.engine import Engine
 from logomesh.events import ApprovalRequested
+from tests.cli.conftest import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 RAN_FILE = "guarded-ran.txt"
@@ -68,14 +67,8 @@ def ran(engine: Engine) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
-@dataclass
-class Proc:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
+# A finished process: exit code, stdout, stderr (the CLI tests' type).
+Proc = Run
 
 
 @pytest.fixture

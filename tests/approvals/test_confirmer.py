@@ -10,24 +10,15 @@ import pytest
 
 from logomesh.approvals.models import TicketState, arguments_digest
 from logomesh.audit.models import Outcome, Source
-from logomesh.commands.models import CommandRequest, ConfirmationRequest
+from logomesh.commands.models import CommandRequest
 from logomesh.engine import Engine
 from logomesh.events import ApprovalDecided, ApprovalRequested
 from logomesh.security.identity import Actor
 from tests.approvals.conftest import ran, trail
+from tests.commands.test_engine import FixedConfirmer
 
 OWNER = Actor(Source.CLI, getpass.getuser())
 SECRET = "ghp_" + "Q1w2E3r4T5" * 4
-
-
-class Answer:
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.asked: list[ConfirmationRequest] = []
-
-    async def confirm(self, request: ConfirmationRequest) -> bool:
-        self.asked.append(request)
-        return self.answer
 
 
 @pytest.mark.parametrize("answer", [True, False])
@@ -38,7 +29,7 @@ def test_prompt_answer_is_recorded_on_the_ticket_and_names_the_approver(
     seen: list[object] = []
     engine.events.subscribe(ApprovalRequested, seen.append)
     engine.events.subscribe(ApprovalDecided, seen.append)
-    confirmer = Answer(answer)
+    confirmer = FixedConfirmer(answer)
     arguments = {"note": "prompted", "token": SECRET}
     result = engine.run(CommandRequest("test.guarded", OWNER, arguments), confirmer)
 
