@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks import (
+    approval_round_trip,
     audit_append,
     cli_startup,
     concurrent_writers,
@@ -38,6 +39,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
     ("local LLM (Gemma 3 270M)", llm_local.run),
     ("LLM registry overhead", llm_overhead.run),
     ("plugin host", plugins.run),
+    ("approval round trip", approval_round_trip.run),
 )
 
 

@@ -34,9 +34,15 @@ _EXPORTS = {
     "AuditEntry": "logomesh.audit.models",
     "EventBus": "logomesh.events",
     "LogoMeshError": "logomesh.errors",
+    "Ticket": "logomesh.approvals.models",
+    "TicketState": "logomesh.approvals.models",
+    "ApprovalRequested": "logomesh.events",
+    "ApprovalDecided": "logomesh.events",
 }
 __all__ = [
     "Actor",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "AuditEntry",
     "CommandContext",
     "CommandOutput",
@@ -53,6 +59,8 @@ __all__ = [
     "RiskLevel",
     "Settings",
     "Source",
+    "Ticket",
+    "TicketState",
     "__version__",
     "build_engine",
     "command",
@@ -60,6 +68,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from logomesh.approvals.models import Ticket, TicketState
     from logomesh.audit.models import AuditEntry
     from logomesh.commands.models import (
         CommandContext,
@@ -75,7 +84,7 @@ if TYPE_CHECKING:
     from logomesh.config import Settings, load_settings
     from logomesh.engine import Engine
     from logomesh.errors import LogoMeshError
-    from logomesh.events import EventBus
+    from logomesh.events import ApprovalDecided, ApprovalRequested, EventBus
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from logomesh.approvals.feature import FEATURE as APPROVALS
 from logomesh.audit.feature import FEATURE as AUDIT
 from logomesh.builtin.feature import FEATURE as BUILTIN
 from logomesh.devshell.feature import FEATURE as DEVSHELL
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 # Every feature LogoMesh ships, in the order their per-engine setup runs: plugins last, so
 # a plugin's command that clashes with any other command is the one refused.
-FEATURES: tuple[Feature, ...] = (BUILTIN, AUDIT, DEVSHELL, NL, LLM, PLUGINS)
+FEATURES: tuple[Feature, ...] = (BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, PLUGINS)
 
 
 def build_engine(

@@ -92,8 +92,10 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
         "pipeline.*",
         "llm.*",
         "plugin.*",
+        "approvals.read",
+        "approvals.decide",
     ),
-    "viewer": ("engine.read", "audit.read", "db.read"),
+    "viewer": ("engine.read", "audit.read", "db.read", "approvals.read"),
 }
 
 
@@ -108,6 +110,16 @@ class SecuritySettings(_Section):
     max_risk: RiskLevel = RiskLevel.DANGER
     confirm_from: RiskLevel = Field(
         default=RiskLevel.DANGER, description="Commands at or above this risk ask first."
+    )
+    two_person: tuple[RiskLevel, ...] = Field(
+        default=(),
+        description="Risks whose commands need an approver other than the requester.",
+    )
+    approval_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86_400,
+        description="How long an approval ticket waits for a decision before it expires.",
     )
 
 
@@ -187,7 +199,10 @@ class Settings(BaseSettings):
 
 MODE_PRESETS: dict[Mode, dict[str, Any]] = {
     Mode.LOCAL: {},
-    Mode.TEAM: {"security": {"require_roles": True}, "bots": {"enabled": True}},
+    Mode.TEAM: {
+        "security": {"require_roles": True, "two_person": ["danger"]},
+        "bots": {"enabled": True},
+    },
     Mode.READONLY: {"security": {"max_risk": "read"}},
     Mode.OFFLINE: {"llm": {"allow_network": False}},
 }

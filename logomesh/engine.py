@@ -23,6 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from logomesh.approvals.gate import ApprovalGate
+from logomesh.approvals.models import DECIDE_PERMISSION, Ticket
+from logomesh.approvals.service import ApprovalService
+from logomesh.approvals.store import ApprovalStore
 from logomesh.audit.checkpoints import CheckpointSigner
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.store import AuditStore
@@ -34,7 +38,6 @@ from logomesh.commands.models import (
     CommandRequest,
     CommandResult,
     CommandSpec,
-    ConfirmationRequest,
     Confirmer,
     ErrorInfo,
 )
@@ -46,7 +49,7 @@ from logomesh.commands.threads import (
     still_running_message,
     stopped_message,
 )
-from logomesh.commands.values import Identity, Outcome, RiskLevel
+from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel
 from logomesh.config import Settings
 from logomesh.errors import (
     AuditError,
@@ -205,6 +208,16 @@ class Engine:
         self._migrated = True
 
     @cached_property
+    def approvals(self) -> ApprovalService:
+        """Approval tickets: opened by ``execute``, decided through ``decide``."""
+        store = ApprovalStore(self.database, prepare=self.ensure_schema)
+        return ApprovalService(store, record_audit=self.record_audit, events=self.events)
+
+    @cached_property
+    def approval_gate(self) -> ApprovalGate:
+        return ApprovalGate(lambda: self.approvals, self.settings.security)
+
+    @cached_property
     def semantic_search(self) -> SemanticSearch:
         """Audit search by meaning; owns the worker that embeds new audit records."""
         from logomesh.audit.semantic.search import SemanticSearch  # NumPy loads when needed
@@ -275,6 +288,28 @@ class Engine:
         """``execute`` for synchronous callers (the CLI, scripts, benchmarks)."""
         return asyncio.run(self.execute(request, confirmer))
 
+    async def decide(
+        self, ticket_id: str, approver: Actor, approve: bool, reason: str | None = None
+    ) -> Ticket:
+        """Approve or decline an approval ticket, from any adapter and any process.
+
+        The approver is authorised here (``approvals.decide``), and the two-person rule as
+        configured now applies on top of the one recorded on the ticket. Refusals raise a
+        :class:`~logomesh.errors.LogoMeshError` (unknown, expired, already decided, altered,
+        denied) and, like every decision, leave an audit record. The waiting request, in
+        whichever process asked, resumes on its own when it sees the new state.
+        """
+        identity = self.identities.resolve(approver)
+        authorization = self.policy.authorize(identity, DECIDE_PERMISSION, RiskLevel.WRITE)
+        return await self.approvals.decide(
+            ticket_id,
+            identity,
+            approve,
+            reason,
+            authorization=authorization,
+            two_person=self.settings.security.two_person,
+        )
+
     # -- steps -------------------------------------------------------------------------
 
     def _validate(self, spec: CommandSpec, request: CommandRequest) -> Any:
@@ -298,22 +333,24 @@ class Engine:
         below = spec.risk.rank < min(threshold.rank, RiskLevel.DANGER.rank)
         if below and not attempt.request.require_confirmation:
             return
-        if attempt.request.confirmed:
-            attempt.details["confirmation"] = "confirmed in advance by the request"
-            return
-        if confirmer is None:
-            attempt.details["confirmation"] = "needed, but this adapter cannot ask"
-            raise ConfirmationDeclinedError(
-                f"{spec.name} is a {spec.risk}-risk command and needs confirmation; run it "
-                "interactively, or confirm in advance (`--yes` on the command line)."
-            )
-        question = ConfirmationRequest(
-            spec.name, spec.summary, spec.risk, attempt.arguments, attempt.identity.name
+        await self.approval_gate.confirm(
+            spec,
+            attempt.identity,
+            attempt.request,
+            attempt.arguments,
+            confirmer,
+            details=attempt.details,
         )
-        if not await confirmer.confirm(question):
-            attempt.details["confirmation"] = "declined"
-            raise ConfirmationDeclinedError(f"{spec.name} was not confirmed; nothing was done.")
-        attempt.details["confirmation"] = "confirmed"
+        self._reauthorize(spec, attempt)
+
+    def _reauthorize(self, spec: CommandSpec, attempt: _Attempt) -> None:
+        """Ask the policy again after approval: the wait may have outlasted a role."""
+        decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
+        attempt.details["authorization_after_approval"] = decision.to_dict()
+        if not decision.allowed:
+            raise PermissionDeniedError(
+                f"{attempt.identity.name} may no longer run {spec.name}: {decision.reason}."
+            )
 
     async def _run(self, spec: CommandSpec, args: Any, attempt: _Attempt) -> CommandOutput:
         request = attempt.request

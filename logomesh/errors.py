@@ -21,10 +21,16 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── UnknownCommandError        command.unknown
         ├── InvalidArgumentsError      command.invalid_arguments
         ├── PermissionDeniedError      command.denied
+        │   └── TwoPersonRuleError     approval.two_person
         ├── ConfirmationDeclinedError  command.cancelled
         ├── CommandTimeoutError        command.timeout          (it was stopped)
         │   └── CommandStillRunningError  command.timeout_still_running
-        └── ToolMissingError           devshell.tool_missing
+        ├── ToolMissingError           devshell.tool_missing
+        └── ApprovalError              approval.error
+            ├── UnknownTicketError     approval.unknown
+            ├── TicketExpiredError     approval.expired
+            ├── TicketDecidedError     approval.already_decided
+            └── TicketAlteredError     approval.altered
     LLMError                           llm.error
     ├── UnknownModelError              llm.unknown_model
     ├── ProviderMissingError           llm.provider_missing
@@ -160,6 +166,38 @@ class ToolMissingError(CommandError):
     def __init__(self, user_message: str, *, tool: str) -> None:
         super().__init__(user_message)
         self.tool = tool
+
+
+class ApprovalError(CommandError):
+    """A decision on an approval ticket was refused; the message says why and what to do."""
+
+    code = "approval.error"
+
+
+class UnknownTicketError(ApprovalError):
+    code = "approval.unknown"
+
+
+class TicketExpiredError(ApprovalError):
+    code = "approval.expired"
+
+
+class TicketDecidedError(ApprovalError):
+    """Someone decided the ticket first (or it was cancelled): one decision wins."""
+
+    code = "approval.already_decided"
+
+
+class TicketAlteredError(ApprovalError):
+    """The stored ticket no longer matches what was asked: it is refused, never run."""
+
+    code = "approval.altered"
+
+
+class TwoPersonRuleError(PermissionDeniedError):
+    """The requester tried to approve a command that needs a second person (a denial)."""
+
+    code = "approval.two_person"
 
 
 class LLMError(LogoMeshError):

@@ -88,6 +88,32 @@ class AuditRecorded(Event):
     action: str
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested(Event):
+    """A request waits for a decision on ticket ``ticket_id`` (arguments are redacted).
+
+    A chat adapter shows it with approve and decline buttons; any adapter answers through
+    ``Engine.decide``. Times are RFC 3339 text in UTC.
+    """
+
+    ticket_id: str
+    command: str
+    risk: str
+    requester: str
+    arguments: dict[str, Any]
+    expires_at: str
+    separate_approver: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided(Event):
+    """Ticket ``ticket_id`` left ``pending``: approved, declined, expired or cancelled."""
+
+    ticket_id: str
+    state: str
+    by: str | None
+
+
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
 Handler = Callable[[Any], Awaitable[None] | None]

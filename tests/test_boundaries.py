@@ -85,11 +85,11 @@ LAYERS: tuple[frozenset[str], ...] = (
     # The core: request/result models, registry, shared values, errors, events.
     frozenset({"commands", "errors", "events", "canonical", "layout", "lazy"}),
     frozenset({"storage", "security"}),  # services every feature may use
-    frozenset({"audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # the features
+    frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # features
     frozenset({"config"}),  # composes the features' settings sections
     frozenset({"engine"}),
     frozenset({"composition"}),
-    frozenset({"cli"}),  # the adapter
+    frozenset({"cli", "__main__"}),  # the adapter
 )
 CORE, FEATURES = LAYERS[0], LAYERS[2]
 

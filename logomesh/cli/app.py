@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli import audit_cli, db_cli, llm_cli, plugin_cli
+from logomesh.cli import approvals_cli, audit_cli, db_cli, llm_cli, plugin_cli
 from logomesh.cli.session import (
     CliState,
     JsonFlag,
@@ -37,6 +37,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(plugin_cli.app, name="plugin")
+app.add_typer(approvals_cli.app, name="approvals")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -53,13 +54,19 @@ def main_options(
         str | None, typer.Option("--mode", help="local | team | readonly | offline")
     ] = None,
     db_url: Annotated[str | None, typer.Option("--db-url", help="SQLAlchemy database URL.")] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="When a command needs someone's approval, wait for it (see approvals)."
+        ),
+    ] = False,
 ) -> None:
     flags: dict[str, Any] = {}
     if mode is not None:
         flags["mode"] = mode
     if db_url is not None:
         flags["database"] = {"url": db_url}
-    ctx.obj = CliState(workspace=workspace, config_file=config, flags=flags)
+    ctx.obj = CliState(workspace=workspace, config_file=config, flags=flags, wait_for_approval=wait)
 
 
 @app.command()

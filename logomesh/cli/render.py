@@ -69,6 +69,9 @@ def table_for(command: str, data: Any) -> Table | None:
     if command == "llm.usage" and isinstance(data, list):
         columns = ("day", "model", "actor", "calls", "errors", "tokens_in", "tokens_out")
         return _rows_table(data, (*columns, "cost_usd"))
+    if command == "approvals.list" and isinstance(data, list):
+        shown = ("id", "command", "state", "requester", "risk", "expires_at")
+        return _rows_table(data, shown)
     if command == "config.show" and isinstance(data, list):
         return _rows_table(data, ("key", "value", "source"))
     if isinstance(data, dict) and data:

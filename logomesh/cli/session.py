@@ -19,6 +19,7 @@ import typer
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandResult, ConfirmationRequest
     from logomesh.engine import Engine
+    from logomesh.events import ApprovalRequested
 
 # Flags every result-printing command shares.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -35,6 +36,7 @@ _EXIT_BY_CODE = {
     "command.cancelled": EXIT_CANCELLED,
     "command.timeout": EXIT_TIMEOUT,
     "command.timeout_still_running": EXIT_TIMEOUT,
+    "approval.two_person": EXIT_DENIED,
 }
 
 
@@ -45,6 +47,8 @@ class CliState:
     workspace: Path | None = None
     config_file: Path | None = None
     flags: dict[str, Any] = field(default_factory=dict)
+    # --wait: a command that needs an approver waits for a decision from anywhere.
+    wait_for_approval: bool = False
     _engine: Engine | None = None
 
     def engine(self, *, auto_migrate: bool | None = None) -> Engine:
@@ -114,11 +118,33 @@ def run_quietly(
     from logomesh.commands.models import CommandRequest
     from logomesh.commands.values import Actor, Source
 
-    engine = state_of(ctx).engine(auto_migrate=auto_migrate)
+    state = state_of(ctx)
+    engine = state.engine(auto_migrate=auto_migrate)
     request = CommandRequest(
-        command, Actor(Source.CLI, getpass.getuser()), arguments or {}, confirmed=yes
+        command,
+        Actor(Source.CLI, getpass.getuser()),
+        arguments or {},
+        confirmed=yes,
+        wait_for_approval=state.wait_for_approval,
     )
-    return engine.run(request, terminal_confirmer())
+    if not state.wait_for_approval:
+        return engine.run(request, terminal_confirmer())
+    from logomesh.events import ApprovalRequested
+
+    unsubscribe = engine.events.subscribe(ApprovalRequested, _say_waiting)
+    try:
+        return engine.run(request, terminal_confirmer())
+    finally:
+        unsubscribe()
+
+
+def _say_waiting(event: ApprovalRequested) -> None:
+    typer.echo(
+        f"Approval ticket {event.ticket_id} opened for {event.command} (expires "
+        f"{event.expires_at}). If it waits, another approver can run: "
+        f"logomesh approvals approve {event.ticket_id}",
+        err=True,
+    )
 
 
 def exit_code_for(result: CommandResult) -> int:

@@ -81,6 +81,9 @@ class CommandRequest:
     # Ask a person even below the risk threshold (natural-language proposals do).
     require_confirmation: bool = False
     timeout_s: float | None = None
+    # When nobody can confirm at once (no confirmer, or the two-person rule), wait for a
+    # decision on the approval ticket from any adapter until it expires, instead of failing.
+    wait_for_approval: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +127,18 @@ class CommandResult:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmationRequest:
-    """What the engine asks an adapter to confirm, with everything needed to decide."""
+    """What the engine asks an adapter to confirm, with everything needed to decide.
+
+    ``arguments`` are redacted: a prompt or a chat button must never show a secret.
+    ``ticket_id`` names the approval ticket the answer is recorded on.
+    """
 
     command: str
     summary: str
     risk: RiskLevel
     arguments: Mapping[str, Any]
     identity: str
+    ticket_id: str | None = None
 
     @property
     def prompt(self) -> str:

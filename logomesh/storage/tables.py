@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only treats INTEGER PRIMARY KEY as the rowid alias; BIGINT elsewhere.
@@ -66,6 +76,49 @@ class AuditPayloadRow(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class ApprovalTicketRow(Base):
+    """A request waiting for (or settled by) a person's decision; see logomesh.approvals."""
+
+    __tablename__ = "approval_tickets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(String(200))
+    arguments: Mapped[str] = mapped_column(Text)  # canonical JSON, redacted
+    arguments_digest: Mapped[str] = mapped_column(String(64))
+    requester: Mapped[str] = mapped_column(String(200))
+    requester_source: Mapped[str] = mapped_column(String(20))
+    risk: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32))
+    approvals_required: Mapped[int] = mapped_column(Integer)
+    separate_approver: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[str | None] = mapped_column(String(32))
+    seal: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_approval_tickets_correlation_id", "correlation_id"),
+        Index("ix_approval_tickets_state_expires_at", "state", "expires_at"),
+    )
+
+
+class ApprovalDecisionRow(Base):
+    __tablename__ = "approval_decisions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("approval_tickets.id"))
+    approver: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))
+    approve: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_approval_decisions_ticket_id", "ticket_id"),)
+
+
 EMBEDDING_DIMENSIONS = 384
 audit_records = cast(Table, AuditRecordRow.__table__)
 audit_payloads = cast(Table, AuditPayloadRow.__table__)
+approval_tickets = cast(Table, ApprovalTicketRow.__table__)
+approval_decisions = cast(Table, ApprovalDecisionRow.__table__)

@@ -27,11 +27,13 @@ from logomesh.events import AuditRecorded, CommandFinished, CommandStarted, Even
 
 
 def _record(engine: Engine, result: CommandResult) -> AuditRecord:
-    """The one audit record written for a result, found by its correlation id."""
+    """The command's own audit record for a result, found by its correlation id (an approval
+    ticket's state changes are recorded under the same id, as ``approval.*``)."""
     records = engine.audit.store.query(AuditFilter(correlation_id=result.correlation_id))
-    assert len(records) == 1
-    assert records[0].id == result.audit_id
-    return records[0]
+    own = [record for record in records if not record.action.startswith("approval.")]
+    assert len(own) == 1
+    assert own[0].id == result.audit_id
+    return own[0]
 
 
 def test_unknown_command_suggests_the_closest(
@@ -162,13 +164,16 @@ def test_write_command_without_a_confirmer_is_cancelled(
     assert result.error is not None and result.error.code == "command.cancelled"
     assert "write-risk command and needs confirmation" in result.error.message
     assert "--yes" in result.error.message
-    assert _record(engine, result).details["confirmation"] == "needed, but this adapter cannot ask"
+    confirmation = _record(engine, result).details["confirmation"]
+    assert confirmation["state"] == "not asked"
+    assert confirmation["how"].startswith("needed, but this adapter cannot ask")
     assert not engine.settings.backup_dir.exists()
 
     confirmed = engine.run(CommandRequest("db.backup", owner, confirmed=True))
     assert confirmed.ok, confirmed.message
-    details = _record(engine, confirmed).details
-    assert details["confirmation"] == "confirmed in advance by the request"
+    confirmation = _record(engine, confirmed).details["confirmation"]
+    assert confirmation["how"] == "confirmed in advance by the request"
+    assert (confirmation["state"], confirmation["by"]) == ("approved", owner.user_id)
 
 
 @pytest.mark.parametrize("answer", [False, True])
@@ -187,15 +192,17 @@ def test_confirmer_decides(make_engine: Callable[..., Engine], owner: Actor, ans
         owner.user_id,
     )
     assert question.prompt.startswith("Run db.backup") and "write risk" in question.prompt
-    details = _record(engine, result).details
+    confirmation = _record(engine, result).details["confirmation"]
+    assert question.ticket_id == confirmation["ticket"]
+    assert confirmation["by"] == owner.user_id
     if answer:
         assert result.ok, result.message
         assert Path(result.data["path"]).is_file()
-        assert details["confirmation"] == "confirmed"
+        assert confirmation["state"] == "approved"
     else:
         assert result.outcome is Outcome.CANCELLED
         assert "not confirmed" in result.message
-        assert details["confirmation"] == "declined"
+        assert confirmation["state"] == "declined"
         assert not engine.settings.backup_dir.exists()
 
 

@@ -16,7 +16,8 @@ from logomesh.engine import Engine
 from logomesh.errors import MigrationError
 from logomesh.storage.migrate import Migrator
 
-HEAD = "0001_audit_trail"
+HEAD = "0002_approvals"
+REVISIONS = ["0001_audit_trail", HEAD]
 
 BROKEN_REVISION = '''
 """A revision that fails halfway, after changing the schema and the data."""
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_broken"
-down_revision = "0001_audit_trail"
+down_revision = "0002_approvals"
 branch_labels = None
 depends_on = None
 
@@ -50,7 +51,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0099_damaging"
-down_revision = "0001_audit_trail"
+down_revision = "0002_approvals"
 branch_labels = None
 depends_on = None
 
@@ -75,7 +76,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_notes"
-down_revision = "0001_audit_trail"
+down_revision = "0002_approvals"
 branch_labels = None
 depends_on = None
 
@@ -135,8 +136,8 @@ def test_db_status_reports_revision_and_backups(
     """db.status shows current and head revisions, pending ones and the backups taken."""
     first = run("db.status")  # reads the schema as it finds it; its own record migrates
     assert first.ok, first.message
-    assert (first.data["current"], first.data["pending"]) == (None, [HEAD])
-    assert "1 migration(s) pending" in first.message
+    assert (first.data["current"], first.data["pending"]) == (None, REVISIONS)
+    assert "2 migration(s) pending" in first.message
 
     result = run("db.status")
     assert result.data["current"] == result.data["head"] == HEAD
@@ -201,7 +202,8 @@ def test_restore_refuses_a_file_that_is_not_a_database(
     result = run("db.restore", confirmed=True, path=str(junk))
     assert result.error is not None and result.error.code == "storage.backup"
     assert "not a valid SQLite database" in result.error.message
-    assert engine.audit.store.count() == 4 and engine.audit.verify().ok
+    # Three records, the refused restore's own, and its approval ticket's requested/approved.
+    assert engine.audit.store.count() == 6 and engine.audit.verify().ok
 
 
 def test_failed_migration_is_rolled_back(engine: Engine, tmp_path: Path) -> None:
@@ -300,7 +302,7 @@ def test_downgrade_to_base_and_upgrade_again(
     _append(engine, 4)
     result = run("db.downgrade", confirmed=True, revision="base")
     assert result.ok, result.message
-    assert result.data["to"] is None and result.data["reverted"] == [HEAD]
+    assert result.data["to"] is None and sorted(result.data["reverted"]) == REVISIONS
     backup = Path(result.data["backup"])
     assert backup.is_file()
     assert "audit_records" not in _tables(engine)
@@ -310,11 +312,11 @@ def test_downgrade_to_base_and_upgrade_again(
     assert engine.audit.spooled() == 1
 
     status = run("db.status")
-    assert status.data["current"] is None and status.data["pending"] == [HEAD]
+    assert status.data["current"] is None and status.data["pending"] == REVISIONS
 
     result = run("db.upgrade", confirmed=True)
     assert result.ok, result.message
-    assert result.data["applied"] == [HEAD]
+    assert sorted(result.data["applied"]) == REVISIONS
     assert engine.migrator.current() == HEAD
     assert engine.audit.spooled() == 0
     records = [r for batch in engine.audit.store.iter_all() for r in batch]
