@@ -5,6 +5,12 @@ Layers, lowest first: built-in defaults < the operational mode's preset < the us
 environment variables < command-line flags. :func:`load_settings` keeps where every value
 came from, so ``logomesh config show`` can say it, and so a bad value's error can name the
 file and line (or variable, or flag) that set it.
+
+The workspace's file is the one layer a stranger may have written (a cloned repository), so
+it is read with two limits (docs/trust.md): it may not set security keys (``security.*``,
+``audit.key_path``, ``audit.checkpoint_path``, ``audit.trusted_public_keys``), and the code it
+declares (``[[devshell.commands]]``, ``[[plugins.mcp]]``, ``plugins.paths``, and its
+``plugins/`` folder) is left out until the user trusts the workspace (:mod:`logomesh.trust`).
 """
 
 from __future__ import annotations
@@ -28,7 +34,15 @@ from pydantic_settings import (
 
 from logomesh.errors import ConfigError
 from logomesh.llm.settings import LLMSettings
-from logomesh.plugins.settings import PluginSettings
+from logomesh.plugins.settings import MANIFEST_FILE, PLUGINS_FOLDER, PluginSettings
+from logomesh.trust import (
+    TRUST_FILE,
+    TrustState,
+    TrustStore,
+    TrustSubject,
+    untrusted_notice,
+    workspace_trust_subject,
+)
 
 ENV_PREFIX = "LOGOMESH_"
 WORKSPACE_FILE = "logomesh.toml"
@@ -124,6 +138,9 @@ class SecuritySettings(_Section):
     confirm_from: RiskLevel = Field(
         default=RiskLevel.DANGER, description="Commands at or above this risk ask first."
     )
+    trust_store: Path | None = Field(
+        default=None, description="Workspace trust decisions (default: the user config dir)."
+    )
 
 
 class CommandSettings(_Section):
@@ -188,6 +205,10 @@ class Settings(BaseSettings):
 
     mode: Mode = Mode.LOCAL
     workspace: Path = Field(default_factory=Path.cwd)
+    workspace_trusted: bool = Field(
+        default=False,
+        description="The workspace's own plugins and commands may run (`logomesh trust`).",
+    )
     database: DatabaseSettings = DatabaseSettings()
     audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
@@ -232,6 +253,11 @@ class Settings(BaseSettings):
         return self.audit.checkpoint_path or self.state_dir / "audit-checkpoints.jsonl"
 
     @property
+    def trust_store_path(self) -> Path:
+        # load_settings fills this from the user's config dir; never inside the workspace.
+        return self.security.trust_store or Path.home() / ".config" / "logomesh" / TRUST_FILE
+
+    @property
     def backup_dir(self) -> Path:
         return self.state_dir / "backups"
 
@@ -257,6 +283,8 @@ class Layer:
     values: dict[str, Any]
     path: Path | None = None
     env_names: dict[str, str] = field(default_factory=dict)
+    # The workspace's own logomesh.toml: security keys refused, code gated by trust.
+    from_workspace: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,6 +292,9 @@ class LoadedSettings:
     settings: Settings
     provenance: dict[str, str]
     files: tuple[Path, ...]
+    trust: TrustState | None = None
+    # Things a person should be told once (an untrusted workspace); adapters show them.
+    notices: tuple[str, ...] = ()
 
 
 def load_settings(
@@ -272,11 +303,15 @@ def load_settings(
     *,
     environ: dict[str, str] | None = None,
     config_file: Path | None = None,
+    trusted: bool | None = None,
 ) -> LoadedSettings:
     """Build the effective settings from every layer; raise ConfigError naming the culprit.
 
     ``flags`` holds command-line overrides as nested dicts with dotted origin names kept
     by the caller (``{"mode": "readonly"}``); ``environ`` defaults to ``os.environ``.
+    ``trusted`` is an adapter's own trust decision (an editor's Workspace Trust); None asks
+    the user's trust store. Untrusted, the workspace's plugins and declared commands are
+    left out and ``notices`` says how to trust it.
     """
     env = dict(os.environ if environ is None else environ)
     flags = flags or {}
@@ -284,6 +319,12 @@ def load_settings(
     layers = _file_layers(ws, env, config_file)
     layers.append(_env_layer(env))
     layers.append(Layer("flag", flags))
+    _refuse_reserved_keys(layers, env)
+    trust = _trust_state(ws, env, layers, trusted)
+    withheld: list[str] = []
+    if not trust.trusted:
+        layers = [_withhold(layer, withheld) if layer.from_workspace else layer for layer in layers]
+        withheld.extend(f"plugin folder {folder}" for folder in trust.subject.plugin_folders())
 
     mode = _select_mode(layers)
     merged: dict[str, Any] = {}
@@ -293,7 +334,10 @@ def load_settings(
         for key in _dotted_keys(layer.values):
             provenance[key] = _describe_origin(layer, key)
     merged["workspace"] = ws
+    merged["workspace_trusted"] = trust.trusted
+    provenance["workspace_trusted"] = f"{trust.reason} ({trust.store})"
     merged.setdefault("audit", {}).setdefault("key_path", _user_config_dir(env) / "audit.key")
+    merged.setdefault("security", {}).setdefault("trust_store", trust.store)
     merged.setdefault("nl", {}).setdefault("model_cache_dir", _user_cache_dir(env) / "models")
     provenance.setdefault("workspace", "default (discovered)")
     try:
@@ -302,7 +346,8 @@ def load_settings(
         raise _config_error(exc, layers) from exc
     _check_mode_requirements(settings, provenance)
     files = tuple(layer.path for layer in layers if layer.path is not None)
-    return LoadedSettings(settings, provenance, files)
+    notices = (untrusted_notice(trust, withheld),) if withheld else ()
+    return LoadedSettings(settings, provenance, files, trust, notices)
 
 
 def _user_config_dir(env: dict[str, str]) -> Path:
@@ -333,11 +378,15 @@ def _file_layers(ws: Path, env: dict[str, str], explicit: Path | None) -> list[L
         if not explicit.is_file():
             raise ConfigError(f"Config file {explicit} does not exist. Check the --config path.")
         return [_read_toml(explicit)]
-    candidates = [_user_config_dir(env) / "config.toml", ws / WORKSPACE_FILE]
-    return [_read_toml(path) for path in candidates if path.is_file()]
+    layers = []
+    if (user_file := _user_config_dir(env) / "config.toml").is_file():
+        layers.append(_read_toml(user_file))
+    if (ws_file := ws / WORKSPACE_FILE).is_file():
+        layers.append(_read_toml(ws_file, from_workspace=True))
+    return layers
 
 
-def _read_toml(path: Path) -> Layer:
+def _read_toml(path: Path, *, from_workspace: bool = False) -> Layer:
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -349,7 +398,7 @@ def _read_toml(path: Path) -> Layer:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc}).", code="config.parse") from exc
     values.pop("workspace", None)
-    return Layer(f"file:{path}", values, path=path)
+    return Layer(f"file:{path}", values, path=path, from_workspace=from_workspace)
 
 
 def _env_layer(env: dict[str, str]) -> Layer:
@@ -389,6 +438,82 @@ def _check_mode_requirements(settings: Settings, provenance: dict[str, str]) -> 
             "`database.url` in logomesh.toml or LOGOMESH_DATABASE__URL "
             "(for example postgresql+psycopg://host/logomesh)."
         )
+
+
+# Keys only the user may set: a workspace able to set them could sign or vouch for itself.
+SECURITY_KEYS = ("audit.key_path", "audit.checkpoint_path", "audit.trusted_public_keys", "security")
+# A workspace's own code, declared in its logomesh.toml: left out until it is trusted.
+GATED_KEYS = ("plugins.mcp", "plugins.paths", "devshell.commands")
+
+
+def _refuse_reserved_keys(layers: list[Layer], env: dict[str, str]) -> None:
+    """Security keys in a workspace file, or a trust decision in any layer, are errors."""
+    user_file = _user_config_dir(env) / "config.toml"
+    problems = []
+    for layer in layers:
+        if "workspace_trusted" in layer.values:
+            problems.append(
+                f"{_describe_origin(layer, 'workspace_trusted')}: `workspace_trusted` is "
+                "decided by `logomesh trust` (or an editor's workspace trust), never by "
+                "configuration; remove it."
+            )
+        if not layer.from_workspace:
+            continue
+        for key in _dotted_keys(layer.values):
+            if any(key == k or key.startswith(f"{k}.") for k in SECURITY_KEYS):
+                variable = f"{ENV_PREFIX}{key.replace('.', '__').upper()}"
+                problems.append(
+                    f"{_describe_origin(layer, key)}: `{key}` is a security setting, which a "
+                    f"workspace's {WORKSPACE_FILE} may not set (anyone who can change the "
+                    f"repository could change it). Put it in your user config file "
+                    f"{user_file}, set {variable}, or pass --config FILE."
+                )
+    if problems:
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _trust_state(
+    ws: Path, env: dict[str, str], layers: list[Layer], trusted: bool | None
+) -> TrustState:
+    chosen = _last_value(layers, "security.trust_store")
+    store = (
+        Path(chosen).expanduser()
+        if isinstance(chosen, str) and chosen
+        else _user_config_dir(env) / TRUST_FILE
+    )
+    subject = trust_subject(ws)
+    if trusted is not None:
+        why = "trusted by the adapter" if trusted else "not trusted by the adapter"
+        return TrustState(trusted, why, subject, store)
+    return TrustStore(store).lookup(subject)
+
+
+def trust_subject(workspace: Path) -> TrustSubject:
+    """What trusting ``workspace`` covers: its logomesh.toml and plugin manifests, hashed."""
+    ws = workspace.resolve()
+    return workspace_trust_subject(ws, ws / WORKSPACE_FILE, ws / PLUGINS_FOLDER, MANIFEST_FILE)
+
+
+def _last_value(layers: list[Layer], dotted: str) -> Any:
+    value = None
+    for layer in layers:
+        node: Any = layer.values
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node if node is not None else value
+    return value
+
+
+def _withhold(layer: Layer, withheld: list[str]) -> Layer:
+    """The workspace layer without the code it declares, noting what was left out."""
+    values = _copy_nested(layer.values)
+    for dotted in GATED_KEYS:
+        section, key = dotted.split(".")
+        table = values.get(section)
+        if isinstance(table, dict) and key in table:
+            del table[key]
+            withheld.append(f"`{dotted}` ({_describe_origin(layer, dotted)})")
+    return Layer(layer.origin, values, layer.path, layer.env_names, from_workspace=True)
 
 
 def _deep_merge(into: dict[str, Any], values: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ _EXIT_BY_CODE = {
     "command.invalid_arguments": EXIT_USAGE,
     "config.invalid": EXIT_USAGE,
     "config.parse": EXIT_USAGE,
+    "config.trust": EXIT_USAGE,
     "command.denied": EXIT_DENIED,
     "command.cancelled": EXIT_CANCELLED,
     "command.timeout": EXIT_TIMEOUT,
@@ -44,6 +45,8 @@ class CliState:
     workspace: Path | None = None
     config_file: Path | None = None
     flags: dict[str, Any] = field(default_factory=dict)
+    # Notices from loading settings (an untrusted workspace) go to stderr, once per process.
+    show_notices: bool = True
     _engine: Engine | None = None
 
     def engine(self, *, auto_migrate: bool | None = None) -> Engine:
@@ -54,6 +57,8 @@ class CliState:
 
             try:
                 loaded = load_settings(self.workspace, self.flags, config_file=self.config_file)
+                for notice in loaded.notices if self.show_notices else ():
+                    typer.echo(f"Note: {notice}", err=True)
                 self._engine = Engine(
                     loaded.settings, provenance=loaded.provenance, auto_migrate=auto_migrate
                 )

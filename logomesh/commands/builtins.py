@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logomesh.commands import audit_commands, db_commands, engine_commands
+from logomesh.commands import audit_commands, db_commands, engine_commands, trust_commands
 from logomesh.commands.models import CommandSpec
 from logomesh.devshell.commands import DEVSHELL_COMMANDS
 from logomesh.llm.commands import LLM_COMMANDS
@@ -15,6 +15,7 @@ BUILTIN_COMMANDS: tuple[CommandSpec, ...] = (
     engine_commands.commands_list,
     engine_commands.config_show,
     engine_commands.workspace_init,
+    trust_commands.workspace_trust,
     audit_commands.audit_query,
     audit_commands.audit_search,
     audit_commands.audit_verify,

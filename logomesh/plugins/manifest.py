@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from logomesh.config import RiskLevel, line_of_key
 from logomesh.errors import PluginManifestError
+from logomesh.plugins.settings import MANIFEST_FILE
 
-MANIFEST_FILE = "logomesh-plugin.toml"
 API_VERSION = 1
 _DOTTED = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_*-]+)*$"
 
