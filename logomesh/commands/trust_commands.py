@@ -9,7 +9,8 @@ loaded: an engine already running keeps what it started with.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +20,7 @@ from logomesh.config import RiskLevel, trust_subject
 from logomesh.trust import TrustRecord, TrustStore, TrustSubject
 
 TRUST_PERMISSION = "workspace.trust"
+T = TypeVar("T")
 
 
 class TrustArgs(BaseModel):
@@ -86,6 +88,19 @@ async def trust_new_workspace(ctx: CommandContext, *, created_config: bool) -> d
         return _decision(subject, store, trusted=False, note=f"not trusted: {decision.reason}")
     previous = await asyncio.to_thread(store.trust, subject, ctx.identity.name)
     return _decision(subject, store, trusted=True, previous=previous, note="trusted by init")
+
+
+async def keep_trust(ctx: CommandContext, change: Callable[[], T]) -> tuple[T, bool]:
+    """Run ``change`` (LogoMesh writing plugin files on request) and, if the workspace was
+    trusted just before, trust it again as it is after: the person made that change."""
+    settings = ctx.engine.settings
+    store = TrustStore(settings.trust_store_path)
+    before = await asyncio.to_thread(store.lookup, trust_subject(settings.workspace))
+    result = await asyncio.to_thread(change)
+    if before.trusted:
+        subject = await asyncio.to_thread(trust_subject, settings.workspace)
+        await asyncio.to_thread(store.trust, subject, ctx.identity.name)
+    return result, before.trusted
 
 
 def _decision(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
+from logomesh.commands.trust_commands import keep_trust
 from logomesh.config import RiskLevel
 from logomesh.errors import InvalidArgumentsError, PluginError
 from logomesh.plugins import check, doctor, scaffold, stats
@@ -157,7 +158,9 @@ async def plugin_new(ctx: CommandContext, args: NewArgs) -> CommandOutput:
             f"A command named {hello} already exists (from {owner}); pick another name.",
             code="plugin.exists",
         )
-    made = await asyncio.to_thread(scaffold.scaffold, args.name, args.runtime, parent)
+    made, trusted = await keep_trust(
+        ctx, lambda: scaffold.scaffold(args.name, args.runtime, parent)
+    )
     scanned = parent in await asyncio.to_thread(_discovery_roots, ctx)
     message = (
         f"Created plugin {made.name} ({made.runtime}) in {made.folder}: {', '.join(made.files)}. "
@@ -168,7 +171,14 @@ async def plugin_new(ctx: CommandContext, args: NewArgs) -> CommandOutput:
             else f". LogoMesh does not scan {parent} for plugins: add it to plugins.paths."
         )
     )
-    return CommandOutput(data=made.to_dict(), message=message, target=str(made.folder))
+    if not trusted:
+        message += " It runs once the workspace is trusted (`logomesh trust`)."
+    return CommandOutput(
+        data={**made.to_dict(), "workspace_trusted": trusted},
+        message=message,
+        target=str(made.folder),
+        audit_details={"trust_kept": trusted},
+    )
 
 
 class CheckArgs(BaseModel):
