@@ -10,16 +10,17 @@ The workspace's file is the one layer a stranger may have written (a cloned repo
 it is read with two limits (docs/trust.md): it may not set security keys (``security.*``,
 ``audit.key_path``, ``audit.checkpoint_path``, ``audit.trusted_public_keys``), and the code it
 declares (``[[devshell.commands]]``, ``[[plugins.mcp]]``, ``plugins.paths``, and its
-``plugins/`` folder) is left out until the user trusts the workspace (:mod:`logomesh.trust`).
+``plugins/`` folder) is left out until the user trusts the workspace
+(:mod:`logomesh.workspace_gate`, :mod:`logomesh.trust`). Layers and their provenance live
+in :mod:`logomesh.config_sources`.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -32,19 +33,26 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from logomesh.config_sources import (
+    ENV_PREFIX,
+    Layer,
+    config_error,
+    deep_merge,
+    describe_origin,
+    dotted_keys,
+)
 from logomesh.errors import ConfigError
 from logomesh.llm.settings import LLMSettings
 from logomesh.plugins.settings import MANIFEST_FILE, PLUGINS_FOLDER, PluginSettings
 from logomesh.trust import (
     TRUST_FILE,
     TrustState,
-    TrustStore,
     TrustSubject,
     untrusted_notice,
     workspace_trust_subject,
 )
+from logomesh.workspace_gate import gate_by_trust, refuse_reserved_keys, trust_state
 
-ENV_PREFIX = "LOGOMESH_"
 WORKSPACE_FILE = "logomesh.toml"
 STATE_DIR = ".logomesh"
 
@@ -276,23 +284,11 @@ MODE_PRESETS: dict[Mode, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One source of settings: its name for people, its values, and the file it came from."""
-
-    origin: str
-    values: dict[str, Any]
-    path: Path | None = None
-    env_names: dict[str, str] = field(default_factory=dict)
-    # The workspace's own logomesh.toml: security keys refused, code gated by trust.
-    from_workspace: bool = False
-
-
-@dataclass(frozen=True)
 class LoadedSettings:
     settings: Settings
     provenance: dict[str, str]
     files: tuple[Path, ...]
-    trust: TrustState | None = None
+    trust: TrustState
     # Things a person should be told once (an untrusted workspace); adapters show them.
     notices: tuple[str, ...] = ()
 
@@ -319,20 +315,18 @@ def load_settings(
     layers = _file_layers(ws, env, config_file)
     layers.append(_env_layer(env))
     layers.append(Layer("flag", flags))
-    _refuse_reserved_keys(layers, env)
-    trust = _trust_state(ws, env, layers, trusted)
-    withheld: list[str] = []
-    if not trust.trusted:
-        layers = [_withhold(layer, withheld) if layer.from_workspace else layer for layer in layers]
-        withheld.extend(f"plugin folder {folder}" for folder in trust.subject.plugin_folders())
+    refuse_reserved_keys(layers, _user_config_dir(env) / "config.toml")
+    default_store = _user_config_dir(env) / TRUST_FILE
+    trust = trust_state(trust_subject(ws), layers, trusted, default_store)
+    layers, withheld = gate_by_trust(layers, trust)
 
     mode = _select_mode(layers)
     merged: dict[str, Any] = {}
     provenance: dict[str, str] = {}
     for layer in [Layer(f"mode:{mode}", MODE_PRESETS[mode]), *layers]:
-        _deep_merge(merged, layer.values)
-        for key in _dotted_keys(layer.values):
-            provenance[key] = _describe_origin(layer, key)
+        deep_merge(merged, layer.values)
+        for key in dotted_keys(layer.values):
+            provenance[key] = describe_origin(layer, key)
     merged["workspace"] = ws
     merged["workspace_trusted"] = trust.trusted
     provenance["workspace_trusted"] = f"{trust.reason} ({trust.store})"
@@ -343,7 +337,7 @@ def load_settings(
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
-        raise _config_error(exc, layers) from exc
+        raise config_error(exc, layers) from exc
     _check_mode_requirements(settings, provenance)
     files = tuple(layer.path for layer in layers if layer.path is not None)
     notices = (untrusted_notice(trust, withheld),) if withheld else ()
@@ -412,7 +406,7 @@ def _env_layer(env: dict[str, str]) -> Layer:
     except Exception as exc:
         raise ConfigError(f"A {ENV_PREFIX}* environment variable is malformed: {exc}") from exc
     values.pop("workspace", None)
-    names = {key: f"{ENV_PREFIX}{key.replace('.', '__').upper()}" for key in _dotted_keys(values)}
+    names = {key: f"{ENV_PREFIX}{key.replace('.', '__').upper()}" for key in dotted_keys(values)}
     return Layer("env", values, env_names=names)
 
 
@@ -421,7 +415,7 @@ def _select_mode(layers: list[Layer]) -> Mode:
     origin = "default"
     for layer in layers:
         if "mode" in layer.values:
-            chosen, origin = layer.values["mode"], _describe_origin(layer, "mode")
+            chosen, origin = layer.values["mode"], describe_origin(layer, "mode")
     try:
         return Mode(chosen)
     except ValueError:
@@ -440,169 +434,7 @@ def _check_mode_requirements(settings: Settings, provenance: dict[str, str]) -> 
         )
 
 
-# Keys only the user may set: a workspace able to set them could sign or vouch for itself.
-SECURITY_KEYS = ("audit.key_path", "audit.checkpoint_path", "audit.trusted_public_keys", "security")
-# A workspace's own code, declared in its logomesh.toml: left out until it is trusted.
-GATED_KEYS = ("plugins.mcp", "plugins.paths", "devshell.commands")
-
-
-def _refuse_reserved_keys(layers: list[Layer], env: dict[str, str]) -> None:
-    """Security keys in a workspace file, or a trust decision in any layer, are errors."""
-    user_file = _user_config_dir(env) / "config.toml"
-    problems = []
-    for layer in layers:
-        if "workspace_trusted" in layer.values:
-            problems.append(
-                f"{_describe_origin(layer, 'workspace_trusted')}: `workspace_trusted` is "
-                "decided by `logomesh trust` (or an editor's workspace trust), never by "
-                "configuration; remove it."
-            )
-        if not layer.from_workspace:
-            continue
-        for key in _dotted_keys(layer.values):
-            if any(key == k or key.startswith(f"{k}.") for k in SECURITY_KEYS):
-                variable = f"{ENV_PREFIX}{key.replace('.', '__').upper()}"
-                problems.append(
-                    f"{_describe_origin(layer, key)}: `{key}` is a security setting, which a "
-                    f"workspace's {WORKSPACE_FILE} may not set (anyone who can change the "
-                    f"repository could change it). Put it in your user config file "
-                    f"{user_file}, set {variable}, or pass --config FILE."
-                )
-    if problems:
-        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
-
-
-def _trust_state(
-    ws: Path, env: dict[str, str], layers: list[Layer], trusted: bool | None
-) -> TrustState:
-    chosen = _last_value(layers, "security.trust_store")
-    store = (
-        Path(chosen).expanduser()
-        if isinstance(chosen, str) and chosen
-        else _user_config_dir(env) / TRUST_FILE
-    )
-    subject = trust_subject(ws)
-    if trusted is not None:
-        why = "trusted by the adapter" if trusted else "not trusted by the adapter"
-        return TrustState(trusted, why, subject, store)
-    return TrustStore(store).lookup(subject)
-
-
 def trust_subject(workspace: Path) -> TrustSubject:
     """What trusting ``workspace`` covers: its logomesh.toml and plugin manifests, hashed."""
     ws = workspace.resolve()
     return workspace_trust_subject(ws, ws / WORKSPACE_FILE, ws / PLUGINS_FOLDER, MANIFEST_FILE)
-
-
-def _last_value(layers: list[Layer], dotted: str) -> Any:
-    value = None
-    for layer in layers:
-        node: Any = layer.values
-        for part in dotted.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        value = node if node is not None else value
-    return value
-
-
-def _withhold(layer: Layer, withheld: list[str]) -> Layer:
-    """The workspace layer without the code it declares, noting what was left out."""
-    values = _copy_nested(layer.values)
-    for dotted in GATED_KEYS:
-        section, key = dotted.split(".")
-        table = values.get(section)
-        if isinstance(table, dict) and key in table:
-            del table[key]
-            withheld.append(f"`{dotted}` ({_describe_origin(layer, dotted)})")
-    return Layer(layer.origin, values, layer.path, layer.env_names, from_workspace=True)
-
-
-def _deep_merge(into: dict[str, Any], values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "roles":
-            _deep_merge(into[key], value)
-        elif isinstance(value, dict):
-            into[key] = dict(value) if key == "roles" else _copy_nested(value)
-        else:
-            into[key] = value
-
-
-def _copy_nested(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _copy_nested(v) if isinstance(v, dict) else v for k, v in values.items()}
-
-
-def _dotted_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and key != "roles":
-            keys.extend(_dotted_keys(value, f"{dotted}."))
-        else:
-            keys.append(dotted)
-    return keys
-
-
-def _describe_origin(layer: Layer, key: str) -> str:
-    if layer.path is not None:
-        line = line_of_key(layer.path, key)
-        return f"{layer.path}:{line}" if line else str(layer.path)
-    if layer.origin == "env":
-        return f"env {layer.env_names.get(key, ENV_PREFIX + key.upper())}"
-    if layer.origin == "flag":
-        return f"flag --{key.replace('.', '-').replace('_', '-')}"
-    return layer.origin
-
-
-def line_of_key(path: Path, dotted: str) -> int | None:
-    """Best-effort line number of a dotted key in a TOML file, for error messages."""
-    *tables, leaf = dotted.split(".")
-    table = ".".join(tables)
-    current = ""
-    key_line = re.compile(rf"^\s*[\"']?{re.escape(leaf)}[\"']?\s*=")
-    dotted_line = re.compile(rf"^\s*{re.escape(dotted)}\s*=")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    for number, line in enumerate(lines, start=1):
-        header = re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+", line)
-        if header:
-            current = header.group(1)
-            if current == dotted:  # the key is a whole table, e.g. a misspelt section
-                return number
-        elif (current == table and key_line.match(line)) or dotted_line.match(line):
-            return number
-    return None
-
-
-def _config_error(exc: ValidationError, layers: list[Layer]) -> ConfigError:
-    problems = []
-    for error in exc.errors():
-        dotted = ".".join(str(part) for part in error["loc"])
-        origin = "defaults"
-        for layer in layers:
-            present = _present_prefix(layer.values, dotted)
-            if present:
-                origin = _describe_origin(layer, present)
-        got = "" if error["type"] == "extra_forbidden" else f" (got {error.get('input')!r})"
-        if error["type"] == "extra_forbidden":
-            hint = "unknown key; check the spelling against `logomesh config show`"
-        else:
-            # TOML has arrays, not tuples: say what the person has to write.
-            hint = error["msg"][0].lower() + error["msg"][1:].replace("valid tuple", "list")
-        problems.append(f"{origin}: `{dotted}`: {hint}{got}")
-    return ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
-
-
-def _present_prefix(values: dict[str, Any], dotted: str) -> str | None:
-    """The longest part of ``dotted`` this layer sets (list items count as their list)."""
-    node: Any = values
-    found: list[str] = []
-    for part in dotted.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-            continue
-        if not isinstance(node, dict) or part not in node:
-            break
-        node = node[part]
-        found.append(part)
-    return ".".join(found) or None

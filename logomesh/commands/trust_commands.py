@@ -95,7 +95,7 @@ async def keep_trust(ctx: CommandContext, change: Callable[[], T]) -> tuple[T, b
     trusted just before, trust it again as it is after: the person made that change."""
     settings = ctx.engine.settings
     store = TrustStore(settings.trust_store_path)
-    before = await asyncio.to_thread(store.lookup, trust_subject(settings.workspace))
+    before = await asyncio.to_thread(lambda: store.lookup(trust_subject(settings.workspace)))
     result = await asyncio.to_thread(change)
     if before.trusted:
         subject = await asyncio.to_thread(trust_subject, settings.workspace)

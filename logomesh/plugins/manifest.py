@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from logomesh.config import RiskLevel, line_of_key
+from logomesh.config import RiskLevel
+from logomesh.config_sources import line_of_key
 from logomesh.errors import PluginManifestError
 from logomesh.plugins.settings import MANIFEST_FILE
 

@@ -205,7 +205,7 @@ def test_a_change_to_what_was_trusted_asks_again(
         (hostile / "logomesh.toml").unlink()
     loaded = load_real()
     assert loaded.settings.workspace_trusted is False
-    assert loaded.trust is not None and loaded.trust.changed
+    assert loaded.trust.changed
     [notice] = loaded.notices
     assert "changed since it was trusted" in notice and "logomesh trust" in notice
     assert cli("trust").code == 0
