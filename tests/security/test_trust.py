@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -427,3 +428,27 @@ def test_a_plugin_logomesh_creates_keeps_a_trusted_workspace_trusted(
     assert other.code == 0 and other.json()["data"]["workspace_trusted"] is False
     assert "logomesh trust" in other.json()["message"]
     assert load_real().settings.workspace_trusted is False
+
+
+TRUST_MANY = """
+import sys
+from pathlib import Path
+from logomesh.trust import TrustStore, TrustSubject
+store = TrustStore(Path(sys.argv[1]))
+for n in range(10):
+    ws = Path(sys.argv[2]) / f"ws-{n}"
+    store.trust(TrustSubject(ws, None, (), "sha256:" + "0" * 64), "proc")
+"""
+
+
+def test_processes_trusting_at_once_lose_no_decision(tmp_path: Path) -> None:
+    path = tmp_path / "config" / TRUST_FILE
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [
+        subprocess.Popen([PY, "-c", TRUST_MANY, str(path), str(tmp_path / f"p{i}")], env=env)
+        for i in range(6)
+    ]
+    assert [proc.wait(timeout=60) for proc in procs] == [0] * 6
+    stored = json.loads(path.read_text())["workspaces"]
+    assert len(stored) == 60
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
