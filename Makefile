@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/logomesh init
+	# The example plugins in plugins/ are this repository's own (make already runs its code).
+	$(BIN)/logomesh trust
 	$(BIN)/logomesh shell
 
 lint: install

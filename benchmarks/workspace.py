@@ -19,8 +19,9 @@ from logomesh.audit.models import AuditEntry
 from logomesh.commands.registry import CommandRegistry
 from logomesh.commands.values import Outcome, Source
 from logomesh.composition import build_engine
-from logomesh.config import load_settings
+from logomesh.config import load_settings, trust_subject
 from logomesh.engine import Engine
+from logomesh.trust import TRUST_FILE, TrustStore
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,12 @@ def private_workspace() -> Iterator[Workspace]:
 
 
 def open_engine(workspace: Workspace, registry: CommandRegistry | None = None) -> Engine:
-    """An engine on ``workspace`` with its schema migrated, so timings exclude migration."""
+    """An engine on ``workspace`` with its schema migrated, so timings exclude migration.
+
+    The benchmark wrote the workspace's plugins and commands itself, so it trusts it first,
+    as its user would with ``logomesh trust``."""
+    store = TrustStore(Path(workspace.environ["XDG_CONFIG_HOME"]) / "logomesh" / TRUST_FILE)
+    store.trust(trust_subject(workspace.root), "bench")
     loaded = load_settings(workspace.root, environ=workspace.environ)
     engine = build_engine(loaded.settings, registry=registry, provenance=loaded.provenance)
     engine.ensure_schema()

@@ -6,6 +6,14 @@ environment variables < command-line flags. :func:`load_settings` keeps where ev
 came from, so ``logomesh config show`` can say it, and so a bad value's error can name the
 file and line (or variable, or flag) that set it.
 
+The workspace's file is the one layer a stranger may have written (a cloned repository), so
+it is read with two limits (docs/trust.md): it may not set security keys (``security.*``,
+``audit.key_path``, ``audit.checkpoint_path``, ``audit.trusted_public_keys``), and the code it
+declares (``[[devshell.commands]]``, ``[[plugins.mcp]]``, ``plugins.paths``, and its
+``plugins/`` folder) is left out until the user trusts the workspace
+(:mod:`logomesh.workspace_gate`, :mod:`logomesh.trust`). Layers and their provenance live
+in :mod:`logomesh.config_sources`.
+
 A feature's section is its own model, kept with the feature (``devshell/settings.py``,
 ``nl/settings.py``, ``llm/settings.py``, ``plugins/settings.py``); this module composes them
 with the engine-wide ones. No feature imports this module at run time, so the features'
@@ -17,7 +25,7 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +38,28 @@ from pydantic_settings import (
 )
 
 from logomesh.commands.values import Mode, RiskLevel
+from logomesh.config_sources import (
+    ENV_PREFIX,
+    Layer,
+    config_error,
+    deep_merge,
+    describe_origin,
+    dotted_keys,
+)
 from logomesh.devshell.settings import DevShellSettings
 from logomesh.errors import ConfigError
-from logomesh.layout import STATE_DIR, WORKSPACE_FILE, line_of_key
+from logomesh.layout import STATE_DIR, WORKSPACE_FILE
 from logomesh.llm.settings import LLMSettings
 from logomesh.nl.settings import NLSettings
-from logomesh.plugins.settings import PluginSettings
-
-ENV_PREFIX = "LOGOMESH_"
+from logomesh.plugins.settings import MANIFEST_FILE, PLUGINS_FOLDER, PluginSettings
+from logomesh.trust import (
+    TRUST_FILE,
+    TrustState,
+    TrustSubject,
+    untrusted_notice,
+    workspace_trust_subject,
+)
+from logomesh.workspace_gate import gate_by_trust, refuse_reserved_keys, trust_state
 
 
 class _Section(BaseModel):
@@ -121,6 +143,9 @@ class SecuritySettings(_Section):
         le=7 * 86_400,
         description="How long an approval ticket waits for a decision before it expires.",
     )
+    trust_store: Path | None = Field(
+        default=None, description="Workspace trust decisions (default: the user config dir)."
+    )
 
 
 class CommandSettings(_Section):
@@ -144,6 +169,10 @@ class Settings(BaseSettings):
 
     mode: Mode = Mode.LOCAL
     workspace: Path = Field(default_factory=Path.cwd)
+    workspace_trusted: bool = Field(
+        default=False,
+        description="The workspace's own plugins and commands may run (`logomesh trust`).",
+    )
     database: DatabaseSettings = DatabaseSettings()
     audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
@@ -187,6 +216,15 @@ class Settings(BaseSettings):
     def checkpoint_path(self) -> Path:
         return self.audit.checkpoint_path or self.state_dir / "audit-checkpoints.jsonl"
 
+    def trust_subject(self) -> TrustSubject:
+        """What trusting this workspace would cover now (its file and plugin manifests)."""
+        return trust_subject(self.workspace)
+
+    @property
+    def trust_store_path(self) -> Path:
+        # load_settings fills this from the user's config dir; never inside the workspace.
+        return self.security.trust_store or Path.home() / ".config" / "logomesh" / TRUST_FILE
+
     @property
     def backup_dir(self) -> Path:
         return self.state_dir / "backups"
@@ -209,20 +247,13 @@ MODE_PRESETS: dict[Mode, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
-class Layer:
-    """One source of settings: its name for people, its values, and the file it came from."""
-
-    origin: str
-    values: dict[str, Any]
-    path: Path | None = None
-    env_names: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class LoadedSettings:
     settings: Settings
     provenance: dict[str, str]
     files: tuple[Path, ...]
+    trust: TrustState
+    # Things a person should be told once (an untrusted workspace); adapters show them.
+    notices: tuple[str, ...] = ()
 
 
 def load_settings(
@@ -231,11 +262,15 @@ def load_settings(
     *,
     environ: dict[str, str] | None = None,
     config_file: Path | None = None,
+    trusted: bool | None = None,
 ) -> LoadedSettings:
     """Build the effective settings from every layer; raise ConfigError naming the culprit.
 
     ``flags`` holds command-line overrides as nested dicts with dotted origin names kept
     by the caller (``{"mode": "readonly"}``); ``environ`` defaults to ``os.environ``.
+    ``trusted`` is an adapter's own trust decision (an editor's Workspace Trust); None asks
+    the user's trust store. Untrusted, the workspace's plugins and declared commands are
+    left out and ``notices`` says how to trust it.
     """
     env = dict(os.environ if environ is None else environ)
     flags = flags or {}
@@ -243,25 +278,33 @@ def load_settings(
     layers = _file_layers(ws, env, config_file)
     layers.append(_env_layer(env))
     layers.append(Layer("flag", flags))
+    refuse_reserved_keys(layers, _user_config_dir(env) / "config.toml")
+    default_store = _user_config_dir(env) / TRUST_FILE
+    trust = trust_state(trust_subject(ws), layers, trusted, default_store)
+    layers, withheld = gate_by_trust(layers, trust)
 
     mode = _select_mode(layers)
     merged: dict[str, Any] = {}
     provenance: dict[str, str] = {}
     for layer in [Layer(f"mode:{mode}", MODE_PRESETS[mode]), *layers]:
-        _deep_merge(merged, layer.values)
-        for key in _dotted_keys(layer.values):
-            provenance[key] = _describe_origin(layer, key)
+        deep_merge(merged, layer.values)
+        for key in dotted_keys(layer.values):
+            provenance[key] = describe_origin(layer, key)
     merged["workspace"] = ws
+    merged["workspace_trusted"] = trust.trusted
+    provenance["workspace_trusted"] = f"{trust.reason} ({trust.store})"
     merged.setdefault("audit", {}).setdefault("key_path", _user_config_dir(env) / "audit.key")
+    merged.setdefault("security", {}).setdefault("trust_store", trust.store)
     merged.setdefault("nl", {}).setdefault("model_cache_dir", _user_cache_dir(env) / "models")
     provenance.setdefault("workspace", "default (discovered)")
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
-        raise _config_error(exc, layers) from exc
+        raise config_error(exc, layers) from exc
     _check_mode_requirements(settings, provenance)
     files = tuple(layer.path for layer in layers if layer.path is not None)
-    return LoadedSettings(settings, provenance, files)
+    notices = (untrusted_notice(trust, withheld),) if withheld else ()
+    return LoadedSettings(settings, provenance, files, trust, notices)
 
 
 def _user_config_dir(env: dict[str, str]) -> Path:
@@ -292,11 +335,15 @@ def _file_layers(ws: Path, env: dict[str, str], explicit: Path | None) -> list[L
         if not explicit.is_file():
             raise ConfigError(f"Config file {explicit} does not exist. Check the --config path.")
         return [_read_toml(explicit)]
-    candidates = [_user_config_dir(env) / "config.toml", ws / WORKSPACE_FILE]
-    return [_read_toml(path) for path in candidates if path.is_file()]
+    layers = []
+    if (user_file := _user_config_dir(env) / "config.toml").is_file():
+        layers.append(_read_toml(user_file))
+    if (ws_file := ws / WORKSPACE_FILE).is_file():
+        layers.append(_read_toml(ws_file, from_workspace=True))
+    return layers
 
 
-def _read_toml(path: Path) -> Layer:
+def _read_toml(path: Path, *, from_workspace: bool = False) -> Layer:
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -308,7 +355,7 @@ def _read_toml(path: Path) -> Layer:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc}).", code="config.parse") from exc
     values.pop("workspace", None)
-    return Layer(f"file:{path}", values, path=path)
+    return Layer(f"file:{path}", values, path=path, from_workspace=from_workspace)
 
 
 def _env_layer(env: dict[str, str]) -> Layer:
@@ -322,7 +369,7 @@ def _env_layer(env: dict[str, str]) -> Layer:
     except Exception as exc:
         raise ConfigError(f"A {ENV_PREFIX}* environment variable is malformed: {exc}") from exc
     values.pop("workspace", None)
-    names = {key: f"{ENV_PREFIX}{key.replace('.', '__').upper()}" for key in _dotted_keys(values)}
+    names = {key: f"{ENV_PREFIX}{key.replace('.', '__').upper()}" for key in dotted_keys(values)}
     return Layer("env", values, env_names=names)
 
 
@@ -331,7 +378,7 @@ def _select_mode(layers: list[Layer]) -> Mode:
     origin = "default"
     for layer in layers:
         if "mode" in layer.values:
-            chosen, origin = layer.values["mode"], _describe_origin(layer, "mode")
+            chosen, origin = layer.values["mode"], describe_origin(layer, "mode")
     try:
         return Mode(chosen)
     except ValueError:
@@ -350,71 +397,7 @@ def _check_mode_requirements(settings: Settings, provenance: dict[str, str]) -> 
         )
 
 
-def _deep_merge(into: dict[str, Any], values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "roles":
-            _deep_merge(into[key], value)
-        elif isinstance(value, dict):
-            into[key] = dict(value) if key == "roles" else _copy_nested(value)
-        else:
-            into[key] = value
-
-
-def _copy_nested(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _copy_nested(v) if isinstance(v, dict) else v for k, v in values.items()}
-
-
-def _dotted_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and key != "roles":
-            keys.extend(_dotted_keys(value, f"{dotted}."))
-        else:
-            keys.append(dotted)
-    return keys
-
-
-def _describe_origin(layer: Layer, key: str) -> str:
-    if layer.path is not None:
-        line = line_of_key(layer.path, key)
-        return f"{layer.path}:{line}" if line else str(layer.path)
-    if layer.origin == "env":
-        return f"env {layer.env_names.get(key, ENV_PREFIX + key.upper())}"
-    if layer.origin == "flag":
-        return f"flag --{key.replace('.', '-').replace('_', '-')}"
-    return layer.origin
-
-
-def _config_error(exc: ValidationError, layers: list[Layer]) -> ConfigError:
-    problems = []
-    for error in exc.errors():
-        dotted = ".".join(str(part) for part in error["loc"])
-        origin = "defaults"
-        for layer in layers:
-            present = _present_prefix(layer.values, dotted)
-            if present:
-                origin = _describe_origin(layer, present)
-        got = "" if error["type"] == "extra_forbidden" else f" (got {error.get('input')!r})"
-        if error["type"] == "extra_forbidden":
-            hint = "unknown key; check the spelling against `logomesh config show`"
-        else:
-            # TOML has arrays, not tuples: say what the person has to write.
-            hint = error["msg"][0].lower() + error["msg"][1:].replace("valid tuple", "list")
-        problems.append(f"{origin}: `{dotted}`: {hint}{got}")
-    return ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
-
-
-def _present_prefix(values: dict[str, Any], dotted: str) -> str | None:
-    """The longest part of ``dotted`` this layer sets (list items count as their list)."""
-    node: Any = values
-    found: list[str] = []
-    for part in dotted.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-            continue
-        if not isinstance(node, dict) or part not in node:
-            break
-        node = node[part]
-        found.append(part)
-    return ".".join(found) or None
+def trust_subject(workspace: Path) -> TrustSubject:
+    """What trusting ``workspace`` covers: its logomesh.toml and plugin manifests, hashed."""
+    ws = workspace.resolve()
+    return workspace_trust_subject(ws, ws / WORKSPACE_FILE, ws / PLUGINS_FOLDER, MANIFEST_FILE)

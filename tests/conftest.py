@@ -12,8 +12,9 @@ import pytest
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
-from logomesh.config import LoadedSettings, load_settings
+from logomesh.config import LoadedSettings, load_settings, trust_subject
 from logomesh.engine import Engine
+from logomesh.trust import TRUST_FILE, TrustStore
 
 
 @pytest.fixture
@@ -29,10 +30,21 @@ def test_env(tmp_path: Path) -> dict[str, str]:
     return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
 
 
+def trust_now(workspace: Path, environ: dict[str, str]) -> None:
+    """Trust ``workspace`` as it is now, in the test's own config dir, as `logomesh trust` does."""
+    store = TrustStore(Path(environ["XDG_CONFIG_HOME"]) / "logomesh" / TRUST_FILE)
+    store.trust(trust_subject(workspace), "test")
+
+
 @pytest.fixture
 def load(workspace: Path, test_env: dict[str, str]) -> Callable[..., LoadedSettings]:
+    """Settings for the test workspace, trusted as it is when loaded (the plugins and
+    commands a test writes are its own); tests/security/test_trust.py covers the untrusted."""
+
     def _load(flags: dict[str, Any] | None = None, **env: str) -> LoadedSettings:
-        return load_settings(workspace, flags, environ={**test_env, **env})
+        environ = {**test_env, **env}
+        trust_now(workspace, environ)
+        return load_settings(workspace, flags, environ=environ)
 
     return _load
 

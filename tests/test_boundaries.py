@@ -84,9 +84,9 @@ def test_cli_help_imports_no_engine_dependencies() -> None:
 LAYERS: tuple[frozenset[str], ...] = (
     # The core: request/result models, registry, shared values, errors, events.
     frozenset({"commands", "errors", "events", "canonical", "layout", "lazy"}),
-    frozenset({"storage", "security"}),  # services every feature may use
+    frozenset({"storage", "security", "trust"}),  # services every feature may use
     frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # features
-    frozenset({"config"}),  # composes the features' settings sections
+    frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
     frozenset({"engine"}),
     frozenset({"composition"}),
     frozenset({"cli", "__main__"}),  # the adapter

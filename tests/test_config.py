@@ -145,12 +145,12 @@ def test_wrong_type_names_file_line_and_key(
 
 
 def test_wrong_type_inside_an_array_of_tables_names_its_line(
-    load: Callable[..., LoadedSettings], workspace_file: Path
+    load: Callable[..., LoadedSettings], user_file: Path
 ) -> None:
     """An identity's ``roles = "admin"`` (not a list) points at that line and asks for a list."""
-    workspace_file.write_text('[[security.identities]]\nname = "alice"\nroles = "admin"\n')
+    user_file.write_text('[[security.identities]]\nname = "alice"\nroles = "admin"\n')
     error = _config_error(load)
-    assert f"{workspace_file}:3" in error.user_message
+    assert f"{user_file}:3" in error.user_message
     assert "`security.identities.0.roles`" in error.user_message
     assert "list" in error.user_message and "'admin'" in error.user_message
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 import logomesh
+from logomesh.builtin.trust_commands import trust_new_workspace
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
@@ -41,6 +42,7 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
         "version": logomesh.__version__,
         "mode": str(settings.mode),
         "workspace": str(settings.workspace),
+        "workspace_trusted": settings.workspace_trusted,
         "database": engine.database.display_url,
         "commands": len(engine.registry),
     }
@@ -207,11 +209,10 @@ busy_timeout_ms = 5000
 [audit]
 checkpoint_every = 1000   # sign the chain head every N records
 
-# [[security.identities]]
-# name = "alice"
-# roles = ["developer"]
-# cli = ["alice"]
-# slack = ["U0123ABCD"]
+# Security settings (security.*, audit.key_path, audit.trusted_public_keys) are never read
+# from this file: put them in your user config file, ~/.config/logomesh/config.toml.
+# Plugins in plugins/ and the [[devshell.commands]] and [[plugins.mcp]] tables here run only
+# once you trust this workspace (`logomesh trust`); a change to them asks again.
 """
 
 
@@ -235,6 +236,7 @@ async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     if not config_file.exists():
         config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
         created.append(str(config_file))
+    trust = await trust_new_workspace(ctx, created_config=bool(created))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ignore = settings.state_dir / ".gitignore"
     if not ignore.exists():
@@ -250,6 +252,12 @@ async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
         "signing_key": str(settings.audit_key_path),
         "public_key": public_key,
         "created": created,
+        "trusted": trust["trusted"],
     }
     what = f"created {', '.join(created)}" if created else "already set up"
-    return CommandOutput(data=data, message=f"Workspace {settings.workspace}: {what}.")
+    how = "" if trust["trusted"] else f" Its own plugins and commands are off ({trust['note']})."
+    return CommandOutput(
+        data=data,
+        message=f"Workspace {settings.workspace}: {what}.{how}",
+        audit_details={"trust": trust},
+    )

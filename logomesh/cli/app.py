@@ -79,6 +79,20 @@ def init(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 
 @app.command()
+def trust(
+    ctx: typer.Context,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Stop trusting it: its plugins and commands stay off.")
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Let this workspace's plugins and commands run, as they are now (a change asks again)."""
+    state = state_of(ctx)
+    state.show_notices = False  # the notice would only say to run this command
+    execute(ctx, "workspace.trust", {"revoke": revoke}, json_output=json_output)
+
+
+@app.command()
 def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Show version, mode, database and audit trail state."""
     execute(ctx, "status", json_output=json_output)

@@ -32,6 +32,7 @@ _EXIT_BY_CODE = {
     "command.invalid_arguments": EXIT_USAGE,
     "config.invalid": EXIT_USAGE,
     "config.parse": EXIT_USAGE,
+    "config.trust": EXIT_USAGE,
     "command.denied": EXIT_DENIED,
     "command.cancelled": EXIT_CANCELLED,
     "command.timeout": EXIT_TIMEOUT,
@@ -49,6 +50,8 @@ class CliState:
     flags: dict[str, Any] = field(default_factory=dict)
     # --wait: a command that needs an approver waits for a decision from anywhere.
     wait_for_approval: bool = False
+    # Notices from loading settings (an untrusted workspace) go to stderr, once per process.
+    show_notices: bool = True
     _engine: Engine | None = None
 
     def engine(self, *, auto_migrate: bool | None = None) -> Engine:
@@ -59,6 +62,8 @@ class CliState:
 
             try:
                 loaded = load_settings(self.workspace, self.flags, config_file=self.config_file)
+                for notice in loaded.notices if self.show_notices else ():
+                    typer.echo(f"Note: {notice}", err=True)
                 self._engine = build_engine(
                     loaded.settings, provenance=loaded.provenance, auto_migrate=auto_migrate
                 )

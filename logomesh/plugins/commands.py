@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logomesh.builtin import keep_trust
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
@@ -156,7 +157,9 @@ async def plugin_new(ctx: CommandContext, args: NewArgs) -> CommandOutput:
             f"A command named {hello} already exists (from {owner}); pick another name.",
             code="plugin.exists",
         )
-    made = await asyncio.to_thread(scaffold.scaffold, args.name, args.runtime, parent)
+    made, trusted = await keep_trust(
+        ctx, lambda: scaffold.scaffold(args.name, args.runtime, parent)
+    )
     scanned = parent in await asyncio.to_thread(_discovery_roots, ctx)
     message = (
         f"Created plugin {made.name} ({made.runtime}) in {made.folder}: {', '.join(made.files)}. "
@@ -167,7 +170,14 @@ async def plugin_new(ctx: CommandContext, args: NewArgs) -> CommandOutput:
             else f". LogoMesh does not scan {parent} for plugins: add it to plugins.paths."
         )
     )
-    return CommandOutput(data=made.to_dict(), message=message, target=str(made.folder))
+    if not trusted:
+        message += " It runs once the workspace is trusted (`logomesh trust`)."
+    return CommandOutput(
+        data={**made.to_dict(), "workspace_trusted": trusted},
+        message=message,
+        target=str(made.folder),
+        audit_details={"trust_kept": trusted},
+    )
 
 
 class CheckArgs(BaseModel):

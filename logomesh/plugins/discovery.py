@@ -4,6 +4,8 @@ under ``[[plugins.mcp]]``.
 
 Discovery only reads manifests; nothing is started or imported. A manifest that does not
 validate is still listed, with its error, so ``logomesh plugin list`` shows what is wrong.
+Until the workspace is trusted (``settings.workspace_trusted``, see :mod:`logomesh.trust`)
+no folder inside it is read, so a cloned repository's plugins never start by themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from logomesh.errors import PluginError, PluginManifestError
 from logomesh.layout import WORKSPACE_FILE
 from logomesh.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest, parse_manifest
+from logomesh.plugins.settings import PLUGINS_FOLDER
+from logomesh.trust import manifests_in
 
 if TYPE_CHECKING:
     from logomesh.config import Settings
@@ -37,9 +41,10 @@ class Discovered:
 
 def discover(settings: Settings) -> list[Discovered]:
     found: list[Discovered] = []
-    folders = [settings.workspace / "plugins", *_configured(settings)]
-    for folder in folders:
-        found.extend(_scan(folder, "workspace" if folder == folders[0] else "path"))
+    own = settings.workspace / PLUGINS_FOLDER
+    for folder in [own, *_configured(settings)]:
+        if settings.workspace_trusted or not _inside(folder, settings.workspace):
+            found.extend(_scan(folder, "workspace" if folder == own else "path"))
     if settings.plugins.entry_points:
         found.extend(_from_entry_points())
     found.extend(_from_config(settings))
@@ -53,16 +58,12 @@ def _configured(settings: Settings) -> list[Path]:
     ]
 
 
+def _inside(folder: Path, workspace: Path) -> bool:
+    return folder.resolve().is_relative_to(workspace.resolve())
+
+
 def _scan(folder: Path, source: str) -> list[Discovered]:
-    if (folder / MANIFEST_FILE).is_file():  # a path may name one plugin's own folder
-        return [read_folder(folder, source)]
-    if not folder.is_dir():
-        return []
-    return [
-        read_folder(child, source)
-        for child in sorted(folder.iterdir())
-        if child.is_dir() and (child / MANIFEST_FILE).is_file()
-    ]
+    return [read_folder(file.parent, source) for file in manifests_in(folder, MANIFEST_FILE)]
 
 
 def read_folder(folder: Path, source: str) -> Discovered:

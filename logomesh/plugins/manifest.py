@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import PluginManifestError
 from logomesh.layout import line_of_key
+from logomesh.plugins.settings import MANIFEST_FILE
 
-MANIFEST_FILE = "logomesh-plugin.toml"
 API_VERSION = 1
 _DOTTED = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_*-]+)*$"
 

@@ -7,6 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Where plugins are declared; configuration needs the names to know what trust covers.
+MANIFEST_FILE = "logomesh-plugin.toml"
+PLUGINS_FOLDER = "plugins"
+
 
 class PluginSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -64,7 +64,9 @@ class Policy:
         if not identity.roles:
             reason = (
                 f"{identity.name} has no roles; map this user to an identity under "
-                "`security.identities` in logomesh.toml"
+                "`[[security.identities]]` in the user config file "
+                "(~/.config/logomesh/config.toml, or --config FILE; never a workspace's "
+                "logomesh.toml)"
             )
         else:
             reason = (

@@ -28,6 +28,7 @@ from logomesh.commands.models import (
 )
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
+from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.engine import Engine
 from logomesh.events import ApprovalRequested
@@ -114,7 +115,7 @@ def guarded_engine(workspace: Path, test_env: dict[str, str]) -> Iterator[Callab
 
     def _make(flags: dict[str, Any] | None = None) -> Engine:
         loaded = load_settings(workspace, flags, environ=test_env)
-        engine = Engine(loaded.settings, provenance=loaded.provenance)
+        engine = build_engine(loaded.settings, provenance=loaded.provenance)
         engine.registry.register(guarded)
         made.append(engine)
         return engine

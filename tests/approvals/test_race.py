@@ -27,12 +27,12 @@ import asyncio, json, sys, time
 from pathlib import Path
 from logomesh.audit.models import Source
 from logomesh.config import load_settings
-from logomesh.engine import Engine
+from logomesh.composition import build_engine
 from logomesh.errors import LogoMeshError
 from logomesh.security.identity import Actor
 
 workspace, ticket_id, user, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-engine = Engine(load_settings(Path(workspace)).settings)
+engine = build_engine(load_settings(Path(workspace)).settings)
 
 async def main():
     await engine.approvals.current(ticket_id)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 
 
 @pytest.fixture
-def project(workspace: Path) -> Path:
+def project(workspace: Path, cli: CliFn) -> Path:
     shutil.copytree(REPO_PLUGINS, workspace / "plugins", ignore=shutil.ignore_patterns("*.jsonl"))
     (workspace / "app.py").write_text("def main():\n    pass  # TODO(alice): handle errors\n")
     (workspace / "package.json").write_text(
@@ -29,6 +29,8 @@ def project(workspace: Path) -> Path:
     subprocess.run([*git, "init", "-q"], cwd=workspace, check=True)
     subprocess.run([*git, "add", "."], cwd=workspace, check=True)
     subprocess.run([*git, "commit", "-qm", "First commit"], cwd=workspace, check=True)
+    trusted = cli("trust")  # the person has read the plugins they copied in
+    assert trusted.code == 0, trusted.err
     return workspace
 
 

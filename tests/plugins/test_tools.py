@@ -378,6 +378,8 @@ def test_the_cli(workspace: Path, test_env: dict[str, str], add_plugin: AddPlugi
     failing = cli(workspace, test_env, "plugin", "check", "plugins/mixed", "--json")
     assert failing.returncode == 1
     assert json.loads(failing.stdout)["data"]["missing_commands"] == ["mixed.missing"]
+    # Checking runs a folder on request; starting the workspace's plugins needs its trust.
+    assert cli(workspace, test_env, "trust").returncode == 0
     shown = cli(workspace, test_env, "plugin", "stats", "greeter", "--start")
     assert shown.returncode == 0, shown.stderr
     assert "greeter" in shown.stdout and "active" in shown.stdout

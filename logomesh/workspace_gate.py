@@ -1,0 +1,97 @@
+"""What a workspace's own logomesh.toml may do: never security, and code only once trusted.
+
+The workspace file is the one layer of configuration a stranger may have written (a cloned
+repository). Two rules apply to it, and only to it (docs/trust.md):
+
+- it may not set security keys, trusted or not: ``security.*`` (roles, identities, owner,
+  risk limits, the trust store), ``audit.key_path``, ``audit.checkpoint_path`` and
+  ``audit.trusted_public_keys`` come from the user's config, variables, flags or --config;
+- until the workspace is trusted (:mod:`logomesh.trust`), the code it declares is left out
+  of the merge: ``[[plugins.mcp]]``, ``[[devshell.commands]]`` and ``plugins.paths``
+  (plugin discovery skips its ``plugins/`` folder through ``Settings.workspace_trusted``).
+
+No layer may declare the workspace trusted itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from logomesh.config_sources import ENV_PREFIX, Layer, copy_nested, describe_origin, dotted_keys
+from logomesh.errors import ConfigError
+from logomesh.trust import TrustState, TrustStore, TrustSubject
+
+# Keys only the user may set: a workspace able to set them could sign or vouch for itself.
+SECURITY_KEYS = ("audit.key_path", "audit.checkpoint_path", "audit.trusted_public_keys", "security")
+# A workspace's own code, declared in its logomesh.toml: left out until it is trusted.
+GATED_KEYS = ("plugins.mcp", "plugins.paths", "devshell.commands")
+
+
+def refuse_reserved_keys(layers: list[Layer], user_file: Path) -> None:
+    """Security keys in a workspace file, or a trust decision in any layer, are errors."""
+    problems = []
+    for layer in layers:
+        if "workspace_trusted" in layer.values:
+            problems.append(
+                f"{describe_origin(layer, 'workspace_trusted')}: `workspace_trusted` is "
+                "decided by `logomesh trust` (or an editor's workspace trust), never by "
+                "configuration; remove it."
+            )
+        if not layer.from_workspace or layer.path is None:
+            continue
+        for key in dotted_keys(layer.values):
+            if any(key == k or key.startswith(f"{k}.") for k in SECURITY_KEYS):
+                variable = f"{ENV_PREFIX}{key.replace('.', '__').upper()}"
+                problems.append(
+                    f"{describe_origin(layer, key)}: `{key}` is a security setting, which a "
+                    f"workspace's {layer.path.name} may not set (anyone who can change the "
+                    f"repository could change it). Put it in your user config file "
+                    f"{user_file}, set {variable}, or pass --config FILE."
+                )
+    if problems:
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def trust_state(
+    subject: TrustSubject, layers: list[Layer], trusted: bool | None, default_store: Path
+) -> TrustState:
+    """The adapter's decision when it brings one, else the trust store's."""
+    chosen = _last_value(layers, "security.trust_store")
+    store = Path(chosen).expanduser() if isinstance(chosen, str) and chosen else default_store
+    if trusted is not None:
+        why = "trusted by the adapter" if trusted else "not trusted by the adapter"
+        return TrustState(trusted, why, subject, store)
+    return TrustStore(store).lookup(subject)
+
+
+def _last_value(layers: list[Layer], dotted: str) -> Any:
+    value = None
+    for layer in layers:
+        node: Any = layer.values
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node if node is not None else value
+    return value
+
+
+def gate_by_trust(layers: list[Layer], trust: TrustState) -> tuple[list[Layer], list[str]]:
+    """The layers to merge, and what an untrusted workspace had that was left out."""
+    if trust.trusted:
+        return layers, []
+    withheld: list[str] = []
+    gated = [_withhold(layer, withheld) if layer.from_workspace else layer for layer in layers]
+    withheld.extend(f"plugin folder {folder}" for folder in trust.subject.plugin_folders())
+    return gated, withheld
+
+
+def _withhold(layer: Layer, withheld: list[str]) -> Layer:
+    """The workspace layer without the code it declares, noting what was left out."""
+    values = copy_nested(layer.values)
+    for dotted in GATED_KEYS:
+        section, key = dotted.split(".")
+        table = values.get(section)
+        if isinstance(table, dict) and key in table:
+            del table[key]
+            withheld.append(f"`{dotted}` ({describe_origin(layer, dotted)})")
+    return Layer(layer.origin, values, layer.path, layer.env_names, from_workspace=True)
