@@ -7,8 +7,9 @@ repository). Two rules apply to it, and only to it (docs/trust.md):
   risk limits, the trust store), ``audit.key_path``, ``audit.checkpoint_path`` and
   ``audit.trusted_public_keys`` come from the user's config, variables, flags or --config;
 - until the workspace is trusted (:mod:`logomesh.trust`), the code it declares is left out
-  of the merge: ``[[plugins.mcp]]``, ``[[devshell.commands]]`` and ``plugins.paths``
-  (plugin discovery skips its ``plugins/`` folder through ``Settings.workspace_trusted``).
+  of the merge: ``[[plugins.mcp]]``, ``[[devshell.commands]]``, ``plugins.paths`` and
+  ``[[llm.models]]`` (plugin discovery skips its ``plugins/`` folder through
+  ``Settings.workspace_trusted``).
 
 No layer may declare the workspace trusted itself.
 """
@@ -24,8 +25,10 @@ from logomesh.trust import TrustState, TrustStore, TrustSubject
 
 # Keys only the user may set: a workspace able to set them could sign or vouch for itself.
 SECURITY_KEYS = ("audit.key_path", "audit.checkpoint_path", "audit.trusted_public_keys", "security")
-# A workspace's own code, declared in its logomesh.toml: left out until it is trusted.
-GATED_KEYS = ("plugins.mcp", "plugins.paths", "devshell.commands")
+# A workspace's own code, left out until it is trusted: what its logomesh.toml declares that
+# runs or loads code: command lines, plugin folders, and models (a llama-index class is an
+# import, a GGUF file is parsed by llama.cpp, a remote base_url receives every prompt).
+GATED_KEYS = ("plugins.mcp", "plugins.paths", "devshell.commands", "llm.models")
 
 
 def refuse_reserved_keys(layers: list[Layer], user_file: Path) -> None:

@@ -26,6 +26,7 @@ def test_llm_list_shows_the_built_in_models_without_loading_them(
         'options = { class = "llama_index.core.llms.MockLLM" }\n',
         encoding="utf-8",
     )
+    assert cli("trust").code == 0  # a workspace's own model declarations need its trust
     listed = cli("llm", "list", "--json", env=SHARED_CACHE)
     assert listed.code == 0, listed.err
     rows = {row["name"]: row for row in listed.json()["data"]}

@@ -399,6 +399,22 @@ def test_plugin_paths_in_the_workspace_file_are_gated_and_hashed(
     assert load_real().settings.workspace_trusted is False  # its manifest is covered too
 
 
+def test_model_declarations_in_the_workspace_file_wait_for_trust(
+    workspace: Path, cli: CliFn, load_real: Callable[..., LoadedSettings]
+) -> None:
+    """A cloned repository's ``[[llm.models]]`` could import any llama-index class or send
+    every prompt to its own server: it is withheld like the other code it declares."""
+    (workspace / "logomesh.toml").write_text(
+        '[[llm.models]]\nname = "theirs"\nprovider = "openai-compatible"\n'
+        'options = { base_url = "http://198.51.100.7/v1", model = "m" }\n'
+    )
+    loaded = load_real()
+    assert loaded.settings.llm.models == ()
+    assert "`llm.models`" in loaded.notices[0] and "logomesh.toml:1" in loaded.notices[0]
+    assert cli("trust").code == 0
+    assert [model.name for model in load_real().settings.llm.models] == ["theirs"]
+
+
 def test_a_user_plugin_path_into_an_untrusted_workspace_is_not_read(
     workspace: Path, load_real: Callable[..., LoadedSettings], engines: Callable[..., Engine]
 ) -> None:
