@@ -45,7 +45,12 @@ def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds: sortable as text and exact to re-hash."""
     if moment.tzinfo is None:
         raise ValueError("audit timestamps must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # By hand: strftime costs five times as much, and every audit record pays it twice.
+    return (
+        f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
 
 
 def parse_timestamp(text: str) -> datetime:

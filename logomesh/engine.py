@@ -360,7 +360,10 @@ class Engine:
         timeout = request.timeout_s or spec.timeout_s or self.settings.commands.default_timeout_s
         context = CommandContext(self, attempt.identity, request, ThreadWorks(spec.name))
         try:
-            return await asyncio.wait_for(spec.handler(context, args), timeout)
+            # asyncio.timeout, not wait_for: the handler runs in this task, with no second
+            # task and its hand-offs per command.
+            async with asyncio.timeout(timeout):
+                return await spec.handler(context, args)
         except TimeoutError:
             raise await self._timed_out(spec, timeout, context.threads, attempt) from None
 

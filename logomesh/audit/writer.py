@@ -18,12 +18,13 @@ told; an entry is never dropped. The thread starts on the first record and stops
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from logomesh.audit.models import AuditEntry, AuditRecord
@@ -32,7 +33,19 @@ from logomesh.errors import AuditError, LogoMeshError
 
 logger = logging.getLogger(__name__)
 
-_Item = tuple[AuditEntry, "Future[AuditRecord]"]
+
+@dataclass(frozen=True, slots=True)
+class _LoopWaiter:
+    """An ``await record(...)`` caller: its loop and the asyncio future it awaits."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[AuditRecord]
+
+
+# A thread's Future, or a coroutine's future on its loop.
+_Waiter = Future[AuditRecord] | _LoopWaiter
+_Item = tuple[AuditEntry, _Waiter]
+_Outcome = AuditRecord | AuditError
 _STOP = None
 
 
@@ -51,13 +64,17 @@ class AuditWriter:
 
     async def record(self, entry: AuditEntry) -> AuditRecord:
         """Write ``entry`` without blocking the running loop; raises AuditError as the trail."""
-        entry, future = _stamped(entry)
-        if not self._enqueue(entry, future):
+        loop = asyncio.get_running_loop()
+        waiter = _LoopWaiter(loop, loop.create_future())
+        item = (_stamped(entry), waiter)
+        if not self._enqueue(item):
             # Spooling appends and fsyncs a file: not on the loop either.
-            await asyncio.to_thread(self._spool_now, [(entry, future)], self._why_refused())
-            return future.result()
+            [outcome] = await asyncio.to_thread(self._spool_now, [item], self._why_refused())
+            if isinstance(outcome, AuditError):
+                raise outcome
+            return outcome
         # Shielded: a caller cancelled mid-wait must not cancel the write (it still happens).
-        return await asyncio.shield(asyncio.wrap_future(future))
+        return await asyncio.shield(waiter.future)
 
     def record_sync(self, entry: AuditEntry) -> AuditRecord:
         """For threads that are not an event loop (plugin readers, worker threads)."""
@@ -65,17 +82,18 @@ class AuditWriter:
 
     def submit(self, entry: AuditEntry) -> Future[AuditRecord]:
         """Queue ``entry``; the future holds its record, or the AuditError that spooled it."""
-        entry, future = _stamped(entry)
-        if not self._enqueue(entry, future):
-            self._spool_now([(entry, future)], self._why_refused())
+        future: Future[AuditRecord] = Future()
+        item = (_stamped(entry), future)
+        if not self._enqueue(item):
+            _settle([item], self._spool_now([item], self._why_refused()))
         return future
 
-    def _enqueue(self, entry: AuditEntry, future: Future[AuditRecord]) -> bool:
+    def _enqueue(self, item: _Item) -> bool:
         if self._closed:
             return False
         self._ensure_thread()
         try:
-            self._queue.put_nowait((entry, future))
+            self._queue.put_nowait(item)
         except queue.Full:
             return False
         return True
@@ -148,23 +166,20 @@ class AuditWriter:
 
     def _write(self, batch: Sequence[_Item]) -> None:
         entries = [entry for entry, _ in batch]
+        outcomes: Sequence[_Outcome]
         try:
-            records = self.trail.record_many(entries)
+            outcomes = self.trail.record_many(entries)
         except AuditError as exc:  # spooled by the trail; each caller is told
-            _fail_all(batch, exc)
-            return
+            outcomes = [exc] * len(batch)
         except LogoMeshError as exc:  # the database could not even be opened
-            self._spool_now(batch, exc.user_message)
-            return
+            outcomes = self._spool_now(batch, exc.user_message)
         except Exception as exc:  # a bug must not kill the thread and strand the callers
             logger.exception("the audit writer failed on a batch of %d", len(batch))
-            self._spool_now(batch, f"{type(exc).__name__}: {exc}")
-            return
-        for (_, future), record in zip(batch, records, strict=True):
-            if not future.done():
-                future.set_result(record)
+            outcomes = self._spool_now(batch, f"{type(exc).__name__}: {exc}")
+        _settle(batch, outcomes)
 
-    def _spool_now(self, items: Sequence[_Item], why: str) -> None:
+    def _spool_now(self, items: Sequence[_Item], why: str) -> list[_Outcome]:
+        """Spool ``items``; the error each caller gets (never a record)."""
         try:
             self.trail.spool([entry for entry, _ in items])
         except OSError as exc:
@@ -180,17 +195,41 @@ class AuditWriter:
                 "next successful write adds it to the trail.",
                 code="audit.spooled",
             )
-        _fail_all(items, error)
+        return [error] * len(items)
 
 
-def _stamped(entry: AuditEntry) -> tuple[AuditEntry, Future[AuditRecord]]:
+def _stamped(entry: AuditEntry) -> AuditEntry:
     # Stamped now, not when its batch is written: the record says when it happened.
-    if entry.timestamp is None:
-        entry = replace(entry, timestamp=datetime.now(UTC))
-    return entry, Future()
+    return entry if entry.timestamp is not None else replace(entry, timestamp=datetime.now(UTC))
 
 
-def _fail_all(items: Sequence[_Item], error: AuditError) -> None:
-    for _, future in items:
+def _settle(batch: Sequence[_Item], outcomes: Sequence[_Outcome]) -> None:
+    """Hand each caller its outcome: one wake-up per event loop for the whole batch.
+
+    Waking a loop writes to its self-pipe and releases the GIL; done per record, a busy
+    loop would take the GIL back each time and the writer would wait a switch interval
+    (5 ms) for every caller in the batch.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[AuditRecord], _Outcome]]]
+    by_loop = {}
+    for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+        if isinstance(waiter, _LoopWaiter):
+            by_loop.setdefault(waiter.loop, []).append((waiter.future, outcome))
+        elif not waiter.done():
+            _set(waiter, outcome)
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle_on_loop, pairs)
+
+
+def _settle_on_loop(pairs: list[tuple[asyncio.Future[AuditRecord], _Outcome]]) -> None:
+    for future, outcome in pairs:
         if not future.done():
-            future.set_exception(error)
+            _set(future, outcome)
+
+
+def _set(future: Future[AuditRecord] | asyncio.Future[AuditRecord], outcome: _Outcome) -> None:
+    if isinstance(outcome, AuditError):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -8,6 +8,8 @@ that name the database and say how to recover, never raw driver errors.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -46,6 +48,10 @@ class Database:
         self.path = sqlite.sqlite_file(url)
         # (device, inode) of the SQLite file this engine's pooled connections have open.
         self._file_identity: tuple[int, int] | None = None
+        # Connections kept by the threads that write through ``driver_write`` (one each).
+        self._pinned = threading.local()
+        self._pinned_all: list[Any] = []
+        self._pinned_lock = threading.Lock()
         self._plain_inserts: dict[
             tuple[str, tuple[str, ...], str | None], tuple[str, _RowOrder]
         ] = {}
@@ -83,6 +89,74 @@ class Database:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
                 yield conn
 
+    @contextmanager
+    def driver_write(self) -> Iterator[Any]:
+        """A DB-API cursor in a transaction holding the write lock, on this thread's own
+        connection: what :meth:`write` gives, for the audit writer's many small commits.
+
+        SQLAlchemy's checkout, begin events and reset-on-return cost about 0.17 ms of every
+        transaction, ten times the SQL of an audit append; the thread that writes all day
+        keeps one connection and speaks to the driver. Same lock, same translated errors.
+        """
+        self._check_file()
+        with self.translate_errors():  # the first connect goes through SQLAlchemy
+            connection = self._pinned_connection()
+        cursor = connection.cursor()
+        try:
+            with self._translate_driver_errors():
+                if self.dialect == "sqlite":
+                    cursor.execute("BEGIN IMMEDIATE")
+                elif self.dialect == "postgresql":
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK_KEY,))
+                yield cursor
+                if self.dialect == "sqlite":
+                    cursor.execute("COMMIT")
+                else:
+                    connection.commit()
+        except BaseException:
+            # A failed transaction may have left the connection unusable: start afresh.
+            with contextlib.suppress(Exception):
+                cursor.close()
+            self._drop_pinned(connection)
+            raise
+        cursor.close()
+
+    def _pinned_connection(self) -> Any:
+        connection = getattr(self._pinned, "connection", None)
+        if connection is None:
+            connection = self._pinned.connection = self.engine.raw_connection()
+            with self._pinned_lock:
+                self._pinned_all.append(connection)
+        return connection
+
+    def _drop_pinned(self, connection: Any) -> None:
+        self._pinned.connection = None
+        with self._pinned_lock:
+            if connection in self._pinned_all:
+                self._pinned_all.remove(connection)
+        with contextlib.suppress(Exception):
+            connection.invalidate()  # closes the driver connection; never back to the pool
+
+    def _close_pinned(self) -> None:
+        with self._pinned_lock:
+            pinned, self._pinned_all = self._pinned_all, []
+        for connection in pinned:
+            with contextlib.suppress(Exception):
+                connection.invalidate()
+        self._pinned = threading.local()
+
+    @contextmanager
+    def _translate_driver_errors(self) -> Iterator[None]:
+        dbapi = self.engine.dialect.dbapi
+        try:
+            yield
+        except dbapi.OperationalError as exc:  # type: ignore[union-attr]
+            raise self._error_for(str(exc)) from exc
+        except dbapi.Error as exc:  # type: ignore[union-attr]
+            if _looks_corrupt(str(exc)):
+                raise self.corrupt_error(str(exc)) from exc
+            raise StorageError(f"Database error on {self.display_url}: {exc}") from exc
+
     def _check_file(self) -> None:
         """Refuse to write into a SQLite file that is gone, and follow one put back.
 
@@ -104,6 +178,7 @@ class Database:
             ) from None
         identity = (stat.st_dev, stat.st_ino)
         if self._file_identity is not None and identity != self._file_identity:
+            self._close_pinned()
             self.engine.dispose()
         self._file_identity = identity
 
@@ -112,7 +187,7 @@ class Database:
         try:
             yield
         except OperationalError as exc:
-            raise self._operational_error(exc) from exc
+            raise self._error_for(str(exc.orig)) from exc
         except DBAPIError as exc:
             if _looks_corrupt(str(exc.orig)):
                 raise self.corrupt_error(str(exc.orig)) from exc
@@ -128,8 +203,8 @@ class Database:
             "or move the file away and run `logomesh init` to start a new one."
         )
 
-    def _operational_error(self, exc: OperationalError) -> StorageError:
-        detail = str(exc.orig)
+    def _error_for(self, detail: str) -> StorageError:
+        """The error of a failed operation (the driver's message says which it was)."""
         if "locked" in detail or "busy" in detail:
             return DatabaseLockedError(
                 f"The database {self.path or self.display_url} stayed locked by another process "
@@ -165,20 +240,40 @@ class Database:
         """
         if not rows:
             return
-        keys = tuple(rows[0])
+        sql, order = self._plain_insert(table, tuple(rows[0]), skip_existing)
+        conn.exec_driver_sql(sql, rows if order is None else [order(row) for row in rows])
+
+    def insert_driver_rows(
+        self,
+        cursor: Any,
+        table: Table,
+        rows: list[dict[str, Any]],
+        *,
+        skip_existing: str | None = None,
+    ) -> None:
+        """:meth:`insert_plain_rows` on a cursor of :meth:`driver_write`."""
+        if not rows:
+            return
+        sql, order = self._plain_insert(table, tuple(rows[0]), skip_existing)
+        cursor.executemany(sql, rows if order is None else [order(row) for row in rows])
+
+    def _plain_insert(
+        self, table: Table, keys: tuple[str, ...], skip_existing: str | None
+    ) -> tuple[str, _RowOrder]:
+        """The driver's INSERT for these columns, compiled once per table and key set."""
         cache_key = (table.name, keys, skip_existing)
         cached = self._plain_inserts.get(cache_key)
         if cached is None:
-            compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(keys))
+            compiled = insert(table).compile(dialect=self.engine.dialect, column_keys=list(keys))
             order = _positional_order(compiled.positiontup) if compiled.positional else None
             sql = str(compiled)
             if skip_existing is not None:
                 sql += f" ON CONFLICT ({table.c[skip_existing].name}) DO NOTHING"
             cached = self._plain_inserts[cache_key] = (sql, order)
-        sql, order = cached
-        conn.exec_driver_sql(sql, rows if order is None else [order(row) for row in rows])
+        return cached
 
     def dispose(self) -> None:
+        self._close_pinned()
         self.engine.dispose()
 
 

@@ -184,3 +184,10 @@ def test_chain_walk_catches_a_changed_field_of_a_single_record() -> None:
     assert walk.first_break is not None
     assert walk.first_break.seq == 1
     assert "content was changed" in walk.first_break.reason
+
+
+@given(aware_datetimes)
+def test_timestamps_are_formatted_exactly_as_strftime_did(moment: datetime) -> None:
+    """Records written before the hand-written formatter hashed strftime's text."""
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_timestamp(moment) == expected
