@@ -15,9 +15,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +24,7 @@ from logomesh.approvals.gate import ApprovalGate
 from logomesh.approvals.models import DECIDE_PERMISSION, Ticket
 from logomesh.approvals.service import ApprovalService
 from logomesh.approvals.store import ApprovalStore
+from logomesh.attempt import Attempt, explain_validation, outcome_of
 from logomesh.audit.checkpoints import CheckpointSigner
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.store import AuditStore
@@ -49,13 +47,12 @@ from logomesh.commands.threads import (
     still_running_message,
     stopped_message,
 )
-from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel
+from logomesh.commands.values import Actor, Outcome, RiskLevel
 from logomesh.config import Settings
 from logomesh.errors import (
     AuditError,
     CommandStillRunningError,
     CommandTimeoutError,
-    ConfirmationDeclinedError,
     InvalidArgumentsError,
     LogoMeshError,
     PermissionDeniedError,
@@ -82,17 +79,6 @@ if TYPE_CHECKING:
     from logomesh.storage.migrate import Migrator
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class _Attempt:
-    """What ``execute`` learned so far about one request, for its audit record."""
-
-    request: CommandRequest
-    identity: Identity
-    started: float = field(default_factory=time.perf_counter)
-    details: dict[str, Any] = field(default_factory=dict)
-    arguments: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:
@@ -251,7 +237,7 @@ class Engine:
     async def execute(
         self, request: CommandRequest, confirmer: Confirmer | None = None
     ) -> CommandResult:
-        attempt = _Attempt(request, self.identities.resolve(request.actor))
+        attempt = Attempt(request, self.identities.resolve(request.actor))
         try:
             spec = self.registry.get(request.command)
             if spec.prepare is not None:
@@ -263,8 +249,8 @@ class Engine:
             await self._confirm(spec, attempt, confirmer)
             output = await self._run(spec, args, attempt)
         except asyncio.CancelledError:
-            entry = self._entry_for(
-                attempt, Outcome.CANCELLED, error=ErrorInfo("command.cancelled", "cancelled")
+            entry = attempt.entry(
+                Outcome.CANCELLED, error=ErrorInfo("command.cancelled", "cancelled")
             )
             # Awaited, so the record is in the trail when the cancelled caller resumes; the
             # write itself is shielded from a second cancel and happens whatever comes.
@@ -272,7 +258,7 @@ class Engine:
                 await self.record_audit(entry)
             raise
         except LogoMeshError as exc:
-            outcome = _outcome_of(exc)
+            outcome = outcome_of(exc)
             return await self._conclude(
                 attempt, outcome, error=ErrorInfo(exc.code, exc.user_message)
             )
@@ -316,9 +302,9 @@ class Engine:
         try:
             return spec.args_model.model_validate(dict(request.arguments))
         except ValidationError as exc:
-            raise InvalidArgumentsError(_explain_validation(spec, exc)) from exc
+            raise InvalidArgumentsError(explain_validation(spec, exc)) from exc
 
-    def _authorize(self, spec: CommandSpec, attempt: _Attempt) -> None:
+    def _authorize(self, spec: CommandSpec, attempt: Attempt) -> None:
         decision: Decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
         attempt.details["authorization"] = decision.to_dict()
         if not decision.allowed:
@@ -327,7 +313,7 @@ class Engine:
             )
 
     async def _confirm(
-        self, spec: CommandSpec, attempt: _Attempt, confirmer: Confirmer | None
+        self, spec: CommandSpec, attempt: Attempt, confirmer: Confirmer | None
     ) -> None:
         threshold = self.settings.security.confirm_from
         below = spec.risk.rank < min(threshold.rank, RiskLevel.DANGER.rank)
@@ -343,7 +329,7 @@ class Engine:
         )
         self._reauthorize(spec, attempt)
 
-    def _reauthorize(self, spec: CommandSpec, attempt: _Attempt) -> None:
+    def _reauthorize(self, spec: CommandSpec, attempt: Attempt) -> None:
         """Ask the policy again after approval: the wait may have outlasted a role."""
         decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
         attempt.details["authorization_after_approval"] = decision.to_dict()
@@ -352,7 +338,7 @@ class Engine:
                 f"{attempt.identity.name} may no longer run {spec.name}: {decision.reason}."
             )
 
-    async def _run(self, spec: CommandSpec, args: Any, attempt: _Attempt) -> CommandOutput:
+    async def _run(self, spec: CommandSpec, args: Any, attempt: Attempt) -> CommandOutput:
         request = attempt.request
         await self.events.publish(
             CommandStarted(request.correlation_id, spec.name, attempt.identity.name)
@@ -368,7 +354,7 @@ class Engine:
             raise await self._timed_out(spec, timeout, context.threads, attempt) from None
 
     async def _timed_out(
-        self, spec: CommandSpec, limit_s: float, works: ThreadWorks, attempt: _Attempt
+        self, spec: CommandSpec, limit_s: float, works: ThreadWorks, attempt: Attempt
     ) -> CommandTimeoutError:
         """The honest error for a deadline: "stopped" only when nothing of it still runs."""
         running = await works.settle()
@@ -385,39 +371,26 @@ class Engine:
             still_running_message(spec.name, limit_s, running, correlation_id)
         )
 
-    def _late(self, attempt: _Attempt, work: ThreadWork) -> None:
+    def _late(self, attempt: Attempt, work: ThreadWork) -> None:
         """Audit how work that outlived its command's timeout ended (in a thread)."""
-        request, error = attempt.request, work.error()
-        outcome = Outcome.OK if error is None else Outcome.ERROR
-        self.record_audit_sync(
-            AuditEntry(
-                actor=attempt.identity.name,
-                source=request.actor.source,
-                action=request.command,
-                outcome=outcome,
-                arguments=attempt.arguments or dict(request.arguments),
-                error=error,
-                duration_ms=(time.perf_counter() - attempt.started) * 1000,
-                correlation_id=request.correlation_id,
-                parent_id=request.parent_id,
-                details={"finished_after_timeout": True, "work": work.what},
-            )
-        )
+        entry = attempt.late_entry(work)
+        self.record_audit_sync(entry)
+        request = attempt.request
         self.events.publish_threadsafe(
             BackgroundWorkFinished(
-                request.correlation_id, request.command, work.what, str(outcome), error
+                request.correlation_id, request.command, work.what, str(entry.outcome), entry.error
             )
         )
 
     async def _conclude(
         self,
-        attempt: _Attempt,
+        attempt: Attempt,
         outcome: Outcome,
         *,
         output: CommandOutput | None = None,
         error: ErrorInfo | None = None,
     ) -> CommandResult:
-        entry = self._entry_for(attempt, outcome, output=output, error=error)
+        entry = attempt.entry(outcome, output=output, error=error)
         record, warnings = await self._write(entry)
         request = attempt.request
         if record is not None:
@@ -439,31 +412,6 @@ class Engine:
             audit_id=record.id if record else None,
             duration_ms=entry.duration_ms,
             warnings=tuple(warnings),
-        )
-
-    def _entry_for(
-        self,
-        attempt: _Attempt,
-        outcome: Outcome,
-        *,
-        output: CommandOutput | None = None,
-        error: ErrorInfo | None = None,
-    ) -> AuditEntry:
-        request = attempt.request
-        return AuditEntry(
-            actor=attempt.identity.name,
-            source=request.actor.source,
-            action=request.command,
-            outcome=outcome,
-            target=output.target if output else None,
-            arguments=attempt.arguments or dict(request.arguments),
-            error=f"[{error.code}] {error.message}" if error else None,
-            duration_ms=(time.perf_counter() - attempt.started) * 1000,
-            correlation_id=request.correlation_id,
-            parent_id=request.parent_id,
-            details={**attempt.details, **output.audit_details} if output else attempt.details,
-            output=output.output if output else None,
-            timestamp=datetime.now(UTC),
         )
 
     async def _write(self, entry: AuditEntry) -> tuple[AuditRecord | None, list[str]]:
@@ -494,23 +442,3 @@ class Engine:
         except LogoMeshError as exc:
             logger.warning("audit record for %s not written: %s", entry.action, exc.user_message)
             return None
-
-
-def _outcome_of(exc: LogoMeshError) -> Outcome:
-    if isinstance(exc, PermissionDeniedError):
-        return Outcome.DENIED
-    if isinstance(exc, ConfirmationDeclinedError):
-        return Outcome.CANCELLED
-    return Outcome.ERROR
-
-
-def _explain_validation(spec: CommandSpec, exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(arguments)"
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(spec.args_model.model_fields) or "none"
-            problems.append(f"`{where}` is not an argument of {spec.name} (it takes: {known})")
-        else:
-            problems.append(f"`{where}`: {error['msg']} (got {error.get('input')!r})")
-    return f"Invalid arguments for {spec.name}: " + "; ".join(problems) + "."
