@@ -67,7 +67,7 @@ from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
 from logomesh.config import load_settings
 engine = build_engine(load_settings(Path(sys.argv[1]), environ=json.loads(sys.argv[2])).settings)
-result = engine.run(CommandRequest("llm.list", Actor(Source.CLI, getpass.getuser())))
+result = run_sync(engine, CommandRequest("llm.list", Actor(Source.CLI, getpass.getuser())))
 engine.close()
 print(json.dumps({
     "ok": result.ok,

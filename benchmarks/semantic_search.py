@@ -29,6 +29,7 @@ from benchmarks.workspace import open_engine, private_workspace, sample_entry
 from logomesh.audit.models import AuditEntry
 from logomesh.audit.query import AuditFilter
 from logomesh.audit.semantic.text import query_text
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
@@ -171,7 +172,7 @@ def _time_execute(engine: Engine, searches: int, pause_s: float) -> list[float]:
         time.sleep(pause_s)
         request = CommandRequest("audit.search", actor, {"query": QUERIES[i % len(QUERIES)]})
         started = time.perf_counter()
-        result = engine.run(request)
+        result = run_sync(engine, request)
         elapsed = time.perf_counter() - started
         if not result.ok or not result.data:
             raise RuntimeError(f"audit.search did not succeed: {result.message}")

@@ -59,7 +59,12 @@ from logomesh.trust import (
     untrusted_notice,
     workspace_trust_subject,
 )
-from logomesh.workspace_gate import gate_by_trust, refuse_reserved_keys, trust_state
+from logomesh.workspace_gate import (
+    gate_by_trust,
+    keep_the_users_mode,
+    refuse_reserved_keys,
+    trust_state,
+)
 
 
 class _Section(BaseModel):
@@ -282,6 +287,7 @@ def load_settings(
     default_store = _user_config_dir(env) / TRUST_FILE
     trust = trust_state(trust_subject(ws), layers, trusted, default_store)
     layers, withheld = gate_by_trust(layers, trust)
+    layers, mode_notices = keep_the_users_mode(layers)
 
     mode = _select_mode(layers)
     merged: dict[str, Any] = {}
@@ -303,7 +309,7 @@ def load_settings(
         raise config_error(exc, layers) from exc
     _check_mode_requirements(settings, provenance)
     files = tuple(layer.path for layer in layers if layer.path is not None)
-    notices = (untrusted_notice(trust, withheld),) if withheld else ()
+    notices = ((untrusted_notice(trust, withheld),) if withheld else ()) + tuple(mode_notices)
     return LoadedSettings(settings, provenance, files, trust, notices)
 
 

@@ -270,10 +270,6 @@ class Engine:
             )
         return await self._conclude(attempt, Outcome.OK, output=output)
 
-    def run(self, request: CommandRequest, confirmer: Confirmer | None = None) -> CommandResult:
-        """``execute`` for synchronous callers (the CLI, scripts, benchmarks)."""
-        return asyncio.run(self.execute(request, confirmer))
-
     async def decide(
         self, ticket_id: str, approver: Actor, approve: bool, reason: str | None = None
     ) -> Ticket:

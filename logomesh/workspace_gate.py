@@ -88,6 +88,33 @@ def gate_by_trust(layers: list[Layer], trust: TrustState) -> tuple[list[Layer], 
     return gated, withheld
 
 
+def keep_the_users_mode(layers: list[Layer]) -> tuple[list[Layer], list[str]]:
+    """A workspace file may pick the mode, but not override the one the user's config set.
+
+    Modes are presets, not a ladder: a workspace's ``mode = "local"`` (or ``"readonly"``)
+    over a user's ``mode = "team"`` would switch required roles and the two-person rule off.
+    """
+    chosen = next((layer for layer in layers if not layer.from_workspace and layer.path
+                   and "mode" in layer.values), None)  # fmt: skip
+    if chosen is None:
+        return layers, []
+    kept: list[Layer] = []
+    notices: list[str] = []
+    for layer in layers:
+        theirs = layer.values.get("mode")
+        if layer.from_workspace and theirs is not None and theirs != chosen.values["mode"]:
+            values = {key: value for key, value in layer.values.items() if key != "mode"}
+            layer = Layer(layer.origin, values, layer.path, layer.env_names, from_workspace=True)
+            notices.append(
+                f"`mode = {theirs!r}` ({describe_origin(layer, 'mode')}) is ignored: your "
+                f"config sets `mode = {chosen.values['mode']!r}` "
+                f"({describe_origin(chosen, 'mode')}), and a workspace may not change the mode "
+                "you chose. Pass --mode to use another one for a command."
+            )
+        kept.append(layer)
+    return kept, notices
+
+
 def _withhold(layer: Layer, withheld: list[str]) -> Layer:
     """The workspace layer without the code it declares, noting what was left out."""
     values = copy_nested(layer.values)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
@@ -82,6 +83,6 @@ def run(engine: Engine, owner: Actor) -> Callable[..., CommandResult]:
     """Run a command as the workspace owner through the one door."""
 
     def _run(command: str, confirmed: bool = False, **arguments: Any) -> CommandResult:
-        return engine.run(CommandRequest(command, owner, arguments, confirmed=confirmed))
+        return run_sync(engine, CommandRequest(command, owner, arguments, confirmed=confirmed))
 
     return _run

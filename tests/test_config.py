@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Mode
 from logomesh.config import LoadedSettings
@@ -97,7 +98,7 @@ def test_config_show_lists_each_value_with_its_source(
     """config.show reports every leaf setting, where it came from, and derived defaults."""
     workspace_file.write_text(WORKSPACE_TOML)
     engine = make_engine(LOGOMESH_DATABASE__BUSY_TIMEOUT_MS="7")
-    result = engine.run(CommandRequest("config.show", owner))
+    result = run_sync(engine, CommandRequest("config.show", owner))
     rows = {row["key"]: row for row in result.data}
     assert rows["database.busy_timeout_ms"] == {
         "key": "database.busy_timeout_ms",
@@ -246,7 +247,7 @@ def test_config_show_masks_the_database_password(
         engine = make_engine()
     else:
         engine = make_engine(LOGOMESH_DATABASE__URL=url)
-    result = engine.run(CommandRequest("config.show", owner))
+    result = run_sync(engine, CommandRequest("config.show", owner))
     assert result.ok, result.message
     [row] = [row for row in result.data if row["key"] == "database.url"]
     assert "s3cr3t-pw" not in str(row["value"])

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from logomesh.cli.sync import run_sync
+
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandResult, ConfirmationRequest
     from logomesh.engine import Engine
@@ -133,12 +135,12 @@ def run_quietly(
         wait_for_approval=state.wait_for_approval,
     )
     if not state.wait_for_approval:
-        return engine.run(request, terminal_confirmer())
+        return run_sync(engine, request, terminal_confirmer())
     from logomesh.events import ApprovalRequested
 
     unsubscribe = engine.events.subscribe(ApprovalRequested, _say_waiting)
     try:
-        return engine.run(request, terminal_confirmer())
+        return run_sync(engine, request, terminal_confirmer())
     finally:
         unsubscribe()
 

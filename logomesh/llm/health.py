@@ -61,7 +61,7 @@ class ConcurrencyLimits:
     """At most N calls in flight per model, across threads and event loops.
 
     A threading semaphore (not an asyncio one) because engines serve callers on several
-    loops (``Engine.run`` starts a loop per call). Waiting polls briefly, so a cancelled
+    loops (the CLI's ``run_sync`` starts a loop per call). Waiting polls briefly, so a cancelled
     waiter never holds a permit.
     """
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from logomesh.approvals.models import TicketState, arguments_digest
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
@@ -30,7 +31,7 @@ def test_prompt_answer_is_recorded_on_the_ticket_and_names_the_approver(
     engine.events.subscribe(ApprovalDecided, seen.append)
     confirmer = FixedConfirmer(answer)
     arguments = {"note": "prompted", "token": SECRET}
-    result = engine.run(CommandRequest("test.guarded", OWNER, arguments), confirmer)
+    result = run_sync(engine, CommandRequest("test.guarded", OWNER, arguments), confirmer)
 
     [question] = confirmer.asked
     assert question.arguments == {"note": "prompted", "token": "[REDACTED]"}
@@ -71,7 +72,7 @@ def test_yes_is_the_requesters_decision_in_advance(
     guarded_engine: Callable[..., Engine],
 ) -> None:
     engine = guarded_engine()
-    result = engine.run(CommandRequest("test.guarded", OWNER, confirmed=True))
+    result = run_sync(engine, CommandRequest("test.guarded", OWNER, confirmed=True))
     assert result.ok, result.message
     records = trail(engine, result.correlation_id)
     assert [r.action for r in records] == [
@@ -90,7 +91,7 @@ def test_no_confirmer_and_no_wait_fails_fast_without_a_ticket(
 ) -> None:
     """The CLI without a terminal: cancelled at once, told about --yes and --wait."""
     engine = guarded_engine()
-    result = engine.run(CommandRequest("test.guarded", OWNER))
+    result = run_sync(engine, CommandRequest("test.guarded", OWNER))
     assert result.error is not None and result.error.code == "command.cancelled"
     assert "--yes" in result.message and "--wait" in result.message
     assert [r.action for r in trail(engine, result.correlation_id)] == ["test.guarded"]

@@ -12,6 +12,7 @@ import pytest
 
 from logomesh.approvals.models import Ticket, TicketRequest, TicketState
 from logomesh.audit.models import AuditRecord
+from logomesh.cli.sync import run_sync
 from logomesh.commands.values import Actor, RiskLevel, Source
 from logomesh.engine import Engine
 from logomesh.errors import (
@@ -94,7 +95,7 @@ def test_waiting_request_gives_up_at_expiry(
     engine = make_engine({"security": {"approval_timeout_s": 0.3}})
     engine.registry.register(guarded)
     started = time.monotonic()
-    result = engine.run(CommandRequest("test.guarded", owner, wait_for_approval=True))
+    result = run_sync(engine, CommandRequest("test.guarded", owner, wait_for_approval=True))
     assert 0.3 <= time.monotonic() - started < 5
     assert result.error is not None and result.error.code == "command.cancelled"
     assert "before it expired" in result.message and "approval_timeout_s" in result.message

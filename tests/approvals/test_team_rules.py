@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, ConfirmationRequest
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
@@ -74,7 +75,7 @@ def test_own_yes_does_not_suffice_under_the_two_person_rule(
     never = Never()
     for confirmed in (True, False):
         request = CommandRequest("test.guarded", ALICE, confirmed=confirmed)
-        result = engine.run(request, never)
+        result = run_sync(engine, request, never)
         assert result.error is not None and result.error.code == "command.cancelled"
         assert "two-person rule" in result.message and "--wait" in result.message
         assert "someone other than alice" in result.message

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.semantic.text import query_text, record_text
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandResult
 from logomesh.commands.values import Outcome, Source
 from logomesh.composition import build_engine
@@ -162,10 +163,12 @@ def _embedded_once_loaded(searching: Engine, gate: _LoadingModel) -> None:
     searching.start_embedding_worker()
     searching.audit.record_many([_entry(i) for i in range(150)])
     for _ in range(3):
-        assert searching.run(_request("status")).ok  # wakes the worker, which waits on the model
+        assert run_sync(
+            searching, _request("status")
+        ).ok  # wakes the worker, which waits on the model
     assert gate.waiting.wait(10)
     started = time.perf_counter()
-    assert searching.run(_request("whoami")).ok  # the waiting worker blocks no command
+    assert run_sync(searching, _request("whoami")).ok  # the waiting worker blocks no command
     assert time.perf_counter() - started < 2
     assert _embedded(searching) == 0
     gate.loaded.set()
@@ -291,7 +294,7 @@ def test_without_sqlite_vec_the_plain_blob_table_serves(blob_engine: Engine) -> 
             text("SELECT sql FROM sqlite_master WHERE name = 'audit_embeddings'")
         ).scalar_one()
     assert "vec0" not in table and "BLOB" in table
-    result = blob_engine.run(_request("audit.search", query="who restarted the database"))
+    result = run_sync(blob_engine, _request("audit.search", query="who restarted the database"))
     assert _actions(result)[0] == "db.restore"
     assert _embedded(blob_engine) == len(HISTORY)
 

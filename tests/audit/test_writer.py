@@ -19,6 +19,7 @@ import pytest
 
 from logomesh.audit.models import AuditEntry
 from logomesh.audit.query import AuditFilter
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
@@ -78,7 +79,7 @@ def test_a_held_write_lock_delays_records_but_never_the_loop(engine: Engine, own
     """Another process holds the write lock for 3 s while 50 commands run on one loop: the
     loop keeps ticking, every command completes once the lock clears, all are recorded, and
     the chain verifies."""
-    engine.run(CommandRequest("status", owner))  # the schema exists before the lock is taken
+    run_sync(engine, CommandRequest("status", owner))  # the schema exists before the lock is taken
     ticks: list[float] = []
 
     async def ticker(stop: asyncio.Event) -> None:
@@ -116,7 +117,7 @@ def test_a_full_queue_spools_records_and_loses_none(
     """With a queue of 2 and the database locked, the overflow is spooled with a warning
     that says so; once the lock clears, every record is in the trail and the chain holds."""
     engine = make_engine({"audit": {"writer_queue": 2}})
-    engine.run(CommandRequest("status", owner))
+    run_sync(engine, CommandRequest("status", owner))
 
     async def scenario() -> list[CommandResult]:
         with write_lock_held(_database_of(engine), 1.5):
@@ -128,7 +129,7 @@ def test_a_full_queue_spools_records_and_loses_none(
     assert all("audit queue is full" in result.warnings[0] for result in spooled)
     assert all(str(engine.audit.spool_path) in result.warnings[0] for result in spooled)
     assert all(result.ok for result in results)  # the commands themselves ran
-    engine.run(CommandRequest("whoami", owner))  # the next write chains the spool in
+    run_sync(engine, CommandRequest("whoami", owner))  # the next write chains the spool in
     assert engine.audit.spooled() == 0
     assert _recorded(engine, results) == 20
     assert engine.audit.verify().ok
@@ -137,7 +138,7 @@ def test_a_full_queue_spools_records_and_loses_none(
 def test_a_database_that_disappears_spools_until_it_is_back(engine: Engine, owner: Actor) -> None:
     """Deleting the SQLite file mid-run does not swallow records into the deleted inode:
     they are spooled, with a message that names the file, and chained in once it is back."""
-    first = engine.run(CommandRequest("whoami", owner))
+    first = run_sync(engine, CommandRequest("whoami", owner))
     database = _database_of(engine)
     kept = database.with_suffix(".kept")
     # The engine's own SQLite library: two in one process would not see each other's locks.
@@ -149,14 +150,14 @@ def test_a_database_that_disappears_spools_until_it_is_back(engine: Engine, owne
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
 
-    during = [engine.run(CommandRequest("whoami", owner)) for _ in range(3)]
+    during = [run_sync(engine, CommandRequest("whoami", owner)) for _ in range(3)]
     assert all(result.ok and result.audit_id is None for result in during)
     assert all("has disappeared" in result.warnings[0] for result in during)
     assert str(database) in during[0].warnings[0]
     assert engine.audit.spooled() == 3
 
     kept.replace(database)  # put back: a new inode, which the engine must reopen
-    after = engine.run(CommandRequest("whoami", owner))
+    after = run_sync(engine, CommandRequest("whoami", owner))
     assert after.ok and not after.warnings
     assert engine.audit.spooled() == 0
     assert _recorded(engine, [first, *during, after]) == 5
@@ -193,7 +194,7 @@ def test_a_record_submitted_after_close_is_spooled_not_lost(engine: Engine) -> N
 
 def test_a_cancelled_command_is_still_recorded(engine: Engine, owner: Actor) -> None:
     """Cancelling the caller while its record waits for the lock does not cancel the write."""
-    engine.run(CommandRequest("status", owner))
+    run_sync(engine, CommandRequest("status", owner))
     request = CommandRequest("whoami", owner)
 
     async def scenario() -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from logomesh.audit.query import AuditFilter
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import Actor, Outcome, RiskLevel
@@ -33,7 +34,7 @@ def test_progress_events_reach_subscribers(engine: Engine, owner: Actor) -> None
     engine.registry.register(_steps)
     seen: list[CommandProgress] = []
     engine.events.subscribe(CommandProgress, seen.append)
-    result = engine.run(CommandRequest("test.steps", owner))
+    result = run_sync(engine, CommandRequest("test.steps", owner))
     assert result.ok
     assert [event.message for event in seen] == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]
     assert seen[-1].fraction == pytest.approx(1.0)

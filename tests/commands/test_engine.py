@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from logomesh.audit.models import AuditRecord
 from logomesh.audit.query import AuditFilter
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import (
     CommandContext,
     CommandOutput,
@@ -79,7 +80,7 @@ def test_readonly_mode_denies_writes_and_audits_why(
 ) -> None:
     """In readonly mode even the owner may not back up; the reason is in the audit record."""
     engine = make_engine({"mode": "readonly"})
-    result = engine.run(CommandRequest("db.backup", owner, confirmed=True))
+    result = run_sync(engine, CommandRequest("db.backup", owner, confirmed=True))
     assert result.outcome is Outcome.DENIED
     assert result.error is not None and result.error.code == "command.denied"
     assert "readonly mode allows only read commands" in result.error.message
@@ -89,7 +90,7 @@ def test_readonly_mode_denies_writes_and_audits_why(
     assert authorization["allowed"] is False
     assert authorization["permission"] == "db.backup"
     assert "readonly mode" in authorization["reason"]
-    assert engine.run(CommandRequest("status", owner)).ok
+    assert run_sync(engine, CommandRequest("status", owner)).ok
 
 
 def _team(tmp_path: Path, **security: Any) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def test_team_mode_denies_unmapped_users(
 ) -> None:
     """Team mode requires roles: even the OS owner is nobody until mapped."""
     engine = make_engine(_team(tmp_path))
-    result = engine.run(CommandRequest("status", owner))
+    result = run_sync(engine, CommandRequest("status", owner))
     assert result.outcome is Outcome.DENIED
     assert result.error is not None and "has no roles" in result.error.message
     assert "security.identities" in result.error.message
@@ -122,11 +123,13 @@ def test_viewer_may_read_but_not_back_up(
     engine = make_engine(_team(tmp_path, identities=[viewer]))
 
     for actor in (Actor(Source.CLI, "vera-os"), Actor(Source.SLACK, "U123")):
-        ok = engine.run(CommandRequest("status", actor))
+        ok = run_sync(engine, CommandRequest("status", actor))
         assert ok.ok, ok.message
         assert _record(engine, ok).actor == "vera"
 
-    denied = engine.run(CommandRequest("db.backup", Actor(Source.CLI, "vera-os"), confirmed=True))
+    denied = run_sync(
+        engine, CommandRequest("db.backup", Actor(Source.CLI, "vera-os"), confirmed=True)
+    )
     assert denied.outcome is Outcome.DENIED
     assert denied.error is not None
     assert "none of vera's roles (viewer) grants `db.backup`" in denied.error.message
@@ -134,7 +137,7 @@ def test_viewer_may_read_but_not_back_up(
     assert details["authorization"]["allowed"] is False
     assert details["risk"] == "write"
 
-    stranger = engine.run(CommandRequest("status", Actor(Source.SLACK, "U999")))
+    stranger = run_sync(engine, CommandRequest("status", Actor(Source.SLACK, "U999")))
     assert stranger.outcome is Outcome.DENIED
 
 
@@ -158,8 +161,8 @@ def test_write_command_without_a_confirmer_is_cancelled(
 ) -> None:
     """An adapter that cannot ask gets a cancellation telling how to confirm in advance."""
     engine = make_engine(ASK_FROM_WRITE)
-    engine.run(CommandRequest("status", owner))
-    result = engine.run(CommandRequest("db.backup", owner))
+    run_sync(engine, CommandRequest("status", owner))
+    result = run_sync(engine, CommandRequest("db.backup", owner))
     assert result.outcome is Outcome.CANCELLED
     assert result.error is not None and result.error.code == "command.cancelled"
     assert "write-risk command and needs confirmation" in result.error.message
@@ -169,7 +172,7 @@ def test_write_command_without_a_confirmer_is_cancelled(
     assert confirmation["how"].startswith("needed, but this adapter cannot ask")
     assert not engine.settings.backup_dir.exists()
 
-    confirmed = engine.run(CommandRequest("db.backup", owner, confirmed=True))
+    confirmed = run_sync(engine, CommandRequest("db.backup", owner, confirmed=True))
     assert confirmed.ok, confirmed.message
     confirmation = _record(engine, confirmed).details["confirmation"]
     assert confirmation["how"] == "confirmed in advance by the request"
@@ -181,10 +184,10 @@ def test_confirmer_decides(make_engine: Callable[..., Engine], owner: Actor, ans
     """The engine asks the adapter's confirmer; no means cancelled, yes means it runs."""
     engine = make_engine(ASK_FROM_WRITE)
     confirmer = FixedConfirmer(answer)
-    engine.run(CommandRequest("status", owner), confirmer)  # read: never asks
+    run_sync(engine, CommandRequest("status", owner), confirmer)  # read: never asks
     assert confirmer.asked == []
 
-    result = engine.run(CommandRequest("db.backup", owner), confirmer)
+    result = run_sync(engine, CommandRequest("db.backup", owner), confirmer)
     [question] = confirmer.asked
     assert (question.command, question.risk, question.identity) == (
         "db.backup",
@@ -209,12 +212,12 @@ def test_confirmer_decides(make_engine: Callable[..., Engine], owner: Actor, ans
 def test_by_default_only_danger_commands_ask(engine: Engine, owner: Actor) -> None:
     """With default settings a write runs unasked; a danger command always asks."""
     confirmer = FixedConfirmer(False)
-    engine.run(CommandRequest("status", owner))
-    assert engine.run(CommandRequest("db.backup", owner), confirmer).ok
-    pruned = engine.run(CommandRequest("audit.prune", owner, {"payloads_older_than": "1d"}))
+    run_sync(engine, CommandRequest("status", owner))
+    assert run_sync(engine, CommandRequest("db.backup", owner), confirmer).ok
+    pruned = run_sync(engine, CommandRequest("audit.prune", owner, {"payloads_older_than": "1d"}))
     assert pruned.outcome is Outcome.CANCELLED
-    declined = engine.run(
-        CommandRequest("audit.prune", owner, {"payloads_older_than": "1d"}), confirmer
+    declined = run_sync(
+        engine, CommandRequest("audit.prune", owner, {"payloads_older_than": "1d"}), confirmer
     )
     assert declined.outcome is Outcome.CANCELLED
     assert [q.command for q in confirmer.asked] == ["audit.prune"]
@@ -251,7 +254,7 @@ async def _boom(ctx: CommandContext, args: BoomArgs) -> CommandOutput:
 def test_request_timeout_stops_the_handler(engine: Engine, owner: Actor) -> None:
     """A handler running past the request's timeout is stopped: command.timeout, audited."""
     engine.registry.register(_sleep)
-    result = engine.run(CommandRequest("test.sleep", owner, timeout_s=0.1))
+    result = run_sync(engine, CommandRequest("test.sleep", owner, timeout_s=0.1))
     assert result.error is not None and result.error.code == "command.timeout"
     assert "within 0.1 s" in result.error.message
     assert result.duration_ms < 2000
@@ -261,7 +264,7 @@ def test_request_timeout_stops_the_handler(engine: Engine, owner: Actor) -> None
 def test_command_timeout_applies_without_a_request_timeout(engine: Engine, owner: Actor) -> None:
     """A command's declared timeout is used when the request sets none."""
     engine.registry.register(_nap)
-    result = engine.run(CommandRequest("test.nap", owner))
+    result = run_sync(engine, CommandRequest("test.nap", owner))
     assert result.error is not None and result.error.code == "command.timeout"
     assert "within 0.05 s" in result.error.message
 
@@ -295,7 +298,7 @@ def test_events_are_published_in_order(engine: Engine, owner: Actor) -> None:
     engine.events.subscribe(Event, lambda e: 1 / 0)  # a broken subscriber changes nothing
 
     request = CommandRequest("status", owner)
-    result = engine.run(request)
+    result = run_sync(engine, request)
     assert result.ok
     assert [type(e) for e in seen] == [CommandStarted, AuditRecorded, CommandFinished]
     assert {e.correlation_id for e in seen} == {request.correlation_id}
@@ -305,7 +308,7 @@ def test_events_are_published_in_order(engine: Engine, owner: Actor) -> None:
     assert isinstance(finished, CommandFinished) and finished.outcome == "ok"
 
     seen.clear()
-    denied = engine.run(CommandRequest("status", Actor(Source.SLACK, "U0")))
+    denied = run_sync(engine, CommandRequest("status", Actor(Source.SLACK, "U0")))
     # Refused before running: no CommandStarted, but the denial is still recorded.
     assert [type(e) for e in seen] == [AuditRecorded, CommandFinished]
     assert isinstance(seen[1], CommandFinished) and seen[1].outcome == str(denied.outcome)

@@ -19,6 +19,7 @@ import pytest
 
 from logomesh.audit.models import AuditRecord, Outcome
 from logomesh.audit.query import AuditFilter
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import command
 from logomesh.config import RiskLevel
@@ -82,7 +83,7 @@ def test_an_async_handler_past_its_deadline_is_cancelled_and_says_stopped(
     engine: Engine, owner: Actor
 ) -> None:
     engine.registry.register(_stuck)
-    result = engine.run(CommandRequest("test.stuck", owner, timeout_s=0.1))
+    result = run_sync(engine, CommandRequest("test.stuck", owner, timeout_s=0.1))
     assert result.error is not None and result.error.code == "command.timeout"
     assert "within 0.1 s and was stopped" in result.error.message
     assert [result.correlation_id] == CANCELLED  # it really was stopped
@@ -113,7 +114,7 @@ def test_thread_work_past_the_deadline_is_reported_running_and_its_end_audited(
     finished: list[BackgroundWorkFinished] = []
     engine.events.subscribe(BackgroundWorkFinished, finished.append)
     RELEASE.clear()
-    result = engine.run(CommandRequest("test.hands_off", owner, timeout_s=0.1))
+    result = run_sync(engine, CommandRequest("test.hands_off", owner, timeout_s=0.1))
     assert result.error is not None
     assert result.error.code == "command.timeout_still_running"
     message = result.error.message
@@ -154,7 +155,7 @@ def test_work_that_ended_at_the_deadline_is_not_passed_off_as_stopped(
     engine: Engine, owner: Actor
 ) -> None:
     engine.registry.register(_quick_finish)
-    result = engine.run(CommandRequest("test.quick_finish", owner, timeout_s=0.1))
+    result = run_sync(engine, CommandRequest("test.quick_finish", owner, timeout_s=0.1))
     assert result.error is not None and result.error.code == "command.timeout"
     assert "Its work had already been done, though (writing notes.txt)" in result.error.message
     assert "Notes.txt has it." in result.error.message
@@ -183,7 +184,9 @@ def test_a_backup_past_its_deadline_really_stops_and_leaves_no_file(
     assert engine.database.path is not None
     _fill(engine.database.path, 64)
     target = tmp_path / "out" / "copy.db"
-    result = engine.run(CommandRequest("db.backup", owner, {"path": str(target)}, timeout_s=0.1))
+    result = run_sync(
+        engine, CommandRequest("db.backup", owner, {"path": str(target)}, timeout_s=0.1)
+    )
     assert result.error is not None and result.error.code == "command.timeout", result.message
     assert "within 0.1 s and was stopped" in result.error.message
     assert "no partial backup file was left" in result.error.message
@@ -194,7 +197,7 @@ def test_a_backup_past_its_deadline_really_stops_and_leaves_no_file(
     assert "still_running" not in record.details
 
     # Given the time, the same backup completes (it was the deadline that stopped it).
-    done = engine.run(CommandRequest("db.backup", owner, {"path": str(target)}))
+    done = run_sync(engine, CommandRequest("db.backup", owner, {"path": str(target)}))
     assert done.ok, done.message
     assert target.stat().st_size > 64 * 1024 * 1024
 
@@ -208,7 +211,7 @@ def test_an_upgrade_blocked_by_another_process_is_reported_still_running(
     assert run("status").ok
     assert engine.database.path is not None
     holder = hold_lock(engine.database.path, 1.5)
-    result = engine.run(CommandRequest("db.upgrade", owner, timeout_s=0.3))
+    result = run_sync(engine, CommandRequest("db.upgrade", owner, timeout_s=0.3))
     assert result.error is not None
     assert result.error.code == "command.timeout_still_running", result.message
     assert (

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor
 from logomesh.engine import Engine
@@ -68,7 +69,7 @@ def run_with(owner: Actor) -> Callable[..., CommandResult]:
     def _run(
         engine: Engine, command: str, confirmed: bool = False, **arguments: Any
     ) -> CommandResult:
-        return engine.run(CommandRequest(command, owner, arguments, confirmed=confirmed))
+        return run_sync(engine, CommandRequest(command, owner, arguments, confirmed=confirmed))
 
     return _run
 

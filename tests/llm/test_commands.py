@@ -6,6 +6,7 @@ import getpass
 from collections.abc import Callable
 
 from logomesh.audit.query import AuditFilter
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
@@ -31,7 +32,7 @@ def test_llm_ask_links_every_model_call_to_the_command(
     request = CommandRequest(
         "llm.ask", ME, {"prompt": "What is CI?", "max_tokens": 12, "temperature": 0}
     )
-    result = engine.run(request)
+    result = run_sync(engine, request)
     assert result.ok, result.message
     assert "".join(deltas).strip() == result.message
     calls = engine.audit.store.query(AuditFilter(correlation_id=request.correlation_id))
@@ -47,9 +48,11 @@ def test_usage_sums_tokens_and_cost_per_model_user_and_day(
 ) -> None:
     engine = llm_engine(models=[MOCK])
     for prompt in ("one", "two two"):
-        assert engine.run(CommandRequest("llm.ask", ME, {"prompt": prompt, "model": "mock"})).ok
+        assert run_sync(
+            engine, CommandRequest("llm.ask", ME, {"prompt": prompt, "model": "mock"})
+        ).ok
     calls = engine.audit.store.query(AuditFilter(action="llm.call", limit=None))
-    result = engine.run(CommandRequest("llm.usage", ME, {"since": "1d"}))
+    result = run_sync(engine, CommandRequest("llm.usage", ME, {"since": "1d"}))
     assert result.ok
     [row] = result.data
     assert row["model"] == "mock" and row["actor"] == getpass.getuser() and row["calls"] == 2
@@ -57,7 +60,7 @@ def test_usage_sums_tokens_and_cost_per_model_user_and_day(
     assert row["tokens_out"] == sum(record.tokens_out or 0 for record in calls)
     expected = row["tokens_in"] * 0.5 + row["tokens_out"] * 2.0
     assert abs(row["cost_usd"] - expected) < 1e-9
-    only_gemma = engine.run(CommandRequest("llm.usage", ME, {"model": "gemma"}))
+    only_gemma = run_sync(engine, CommandRequest("llm.usage", ME, {"model": "gemma"}))
     assert only_gemma.ok and only_gemma.data == []
 
 
@@ -65,9 +68,11 @@ def test_a_viewer_may_neither_list_nor_ask_and_the_refusal_is_recorded(
     llm_engine: Callable[..., Engine],
 ) -> None:
     engine = _engine_with_viewer(llm_engine)
-    denied = engine.run(CommandRequest("llm.ask", Actor(Source.CLI, "vera"), {"prompt": "hi"}))
+    denied = run_sync(
+        engine, CommandRequest("llm.ask", Actor(Source.CLI, "vera"), {"prompt": "hi"})
+    )
     assert denied.outcome == "denied"
-    listed = engine.run(CommandRequest("llm.list", Actor(Source.CLI, "vera")))
+    listed = run_sync(engine, CommandRequest("llm.list", Actor(Source.CLI, "vera")))
     assert listed.outcome == "denied"
     [record] = engine.audit.store.query(AuditFilter(action="llm.ask"))
     assert record.outcome == "denied"
@@ -103,6 +108,6 @@ def test_llm_test_reports_a_fallback_answer(llm_engine: Callable[..., Engine]) -
         ],
         retry={"attempts": 1},
     )
-    result = engine.run(CommandRequest("llm.test", ME, {"model": "down"}))
+    result = run_sync(engine, CommandRequest("llm.test", ME, {"model": "down"}))
     assert result.ok, result.message
     assert "answered by fallback mock" in result.message

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
@@ -86,7 +87,7 @@ def plugin_engine(load: Callable[..., LoadedSettings]) -> Iterator[Callable[...,
 
 
 def run_command(engine: Engine, command: str, **arguments: Any) -> CommandResult:
-    return engine.run(CommandRequest(command, ME, arguments))
+    return run_sync(engine, CommandRequest(command, ME, arguments))
 
 
 def wait_until(

@@ -415,6 +415,29 @@ def test_model_declarations_in_the_workspace_file_wait_for_trust(
     assert [model.name for model in load_real().settings.llm.models] == ["theirs"]
 
 
+def test_a_workspace_cannot_override_the_mode_the_user_chose(
+    workspace: Path, test_env: dict[str, str], load_real: Callable[..., LoadedSettings]
+) -> None:
+    """Modes are presets: a clone's ``mode = "local"`` over the user's team mode would turn
+    required roles and the two-person rule off. The user's mode stands, and they are told."""
+    (workspace / "logomesh.toml").write_text('mode = "local"\n')
+    loaded = load_real()
+    assert loaded.settings.mode == "local"  # with no mode of the user's, the workspace picks
+
+    user_file = Path(test_env["XDG_CONFIG_HOME"]) / "logomesh" / "config.toml"
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    db = workspace / "team.db"
+    user_file.write_text(f'mode = "team"\n[database]\nurl = "sqlite:///{db}"\n')
+    loaded = load_real()
+    assert loaded.settings.mode == "team"
+    assert (
+        loaded.settings.security.require_roles and "danger" in loaded.settings.security.two_person
+    )
+    [notice] = [n for n in loaded.notices if "mode" in n]
+    assert f"{workspace / 'logomesh.toml'}:1" in notice and f"{user_file}:1" in notice
+    assert load_real({"mode": "local"}).settings.mode == "local"  # a flag is the user's own
+
+
 def test_a_user_plugin_path_into_an_untrusted_workspace_is_not_read(
     workspace: Path, load_real: Callable[..., LoadedSettings], engines: Callable[..., Engine]
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Outcome
 from logomesh.engine import Engine
@@ -26,7 +27,7 @@ def _no_tracebacks(result: CommandResult, caplog: pytest.LogCaptureFixture) -> N
 
 def _runner(engine: Engine, actor: Actor) -> Callable[..., CommandResult]:
     def _run(command: str, confirmed: bool = False, **arguments: Any) -> CommandResult:
-        return engine.run(CommandRequest(command, actor, arguments, confirmed=confirmed))
+        return run_sync(engine, CommandRequest(command, actor, arguments, confirmed=confirmed))
 
     return _run
 
