@@ -32,7 +32,7 @@ from benchmarks.cli_startup import console_script
 from benchmarks.llm_local import open_llm_engine
 from benchmarks.table import Row
 from benchmarks.timing import latency_rows, median, overhead_rows, time_executions
-from benchmarks.workspace import Workspace, private_workspace
+from benchmarks.workspace import Workspace, private_workspace, trust
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
 from logomesh.engine import Engine
@@ -62,6 +62,7 @@ PARAMS = GenerationParams(max_tokens=4)
 LIST_MODELS = """
 import getpass, json, sys
 from pathlib import Path
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
@@ -142,6 +143,7 @@ def _listing(declared: bool, runs: int) -> list[Row]:
     with private_workspace() as workspace:
         if declared:
             (workspace.root / "logomesh.toml").write_text(MOCK_TOML)
+            trust(workspace)  # its model declarations count only once it is trusted
         env = workspace.process_environ()
         proc = subprocess.run(
             [sys.executable, "-c", LIST_MODELS, str(workspace.root), json.dumps(workspace.environ)],

@@ -46,13 +46,18 @@ def private_workspace() -> Iterator[Workspace]:
         yield Workspace(root, environ)
 
 
+def trust(workspace: Workspace) -> None:
+    """Trust the workspace as it is now (after the benchmark wrote its files)."""
+    store = TrustStore(Path(workspace.environ["XDG_CONFIG_HOME"]) / "logomesh" / TRUST_FILE)
+    store.trust(trust_subject(workspace.root), "bench")
+
+
 def open_engine(workspace: Workspace, registry: CommandRegistry | None = None) -> Engine:
     """An engine on ``workspace`` with its schema migrated, so timings exclude migration.
 
     The benchmark wrote the workspace's plugins and commands itself, so it trusts it first,
     as its user would with ``logomesh trust``."""
-    store = TrustStore(Path(workspace.environ["XDG_CONFIG_HOME"]) / "logomesh" / TRUST_FILE)
-    store.trust(trust_subject(workspace.root), "bench")
+    trust(workspace)
     loaded = load_settings(workspace.root, environ=workspace.environ)
     engine = build_engine(loaded.settings, registry=registry, provenance=loaded.provenance)
     engine.ensure_schema()
