@@ -118,7 +118,9 @@ class SearchArgs(_FilterArgs):
 async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
     where = args.to_filter(args.limit)
     search = ctx.engine.semantic_search
-    result = await asyncio.to_thread(search.search, args.query, where)
+    result = await ctx.run_in_thread(
+        search.search, args.query, where, what="searching the audit trail by meaning"
+    )
     rows = [{**hit.record.to_dict(), "score": round(hit.score, 4)} for hit in result.hits]
     message = f"{len(rows)} record(s), best match first."
     if result.pending:
@@ -143,7 +145,11 @@ async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
     ),
 )
 async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
-    report = await asyncio.to_thread(ctx.engine.audit.verify)
+    report = await ctx.run_in_thread(
+        lambda: ctx.engine.audit.verify(),
+        what="verifying the audit chain",
+        check="`logomesh audit verify` again with a longer timeout",
+    )
     return CommandOutput(data=report.to_dict(), message=report.summary())
 
 
@@ -160,7 +166,11 @@ async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     ),
 )
 async def audit_checkpoint(ctx: CommandContext, _: NoArguments) -> CommandOutput:
-    checkpoint = await asyncio.to_thread(lambda: ctx.engine.audit.checkpoint())
+    checkpoint = await ctx.run_in_thread(
+        lambda: ctx.engine.audit.checkpoint(),
+        what="signing the chain head",
+        check="`logomesh audit verify` (it lists the checkpoints)",
+    )
     return CommandOutput(
         data={"seq": checkpoint.seq, "hash": checkpoint.hash, "public_key": checkpoint.public_key},
         message=f"Signed checkpoint at record #{checkpoint.seq}.",

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from logomesh.audit.models import AuditRecord, Outcome
+from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
 from logomesh.audit.query import AuditFilter
 from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import command
+from logomesh.commands.values import Source
 from logomesh.config import RiskLevel
 from logomesh.engine import Engine
 from logomesh.errors import StorageError
@@ -245,4 +246,26 @@ def test_the_cli_exits_with_the_timeout_status_after_the_work_has_finished(
     assert "still running in the background" in ran.err
     assert holder.poll() is not None  # the process waited for the lock, and the upgrade
     [late] = engine.audit.store.query(AuditFilter(action="db.upgrade", outcome="ok"))
+    assert late.details["finished_after_timeout"] is True
+
+
+def test_a_verify_past_its_deadline_says_it_is_still_running(engine: Engine, owner: Actor) -> None:
+    """Verifying a long chain cannot be cut short: past the deadline the result says it goes
+    on, not that it was stopped, and how the verification ended is audited after it."""
+    entries = [
+        AuditEntry(actor="t", source=Source.SYSTEM, action="test.fill", outcome=Outcome.OK)
+        for _ in range(30_000)
+    ]
+    for start in range(0, len(entries), 1000):
+        engine.audit.store.append_many(entries[start : start + 1000])
+    result = run_sync(engine, CommandRequest("audit.verify", owner, timeout_s=0.02))
+    assert result.error is not None
+    assert result.error.code == "command.timeout_still_running", result.message
+    assert "verifying the audit chain" in result.error.message
+    assert "was stopped" not in result.error.message
+
+    wait_until(lambda: len(_records(engine, result.correlation_id)) == 2, timeout_s=60)
+    timed_out, late = _records(engine, result.correlation_id)
+    assert timed_out.details["still_running"] is True
+    assert (late.action, late.outcome) == ("audit.verify", Outcome.OK)
     assert late.details["finished_after_timeout"] is True
