@@ -9,7 +9,7 @@ shape of those records is read here, in one place, rather than spread through th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,19 +63,10 @@ class Attempt:
 
     def late_entry(self, work: ThreadWork) -> AuditEntry:
         """How thread work that outlived the command's timeout ended (a second record)."""
-        request, error = self.request, work.error()
-        return AuditEntry(
-            actor=self.identity.name,
-            source=request.actor.source,
-            action=request.command,
-            outcome=Outcome.OK if error is None else Outcome.ERROR,
-            arguments=self.arguments or dict(request.arguments),
-            error=error,
-            duration_ms=self.elapsed_ms,
-            correlation_id=request.correlation_id,
-            parent_id=request.parent_id,
-            details={"finished_after_timeout": True, "work": work.what},
-        )
+        error = work.error()
+        outcome = Outcome.OK if error is None else Outcome.ERROR
+        late = {"finished_after_timeout": True, "work": work.what}
+        return replace(self.entry(outcome), error=error, details=late)
 
 
 def outcome_of(exc: LogoMeshError) -> Outcome:

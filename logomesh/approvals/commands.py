@@ -114,6 +114,3 @@ def _describe(ticket: Ticket) -> str:
         f"Ticket {ticket.id}: {ticket.command} ({ticket.risk} risk) asked by "
         f"{ticket.requester}, {ticket.state}{by}; expires {ticket.expires_at}."
     )
-
-
-APPROVAL_COMMANDS = (approvals_list, approvals_show, approvals_approve, approvals_decline)

@@ -210,18 +210,13 @@ def _prepare(entry: AuditEntry) -> _Prepared:
     return _Prepared(fields, stamp, payloads, arguments, details)
 
 
-# Built once: every append runs it, and constructing it costs more than executing it.
-_READ_HEAD = (
-    select(audit_records.c.seq, audit_records.c.hash).order_by(audit_records.c.seq.desc()).limit(1)
-)
+# The same text for both connections: SQLAlchemy's (reads) and the driver's (appends).
+_READ_HEAD_SQL = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
 
 
 def _read_head(conn: Connection) -> ChainHead:
-    row = conn.execute(_READ_HEAD).first()
+    row = conn.exec_driver_sql(_READ_HEAD_SQL).first()
     return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
-
-
-_READ_HEAD_SQL = "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
 
 
 def _read_head_raw(cursor: Any) -> ChainHead:
