@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,34 +21,9 @@ from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
 from logomesh.storage import sqlite
+from tests.storage.lock_holder import write_lock_held
 
 pytestmark = pytest.mark.slow
-
-LOCK_HOLDER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-print("released", flush=True)
-"""
-
-
-@contextmanager
-def write_lock_held(database: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds the database's write lock for ``seconds`` (from when it says)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER, str(database), str(seconds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "locked"
-    try:
-        yield holder
-    finally:
-        holder.wait(timeout=seconds + 30)
 
 
 def _entry(action: str) -> AuditEntry:

@@ -8,14 +8,10 @@ finish before it exits."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from logomesh.audit.models import AuditEntry, AuditRecord, Outcome
 from logomesh.audit.query import AuditFilter
@@ -31,36 +27,7 @@ from logomesh.security.identity import Actor
 from logomesh.storage import sqlite
 from tests.cli.conftest import Run, cli, cli_env  # noqa: F401  (the real console script)
 from tests.plugins.conftest import wait_until
-
-# Another LogoMesh process, as far as SQLite can tell: it holds the write lock for a while.
-LOCK_HOLDER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("ROLLBACK")
-"""
-
-
-@pytest.fixture
-def hold_lock() -> Iterator[Callable[[Path, float], subprocess.Popen[str]]]:
-    held: list[subprocess.Popen[str]] = []
-
-    def _hold(database: Path, seconds: float) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", LOCK_HOLDER, str(database), str(seconds)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        held.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        return proc
-
-    yield _hold
-    for proc in held:
-        proc.kill()
-        proc.wait()
+from tests.storage.lock_holder import write_lock_held
 
 
 def _records(engine: Engine, correlation_id: str) -> list[AuditRecord]:
@@ -207,19 +174,18 @@ def test_an_upgrade_blocked_by_another_process_is_reported_still_running(
     engine: Engine,
     owner: Actor,
     run: Callable[..., Any],
-    hold_lock: Callable[[Path, float], subprocess.Popen[str]],
 ) -> None:
     assert run("status").ok
     assert engine.database.path is not None
-    holder = hold_lock(engine.database.path, 1.5)
-    result = run_sync(engine, CommandRequest("db.upgrade", owner, timeout_s=0.3))
-    assert result.error is not None
-    assert result.error.code == "command.timeout_still_running", result.message
-    assert (
-        "in the background (upgrading the schema to head, which cannot be" in result.error.message
-    )
-    assert "`logomesh db status` shows the schema revision" in result.error.message
-    holder.wait(10)
+    with write_lock_held(engine.database.path, 1.5):
+        result = run_sync(engine, CommandRequest("db.upgrade", owner, timeout_s=0.3))
+        assert result.error is not None
+        assert result.error.code == "command.timeout_still_running", result.message
+        assert (
+            "in the background (upgrading the schema to head, which cannot be"
+            in result.error.message
+        )
+        assert "`logomesh db status` shows the schema revision" in result.error.message
 
     wait_until(lambda: len(_records(engine, result.correlation_id)) == 2)
     timed_out, late = _records(engine, result.correlation_id)
@@ -235,16 +201,15 @@ def test_an_upgrade_blocked_by_another_process_is_reported_still_running(
 def test_the_cli_exits_with_the_timeout_status_after_the_work_has_finished(
     cli: Callable[..., Run],  # noqa: F811
     make_engine: Callable[..., Engine],
-    hold_lock: Callable[[Path, float], subprocess.Popen[str]],
 ) -> None:
     assert cli("status").code == 0
     engine = make_engine()
     assert engine.database.path is not None
-    holder = hold_lock(engine.database.path, 2.0)
-    ran = cli("db", "upgrade", env={"LOGOMESH_COMMANDS__DEFAULT_TIMEOUT_S": "0.3"})
-    assert ran.code == 5, ran.err  # EXIT_TIMEOUT, as for command.timeout
-    assert "still running in the background" in ran.err
-    assert holder.poll() is not None  # the process waited for the lock, and the upgrade
+    with write_lock_held(engine.database.path, 2.0) as holder:
+        ran = cli("db", "upgrade", env={"LOGOMESH_COMMANDS__DEFAULT_TIMEOUT_S": "0.3"})
+        assert ran.code == 5, ran.err  # EXIT_TIMEOUT, as for command.timeout
+        assert "still running in the background" in ran.err
+        assert holder.poll() is not None  # the process waited for the lock, and the upgrade
     [late] = engine.audit.store.query(AuditFilter(action="db.upgrade", outcome="ok"))
     assert late.details["finished_after_timeout"] is True
 
