@@ -25,21 +25,28 @@ from benchmarks import (
     semantic_search,
     server_loop,
 )
-from benchmarks.table import Row, render
+from benchmarks.table import Row, describe, render
 
-BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]]], ...] = (
-    ("audit append", audit_append.run),
-    ("Engine.execute overhead", execute_overhead.run),
-    ("a server's loop under load", server_loop.run),
-    ("concurrent writers", concurrent_writers.run),
-    ("`logomesh --help` start", cli_startup.run),
-    ("DevShell overhead", devshell_overhead.run),
-    ("semantic audit search", semantic_search.run),
-    ("natural-language interpretation", nl_interpret.run),
-    ("local LLM (Gemma 3 270M)", llm_local.run),
-    ("LLM registry overhead", llm_overhead.run),
-    ("plugin host", plugins.run),
-    ("approval round trip", approval_round_trip.run),
+# What the rows of a benchmark measure when a row does not say so itself.
+NL_MEASURES = (
+    "Accuracy: the share of the labelled requests in tests/data/nl_requests.jsonl that "
+    "`interpreter.interpret` maps to the labelled command (or to no match); warm latency: "
+    "seconds of one `interpret` call, model loaded; first use: a fresh process from building "
+    "the engine to its first proposal."
+)
+BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
+    ("audit append", audit_append.run, ""),
+    ("Engine.execute overhead", execute_overhead.run, ""),
+    ("a server's loop under load", server_loop.run, ""),
+    ("concurrent writers", concurrent_writers.run, ""),
+    ("`logomesh --help` start", cli_startup.run, ""),
+    ("DevShell overhead", devshell_overhead.run, ""),
+    ("semantic audit search", semantic_search.run, ""),
+    ("natural-language interpretation", nl_interpret.run, NL_MEASURES),
+    ("local LLM (Gemma 3 270M)", llm_local.run, ""),
+    ("LLM registry overhead", llm_overhead.run, ""),
+    ("plugin host", plugins.run, ""),
+    ("approval round trip", approval_round_trip.run, ""),
 )
 
 
@@ -50,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     rows: list[Row] = []
-    for name, benchmark in BENCHMARKS:
+    for name, benchmark, measures in BENCHMARKS:
         print(f"running {name}...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         try:
-            rows.extend(benchmark(options.quick))
+            rows.extend(describe(benchmark(options.quick), measures))
         except Exception as exc:
             rows.append(Row.failed_to_run(name, exc))
         print(f"  done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)

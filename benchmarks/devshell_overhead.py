@@ -1,8 +1,9 @@
 """What DevShell adds to running a program: the same argv run directly vs through the door.
 
-Each figure compares ``subprocess.run(argv)`` with ``Engine.execute`` of a DevShell command
-that runs the same argv, alternating the two so both see the same machine state. The
-difference is DevShell's and the engine's whole cost per command: argument validation,
+Each figure pairs ``subprocess.run(argv)`` with ``Engine.execute`` of a DevShell command
+that runs the same argv, back to back (alternating which goes first) so both see the same
+machine state, and reports percentiles of the per-pair differences. The difference is
+DevShell's and the engine's whole cost per command: argument validation,
 authorisation, the scrubbed environment, the tool lookup, the process group, output capture
 and the audit record written to SQLite. Two programs: ``true`` (a user-defined command, so
 nothing but overhead) and ``git status`` in a small repository (the built-in ``git.status``,
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks.table import Row
-from benchmarks.timing import overhead_rows
+from benchmarks.timing import Paired, overhead_rows, paired
 from benchmarks.workspace import open_engine, private_workspace
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
@@ -27,6 +28,11 @@ from logomesh.devshell.git import git_argv
 from logomesh.engine import Engine
 
 P95_TARGET_MS = 20.0
+MEASURES = (
+    "Per pair: seconds of `Engine.execute` of the DevShell command (in one event loop, its "
+    "audit record committed) minus seconds of `subprocess.run` of the same argv in the same "
+    "folder; the two run back to back, alternating which goes first."
+)
 GIT_STATUS = git_argv("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
 
 
@@ -45,15 +51,14 @@ def run(quick: bool) -> list[Row]:
             )
             rows = []
             for name, command, argv in cases:
-                direct, through = _compare(
-                    loop, engine, command, argv, workspace.root, count, warmup
-                )
+                pairs = _compare(loop, engine, command, argv, workspace.root, count, warmup)
                 rows += overhead_rows(
                     f"DevShell overhead, {name} ({count:,} runs)",
-                    through,
-                    direct,
+                    pairs,
                     baseline_label="direct",
+                    measures=MEASURES,
                     p95_target_ms=P95_TARGET_MS,
+                    digits=2,
                 )
         finally:
             engine.close()
@@ -81,22 +86,23 @@ def _compare(
     cwd: Path,
     count: int,
     warmup: int,
-) -> tuple[list[float], list[float]]:
-    """Alternate direct and engine runs; one event loop serves every engine run, as in a
+) -> Paired:
+    """Direct and engine runs in pairs; one event loop serves every engine run, as in a
     long-lived adapter."""
     actor = Actor(Source.CLI, getpass.getuser())
-    direct: list[float] = []
-    through: list[float] = []
-    for i in range(warmup + count):
+
+    def direct() -> float:
         started = time.perf_counter()
         subprocess.run(argv, cwd=cwd, check=True, capture_output=True)
-        direct_s = time.perf_counter() - started
+        return time.perf_counter() - started
+
+    def through() -> float:
+        request = CommandRequest(command, actor)
         started = time.perf_counter()
-        result = loop.run(engine.execute(CommandRequest(command, actor)))
-        through_s = time.perf_counter() - started
+        result = loop.run(engine.execute(request))
+        elapsed = time.perf_counter() - started
         if not result.ok:
             raise RuntimeError(f"{command} did not succeed: {result.message}")
-        if i >= warmup:
-            direct.append(direct_s)
-            through.append(through_s)
-    return direct, through
+        return elapsed
+
+    return paired(direct, through, count, warmup)

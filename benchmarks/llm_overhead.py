@@ -3,8 +3,9 @@
 Overhead: the model is llama-index's ``MockLLM`` (four tokens of "text", no work), declared
 through the generic ``llama-index`` provider the way a team registers any integration. End
 to end is ``engine.llm.chat`` in one event loop; model alone is the backend's ``stream()``
-called in this thread with the request the registry would hand it, alternated with the
-end-to-end calls so both see the same machine state. The difference is the registry's own
+called in this thread with the request the registry would hand it, paired with an
+end-to-end call back to back (alternating which goes first) so both see the same machine
+state; the percentiles are of the per-pair differences. The difference is the registry's own
 cost per call: the model lookup and checks, the retry wrapper, the thread bridge and the
 audit record written to SQLite. ``llm.ask`` through ``Engine.execute`` (the command door,
 which adds authorisation and the command's own audit record) is reported for information.
@@ -31,7 +32,7 @@ from typing import Any
 from benchmarks.cli_startup import console_script
 from benchmarks.llm_local import open_llm_engine
 from benchmarks.table import Row
-from benchmarks.timing import latency_rows, median, overhead_rows, time_executions
+from benchmarks.timing import Paired, latency_rows, median, overhead_rows, paired, time_executions
 from benchmarks.workspace import Workspace, private_workspace, trust
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
@@ -41,6 +42,16 @@ from logomesh.llm.providers import load_backend
 from logomesh.llm.providers.base import LoadContext
 
 P95_TARGET_MS = 5.0
+MEASURES = (
+    "Per pair: seconds of `await engine.llm.chat` of the mock model (in one event loop: model "
+    "lookup, retry wrapper, thread bridge, its audit record) minus seconds of the backend's "
+    "own `stream()` of the same request in this thread; back to back, alternating which goes "
+    "first."
+)
+ASK_MEASURES = (
+    "Seconds of `Engine.execute(llm.ask)` of the mock model, one after another in one event "
+    "loop: the command door (validation, authorisation, its audit record) on top of the chat."
+)
 MOCK: dict[str, Any] = {
     "name": "mock",
     "provider": "llama-index",
@@ -58,6 +69,14 @@ provider = "llama-index"
 capabilities = ["chat", "completion", "streaming"]
 options = { class = "llama_index.core.llms.MockLLM", kwargs = { max_tokens = 4 }, local = true }
 """
+LIST_MEASURES = (
+    "What a fresh Python process running `llm.list` through `Engine.execute` has in "
+    "`sys.modules` afterwards (llama_index, llama_cpp) and which models it reports as loaded."
+)
+LIST_RUN_MEASURES = (
+    "Wall seconds of the installed `logomesh run llm.list` console script, a fresh process "
+    "each run (after one untimed run that also creates the database)."
+)
 PARAMS = GenerationParams(max_tokens=4)
 LIST_MODELS = """
 import getpass, json, sys
@@ -90,49 +109,56 @@ def run(quick: bool) -> list[Row]:
         engine = open_llm_engine(workspace, {"llm": {"models": [MOCK]}})
         try:
             with asyncio.Runner() as loop:
-                through, alone = loop.run(_compare(engine, workspace, count, warmup))
+                pairs = _compare(loop, engine, workspace, count, warmup)
                 door = loop.run(time_executions(engine, ask, count, warmup))
         finally:
             engine.close()
     rows = overhead_rows(
         f"LLM registry overhead, engine.llm.chat of a mock model ({count:,} runs)",
-        through,
-        alone,
+        pairs,
         baseline_label="model alone",
+        measures=MEASURES,
         p95_target_ms=P95_TARGET_MS,
-        baseline_digits=3,
     )
-    rows += latency_rows(f"llm.ask via Engine.execute, mock model ({count:,} runs)", door)
+    rows += latency_rows(
+        f"llm.ask via Engine.execute, mock model ({count:,} runs)", door, measures=ASK_MEASURES
+    )
     for declared in (False, True):
         rows += _listing(declared, runs=2 if quick else 5)
     return rows
 
 
-async def _compare(
-    engine: Engine, workspace: Workspace, count: int, warmup: int
-) -> tuple[list[float], list[float]]:
-    """Alternate the registry's call and the backend's own stream, in one event loop."""
+def _compare(
+    loop: asyncio.Runner, engine: Engine, workspace: Workspace, count: int, warmup: int
+) -> Paired:
+    """The registry's call and the backend's own stream, in pairs; one event loop."""
     config = engine.llm.catalog.get("mock")
     backend = load_backend(config, LoadContext(workspace.root))
     request = GenerationRequest((Message("user", "hi"),), params=PARAMS.over(config.parameters))
     caller = Caller("bench", Source.CLI)
-    through: list[float] = []
-    alone: list[float] = []
-    for i in range(warmup + count):
+    expected = "".join(chunk.text for chunk in backend.stream(request, threading.Event()))
+    if not expected:
+        raise RuntimeError("the mock model answered nothing")
+
+    def alone() -> float:
         started = time.perf_counter()
         text = "".join(chunk.text for chunk in backend.stream(request, threading.Event()))
-        alone_s = time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        if text != expected:
+            raise RuntimeError(f"mock answered {text!r}, then {expected!r}")
+        return elapsed
+
+    async def chat() -> float:
         started = time.perf_counter()
         completion = await engine.llm.chat(
             [Message("user", "hi")], caller, model="mock", params=PARAMS
         )
-        through_s = time.perf_counter() - started
-        if completion.text != text or not text:
+        elapsed = time.perf_counter() - started
+        if completion.text != expected:
             raise RuntimeError(f"mock answered {completion.text!r} through the registry")
-        if i >= warmup:
-            alone.append(alone_s)
-            through.append(through_s)
-    return through, alone
+        return elapsed
+
+    return paired(alone, lambda: loop.run(chat()), count, warmup)
 
 
 def _listing(declared: bool, runs: int) -> list[Row]:
@@ -155,7 +181,7 @@ def _listing(declared: bool, runs: int) -> list[Row]:
         listed = json.loads(proc.stdout.strip().splitlines()[-1])
         samples = [_time_list(script, workspace, env, declared) for _ in range(runs + 1)][1:]
     if not listed["ok"] or declared != ("mock" in listed["message"]):
-        return [Row(f"llm.list, {models}", listed["message"], error=True)]
+        return [Row(f"llm.list, {models}", listed["message"], error=True, measures=LIST_MEASURES)]
     imported, loaded = listed["imported"], listed["loaded"]
     measured = ", ".join(
         [*(f"imported {name}" for name in imported), *(f"loaded {name}" for name in loaded)]
@@ -166,8 +192,13 @@ def _listing(declared: bool, runs: int) -> list[Row]:
             measured or "none",
             "none",
             not imported and not loaded,
+            measures=LIST_MEASURES,
         ),
-        Row(f"`logomesh run llm.list` ({models}, median of {runs})", f"{median(samples):.2f} s"),
+        Row(
+            f"`logomesh run llm.list` ({models}, median of {runs})",
+            f"{median(samples):.2f} s",
+            measures=LIST_RUN_MEASURES,
+        ),
     ]
 
 
