@@ -104,6 +104,9 @@ def test_reload_runs_the_new_code_and_publishes_each_state(
     old_pid = engine.plugins.plugins["live"].process.pid  # type: ignore[union-attr]
     (folder / "main.py").write_text(live("two"), encoding="utf-8")
     plugin = engine.plugins.reload("live")
+    # State changes reach subscribers through the bus's queue (publish_threadsafe never
+    # waits), so the last one may arrive just after reload returns.
+    wait_until(lambda: len(states) >= 4, timeout_s=5)
     assert states == ["stopping", "stopped", "starting", "active"]
     assert plugin.process is not None and plugin.process.pid != old_pid
     assert answer_of(engine) == {"answer": "two"}
