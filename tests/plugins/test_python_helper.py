@@ -27,8 +27,14 @@ PLUGIN_DIR = Path(__file__).resolve().parent / "data" / "python_echo"
 
 
 def plugin_env() -> dict[str, str]:
-    """A clean environment: only the helper's directory on PYTHONPATH."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(SDK_DIR)}
+    """A clean environment: only the helper's directory on PYTHONPATH.
+
+    Under ``make test`` coverage's own setting is passed on too, so these unsandboxed runs
+    measure the helper; the host never passes it to a plugin (test_measured_host.py)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(SDK_DIR)}
+    if "COVERAGE_PROCESS_CONFIG" in os.environ:
+        env["COVERAGE_PROCESS_CONFIG"] = os.environ["COVERAGE_PROCESS_CONFIG"]
+    return env
 
 
 class RawPlugin(RawPeer):
