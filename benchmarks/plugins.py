@@ -59,7 +59,8 @@ RISE_MEASURES = (
 )
 MEMORY_MEASURES = (
     "The plugin process's resident memory (psutil `memory_full_info`, from /proc): RSS counts "
-    "the shared runtime pages in full, PSS its share of them (what one more plugin adds)."
+    "the shared runtime pages in full, PSS its share of them (what one more plugin adds), "
+    "USS only its private pages; idle is 0.3 s after the handshake, after is 0.3 s after the calls."
 )
 
 PYTHON_PLUGIN = """

@@ -4,8 +4,8 @@ Ranking: 100,000 records are appended in batches (``store.append_many``) and giv
 vectors (random, normalised) written straight to ``audit_embeddings``: embedding 100,000
 texts would take minutes, and what ranking costs does not depend on what the vectors mean.
 Measured: loading the index (once, on the first search) and the memory it then holds (this
-process's RSS and PSS before and after the load, as the kernel reports them), the index
-search alone (query vectors of real queries, embedded beforehand), the same with an actor
+process's RSS, PSS and USS before and after the load, as the kernel reports them), the
+index search alone (query vectors of real queries, embedded beforehand), the same with an actor
 filter, and ``audit.search`` end to end through ``Engine.execute`` with the model warm: the
 query is embedded every time, and the search's own audit record written. End to end is
 measured twice: as the shell runs it (background worker on, searches a moment apart, so the
@@ -45,7 +45,7 @@ LOAD_MEASURES = (
     "filter fields read from SQLite into the in-memory index."
 )
 MEMORY_MEASURES = (
-    "This process's RSS and PSS (psutil `memory_full_info`) after that first load minus "
+    "This process's RSS, PSS and USS (psutil `memory_full_info`) after that first load minus "
     "before it, garbage collected both times: what the index costs the process, allocator "
     "slack and the load's leftovers included, not the size of its arrays."
 )
