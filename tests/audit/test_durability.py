@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 from logomesh.audit.checkpoints import Checkpoint, CheckpointSigner

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from pathlib import Path
 
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.commands.models import CommandResult
