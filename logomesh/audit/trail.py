@@ -115,8 +115,11 @@ class AuditTrail:
         unreadable lines become quarantine events (:mod:`logomesh.audit.spool`)."""
         if not self._spool.has_lines():
             return 0  # the usual case, checked without opening or locking the file
-        with self._spool.draining() as drain:
-            records = self.store.append_many(drain.entries, skip_stored=True)
+        try:
+            with self._spool.draining() as drain:
+                records = self.store.append_many(drain.entries, skip_stored=True)
+        except FileNotFoundError:
+            return 0  # removed by hand since the size check: nothing to drain
         if drain.unreadable:
             logger.warning(
                 "%d unreadable audit spool line(s) moved to %s",

@@ -9,9 +9,15 @@ the main database file (a WAL checkpoint, which SQLite fsyncs) and fsyncs the WA
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
+
+import pytest
 
 from logomesh.audit.checkpoints import Checkpoint, CheckpointSigner
 from logomesh.audit.models import AuditEntry
@@ -19,6 +25,8 @@ from logomesh.audit.store import AuditStore
 from logomesh.audit.trail import AuditTrail
 from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
+from logomesh.storage.database import Database
+from logomesh.storage.tables import Base
 
 
 def _entries(n: int) -> list[AuditEntry]:
@@ -106,3 +114,67 @@ def test_a_database_older_than_its_checkpoint_is_reported_as_deleted_records(
     assert "the chain ends at #3 but a checkpoint" in problem and "vouches for #5" in problem
     assert "records #4-#5 were deleted" in problem
     assert "not a crash" in problem
+
+
+_BLOCKED_CHECKPOINT = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from logomesh.audit.checkpoints import CheckpointSigner
+    from logomesh.audit.models import AuditEntry
+    from logomesh.audit.store import AuditStore
+    from logomesh.audit.trail import AuditTrail
+    from logomesh.commands.values import Outcome, Source
+    from logomesh.storage.database import Database
+
+    db_file, key, checkpoints = sys.argv[1:4]
+    trail = AuditTrail(
+        AuditStore(Database("sqlite:///" + db_file)),
+        CheckpointSigner(Path(key), Path(checkpoints)),
+        spool_path=Path(db_file).with_name("spool.jsonl"),
+        checkpoint_every=10,
+    )
+    entry = lambda: AuditEntry(actor="a", source=Source.CLI, action="x", outcome=Outcome.OK)
+    os.write(2, b"=== crossing batch\\n")
+    trail.record_many([entry() for _ in range(12)])
+    """
+)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to watch the fsyncs")
+def test_the_wal_is_fsynced_before_a_checkpoint_a_reader_held_back(tmp_path: Path) -> None:
+    """When a reader's snapshot keeps the new records in the WAL, the WAL itself is fsynced
+    after their commit and before the checkpoint line is written (seen in the system calls)."""
+    db_file = tmp_path / "audit.db"
+    database = Database(f"sqlite:///{db_file}")
+    Base.metadata.create_all(database.engine)
+    database.dispose()
+    # Another process (locks are per process) with everything so far in the database file
+    # and a read snapshot open: the WAL checkpoint before the child's signature can move
+    # nothing of the child's commit, and SQLite syncs nothing of it.
+    reader = sqlite3.connect(db_file, isolation_level=None)
+    reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM audit_records").fetchall()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    try:
+        trace = subprocess.run(
+            [
+                *("strace", "-f", "-y", "-e", "trace=write,pwrite64,fsync,fdatasync"),
+                *("-e", "signal=none", sys.executable, "-c", _BLOCKED_CHECKPOINT, str(db_file)),
+                *(str(tmp_path / "key"), str(tmp_path / "checkpoints.jsonl")),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        reader.close()
+    assert trace.returncode == 0, trace.stderr[-2000:]
+    calls = trace.stderr.split("=== crossing batch", 1)[1].splitlines()
+    wal = f"{db_file}-wal>"
+    last_wal_write = max(i for i, c in enumerate(calls) if "write" in c and wal in c)
+    checkpoint_write = next(i for i, c in enumerate(calls) if "checkpoints.jsonl>" in c)
+    synced = [c for c in calls[last_wal_write:checkpoint_write] if "sync(" in c and wal in c]
+    assert last_wal_write < checkpoint_write and synced, "\n".join(calls)
