@@ -15,7 +15,10 @@ import sys
 import textwrap
 from collections.abc import Callable
 
+import pytest
+
 from logomesh.audit.models import AuditEntry, AuditRecord
+from logomesh.audit.spool import parse_line
 from logomesh.commands.models import CommandResult
 from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
@@ -185,3 +188,42 @@ def test_a_spool_write_after_a_torn_line_starts_on_a_line_of_its_own(engine: Eng
     assert trail.drain_spool() == 2  # the record and the quarantine event
     assert [r.action for r in _all(engine)] == ["audit.spool_quarantined", "spooled.after_tear"]
     assert trail.quarantine_path.read_text() == '{"actor": "al\n'
+
+
+_GOOD = {
+    "actor": "alice",
+    "source": "cli",
+    "action": "whoami",
+    "outcome": "ok",
+    "timestamp": "2026-01-01T00:00:00+00:00",
+    "id": "0" * 32,
+}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"not json{", "not JSON: Expecting value at column 1"),
+        (b"\xff\xfe{}", "not UTF-8 text (a bad byte at offset 0)"),
+        (b"[1, 2]", "not a JSON object"),
+        (json.dumps({"actor": "a"}).encode(), "missing field(s): source, action, outcome"),
+        (json.dumps({**_GOOD, "password": "hunter2"}).encode(), "1 unknown field(s)"),
+        (json.dumps({**_GOOD, "actor": 7}).encode(), "field `actor` is not text"),
+        (json.dumps({**_GOOD, "arguments": "x"}).encode(), "field `arguments` is not an object"),
+        (json.dumps({**_GOOD, "tokens_in": "9"}).encode(), "field `tokens_in` is not an integer"),
+        (json.dumps({**_GOOD, "duration_ms": True}).encode(), "`duration_ms` is not a number"),
+        (json.dumps({**_GOOD, "source": "fax"}).encode(), "`source` or `outcome` has a value"),
+        (json.dumps({**_GOOD, "timestamp": "soon"}).encode(), "`timestamp`, `source`"),
+    ],
+)
+def test_each_unreadable_line_says_why_without_its_content(line: bytes, reason: str) -> None:
+    entry, problem = parse_line(line)
+    assert entry is None
+    assert reason in problem
+    assert "hunter2" not in problem and "fax" not in problem and "soon" not in problem
+
+
+def test_a_good_line_parses() -> None:
+    entry, problem = parse_line(json.dumps(_GOOD).encode())
+    assert problem == "" and entry is not None
+    assert (entry.source, entry.outcome, entry.timestamp.year) == (Source.CLI, Outcome.OK, 2026)
