@@ -116,7 +116,7 @@ class Spool:
 
     def _quarantine_event(self, number: int, problem: str, raw: bytes, key: str) -> AuditEntry:
         return AuditEntry(
-            actor="logomesh",
+            actor="system",  # as the engine names itself elsewhere (identity, approvals)
             source=Source.SYSTEM,
             action=QUARANTINED_ACTION,
             outcome=Outcome.ERROR,

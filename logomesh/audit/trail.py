@@ -152,7 +152,10 @@ class AuditTrail:
         now = time.time()
         try:
             head = self.store.head()
-            if head.seq == 0 or not self._schedule.interval_due(head.seq, now):
+            if head.seq == 0:  # the database was replaced by an empty one: nothing to sign
+                self._schedule.postpone(now)
+                return None
+            if not self._schedule.interval_due(head.seq, now):
                 return None
             self.store.db.make_durable()
             return self._sign(head.seq, head.hash)
