@@ -84,6 +84,12 @@ class AuditSettings(_Section):
     checkpoint_every: int = Field(
         default=1000, ge=0, description="Sign the chain head every N records (0: only on demand)."
     )
+    checkpoint_interval_s: float = Field(
+        default=3600,
+        ge=0,
+        description="Also sign the head when the newest checkpoint is older than this and "
+        "records were added since (0: off).",
+    )
     key_path: Path | None = Field(
         default=None, description="Ed25519 signing key, kept outside the database."
     )

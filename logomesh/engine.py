@@ -175,6 +175,7 @@ class Engine:
             signer,
             spool_path=self.settings.state_dir / "audit-spool.jsonl",
             checkpoint_every=self.settings.audit.checkpoint_every,
+            checkpoint_interval_s=self.settings.audit.checkpoint_interval_s,
             trusted_keys=self.settings.audit.trusted_public_keys,
             prepare=self.ensure_schema,
         )

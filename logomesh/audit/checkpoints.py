@@ -24,6 +24,7 @@ from logomesh.canonical import canonical_bytes, format_timestamp
 from logomesh.errors import CheckpointError
 
 _DOMAIN = b"logomesh-audit-checkpoint-v1\n"
+_TAIL_BYTES = 16 * 1024  # a checkpoint line is about 350 bytes
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,25 @@ class CheckpointSigner:
             except (ValueError, TypeError):
                 unreadable.append(f"{self.checkpoint_path}:{number}")
         return CheckpointFile(checkpoints, unreadable)
+
+    def newest(self) -> Checkpoint | None:
+        """The last readable checkpoint in the file (unverified: for scheduling, not trust).
+
+        Read from the file's tail, so a process that writes one record does not parse every
+        checkpoint ever made to learn when the last one was signed."""
+        try:
+            with self.checkpoint_path.open("rb") as handle:
+                end = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, end - _TAIL_BYTES))
+                tail = handle.read()
+        except FileNotFoundError:
+            return None
+        for line in reversed(tail.split(b"\n")):
+            try:
+                return Checkpoint(**json.loads(line))
+            except (ValueError, TypeError):
+                continue  # blank, torn, or cut by the tail's start
+        return None
 
     def _append(self, checkpoint: Checkpoint) -> None:
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)

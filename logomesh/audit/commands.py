@@ -131,6 +131,16 @@ async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
     return CommandOutput(data=rows, message=message)
 
 
+class VerifyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow_missing_checkpoints: bool = Field(
+        default=False,
+        description="list, but do not fail on, checkpoints the schedule should have written "
+        "(for a trail imported from elsewhere)",
+    )
+
+
 @command(
     "audit.verify",
     summary="Check the audit hash chain, payloads and signed checkpoints for tampering",
@@ -144,9 +154,9 @@ async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
         "validate the hash chain",
     ),
 )
-async def audit_verify(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+async def audit_verify(ctx: CommandContext, args: VerifyArgs) -> CommandOutput:
     report = await ctx.run_in_thread(
-        lambda: ctx.engine.audit.verify(),
+        lambda: ctx.engine.audit.verify(allow_missing_checkpoints=args.allow_missing_checkpoints),
         what="verifying the audit chain",
         check="`logomesh audit verify` again with a longer timeout",
     )

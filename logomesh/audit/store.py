@@ -62,14 +62,24 @@ class AuditStore:
     def append(self, entry: AuditEntry) -> AuditRecord:
         return self.append_many([entry])[0]
 
-    def append_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
-        """Chain and store entries in one transaction; all are stored or none."""
+    def append_many(
+        self, entries: Sequence[AuditEntry], *, skip_stored: bool = False
+    ) -> list[AuditRecord]:
+        """Chain and store entries in one transaction; all are stored or none.
+
+        ``skip_stored`` leaves out entries whose id is already in the table (or earlier in
+        ``entries``), checked under the same lock: a spool drain that crashed after its
+        commit and before its truncate offers the same records again."""
         prepared = [_prepare(entry) for entry in entries]
         if not prepared:
             return []
         # The driver's own cursor: this runs for every batch of the audit writer, and
         # SQLAlchemy's transaction handling would cost more than the SQL (Database).
         with self.db.driver_write() as cursor:
+            if skip_stored:
+                prepared = _not_stored(self.db, cursor, prepared)
+                if not prepared:
+                    return []
             head = _read_head_raw(cursor)
             now = format_timestamp(datetime.now(UTC))
             records: list[AuditRecord] = []
@@ -223,6 +233,23 @@ def _read_head_raw(cursor: Any) -> ChainHead:
     cursor.execute(_READ_HEAD_SQL)
     row = cursor.fetchone()
     return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
+
+
+def _not_stored(db: Database, cursor: Any, prepared: list[_Prepared]) -> list[_Prepared]:
+    mark = "?" if db.dialect == "sqlite" else "%s"
+    ids = list(dict.fromkeys(item.fields["id"] for item in prepared))
+    stored: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join([mark] * len(chunk))  # placeholders only: the ids are bound
+        cursor.execute(f"SELECT id FROM audit_records WHERE id IN ({marks})", chunk)  # noqa: S608
+        stored.update(row[0] for row in cursor.fetchall())
+    fresh: list[_Prepared] = []
+    for item in prepared:
+        if item.fields["id"] not in stored:
+            stored.add(item.fields["id"])  # a duplicate later in the batch is skipped too
+            fresh.append(item)
+    return fresh
 
 
 def _store_payloads(db: Database, cursor: Any, prepared: list[_Prepared], now: str) -> None:

@@ -2,28 +2,29 @@
 
 When the database cannot take a record (locked past the busy timeout, corrupt, its disk
 full) the record, already redacted, goes to a spool file beside the database and is chained
-in, in order, by the next append that succeeds. A failing audit write therefore delays a
-record but does not drop it, and the person is told.
+in, in order, by the next append that succeeds (:mod:`logomesh.audit.spool`). A failing
+audit write therefore delays a record but does not drop it, and the person is told.
+
+Checkpoints follow :mod:`logomesh.audit.schedule`. Before one is written the chain it
+covers is made durable (:meth:`Database.make_durable`): the chain commits with
+``synchronous = NORMAL`` while a checkpoint is fsynced at once, and a checkpoint that a
+power loss left ahead of the chain would be indistinguishable from deleted records.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import os
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from logomesh.audit.checkpoints import Checkpoint, CheckpointSigner
 from logomesh.audit.models import AuditEntry, AuditRecord
+from logomesh.audit.schedule import CheckpointSchedule, Signed, epoch, periodic_seqs
+from logomesh.audit.spool import Spool
 from logomesh.audit.store import AuditStore
 from logomesh.audit.verify import VerifyReport, verify_trail
-from logomesh.commands.values import Outcome, Source
-from logomesh.errors import AuditError, CheckpointError, StorageError
-from logomesh.security.redaction import redact, redact_text
+from logomesh.errors import AuditError, CheckpointError, LogoMeshError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +37,30 @@ class AuditTrail:
         *,
         spool_path: Path,
         checkpoint_every: int = 1000,
+        checkpoint_interval_s: float = 0.0,
         trusted_keys: tuple[str, ...] = (),
         prepare: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
-        self.spool_path = spool_path
+        self._spool = Spool(spool_path)
         self.checkpoint_every = checkpoint_every
         self.trusted_keys = trusted_keys
         # Readies the schema before a write (the engine's migrations); a storage error it
         # raises (a corrupt file, a failed migration) spools the record like a failed write.
         self._prepare = prepare
+        self._first_record_at: float | None = None
+        self._schedule = CheckpointSchedule(
+            checkpoint_interval_s, self._newest_checkpoint, self._first_record_time
+        )
+
+    @property
+    def spool_path(self) -> Path:
+        return self._spool.path
+
+    @property
+    def quarantine_path(self) -> Path:
+        return self._spool.quarantine_path
 
     def record(self, entry: AuditEntry) -> AuditRecord:
         """Append one entry; on a storage failure spool it and raise AuditError saying so."""
@@ -72,89 +86,117 @@ class AuditTrail:
         head = self.store.head()
         if head.seq == 0:
             raise CheckpointError("The audit trail is empty; there is nothing to checkpoint.")
-        return self.signer.sign(head.seq, head.hash)
+        self.store.db.make_durable()
+        return self._sign(head.seq, head.hash)
 
-    def verify(self) -> VerifyReport:
-        return verify_trail(self.store, self.signer, self.trusted_keys)
+    def verify(self, *, allow_missing_checkpoints: bool = False) -> VerifyReport:
+        report = verify_trail(
+            self.store,
+            self.signer,
+            self.trusted_keys,
+            checkpoint_every=self.checkpoint_every,
+            allow_missing_checkpoints=allow_missing_checkpoints,
+        )
+        report.spool_quarantined = self.quarantined()
+        report.quarantine_file = str(self.quarantine_path)
+        return report
 
     def spooled(self) -> int:
-        if not self.spool_path.exists():
-            return 0
-        with self.spool_path.open(encoding="utf-8") as handle:
-            return sum(1 for line in handle if line.strip())
+        return self._spool.count()
+
+    def quarantined(self) -> int:
+        """Unreadable spool lines kept in the quarantine file, waiting for a person."""
+        return self._spool.quarantined()
 
     def drain_spool(self) -> int:
-        """Chain in spooled records, oldest first; returns how many were added."""
+        """Chain in spooled records, oldest first; returns how many were added.
+
+        Records already stored (a drain that crashed before its truncate) are skipped;
+        unreadable lines become quarantine events (:mod:`logomesh.audit.spool`)."""
+        if not self._spool.has_lines():
+            return 0  # the usual case, checked without opening or locking the file
         try:
-            if self.spool_path.stat().st_size == 0:
-                return 0  # the usual case, checked without opening or locking the file
+            with self._spool.draining() as drain:
+                records = self.store.append_many(drain.entries, skip_stored=True)
         except FileNotFoundError:
-            return 0
-        with self.spool_path.open("r+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            lines = [line for line in handle.read().splitlines() if line.strip()]
-            if not lines:
-                return 0
-            entries = [_entry_from_json(line) for line in lines]
-            records = self.store.append_many(entries)
-            # Emptied under the lock and never unlinked: a writer waiting for the lock holds
-            # this same file open, and what it appends must not go to a file nobody reads.
-            handle.seek(0)
-            handle.truncate()
+            return 0  # removed by hand since the size check: nothing to drain
+        if drain.unreadable:
+            logger.warning(
+                "%d unreadable audit spool line(s) moved to %s",
+                len(drain.unreadable),
+                self.quarantine_path,
+            )
         self._checkpoint_if_due(records)
         logger.info("added %d spooled audit record(s) to the trail", len(records))
         return len(records)
 
     def spool(self, entries: Sequence[AuditEntry]) -> None:
         """Keep entries, redacted, in the spool file until a write can chain them in."""
-        now = datetime.now(UTC)
-        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.spool_path.open("a", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            for entry in entries:
-                handle.write(_entry_to_json(entry, now) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        self._spool.append(entries)
+
+    # -- checkpoints on schedule -------------------------------------------------------
+
+    def seconds_until_checkpoint(self) -> float | None:
+        """How long the writer thread may wait for work before a quiet trail is signed."""
+        now = time.time()
+        try:
+            return self._schedule.seconds_until_due(now)
+        except (LogoMeshError, OSError, ValueError):
+            # The database or the checkpoint file cannot be read now: look again later
+            # (an error here must not stop the writer thread).
+            self._schedule.postpone(now)
+            return self._schedule.interval_s
+
+    def checkpoint_if_quiet(self) -> Checkpoint | None:
+        """Sign the head if the interval has passed with records unsigned (writer thread)."""
+        now = time.time()
+        try:
+            head = self.store.head()
+            if head.seq == 0:  # the database was replaced by an empty one: nothing to sign
+                self._schedule.postpone(now)
+                return None
+            if not self._schedule.interval_due(head.seq, now):
+                return None
+            self.store.db.make_durable()
+            return self._sign(head.seq, head.hash)
+        except (LogoMeshError, OSError, ValueError):
+            self._schedule.postpone(now)
+            raise
 
     def _checkpoint_if_due(self, records: list[AuditRecord]) -> None:
-        every = self.checkpoint_every
-        if every <= 0 or not records:
+        if not records:
             return
-        first, last = records[0].seq, records[-1].seq
-        if last // every > (first - 1) // every:
-            try:
-                self.signer.sign(last, records[-1].hash)
-            except CheckpointError:
-                logger.exception("could not write the periodic audit checkpoint")
+        first, last = records[0], records[-1]
+        self._schedule.written(last.seq)
+        due = [(seq, records[seq - first.seq].hash) for seq in self._periodic(first, last)]
+        # The records are stored: nothing here may fail the write that stored them.
+        try:
+            # A periodic checkpoint makes the newest one fresh: the interval is then not due.
+            if not due and self._schedule.interval_due(last.seq, time.time()):
+                due = [(last.seq, last.hash)]
+            if due:
+                # Durable first: a checkpoint must never be ahead of the chain on disk.
+                self.store.db.make_durable()
+            for seq, head_hash in due:
+                self._sign(seq, head_hash)
+        except (LogoMeshError, OSError, ValueError):
+            self._schedule.postpone(time.time())
+            logger.exception("could not write the audit checkpoint")
 
+    def _periodic(self, first: AuditRecord, last: AuditRecord) -> list[int]:
+        return periodic_seqs(first.seq, last.seq, self.checkpoint_every)
 
-def _entry_to_json(entry: AuditEntry, now: datetime) -> str:
-    # Redact before the spool touches the disk: the spool is as secret-free as the table.
-    redacted = replace(
-        entry,
-        arguments=redact(dict(entry.arguments)),
-        details=redact(dict(entry.details)),
-        error=redact_text(entry.error) if entry.error else entry.error,
-        target=redact_text(entry.target) if entry.target else entry.target,
-        prompt=redact_text(entry.prompt) if entry.prompt else entry.prompt,
-        response=redact_text(entry.response) if entry.response else entry.response,
-        output=redact_text(entry.output) if entry.output else entry.output,
-        timestamp=entry.timestamp or now,
-    )
-    values = asdict(redacted)
-    values["timestamp"] = values["timestamp"].isoformat()
-    return json.dumps(values, default=str, sort_keys=True)
+    def _sign(self, seq: int, head_hash: str) -> Checkpoint:
+        checkpoint = self.signer.sign(seq, head_hash)
+        self._schedule.signed(seq, epoch(checkpoint.signed_at))
+        return checkpoint
 
+    def _newest_checkpoint(self) -> Signed | None:
+        newest = self.signer.newest()
+        return Signed(newest.seq, epoch(newest.signed_at)) if newest else None
 
-def _entry_from_json(line: str) -> AuditEntry:
-    try:
-        values = json.loads(line)
-        values["timestamp"] = datetime.fromisoformat(values["timestamp"])
-        values["source"] = Source(values["source"])
-        values["outcome"] = Outcome(values["outcome"])
-        return AuditEntry(**values)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise AuditError(
-            f"A line of the audit spool is unreadable ({exc}); fix or move the spool file "
-            "aside, then retry."
-        ) from exc
+    def _first_record_time(self) -> float | None:
+        if self._first_record_at is None:
+            first = self.store.record_at(1)
+            self._first_record_at = epoch(first.timestamp) if first else None
+        return self._first_record_at

@@ -7,7 +7,9 @@ engine has one writer thread: callers queue entries and await a future; the thre
 whatever is queued (up to ``max_batch``) and writes it with one transaction through
 :meth:`AuditTrail.record_many`, which keeps the chain, redaction, spool and checkpoint
 guarantees. One commit for many records is also what lifts throughput: records queued while
-a commit is under way go in together with the next one.
+a commit is under way go in together with the next one. When it has nothing to write and
+records wait unsigned, the thread wakes up for the interval checkpoint
+(``audit.checkpoint_interval_s``) instead of a timer thread of its own.
 
 Back-pressure: the queue is bounded. An entry that finds it full is spooled at once (the
 same spool a failed write uses, chained in by the next successful write) and its caller is
@@ -133,14 +135,20 @@ class AuditWriter:
 
     def _run(self) -> None:
         while True:
-            batch, stop = self._take_batch()
+            try:
+                batch, stop = self._take_batch()
+            except queue.Empty:  # quiet for the checkpoint interval: sign what waits
+                self._checkpoint_quiet_trail()
+                continue
             if batch:
                 self._write(batch)
             if stop:
                 return
 
     def _take_batch(self) -> tuple[list[_Item], bool]:
-        first = self._queue.get()
+        # Without unsigned records this waits for ever; with them, only until they are due
+        # for an interval checkpoint (``audit.checkpoint_interval_s``).
+        first = self._queue.get(timeout=self.trail.seconds_until_checkpoint())
         if first is _STOP:
             return self._drain_rest(), True
         batch = [first]
@@ -163,6 +171,14 @@ class AuditWriter:
                 return rest
             if item is not _STOP:
                 rest.append(item)
+
+    def _checkpoint_quiet_trail(self) -> None:
+        try:
+            self.trail.checkpoint_if_quiet()
+        except LogoMeshError as exc:  # postponed by the trail, tried again an interval later
+            logger.warning("could not write the interval audit checkpoint: %s", exc.user_message)
+        except Exception:  # a bug must not kill the thread and strand the callers
+            logger.exception("the interval audit checkpoint failed")
 
     def _write(self, batch: Sequence[_Item]) -> None:
         entries = [entry for entry, _ in batch]

@@ -68,6 +68,9 @@ def _storage_state(engine: Engine) -> tuple[dict[str, Any], bool]:
             "audit_records": head.seq,
             "audit_head": head.hash,
             "audit_spooled": trail.spooled(),
+            # Unreadable spool lines set aside by a drain: a person must look at them.
+            "audit_quarantined": trail.quarantined(),
+            "audit_quarantine_file": str(trail.quarantine_path),
             "checkpoints": len(trail.signer.read().checkpoints),
         }, migration.up_to_date
     except LogoMeshError as exc:

@@ -83,9 +83,20 @@ def search(
 
 
 @app.command()
-def verify(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+def verify(
+    ctx: typer.Context,
+    allow_missing_checkpoints: Annotated[
+        bool,
+        Opt(
+            "--allow-missing-checkpoints",
+            help="List, but do not fail on, missing periodic checkpoints (an imported trail).",
+        ),
+    ] = False,
+    json_output: JsonFlag = False,
+) -> None:
     """Check the chain, payloads and signed checkpoints; exit 1 on tampering."""
-    result = execute(ctx, "audit.verify", json_output=json_output)
+    arguments = {"allow_missing_checkpoints": True} if allow_missing_checkpoints else {}
+    result = execute(ctx, "audit.verify", arguments, json_output=json_output)
     if not result.data.get("ok", False):
         raise typer.Exit(1)
 

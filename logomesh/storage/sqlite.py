@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -87,6 +88,19 @@ def load_vector_extension(dbapi_conn: Any) -> bool:
     finally:
         with contextlib.suppress(Exception):
             dbapi_conn.enable_load_extension(False)
+
+
+def fsync_files(path: Path) -> None:
+    """fsync the database file, its WAL and their directory (a new WAL's entry too)."""
+    for name in (path, Path(f"{path}-wal"), path.parent):
+        try:
+            fd = os.open(name, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # no WAL yet: nothing of it to lose
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _raw_connect(path: Path) -> Any:
