@@ -1,9 +1,10 @@
 """The one door: every adapter runs every action through :meth:`Engine.execute`.
 
-``execute`` validates arguments against the command's model, resolves who is asking,
-authorises (deny by default), asks the adapter's :class:`Confirmer` when the risk needs it,
-runs the handler under a timeout, writes one audit record with the decision and outcome,
-and publishes events. Nothing here knows which adapter called: that is the point.
+``execute`` resolves who is asking, authorises (deny by default, and before anything of a
+plugin runs), validates arguments against the command's model, asks the adapter's
+:class:`Confirmer` when the risk needs it, runs the handler under a timeout, writes one
+audit record with the decision and outcome, and publishes events. Nothing here knows which
+adapter called: that is the point.
 
 Storage opens lazily, so ``Engine(settings)`` is cheap and a command that never touches the
 database (``config.show``) works even when the database is broken.
@@ -240,12 +241,16 @@ class Engine:
         attempt = Attempt(request, self.identities.resolve(request.actor))
         try:
             spec = self.registry.get(request.command)
+            if spec.audit_details:
+                attempt.details.update(spec.audit_details)
+            attempt.details["risk"] = str(spec.risk)
+            # Before prepare: a plugin command's permission and risk come from its manifest,
+            # and nothing of the plugin may run (or speak) for a caller who may not run it.
+            self._authorize(spec, attempt)
             if spec.prepare is not None:
-                spec = await spec.prepare()
+                spec = await self._prepare(spec, attempt)
             args = self._validate(spec, request)
             attempt.arguments = args.model_dump(mode="json")
-            attempt.details["risk"] = str(spec.risk)
-            self._authorize(spec, attempt)
             await self._confirm(spec, attempt, confirmer)
             output = await self._run(spec, args, attempt)
         except asyncio.CancelledError:
@@ -293,6 +298,15 @@ class Engine:
         )
 
     # -- steps -------------------------------------------------------------------------
+
+    async def _prepare(self, spec: CommandSpec, attempt: Attempt) -> CommandSpec:
+        """The completed spec; authorised again if a reload meanwhile changed its terms."""
+        assert spec.prepare is not None
+        prepared = await spec.prepare()
+        if (prepared.permission, prepared.risk) != (spec.permission, spec.risk):
+            attempt.details["risk"] = str(prepared.risk)
+            self._authorize(prepared, attempt)
+        return prepared
 
     def _validate(self, spec: CommandSpec, request: CommandRequest) -> Any:
         try:

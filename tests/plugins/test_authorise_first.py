@@ -24,6 +24,7 @@ from tests.plugins.conftest import plugin_script
 
 AddPlugin = Callable[..., Path]
 MakeEngine = Callable[..., Engine]
+OWNED_BY_ROOT = {"plugins": {"entry_points": False}, "security": {"owner": "root"}}
 ROOT = Path(__file__).resolve().parents[2]
 
 # Writes "started" beside itself before it even imports the helper, and says so on stderr.
@@ -51,10 +52,10 @@ MALLORY = Actor(Source.CLI, "mallory")
 
 
 def test_a_denied_plugin_command_never_starts_its_plugin(
-    add_plugin: AddPlugin, plugin_engine: MakeEngine
+    add_plugin: AddPlugin, make_engine: MakeEngine
 ) -> None:
     folder = add_plugin("marked", MARKED, commands=("marked.run",))
-    engine = plugin_engine(security={"owner": "root"})
+    engine = make_engine(OWNED_BY_ROOT)
     result = run_sync(engine, CommandRequest("marked.run", MALLORY, {}))
     assert result.outcome is Outcome.DENIED, result.message
     assert not (folder / "started").exists()  # no process was ever launched
@@ -78,10 +79,10 @@ def test_an_allowed_caller_still_starts_it_and_the_tool_runs(
 
 
 def test_a_plugin_that_fails_at_start_is_denied_not_an_error_for_a_user_without_roles(
-    add_plugin: AddPlugin, plugin_engine: MakeEngine
+    add_plugin: AddPlugin, make_engine: MakeEngine
 ) -> None:
     folder = add_plugin("boom", CRASHES_AT_START, commands=("boom.run",))
-    engine = plugin_engine(security={"owner": "root"})
+    engine = make_engine(OWNED_BY_ROOT)
     result = run_sync(engine, CommandRequest("boom.run", MALLORY, {}))
     assert result.outcome is Outcome.DENIED
     assert "startup-secret-path" not in result.message
