@@ -3,8 +3,9 @@
 ``execute`` resolves who is asking, authorises (deny by default, and before anything of a
 plugin runs), validates arguments against the command's model, asks the adapter's
 :class:`Confirmer` when the risk needs it, runs the handler under a timeout, writes one
-audit record with the decision and outcome, and publishes events. Nothing here knows which
-adapter called: that is the point.
+audit record with the decision and outcome (and, before a command that must not run
+unaudited, a durable "started" record: :mod:`logomesh.audit.durability`), and publishes
+events. Nothing here knows which adapter called: that is the point.
 
 Storage opens lazily, so ``Engine(settings)`` is cheap and a command that never touches the
 database (``config.show``) works even when the database is broken.
@@ -27,6 +28,7 @@ from logomesh.approvals.service import ApprovalService
 from logomesh.approvals.store import ApprovalStore
 from logomesh.attempt import Attempt, explain_validation, outcome_of
 from logomesh.audit.checkpoints import CheckpointSigner
+from logomesh.audit.durability import must_start_on_record, record_start
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.store import AuditStore
 from logomesh.audit.trail import AuditTrail
@@ -252,6 +254,8 @@ class Engine:
             args = self._validate(spec, request)
             attempt.arguments = args.model_dump(mode="json")
             await self._confirm(spec, attempt, confirmer)
+            if must_start_on_record(spec.risk, self.settings.audit.durable_from):
+                await self._start_on_record(attempt)
             output = await self._run(spec, args, attempt)
         except asyncio.CancelledError:
             entry = attempt.entry(
@@ -348,6 +352,18 @@ class Engine:
                 f"{attempt.identity.name} may no longer run {spec.name}: {decision.reason}."
             )
 
+    async def _start_on_record(self, attempt: Attempt) -> None:
+        """Fail closed: no durable "started" record, no run (logomesh.audit.durability)."""
+        started = await record_start(
+            self.audit_writer,
+            attempt.started_entry(),
+            durable_from=self.settings.audit.durable_from,
+            database_url=self.settings.database_url,
+        )
+        attempt.details["started_record"] = started.reference
+        if started.warning is not None:
+            attempt.warnings.append(started.warning)
+
     async def _run(self, spec: CommandSpec, args: Any, attempt: Attempt) -> CommandOutput:
         request = attempt.request
         await self.events.publish(
@@ -401,7 +417,8 @@ class Engine:
         error: ErrorInfo | None = None,
     ) -> CommandResult:
         entry = attempt.entry(outcome, output=output, error=error)
-        record, warnings = await self._write(entry)
+        record, written = await self._write(entry)
+        warnings = [*attempt.warnings, *written]
         request = attempt.request
         if record is not None:
             await self.events.publish(

@@ -168,7 +168,7 @@ def test_a_read_only_database_spools_the_records_and_both_commands_run(
     danger = run_cli("guard.wipe", **url)
     assert danger["ok"], danger
     assert (guarded / "wiped").exists()
-    assert any("started" in warning for warning in danger["warnings"]), danger["warnings"]
+    assert any("start recorded in the spool" in w for w in danger["warnings"]), danger["warnings"]
     spooled = [json.loads(line) for line in spool.read_text(encoding="utf-8").splitlines()]
     started = [e for e in spooled if e["action"] == "command.started"]
     assert [e["target"] for e in started] == ["guard.wipe"]
