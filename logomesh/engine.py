@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -250,7 +251,7 @@ class Engine:
             # and nothing of the plugin may run (or speak) for a caller who may not run it.
             self._authorize(spec, attempt)
             if spec.prepare is not None:
-                spec = await self._prepare(spec, attempt)
+                spec = await self._prepare(spec, spec.prepare, attempt)
             args = self._validate(spec, request)
             attempt.arguments = args.model_dump(mode="json")
             await self._confirm(spec, attempt, confirmer)
@@ -303,10 +304,11 @@ class Engine:
 
     # -- steps -------------------------------------------------------------------------
 
-    async def _prepare(self, spec: CommandSpec, attempt: Attempt) -> CommandSpec:
+    async def _prepare(
+        self, spec: CommandSpec, prepare: Callable[[], Awaitable[CommandSpec]], attempt: Attempt
+    ) -> CommandSpec:
         """The completed spec; authorised again if a reload meanwhile changed its terms."""
-        assert spec.prepare is not None
-        prepared = await spec.prepare()
+        prepared = await prepare()
         if (prepared.permission, prepared.risk) != (spec.permission, spec.risk):
             attempt.details["risk"] = str(prepared.risk)
             self._authorize(prepared, attempt)

@@ -57,8 +57,7 @@ async def record_start(
         if isinstance(exc, AuditError) and kept_in_spool(exc):
             return StartedRecord(
                 SPOOLED,
-                f"{entry.target} ran with its start recorded in the spool only: "
-                f"{exc.user_message}",
+                f"{entry.target} ran with its start recorded in the spool only: {exc.user_message}",
             )
         raise unavailable(entry, exc, durable_from, database_url, writer.trail.spool_path) from exc
     return StartedRecord(record.id)
