@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from logomesh.audit.query import AuditFilter
 from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Outcome, RiskLevel, Source
@@ -234,3 +235,28 @@ def test_in_team_mode_a_write_command_needs_a_durable_record_too(
     assert local.settings.audit.durable_from is RiskLevel.DANGER
     done = run_sync(local, request)
     assert done.ok and made.exists() and done.warnings
+
+
+def test_a_danger_command_links_its_final_record_to_its_committed_start(
+    engine: Engine, owner: Actor
+) -> None:
+    read = run_sync(engine, CommandRequest("whoami", owner))
+    danger = run_sync(
+        engine,
+        CommandRequest("audit.prune", owner, {"payloads_older_than": "1d"}, confirmed=True),
+    )
+    assert read.ok and danger.ok and not danger.warnings, danger.message
+    records = engine.audit.store.query(AuditFilter(oldest_first=True, limit=None))
+    records = [r for r in records if not r.action.startswith("approval.")]  # its -y ticket
+    # The read command wrote one record and no start; the danger command both, in order.
+    assert [(r.action, r.outcome) for r in records] == [
+        ("whoami", "ok"),
+        ("command.started", "started"),
+        ("audit.prune", "ok"),
+    ]
+    started, final = records[1], records[2]
+    assert started.target == "audit.prune" and started.correlation_id == danger.correlation_id
+    assert started.details["authorization"]["allowed"] is True
+    assert started.details["risk"] == "danger"
+    assert final.details["started_record"] == started.id
+    assert "started_record" not in records[0].details
