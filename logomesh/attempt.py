@@ -2,7 +2,8 @@
 
 ``Engine.execute`` fills an :class:`Attempt` as it goes (who asked, the validated
 arguments, the authorisation and confirmation decisions). Whatever the outcome, the attempt
-becomes exactly one audit record, and one more when thread work outlives a timeout; the
+becomes exactly one audit record, one more before it runs when its risk must not run
+unaudited (``started_entry``), and one more when thread work outlives a timeout; the
 shape of those records is read here, in one place, rather than spread through the engine.
 """
 
@@ -21,6 +22,9 @@ from logomesh.commands.threads import ThreadWork
 from logomesh.commands.values import Identity, Outcome
 from logomesh.errors import ConfirmationDeclinedError, LogoMeshError, PermissionDeniedError
 
+# The action of a "started" record; its target is the command, its correlation id the same.
+STARTED_ACTION = "command.started"
+
 
 @dataclass
 class Attempt:
@@ -31,6 +35,8 @@ class Attempt:
     started: float = field(default_factory=time.perf_counter)
     details: dict[str, Any] = field(default_factory=dict)
     arguments: dict[str, Any] = field(default_factory=dict)
+    # What the person must be told whatever the outcome (a start recorded in the spool only).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def elapsed_ms(self) -> float:
@@ -58,6 +64,24 @@ class Attempt:
             parent_id=request.parent_id,
             details={**self.details, **output.audit_details} if output else self.details,
             output=output.output if output else None,
+            timestamp=datetime.now(UTC),
+        )
+
+    def started_entry(self) -> AuditEntry:
+        """The record a command that must not run unaudited needs before it runs: who, what
+        with which arguments, and the decisions so far (see logomesh.audit.durability)."""
+        request = self.request
+        return AuditEntry(
+            actor=self.identity.name,
+            source=request.actor.source,
+            action=STARTED_ACTION,
+            outcome=Outcome.STARTED,
+            target=request.command,
+            arguments=self.arguments or dict(request.arguments),
+            duration_ms=self.elapsed_ms,
+            correlation_id=request.correlation_id,
+            parent_id=request.parent_id,
+            details=dict(self.details),
             timestamp=datetime.now(UTC),
         )
 

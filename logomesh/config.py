@@ -101,6 +101,13 @@ class AuditSettings(_Section):
         default=10_000, ge=1, description="Records waiting for the writer before they spool."
     )
     writer_batch: int = Field(default=500, ge=1, description="Most records in one commit.")
+    durable_from: RiskLevel = Field(
+        default=RiskLevel.DANGER,
+        description=(
+            "Commands at or above this risk run only once their 'started' record is durable "
+            "(committed, or fsynced to the spool); team mode sets write."
+        ),
+    )
 
 
 class IdentityMapping(_Section):
@@ -250,6 +257,7 @@ MODE_PRESETS: dict[Mode, dict[str, Any]] = {
     Mode.LOCAL: {},
     Mode.TEAM: {
         "security": {"require_roles": True, "two_person": ["danger"]},
+        "audit": {"durable_from": "write"},
         "bots": {"enabled": True},
     },
     Mode.READONLY: {"security": {"max_risk": "read"}},

@@ -1,9 +1,11 @@
 """The one door: every adapter runs every action through :meth:`Engine.execute`.
 
-``execute`` validates arguments against the command's model, resolves who is asking,
-authorises (deny by default), asks the adapter's :class:`Confirmer` when the risk needs it,
-runs the handler under a timeout, writes one audit record with the decision and outcome,
-and publishes events. Nothing here knows which adapter called: that is the point.
+``execute`` resolves who is asking, authorises (deny by default, and before anything of a
+plugin runs), validates arguments against the command's model, asks the adapter's
+:class:`Confirmer` when the risk needs it, runs the handler under a timeout, writes one
+audit record with the decision and outcome (and, before a command that must not run
+unaudited, a durable "started" record: :mod:`logomesh.audit.durability`), and publishes
+events. Nothing here knows which adapter called: that is the point.
 
 Storage opens lazily, so ``Engine(settings)`` is cheap and a command that never touches the
 database (``config.show``) works even when the database is broken.
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,7 @@ from logomesh.approvals.service import ApprovalService
 from logomesh.approvals.store import ApprovalStore
 from logomesh.attempt import Attempt, explain_validation, outcome_of
 from logomesh.audit.checkpoints import CheckpointSigner
+from logomesh.audit.durability import must_start_on_record, record_start
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.store import AuditStore
 from logomesh.audit.trail import AuditTrail
@@ -241,13 +245,19 @@ class Engine:
         attempt = Attempt(request, self.identities.resolve(request.actor))
         try:
             spec = self.registry.get(request.command)
+            if spec.audit_details:
+                attempt.details.update(spec.audit_details)
+            attempt.details["risk"] = str(spec.risk)
+            # Before prepare: a plugin command's permission and risk come from its manifest,
+            # and nothing of the plugin may run (or speak) for a caller who may not run it.
+            self._authorize(spec, attempt)
             if spec.prepare is not None:
-                spec = await spec.prepare()
+                spec = await self._prepare(spec, spec.prepare, attempt)
             args = self._validate(spec, request)
             attempt.arguments = args.model_dump(mode="json")
-            attempt.details["risk"] = str(spec.risk)
-            self._authorize(spec, attempt)
             await self._confirm(spec, attempt, confirmer)
+            if must_start_on_record(spec.risk, self.settings.audit.durable_from):
+                await self._start_on_record(attempt)
             output = await self._run(spec, args, attempt)
         except asyncio.CancelledError:
             entry = attempt.entry(
@@ -295,6 +305,16 @@ class Engine:
 
     # -- steps -------------------------------------------------------------------------
 
+    async def _prepare(
+        self, spec: CommandSpec, prepare: Callable[[], Awaitable[CommandSpec]], attempt: Attempt
+    ) -> CommandSpec:
+        """The completed spec; authorised again if a reload meanwhile changed its terms."""
+        prepared = await prepare()
+        if (prepared.permission, prepared.risk) != (spec.permission, spec.risk):
+            attempt.details["risk"] = str(prepared.risk)
+            self._authorize(prepared, attempt)
+        return prepared
+
     def _validate(self, spec: CommandSpec, request: CommandRequest) -> Any:
         try:
             return spec.args_model.model_validate(dict(request.arguments))
@@ -334,6 +354,18 @@ class Engine:
             raise PermissionDeniedError(
                 f"{attempt.identity.name} may no longer run {spec.name}: {decision.reason}."
             )
+
+    async def _start_on_record(self, attempt: Attempt) -> None:
+        """Fail closed: no durable "started" record, no run (logomesh.audit.durability)."""
+        started = await record_start(
+            self.audit_writer,
+            attempt.started_entry(),
+            durable_from=self.settings.audit.durable_from,
+            database_url=self.settings.database_url,
+        )
+        attempt.details["started_record"] = started.reference
+        if started.warning is not None:
+            attempt.warnings.append(started.warning)
 
     async def _run(self, spec: CommandSpec, args: Any, attempt: Attempt) -> CommandOutput:
         request = attempt.request
@@ -388,7 +420,8 @@ class Engine:
         error: ErrorInfo | None = None,
     ) -> CommandResult:
         entry = attempt.entry(outcome, output=output, error=error)
-        record, warnings = await self._write(entry)
+        record, written = await self._write(entry)
+        warnings = [*attempt.warnings, *written]
         request = attempt.request
         if record is not None:
             await self.events.publish(

@@ -16,7 +16,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     │   ├── MigrationError             storage.migration
     │   └── BackupError                storage.backup
     ├── AuditError                     audit.error, audit.spooled, audit.lost
-    │   └── CheckpointError            audit.checkpoint
+    │   ├── CheckpointError            audit.checkpoint
+    │   └── AuditUnavailableError      audit.unavailable    (a command refused, unaudited)
     └── CommandError                   command.error
         ├── UnknownCommandError        command.unknown
         ├── InvalidArgumentsError      command.invalid_arguments
@@ -121,6 +122,13 @@ class CheckpointError(AuditError):
     """A signed checkpoint could not be written or its key could not be used."""
 
     code = "audit.checkpoint"
+
+
+class AuditUnavailableError(AuditError):
+    """A command that must not run unaudited was refused: its start could not be recorded
+    in the database nor in the spool (see :mod:`logomesh.audit.durability`)."""
+
+    code = "audit.unavailable"
 
 
 class CommandError(LogoMeshError):

@@ -57,6 +57,9 @@ class CommandSpec:
     prepare: Callable[[], Awaitable[CommandSpec]] | None = None
     # Who provides the command when it is not LogoMesh itself (a plugin's name).
     provider: str | None = None
+    # Goes into every record of the command, whatever its outcome (a plugin's name and
+    # version), so a denial or a failure says as much as a success.
+    audit_details: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {

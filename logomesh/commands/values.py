@@ -56,6 +56,8 @@ class Outcome(StrEnum):
     DENIED = "denied"
     ERROR = "error"
     CANCELLED = "cancelled"
+    # A "started" record, written before a command that must not run unaudited runs.
+    STARTED = "started"
 
 
 def new_id() -> str:

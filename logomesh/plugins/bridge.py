@@ -193,7 +193,11 @@ def audit_plugin(
         target=target,
         error=error,
         correlation_id=correlation_id,
-        details={"plugin_version": plugin.manifest.version, **(details or {})},
+        details={
+            "plugin": plugin.name,
+            "plugin_version": plugin.manifest.version,
+            **(details or {}),
+        },
     )
     # Queued, not awaited: this runs on plugin reader threads and on the adapter's loop
     # alike, and neither may wait for a commit. The writer spools what it cannot write.

@@ -1,9 +1,10 @@
 """A plugin's commands: the spec registered for each, and the handler that calls its tool.
 
 The spec's ``prepare`` starts the plugin on first use and returns the spec with the tool's
-argument model; the handler counts the call in flight (so a reload can let it finish or
-cancel it), relays progress, and turns the tool's result into a command result. If the
-plugin is being reloaded, a new call waits for the new process.
+argument model (the engine authorises from the manifest's permission and risk first, so a
+refused caller never starts it); the handler counts the call in flight (so a reload can let
+it finish or cancel it), relays progress, and turns the tool's result into a command result.
+If the plugin is being reloaded, a new call waits for the new process.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class PluginCommands:
             timeout_s=contribution.timeout_s or manifest.limits.call_timeout_s,
             prepare=self._preparer(plugin.name, contribution.name),
             provider=f"plugin {plugin.name}",
+            audit_details={"plugin": plugin.name, "plugin_version": manifest.version},
         )
 
     def _preparer(self, plugin_name: str, command: str) -> Callable[[], Awaitable[CommandSpec]]:
@@ -115,7 +117,6 @@ class PluginCommands:
                     plugin.calls.notify_all()
             if entry.reason is not None:  # an answer that raced the host's cancellation
                 raise _cancelled_by_host(plugin_name, command, entry.reason)
-            details = {"plugin": plugin_name, "plugin_version": plugin.manifest.version}
             if result.is_error:
                 raise PluginError(
                     result.text or f"{command} failed in plugin {plugin_name}.",
@@ -124,7 +125,6 @@ class PluginCommands:
             return CommandOutput(
                 data=result.data,
                 message=result.text if result.data is None else _summary(command, result.data),
-                audit_details=details,
             )
 
         return handle

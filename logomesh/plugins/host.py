@@ -424,11 +424,15 @@ class PluginHost:
         return plugin
 
     def set_state(self, plugin: Plugin, state: PluginState, error: str | None = None) -> None:
+        # A failure is noticed twice (the exit, seen by the reader thread, and the start or
+        # call it broke): the second notice may say it better, but it is the same failure.
+        again = state is plugin.state
         plugin.state = state
         if error is not None or state is not PluginState.FAILED:
             plugin.error = error if state in (PluginState.FAILED, PluginState.DISABLED) else None
         self._publish(PluginStateChanged("", plugin.name, str(state), plugin.error))
-        if state in (PluginState.FAILED, PluginState.DISABLED) and plugin.process is not None:
+        failed = state in (PluginState.FAILED, PluginState.DISABLED)
+        if failed and not again and plugin.process is not None:
             # A plugin that ran and then failed (at start, in a crash, by a reload) is an
             # event of the system worth keeping; a manifest error is shown by `plugin list`.
             from logomesh.commands.values import Outcome

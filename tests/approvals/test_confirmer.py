@@ -53,6 +53,7 @@ def test_prompt_answer_is_recorded_on_the_ticket_and_names_the_approver(
     assert [r.action for r in records] == [
         "approval.requested",
         f"approval.{state}",
+        *(["command.started"] if answer else []),  # a danger command's start, once approved
         "test.guarded",
     ]
     assert all(SECRET not in repr(record) for record in records)
@@ -78,6 +79,7 @@ def test_yes_is_the_requesters_decision_in_advance(
     assert [r.action for r in records] == [
         "approval.requested",
         "approval.approved",
+        "command.started",
         "test.guarded",
     ]
     assert records[1].actor == OWNER.user_id

@@ -49,7 +49,7 @@ def test_resumes_when_approved_from_another_process(
     assert ran(engine) == ["resumed"]
 
     records = trail(engine, result.correlation_id)
-    assert [r.action for r in records] == [REQUESTED, APPROVED, GUARDED]
+    assert [r.action for r in records] == [REQUESTED, APPROVED, "command.started", GUARDED]
     confirmation = records[-1].details["confirmation"]
     assert confirmation["by"] == OWNER.user_id and confirmation["source"] == "cli"
     assert confirmation["how"] == "approved on the ticket through cli"

@@ -128,6 +128,7 @@ def test_only_another_permitted_person_can_approve(
         ("approval.decide", "alice", "denied"),
         ("approval.decide", "vera", "denied"),
         ("approval.approved", "bob", "ok"),
+        ("command.started", "alice", "started"),  # a danger command runs once on record
         ("test.guarded", "alice", "ok"),
     ]
     assert records[2].details["authorization"]["allowed"] is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from logomesh.commands.models import (
     CommandOutput,
     CommandRequest,
     CommandResult,
+    CommandSpec,
     ConfirmationRequest,
     NoArguments,
 )
@@ -31,7 +33,11 @@ def _record(engine: Engine, result: CommandResult) -> AuditRecord:
     """The command's own audit record for a result, found by its correlation id (an approval
     ticket's state changes are recorded under the same id, as ``approval.*``)."""
     records = engine.audit.store.query(AuditFilter(correlation_id=result.correlation_id))
-    own = [record for record in records if not record.action.startswith("approval.")]
+    own = [
+        record
+        for record in records
+        if not record.action.startswith("approval.") and record.action != "command.started"
+    ]
     assert len(own) == 1
     assert own[0].id == result.audit_id
     return own[0]
@@ -72,7 +78,9 @@ def test_wrong_arguments_name_the_field(
     assert named in result.error.message
     record = _record(engine, result)
     assert record.outcome == "error"
-    assert "authorization" not in record.details  # refused before authorising
+    # Authorised first (so a caller who may not run it learns nothing of its arguments),
+    # then refused before anything runs; the decision is in the record.
+    assert record.details["authorization"]["allowed"] is True
 
 
 def test_readonly_mode_denies_writes_and_audits_why(
@@ -312,3 +320,34 @@ def test_events_are_published_in_order(engine: Engine, owner: Actor) -> None:
     # Refused before running: no CommandStarted, but the denial is still recorded.
     assert [type(e) for e in seen] == [AuditRecorded, CommandFinished]
     assert isinstance(seen[1], CommandFinished) and seen[1].outcome == str(denied.outcome)
+
+
+def test_a_spec_whose_terms_change_as_it_is_prepared_is_authorised_again(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """Authorised before prepare (a plugin's manifest), and again when prepare returns other
+    terms (a reload changed the manifest meanwhile): the stricter permission decides."""
+    nina = {"name": "nina", "roles": ["narrow"], "cli": ["nina"]}
+    engine = make_engine({"security": {"roles": {"narrow": ["t.open"]}, "identities": [nina]}})
+    ran: list[str] = []
+
+    async def handler(ctx: CommandContext, args: NoArguments) -> CommandOutput:
+        ran.append("ran")
+        return CommandOutput()
+
+    async def prepare() -> CommandSpec:
+        return replace(spec, permission="t.secret", prepare=None)
+
+    spec = CommandSpec(
+        "t.shifty", "test", NoArguments, "t.open", RiskLevel.READ, handler, prepare=prepare
+    )
+    engine.registry.register(spec)
+    result = run_sync(engine, CommandRequest("t.shifty", Actor(Source.CLI, "nina")))
+    assert result.outcome is Outcome.DENIED and ran == []
+    record = _record(engine, result)
+    assert record.details["authorization"]["permission"] == "t.secret"
+    assert record.details["authorization"]["allowed"] is False
+    # Without the change the same caller may run it.
+    engine.registry.replace(replace(spec, prepare=None))
+    assert run_sync(engine, CommandRequest("t.shifty", Actor(Source.CLI, "nina"))).ok
+    assert ran == ["ran"]

@@ -100,9 +100,10 @@ def test_corrupted_later_and_restored_from_backup(
     _no_tracebacks(restored, caplog)
     report = second.audit.verify()
     assert report.ok, report.summary()
-    # What was run while the file was corrupt was spooled, and chained in after restore.
+    # What was run while the file was corrupt was spooled, and chained in after restore:
+    # the danger command's start too, which the spool kept durable so that it could run.
     actions = [r.action for batch in second.audit.store.iter_all() for r in batch]
-    assert actions == ["status", "audit.query", "db.status", "db.restore"]
+    assert actions == ["status", "audit.query", "db.status", "command.started", "db.restore"]
     assert second.audit.spooled() == 0
 
 
@@ -178,7 +179,8 @@ def test_locked_database_fails_a_write_command_clearly(
     assert "busy_timeout_ms" in result.error.message
     assert quick_run("status").ok
     actions = [r.action for batch in quick_engine.audit.store.iter_all() for r in batch]
-    assert actions == ["status", "audit.prune", "status"]
+    # audit.prune is a danger command: its start was spooled (durable), so it ran.
+    assert actions == ["status", "command.started", "audit.prune", "status"]
     assert quick_engine.audit.verify().ok
 
 

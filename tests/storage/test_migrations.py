@@ -202,8 +202,9 @@ def test_restore_refuses_a_file_that_is_not_a_database(
     result = run("db.restore", confirmed=True, path=str(junk))
     assert result.error is not None and result.error.code == "storage.backup"
     assert "not a valid SQLite database" in result.error.message
-    # Three records, the refused restore's own, and its approval ticket's requested/approved.
-    assert engine.audit.store.count() == 6 and engine.audit.verify().ok
+    # Three records, the refused restore's start and its own, and its approval ticket's
+    # requested/approved.
+    assert engine.audit.store.count() == 7 and engine.audit.verify().ok
 
 
 def test_failed_migration_is_rolled_back(engine: Engine, tmp_path: Path) -> None:
