@@ -84,13 +84,20 @@ class PluginProcess:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout_s: float) -> list[Tool]:
+    def spawn(self) -> None:
+        """Create the OS process (the host does it under its closing lock, ``children``)."""
         try:
             self._process = self.spec.popen()
         except OSError as exc:
             raise PluginStartError(
                 f"Plugin {self.name} could not be started ({self.spec.argv[0]}: {exc})."
             ) from exc
+
+    def start(self, timeout_s: float) -> list[Tool]:
+        """Spawn (unless done already), then the MCP handshake and the list of tools."""
+        if self._process is None:
+            self.spawn()
+        assert self._process is not None
         assert self._process.stdin and self._process.stdout and self._process.stderr
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_reader.start()
@@ -128,7 +135,10 @@ class PluginProcess:
         """Close stdin, wait ``grace_s``, then kill the process group (TERM, then KILL)."""
         self._stopping = True
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.poll() is not None:
+            self._kill_group_leftovers(process.pid)  # it ended; what it started has not
             return
         try:
             if process.stdin:

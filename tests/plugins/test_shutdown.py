@@ -1,0 +1,87 @@
+"""The host stops every process it started, including one a restart starts while the host
+is shutting down (issue 10, item 7)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from logomesh.engine import Engine
+from logomesh.errors import PluginError
+from tests.cli.conftest import Run
+from tests.plugins.conftest import wait_until
+
+AddPlugin = Callable[..., Path]
+
+# Exits at start the first `crashes` times, then sleeps: it never answers, nor reads its
+# stdin, so nothing but the host's kill ends it.
+CRASHES_THEN_SLEEPS = """
+    import pathlib, sys, time
+    here = pathlib.Path(__file__).parent
+    starts = len(list(here.glob("start-*"))) + 1
+    (here / f"start-{starts}").touch()
+    if starts <= int((here / "crashes").read_text()):
+        sys.exit(f"crash number {starts}")
+    time.sleep(120)
+"""
+
+
+def processes_of(folder: Path) -> list[psutil.Process]:
+    """Live processes whose command line names the plugin's folder (its entry script)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and any(
+            str(folder) in part for part in cmdline
+        ):
+            found.append(process)
+    return found
+
+
+def none_left(folder: Path, timeout_s: float = 10.0) -> list[psutil.Process]:
+    """Poll until no process of the plugin is alive; what is left at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while (left := processes_of(folder)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.parametrize("crashes", [1, 3])
+def test_no_plugin_process_outlives_the_cli_when_a_restart_runs_into_its_exit(
+    crashes: int, add_plugin: AddPlugin, cli: Callable[..., Run]
+) -> None:
+    folder = add_plugin("phoenix", CRASHES_THEN_SLEEPS, commands=("phoenix.ping",))
+    assert cli("trust").code == 0
+    # Restarts without delay: one is under way while the CLI finishes and exits.
+    env = {"LOGOMESH_PLUGINS__RESTART_BACKOFF_S": "0"}
+    for _ in range(2):
+        for start in folder.glob("start-*"):
+            start.unlink()
+        (folder / "crashes").write_text(str(crashes))
+        listed = cli("plugin", "list", "--json", env=env)
+        assert listed.code == 0, listed.err
+        assert [p["name"] for p in listed.json()["data"]] == ["phoenix"]
+        left = none_left(folder)
+        for process in left:
+            process.kill()
+        assert not left, f"plugin processes outlived the host: {[p.pid for p in left]}"
+
+
+def test_closing_the_engine_stops_a_restart_in_its_handshake_at_once(
+    add_plugin: AddPlugin, plugin_engine: Callable[..., Engine]
+) -> None:
+    folder = add_plugin("phoenix", CRASHES_THEN_SLEEPS, commands=("phoenix.ping",))
+    (folder / "crashes").write_text("1")
+    engine = plugin_engine(restart_backoff_s=0, start_timeout_s=30)
+    with pytest.raises(PluginError):
+        engine.plugins.ensure_started("phoenix")
+    wait_until(lambda: (folder / "start-2").exists() and bool(processes_of(folder)))
+    began = time.monotonic()
+    engine.close()
+    assert time.monotonic() - began < 10  # not the 30 s the restart would wait for
+    assert not none_left(folder)
+    assert not (folder / "start-3").exists()
