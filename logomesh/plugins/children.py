@@ -45,12 +45,15 @@ class Children:
                 raise PluginError(
                     f"Plugin {process.name} was not started: LogoMesh is shutting down."
                 )
-            self._processes = {p for p in self._processes if p.running}  # forget the ended
+            ended = {p for p in self._processes if not p.running}
+            self._processes -= ended
             process.spawn()
             self._processes.add(process)
             if not self._hooked:
                 atexit.register(self._at_exit)
                 self._hooked = True
+        for old in ended:  # forgotten, after what they left (children, cgroup) is gone
+            old.stop(0)
 
     def later(self, delay_s: float, action: Callable[..., Any], *args: Any) -> None:
         """Run ``action(*args)`` after ``delay_s`` on a timer thread, unless closed first."""

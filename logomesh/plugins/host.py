@@ -242,12 +242,23 @@ class PluginHost:
         self._children.stop_all(self.settings.stop_grace_s)  # old or orphaned processes
         self._watchdog.stop()
 
-    def _forked_too_much(self, watched: object, count: int) -> None:
+    def _forked_too_much(self, watched: object, count: int, refused: bool) -> None:
+        """The watchdog saw the kernel refuse a fork at the limit, or counted past it."""
         plugin = self.plugins.get(getattr(watched, "name", ""))
         if plugin is None or plugin.process is None:
             return
         limit = plugin.manifest.limits.processes
-        reason = f"started {count} processes, more than its limit of {limit} (limits.processes)"
+        if refused:
+            reason = (
+                f"tried to run more than its limit of {limit} processes (limits.processes); "
+                "the kernel refused the fork (pids cgroup)"
+            )
+        else:
+            plugin.process.peak_processes = count
+            reason = (
+                f"started {count} processes, more than its limit of {limit} processes "
+                "(limits.processes)"
+            )
         logger.warning("plugin %s %s; stopping it", plugin.name, reason)
         plugin.process.terminate(reason)
 

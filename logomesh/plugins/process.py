@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logomesh.errors import PluginCrashedError, PluginProtocolError, PluginStartError
+from logomesh.plugins.cgroups import PidsCgroup, pids_hierarchy
 from logomesh.plugins.connection import Connection, RpcError
 from logomesh.plugins.sandbox import LaunchSpec
 
@@ -81,14 +82,28 @@ class PluginProcess:
         self.started_at: float | None = None
         self._stopping = False
         self.kill_reason: str | None = None
+        self.cgroup: PidsCgroup | None = None
+        # The most processes (tasks) it ran at once, as its cgroup or the watchdog saw it.
+        self.peak_processes: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def spawn(self) -> None:
-        """Create the OS process (the host does it under its closing lock, ``children``)."""
+        """Create the OS process (the host does it under its closing lock, ``children``),
+        in a pids cgroup of its own where the machine has them (fail closed if it cannot)."""
+        hierarchy = pids_hierarchy()
         try:
-            self._process = self.spec.popen()
+            if hierarchy is not None:
+                self.cgroup = PidsCgroup.create(hierarchy, self.name, self.spec.limits.processes)
         except OSError as exc:
+            raise PluginStartError(
+                f"Plugin {self.name} was not started: its pids cgroup could not be created "
+                f"in {hierarchy.folder if hierarchy else '?'} ({exc})."
+            ) from exc
+        try:
+            self._process = self.spec.popen(self.cgroup)
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._release_cgroup()
             raise PluginStartError(
                 f"Plugin {self.name} could not be started ({self.spec.argv[0]}: {exc})."
             ) from exc
@@ -139,6 +154,7 @@ class PluginProcess:
             return
         if process.poll() is not None:
             self._kill_group_leftovers(process.pid)  # it ended; what it started has not
+            self._release_cgroup()
             return
         try:
             if process.stdin:
@@ -155,6 +171,7 @@ class PluginProcess:
             except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
                 continue
         self._kill_group_leftovers(process.pid)
+        self._release_cgroup()
 
     def terminate(self, reason: str) -> None:
         """Kill the whole process group now (no grace), remembering why for the error."""
@@ -170,6 +187,21 @@ class PluginProcess:
             except subprocess.TimeoutExpired:
                 continue
         self._kill_group_leftovers(process.pid)
+        self._release_cgroup()
+
+    def _release_cgroup(self) -> None:
+        """Kill what is left in its cgroup (a child that left the process group too) and
+        remove it, keeping its peak."""
+        cgroup = self.cgroup
+        if cgroup is not None:
+            cgroup.remove()
+            if cgroup.peak is not None:
+                self.peak_processes = cgroup.peak
+
+    def refused_forks(self) -> int:
+        """How many of its forks the kernel refused at the limit (0 without a cgroup)."""
+        cgroup = self.cgroup
+        return cgroup.refused_forks() if cgroup is not None and self.running else 0
 
     @staticmethod
     def _kill_group_leftovers(pgid: int) -> None:
@@ -330,6 +362,8 @@ class PluginProcess:
             self._kill_group_leftovers(self._process.pid)  # it broke the protocol: stop it
         if not self._stopping:
             self._handlers.exited(reason)
+        if self._exit_code() is not None:
+            self._release_cgroup()  # it ended: so does whatever it left in its cgroup
 
     def _drain_stderr(self) -> None:
         stream = self._process.stderr if self._process else None

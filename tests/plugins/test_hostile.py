@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from logomesh.engine import Engine
+from logomesh.plugins.cgroups import pids_cgroups_available
 from logomesh.plugins.sandbox import network_namespaces_available
+from tests.conftest import require_or_skip
 from tests.plugins.conftest import ECHO_PLUGIN, run_command
 
 AddPlugin = Callable[..., Path]
@@ -101,36 +103,66 @@ def test_a_plugin_without_the_network_permission_cannot_connect(
     server.close()
 
 
+FORK_BOMB = """
+    import os, pathlib, time
+    from logomesh_plugin import Plugin
+    plugin = Plugin("forker", version="1")
+    alive = pathlib.Path(__file__).with_name("alive")
+    @plugin.tool("forker.bomb")
+    def bomb(args, ctx):
+        alive.mkdir(exist_ok=True)
+        while True:
+            try:
+                if os.fork() == 0:
+                    (alive / str(os.getpid())).touch()  # each child says it ran
+                    time.sleep(60)
+                    os._exit(0)
+            except OSError:
+                time.sleep(0.01)
+    plugin.run()
+"""
+
+
 def test_a_plugin_that_forks_without_bound_is_stopped_at_its_process_limit(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    """The fork loop never stops on its own: only the host's limit ends it (RLIMIT_NPROC
-    alone cannot, as root is exempt from it)."""
-    script = """
-        import os, time
-        from logomesh_plugin import Plugin
-        plugin = Plugin("forker", version="1")
-        @plugin.tool("forker.bomb")
-        def bomb(args, ctx):
-            while True:
-                try:
-                    if os.fork() == 0:
-                        time.sleep(60)
-                        os._exit(0)
-                except OSError:
-                    time.sleep(0.01)
-        plugin.run()
-    """
-    add_plugin("forker", script, commands=("forker.bomb",),
-               extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
+    """The fork loop never stops on its own: only the host's limit ends it, and no more
+    than ``limits.processes`` of it ever run at once (a pids cgroup refuses the fork itself;
+    the watchdog alone would stop it only after it went past)."""
+    if not pids_cgroups_available():
+        require_or_skip("no pids cgroup here: only the watchdog limits processes")
+    folder = add_plugin("forker", FORK_BOMB, commands=("forker.bomb",),
+                        extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
     add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
     engine = plugin_engine(max_restarts=0)
     result = run_command(engine, "forker.bomb")
     assert result.error is not None and result.error.code == "plugin.crashed"
-    assert "more than its limit of 40 (limits.processes)" in result.message
-    leader = engine.plugins.plugins["forker"].group_leader()
-    assert leader is None
+    assert "its limit of 40 processes (limits.processes)" in result.message
+    forker = engine.plugins.plugins["forker"]
+    assert forker.group_leader() is None
+    # The plugin itself and its children (threads count too) never exceeded the limit.
+    assert forker.process is not None and forker.process.peak_processes is not None
+    assert 1 < forker.process.peak_processes <= 40
+    assert len(list((folder / "alive").iterdir())) <= 40 - 1
     assert run_command(engine, "echo.say", text="unaffected").ok
+
+
+def test_without_a_pids_cgroup_the_watchdog_still_stops_a_fork_bomb(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last resort, as on a machine where LogoMesh may not create cgroups: late (the
+    bomb runs past the limit by what it forks between two counts), but it ends."""
+    monkeypatch.setattr("logomesh.plugins.process.pids_hierarchy", lambda: None)
+    add_plugin("forker", FORK_BOMB, commands=("forker.bomb",),
+               extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
+    engine = plugin_engine(max_restarts=0)
+    result = run_command(engine, "forker.bomb")
+    assert result.error is not None and result.error.code == "plugin.crashed"
+    assert "more than its limit of 40 processes (limits.processes)" in result.message
+    forker = engine.plugins.plugins["forker"]
+    assert forker.process is not None and forker.process.cgroup is None
+    assert forker.process.peak_processes is not None and forker.process.peak_processes > 40
+    assert forker.group_leader() is None
 
 
 def test_a_100_mb_message_is_refused_at_the_default_limit(
