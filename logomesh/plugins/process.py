@@ -28,10 +28,10 @@ from logomesh.errors import PluginCrashedError, PluginProtocolError, PluginStart
 from logomesh.plugins.cgroups import PidsCgroup, pids_hierarchy
 from logomesh.plugins.connection import Connection, RpcError
 from logomesh.plugins.sandbox import LaunchSpec
+from logomesh.plugins.stderr import StderrCapture
 
 PROTOCOL_VERSION = "2025-11-25"
 ACCEPTED_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})
-_STDERR_LINES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class PluginProcess:
         self._max = max_message_bytes
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
-        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._stderr = StderrCapture()
         self._progress: dict[str, Callable[[float, float | None, str | None], None]] = {}
         self._tokens = itertools.count(1)
         self.server_info: dict[str, Any] = {}
@@ -217,11 +217,12 @@ class PluginProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def stderr_tail(self) -> str:
+    def stderr_tail(self, max_chars: int | None = None) -> str:
+        """Its stderr: first lines, first error line and last lines (``stderr.py``)."""
         reader = getattr(self, "_stderr_reader", None)
         if reader is not None and not self.running:
             reader.join(timeout=0.5)  # an exited plugin's last words may still be in the pipe
-        return "\n".join(self._stderr)
+        return self._stderr.excerpt(max_chars)
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -308,7 +309,7 @@ class PluginProcess:
             connection.forget(request_id)
             raise PluginStartError(
                 f"Plugin {self.name} did not answer {method} in time; is it an MCP server on "
-                f"stdio? Its last output: {self.stderr_tail()[-400:] or '(none)'}"
+                f"stdio? Its last output: {self.stderr_tail(400) or '(none)'}"
             ) from None
         except ConnectionError as exc:
             raise PluginStartError(self._crash_message(str(exc), during=method)) from exc
@@ -330,7 +331,7 @@ class PluginProcess:
             return f"stopped by the host: {self.kill_reason}"
         code = self._exit_code()
         what = f"exited with status {code}" if code is not None else (reason or "stopped")
-        tail = self.stderr_tail()[-300:]
+        tail = self.stderr_tail(300)
         return what + (f"; last output: {tail}" if tail else "")
 
     def _crash_message(self, reason: str | None, during: str | None = None) -> str:
@@ -341,7 +342,7 @@ class PluginProcess:
         if reason and code is not None:
             what += f" ({reason})"
         when = f" during {during}" if during else ""
-        tail = self.stderr_tail()[-400:]
+        tail = self.stderr_tail(400)
         return f"Plugin {self.name} {what}{when}." + (f" Its last output: {tail}" if tail else "")
 
     def _notified(self, method: str, params: dict[str, Any]) -> None:
@@ -370,7 +371,7 @@ class PluginProcess:
         if stream is None:
             return
         for raw in iter(lambda: stream.readline(64 * 1024), b""):
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
+            self._stderr.add(raw.decode("utf-8", "replace").rstrip())
 
 
 def parse_tool_result(result: Any, plugin: str, tool: str) -> ToolResult:

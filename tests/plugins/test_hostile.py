@@ -3,6 +3,7 @@ other plugins go on; each refusal is clear."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -14,7 +15,7 @@ import pytest
 from logomesh.engine import Engine
 from logomesh.plugins.cgroups import pids_cgroups_available
 from logomesh.plugins.sandbox import network_namespaces_available
-from tests.conftest import require_or_skip
+from tests.conftest import require_or_skip, requires
 from tests.plugins.conftest import ECHO_PLUGIN, run_command
 
 AddPlugin = Callable[..., Path]
@@ -48,7 +49,7 @@ def test_a_python_plugin_that_allocates_without_bound_hits_its_memory_limit(
     assert run_command(engine, "hog.eat").error is not None  # and it is still serving
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@requires(shutil.which("node") is not None, "node is not installed")
 def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
@@ -56,6 +57,7 @@ def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
         const { Plugin } = require("logomesh-plugin");
         const plugin = new Plugin("nodehog", { version: "1" });
         const hoard = [];
+        console.error("nodehog: ready");  // what comes first is not always the cause
         plugin.tool("nodehog.eat", {}, () => {
           for (;;) hoard.push(new Array(1 << 20).fill(1.5));
         });
@@ -68,10 +70,14 @@ def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
     result = run_command(engine, "nodehog.eat")
     assert result.error is not None
     assert result.error.code == "plugin.crashed"  # V8 hit its heap cap and the process died
+    # The cause, from the middle of a long report, beside its first and last lines.
+    assert "FATAL ERROR: " in result.message and "JavaScript heap out of memory" in result.message
+    assert "nodehog: ready" in result.message and "lines cut" in result.message
+    assert re.match(r"\s*\d+: 0x[0-9a-f]+ ", result.message.splitlines()[-1])  # the native stack
     assert run_command(engine, "echo.say", text="unaffected").ok
 
 
-@pytest.mark.skipif(not network_namespaces_available(), reason="no network namespaces here")
+@requires(network_namespaces_available(), "no network namespaces here")
 def test_a_plugin_without_the_network_permission_cannot_connect(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
