@@ -22,6 +22,7 @@ import pytest
 from logomesh.engine import Engine
 from logomesh.plugins import doctor, landlock, stats
 from logomesh.plugins.cgroups import pids_cgroups_available
+from tests.conftest import requires
 from tests.plugins.conftest import ECHO_PLUGIN, run_command
 
 AddPlugin = Callable[..., Path]
@@ -29,7 +30,7 @@ MakeEngine = Callable[..., Engine]
 NODE = shutil.which("node")
 RUNTIMES = [
     "python",
-    pytest.param("node", marks=pytest.mark.skipif(NODE is None, reason="node is not on PATH")),
+    pytest.param("node", marks=requires(NODE is not None, "node is not on PATH")),
 ]
 LOGOMESH = Path(sys.executable).parent / "logomesh"
 
