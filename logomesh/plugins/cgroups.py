@@ -22,7 +22,10 @@ import contextlib
 import functools
 import itertools
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +96,28 @@ def pids_hierarchy() -> PidsHierarchy | None:
         except OSError:
             continue
         _remove_abandoned(folder)
-        return PidsHierarchy(folder, version)
+        hierarchy = PidsHierarchy(folder, version)
+        if _can_join(hierarchy):
+            return hierarchy
     return None
+
+
+def _can_join(hierarchy: PidsHierarchy) -> bool:
+    """Whether a child can really move into a cgroup made here (v2 refuses some moves that
+    mkdir allowed), tried once with a short-lived process, so plugins never fail on it."""
+    try:
+        cgroup = PidsCgroup.create(hierarchy, "probe", 8)
+    except OSError:
+        return False
+    program = shutil.which("true")
+    argv = [program] if program else [sys.executable, "-S", "-c", ""]
+    try:
+        done = subprocess.run(argv, preexec_fn=lambda: join(cgroup.join_path()), timeout=10)
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        cgroup.remove()
 
 
 def pids_cgroups_available() -> bool:
