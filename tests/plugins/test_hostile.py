@@ -149,6 +149,7 @@ def test_a_plugin_that_forks_without_bound_is_stopped_at_its_process_limit(
     # The plugin itself and its children (threads count too) never exceeded the limit.
     assert forker.process is not None and forker.process.peak_processes is not None
     assert 1 < forker.process.peak_processes <= 40
+    assert forker.process.cgroup is not None and not forker.process.cgroup.path.exists()
     assert len(list((folder / "alive").iterdir())) <= 40 - 1
     assert run_command(engine, "echo.say", text="unaffected").ok
 

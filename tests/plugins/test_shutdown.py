@@ -3,6 +3,7 @@ is shutting down (issue 10, item 7)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 
 from logomesh.engine import Engine
 from logomesh.errors import PluginError
+from logomesh.plugins.cgroups import pids_cgroups_available
 from tests.cli.conftest import Run
-from tests.plugins.conftest import wait_until
+from tests.conftest import requires
+from tests.plugins.conftest import plugin_script, run_command, wait_until
 
 AddPlugin = Callable[..., Path]
 
@@ -42,12 +45,15 @@ def processes_of(folder: Path) -> list[psutil.Process]:
     return found
 
 
-def none_left(folder: Path, timeout_s: float = 10.0) -> list[psutil.Process]:
-    """Poll until no process of the plugin is alive; what is left at the deadline."""
+def none_left(folder: Path, timeout_s: float = 10.0) -> list[int]:
+    """Poll until no process of the plugin is alive; the pids left at the deadline, which
+    are then killed (a failing test leaves nothing behind)."""
     deadline = time.monotonic() + timeout_s
     while (left := processes_of(folder)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return left
+    for process in left:
+        process.kill()
+    return [process.pid for process in left]
 
 
 @pytest.mark.parametrize("crashes", [1, 3])
@@ -66,9 +72,7 @@ def test_no_plugin_process_outlives_the_cli_when_a_restart_runs_into_its_exit(
         assert listed.code == 0, listed.err
         assert [p["name"] for p in listed.json()["data"]] == ["phoenix"]
         left = none_left(folder)
-        for process in left:
-            process.kill()
-        assert not left, f"plugin processes outlived the host: {[p.pid for p in left]}"
+        assert not left, f"plugin processes outlived the host: {left}"
 
 
 def test_closing_the_engine_stops_a_restart_in_its_handshake_at_once(
@@ -85,3 +89,31 @@ def test_closing_the_engine_stops_a_restart_in_its_handshake_at_once(
     assert time.monotonic() - began < 10  # not the 30 s the restart would wait for
     assert not none_left(folder)
     assert not (folder / "start-3").exists()
+
+
+ESCAPES_ITS_GROUP = plugin_script(
+    "escaper",
+    """
+    @plugin.tool("escaper.spawn")
+    def spawn(args, ctx):
+        # A child in a session of its own: killing the plugin's process group misses it.
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
+                                  str(pathlib.Path(__file__).parent)], start_new_session=True)
+        return {"pid": child.pid}
+    """,
+    head="import pathlib, subprocess, sys",
+)
+
+
+@requires(pids_cgroups_available(), "no pids cgroup here")
+def test_a_child_that_left_the_plugins_process_group_is_stopped_with_it(
+    add_plugin: AddPlugin, plugin_engine: Callable[..., Engine]
+) -> None:
+    folder = add_plugin("escaper", ESCAPES_ITS_GROUP, commands=("escaper.spawn",))
+    engine = plugin_engine()
+    spawned = run_command(engine, "escaper.spawn")
+    assert spawned.ok, spawned.message
+    child = psutil.Process(spawned.data["pid"])
+    assert os.getsid(child.pid) != os.getsid(engine.plugins.plugins["escaper"].process.pid)
+    engine.close()
+    assert not none_left(folder)
