@@ -4,7 +4,11 @@ Start spawns the process from its :class:`LaunchSpec`, performs the MCP handshak
 ``plugins.start_timeout_s`` and lists its tools. A call is ``tools/call`` with a progress
 token; on timeout or cancellation the plugin is told (``notifications/cancelled``) and the
 caller gets its answer at once. Stop closes stdin, waits a grace period, then kills the
-whole process group, so a plugin that ignores shutdown or left children behind is gone.
+whole process group, so a plugin that ignores shutdown or left children behind is gone;
+where the machine has pids cgroups (``cgroups.py``) the process runs in one of its own,
+which holds ``limits.processes`` and, when the process ends, takes with it any descendant
+that left the group. What it wrote to stderr is kept head and tail (``stderr.py``) for the
+messages that report its end.
 """
 
 from __future__ import annotations
