@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -32,7 +32,6 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _FOLDER = "logomesh"
-_names = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +53,9 @@ def _own_path(controller: str) -> str | None:
     except OSError:
         return None
     for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers.split(",") == [controller] or (not controller and not controllers):
+        _, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if controller in controllers.split(","):  # "" matches only v2's "0::/path"
             return path.lstrip("/")
     return None
 
@@ -126,7 +126,11 @@ def pids_cgroups_available() -> bool:
 
 def _remove_abandoned(folder: Path) -> None:
     """Remove the empty cgroups of hosts that died without removing theirs."""
-    for child in folder.iterdir():
+    try:
+        children = list(folder.iterdir())
+    except OSError:
+        return
+    for child in children:
         owner = child.name.rsplit("-", 2)[-2] if child.name.count("-") >= 2 else ""
         if child.is_dir() and owner.isdigit() and not _alive(int(owner)):
             with contextlib.suppress(OSError):
@@ -155,7 +159,7 @@ class PidsCgroup:
     @classmethod
     def create(cls, hierarchy: PidsHierarchy, plugin: str, limit: int) -> PidsCgroup:
         """A new cgroup for one process of ``plugin``; OSError if it cannot be made."""
-        path = hierarchy.folder / f"{plugin}-{os.getpid()}-{next(_names)}"
+        path = hierarchy.folder / f"{plugin}-{os.getpid()}-{secrets.token_hex(4)}"
         path.mkdir()
         try:
             (path / "pids.max").write_text(str(limit))
