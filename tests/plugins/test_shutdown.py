@@ -117,3 +117,21 @@ def test_a_child_that_left_the_plugins_process_group_is_stopped_with_it(
     assert os.getsid(child.pid) != os.getsid(engine.plugins.plugins["escaper"].process.pid)
     engine.close()
     assert not none_left(folder)
+
+
+def test_a_restart_pending_when_the_engine_closes_never_runs(
+    add_plugin: AddPlugin, plugin_engine: Callable[..., Engine]
+) -> None:
+    folder = add_plugin("phoenix", CRASHES_THEN_SLEEPS, commands=("phoenix.ping",))
+    (folder / "crashes").write_text("1")
+    engine = plugin_engine(restart_backoff_s=0.3)
+    with pytest.raises(PluginError):
+        engine.plugins.ensure_started("phoenix")
+    wait_until(lambda: engine.plugins.plugins["phoenix"].crashes == 1)  # a restart is due
+    engine.close()
+    # A negative can only be watched for a while: well past the restart's 0.3 s.
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        assert not (folder / "start-2").exists(), "the restart ran after close"
+        time.sleep(0.05)
+    assert not none_left(folder, timeout_s=0)
