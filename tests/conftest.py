@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -16,6 +17,30 @@ from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings, load_settings, trust_subject
 from logomesh.engine import Engine
 from logomesh.trust import TRUST_FILE, TrustStore
+
+# CI sets it (.ci/run): there a sandbox protection a test exercises must exist, so its
+# absence fails the run instead of passing it with a skip nobody reads.
+REQUIRE_SANDBOX = "LOGOMESH_REQUIRE_SANDBOX"
+
+
+def require_or_skip(reason: str) -> NoReturn:
+    """Skip a test whose sandbox protection this machine lacks, or fail it when
+    ``LOGOMESH_REQUIRE_SANDBOX=1`` says the machine must have it."""
+    if os.environ.get(REQUIRE_SANDBOX) == "1":
+        pytest.fail(f"{reason}, and {REQUIRE_SANDBOX}=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def requires(available: bool, reason: str) -> pytest.MarkDecorator:
+    """A mark for a test (or ``pytestmark``) that needs a sandbox protection: nothing when
+    ``available``, else :func:`require_or_skip` with ``reason`` when the test sets up."""
+    return pytest.mark.requires_sandbox(available=available, reason=reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires_sandbox"):
+        if not mark.kwargs["available"]:
+            require_or_skip(mark.kwargs["reason"])
 
 
 @pytest.fixture

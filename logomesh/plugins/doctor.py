@@ -3,14 +3,17 @@
 Each row names a protection, its status and why:
 
 - ``active``: the host applies it to every plugin it starts (the clean environment, the
-  process group, resource limits, call timeouts, and network isolation where ``unshare
+  process group, resource limits, call timeouts, the process watchdog, a pids cgroup where
+  LogoMesh may create one, RLIMIT_NPROC when not root, network isolation where ``unshare
   --net`` works, and Landlock file system rules where the kernel has them);
 - ``available, not used yet``: the machine offers it but the host does not apply it yet
   (Node's permission model, seccomp);
 - ``unavailable``: the machine does not offer it, with the reason.
 
-Every probe is read-only and quick: files under ``/proc`` and ``/sys``, ``node --version``,
-one feature test of Node's permission flag, and Landlock's version query (a system call).
+Every probe is quick, and read-only but for the host's own ``logomesh`` pids cgroup
+folder (made once, where plugins' cgroups go): files under ``/proc`` and ``/sys``,
+``node --version``, one feature test of Node's permission flag, and Landlock's version
+query (a system call).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from logomesh.plugins.cgroups import PidsHierarchy, pids_hierarchy
 from logomesh.plugins.sandbox import landlock_abi, network_namespaces_available, unshare_binary
 
 ACTIVE = "active"
@@ -53,10 +57,14 @@ class Protection:
 def diagnose() -> list[Protection]:
     """Every protection, in the order a plugin meets them."""
     node = shutil.which("node")
+    hierarchy = pids_hierarchy()
     checks: list[Callable[[], Protection]] = [
         clean_environment,
         process_group,
         resource_limits,
+        lambda: pids_cgroup(hierarchy),
+        nproc_limit,
+        lambda: process_watchdog(hierarchy),
         call_timeouts,
         network_namespace,
         lambda: node_runtime(node),
@@ -100,19 +108,66 @@ def process_group() -> Protection:
     )
 
 
-def resource_limits(euid: int | None = None) -> Protection:
-    euid = os.geteuid() if euid is None else euid
-    detail = (
+def resource_limits() -> Protection:
+    return Protection(
+        "resource limits",
+        ACTIVE,
         "From the manifest's [limits]: CPU seconds (RLIMIT_CPU), memory (RLIMIT_DATA, which "
-        "Node's V8 tolerates), open files (RLIMIT_NOFILE), file size (RLIMIT_FSIZE) and "
-        "processes (RLIMIT_NPROC)."
+        "Node's V8 tolerates), open files (RLIMIT_NOFILE) and file size (RLIMIT_FSIZE); "
+        "processes by the three rows below.",
     )
-    if euid == 0:
-        detail += (
-            " LogoMesh runs as root here, and RLIMIT_NPROC does not apply to root: the "
-            "process limit is not enforced (run LogoMesh as an ordinary user to get it)."
+
+
+def pids_cgroup(hierarchy: PidsHierarchy | None) -> Protection:
+    name = "process limit (pids cgroup)"
+    if hierarchy is not None:
+        return Protection(
+            name,
+            ACTIVE,
+            f"Each plugin runs in a cgroup of its own (cgroup v{hierarchy.version}, under "
+            f"{hierarchy.folder}) whose pids.max is limits.processes: the kernel refuses the "
+            "fork past it (threads count), and the host then stops the plugin.",
         )
-    return Protection("resource limits", ACTIVE, detail)
+    return Protection(
+        name,
+        UNAVAILABLE,
+        "LogoMesh may not create a pids cgroup here (it needs root with a pids hierarchy, "
+        "or a cgroup v2 subtree delegated to it with pids enabled): limits.processes is "
+        "held by the rows below.",
+    )
+
+
+def nproc_limit(euid: int | None = None) -> Protection:
+    name = "process limit (RLIMIT_NPROC)"
+    euid = os.geteuid() if euid is None else euid
+    if euid == 0:
+        return Protection(
+            name,
+            UNAVAILABLE,
+            "LogoMesh runs as root, and the kernel exempts root from RLIMIT_NPROC.",
+        )
+    return Protection(
+        name,
+        ACTIVE,
+        "A backstop: RLIMIT_NPROC counts all of the user's processes, so each plugin gets "
+        "the user's running count plus limits.processes (not the plugin's own limit).",
+    )
+
+
+def process_watchdog(hierarchy: PidsHierarchy | None) -> Protection:
+    how = (
+        "with a pids cgroup it stops a plugin as soon as the kernel refused one of its forks; "
+        "it is the last resort for a process that left its group"
+        if hierarchy is not None
+        else "without a pids cgroup it is what holds limits.processes, late: a fork bomb runs "
+        "past the limit by what it forks between two counts"
+    )
+    return Protection(
+        "process watchdog",
+        ACTIVE,
+        "Four times a second the host counts each plugin's process group in /proc and stops "
+        f"a plugin over limits.processes; {how}.",
+    )
 
 
 def call_timeouts() -> Protection:

@@ -38,6 +38,7 @@ from logomesh.errors import (
 from logomesh.events import Event
 from logomesh.plugins.arguments import PluginArguments, model_for
 from logomesh.plugins.calls import PluginCommands, refusal
+from logomesh.plugins.children import Children
 from logomesh.plugins.discovery import discover, read_folder
 from logomesh.plugins.manifest import MANIFEST_FILE, Manifest
 from logomesh.plugins.plugin import (
@@ -68,6 +69,7 @@ class PluginHost:
         self._watcher: PluginWatcher | None = None
         self._watchdog = ProcessWatchdog(lambda: list(self.plugins.values()), self._forked_too_much)
         self._closing = threading.Event()
+        self._children = Children()  # every process started, so closing stops them all
         # Processes a reload is starting: a crash at start is the reload's failure, not
         # restarted (the pipe closes before the exit is reported, so this is per process).
         self._no_restart: weakref.WeakSet[PluginProcess] = weakref.WeakSet()
@@ -163,6 +165,8 @@ class PluginHost:
             self.ensure_started(name)
 
     def start_process(self, plugin: Plugin, *, restart_on_crash: bool = True) -> None:
+        if self._children.closed:  # checked again, under a lock, at the spawn itself
+            raise PluginError(f"Plugin {plugin.name} was not started: LogoMesh is shutting down.")
         manifest = plugin.manifest
         folder = plugin.found.folder or self.engine.settings.workspace
         spec = launch_spec(manifest, folder, self.engine.settings.workspace)
@@ -185,6 +189,7 @@ class PluginHost:
         self.set_state(plugin, PluginState.STARTING)
         plugin.process = process
         try:
+            self._children.spawn(process)
             tools = process.start(self.settings.start_timeout_s)
         except LogoMeshError as exc:
             process.stop(0)
@@ -218,9 +223,13 @@ class PluginHost:
             self.halt(plugin, "stopped")
 
     def stop_all(self) -> None:
+        """Stop every plugin and every process this host started, for good: from here on
+        no restart runs and no spawn happens (one under way is registered, and stopped)."""
         self.unwatch()
-        self._watchdog.stop()
         self._closing.set()
+        self._children.close()
+        # A start in its handshake holds its plugin's lock: end it so the stops below run.
+        self._children.stop_starting(0)
         threads = [
             threading.Thread(target=self.stop, args=(name,))
             for name, plugin in list(self.plugins.items())
@@ -230,13 +239,26 @@ class PluginHost:
             thread.start()
         for thread in threads:
             thread.join()
+        self._children.stop_all(self.settings.stop_grace_s)  # old or orphaned processes
+        self._watchdog.stop()
 
-    def _forked_too_much(self, watched: object, count: int) -> None:
+    def _forked_too_much(self, watched: object, count: int, refused: bool) -> None:
+        """The watchdog saw the kernel refuse a fork at the limit, or counted past it."""
         plugin = self.plugins.get(getattr(watched, "name", ""))
         if plugin is None or plugin.process is None:
             return
         limit = plugin.manifest.limits.processes
-        reason = f"started {count} processes, more than its limit of {limit} (limits.processes)"
+        if refused:
+            reason = (
+                f"tried to run more than its limit of {limit} processes (limits.processes); "
+                "the kernel refused the fork (pids cgroup)"
+            )
+        else:
+            plugin.process.peak_processes = count
+            reason = (
+                f"started {count} processes, more than its limit of {limit} processes "
+                "(limits.processes)"
+            )
         logger.warning("plugin %s %s; stopping it", plugin.name, reason)
         plugin.process.terminate(reason)
 
@@ -278,9 +300,7 @@ class PluginHost:
             )
             return
         delay = self.settings.restart_backoff_s * 2 ** (plugin.crashes - 1)
-        timer = threading.Timer(delay, self._start_quietly, args=(plugin.name,))
-        timer.daemon = True
-        timer.start()
+        self._children.later(delay, self._start_quietly, plugin.name)  # not once closed
 
     # -- at run time: disable, enable, unload, load, reload ---------------------------------
 

@@ -99,6 +99,11 @@ class Plugin:
     def process_limit(self) -> int:
         return self.manifest.limits.processes
 
+    def refused_forks(self) -> int:
+        """Forks the kernel refused at the limit (its pids cgroup), for the watchdog."""
+        process = self.process
+        return process.refused_forks() if process is not None else 0
+
     @property
     def manifest(self) -> Manifest:
         assert self.found.manifest is not None

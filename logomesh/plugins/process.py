@@ -4,7 +4,11 @@ Start spawns the process from its :class:`LaunchSpec`, performs the MCP handshak
 ``plugins.start_timeout_s`` and lists its tools. A call is ``tools/call`` with a progress
 token; on timeout or cancellation the plugin is told (``notifications/cancelled``) and the
 caller gets its answer at once. Stop closes stdin, waits a grace period, then kills the
-whole process group, so a plugin that ignores shutdown or left children behind is gone.
+whole process group, so a plugin that ignores shutdown or left children behind is gone;
+where the machine has pids cgroups (``cgroups.py``) the process runs in one of its own,
+which holds ``limits.processes`` and, when the process ends, takes with it any descendant
+that left the group. What it wrote to stderr is kept head and tail (``stderr.py``) for the
+messages that report its end.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logomesh.errors import PluginCrashedError, PluginProtocolError, PluginStartError
+from logomesh.plugins.cgroups import PidsCgroup, pids_hierarchy
 from logomesh.plugins.connection import Connection, RpcError
 from logomesh.plugins.sandbox import LaunchSpec
+from logomesh.plugins.stderr import StderrCapture
 
 PROTOCOL_VERSION = "2025-11-25"
 ACCEPTED_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})
-_STDERR_LINES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +78,7 @@ class PluginProcess:
         self._max = max_message_bytes
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
-        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._stderr = StderrCapture()
         self._progress: dict[str, Callable[[float, float | None, str | None], None]] = {}
         self._tokens = itertools.count(1)
         self.server_info: dict[str, Any] = {}
@@ -81,16 +86,37 @@ class PluginProcess:
         self.started_at: float | None = None
         self._stopping = False
         self.kill_reason: str | None = None
+        self.cgroup: PidsCgroup | None = None
+        # The most processes (tasks) it ran at once, as its cgroup or the watchdog saw it.
+        self.peak_processes: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout_s: float) -> list[Tool]:
+    def spawn(self) -> None:
+        """Create the OS process (the host does it under its closing lock, ``children``),
+        in a pids cgroup of its own where the machine has them (fail closed if it cannot)."""
+        hierarchy = pids_hierarchy()
         try:
-            self._process = self.spec.popen()
+            if hierarchy is not None:
+                self.cgroup = PidsCgroup.create(hierarchy, self.name, self.spec.limits.processes)
         except OSError as exc:
+            raise PluginStartError(
+                f"Plugin {self.name} was not started: its pids cgroup could not be created "
+                f"in {hierarchy.folder if hierarchy else '?'} ({exc})."
+            ) from exc
+        try:
+            self._process = self.spec.popen(self.cgroup)
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._release_cgroup()
             raise PluginStartError(
                 f"Plugin {self.name} could not be started ({self.spec.argv[0]}: {exc})."
             ) from exc
+
+    def start(self, timeout_s: float) -> list[Tool]:
+        """Spawn (unless done already), then the MCP handshake and the list of tools."""
+        if self._process is None:
+            self.spawn()
+        assert self._process is not None
         assert self._process.stdin and self._process.stdout and self._process.stderr
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_reader.start()
@@ -128,7 +154,11 @@ class PluginProcess:
         """Close stdin, wait ``grace_s``, then kill the process group (TERM, then KILL)."""
         self._stopping = True
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None:
+            return
+        if process.poll() is not None:
+            self._kill_group_leftovers(process.pid)  # it ended; what it started has not
+            self._release_cgroup()
             return
         try:
             if process.stdin:
@@ -145,6 +175,7 @@ class PluginProcess:
             except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
                 continue
         self._kill_group_leftovers(process.pid)
+        self._release_cgroup()
 
     def terminate(self, reason: str) -> None:
         """Kill the whole process group now (no grace), remembering why for the error."""
@@ -160,6 +191,21 @@ class PluginProcess:
             except subprocess.TimeoutExpired:
                 continue
         self._kill_group_leftovers(process.pid)
+        self._release_cgroup()
+
+    def _release_cgroup(self) -> None:
+        """Kill what is left in its cgroup (a child that left the process group too) and
+        remove it, keeping its peak."""
+        cgroup = self.cgroup
+        if cgroup is not None:
+            cgroup.remove()
+            if cgroup.peak is not None:
+                self.peak_processes = cgroup.peak
+
+    def refused_forks(self) -> int:
+        """How many of its forks the kernel refused at the limit (0 without a cgroup)."""
+        cgroup = self.cgroup
+        return cgroup.refused_forks() if cgroup is not None and self.running else 0
 
     @staticmethod
     def _kill_group_leftovers(pgid: int) -> None:
@@ -175,11 +221,12 @@ class PluginProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def stderr_tail(self) -> str:
+    def stderr_tail(self, max_chars: int | None = None) -> str:
+        """Its stderr: first lines, first error line and last lines (``stderr.py``)."""
         reader = getattr(self, "_stderr_reader", None)
         if reader is not None and not self.running:
             reader.join(timeout=0.5)  # an exited plugin's last words may still be in the pipe
-        return "\n".join(self._stderr)
+        return self._stderr.excerpt(max_chars)
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -266,7 +313,7 @@ class PluginProcess:
             connection.forget(request_id)
             raise PluginStartError(
                 f"Plugin {self.name} did not answer {method} in time; is it an MCP server on "
-                f"stdio? Its last output: {self.stderr_tail()[-400:] or '(none)'}"
+                f"stdio? Its last output: {self.stderr_tail(400) or '(none)'}"
             ) from None
         except ConnectionError as exc:
             raise PluginStartError(self._crash_message(str(exc), during=method)) from exc
@@ -288,7 +335,7 @@ class PluginProcess:
             return f"stopped by the host: {self.kill_reason}"
         code = self._exit_code()
         what = f"exited with status {code}" if code is not None else (reason or "stopped")
-        tail = self.stderr_tail()[-300:]
+        tail = self.stderr_tail(300)
         return what + (f"; last output: {tail}" if tail else "")
 
     def _crash_message(self, reason: str | None, during: str | None = None) -> str:
@@ -299,7 +346,7 @@ class PluginProcess:
         if reason and code is not None:
             what += f" ({reason})"
         when = f" during {during}" if during else ""
-        tail = self.stderr_tail()[-400:]
+        tail = self.stderr_tail(400)
         return f"Plugin {self.name} {what}{when}." + (f" Its last output: {tail}" if tail else "")
 
     def _notified(self, method: str, params: dict[str, Any]) -> None:
@@ -320,13 +367,15 @@ class PluginProcess:
             self._kill_group_leftovers(self._process.pid)  # it broke the protocol: stop it
         if not self._stopping:
             self._handlers.exited(reason)
+        if self._exit_code() is not None:
+            self._release_cgroup()  # it ended: so does whatever it left in its cgroup
 
     def _drain_stderr(self) -> None:
         stream = self._process.stderr if self._process else None
         if stream is None:
             return
         for raw in iter(lambda: stream.readline(64 * 1024), b""):
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
+            self._stderr.add(raw.decode("utf-8", "replace").rstrip())
 
 
 def parse_tool_result(result: Any, plugin: str, tool: str) -> ToolResult:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logomesh.plugins import landlock
+from logomesh.plugins.cgroups import PidsCgroup, join, pids_hierarchy
 from logomesh.plugins.manifest import Limits, Manifest, Runtime, WorkspaceAccess
 from logomesh.security.redaction import is_secret_key
 
@@ -65,7 +66,8 @@ class LaunchSpec:
     applied: tuple[str, ...] = ()
     missing: tuple[str, ...] = field(default=())
 
-    def popen(self) -> subprocess.Popen[bytes]:
+    def popen(self, cgroup: PidsCgroup | None = None) -> subprocess.Popen[bytes]:
+        """Start it; with ``cgroup``, the child joins it before it execs (see cgroups.py)."""
         return subprocess.Popen(
             list(self.argv),
             stdin=subprocess.PIPE,
@@ -74,7 +76,7 @@ class LaunchSpec:
             cwd=self.cwd,
             env=self.env,
             start_new_session=True,  # its own process group: stop kills every descendant
-            preexec_fn=_limiter(self.limits, self.memory_limit),
+            preexec_fn=_limiter(self.limits, self.memory_limit, cgroup),
             close_fds=True,
         )
 
@@ -82,6 +84,11 @@ class LaunchSpec:
 def launch_spec(manifest: Manifest, folder: Path, workspace: Path) -> LaunchSpec:
     applied = ["clean environment", "own process group", "resource limits", "call timeouts"]
     missing: list[str] = []
+    hierarchy = pids_hierarchy()
+    if hierarchy is not None:
+        applied.append(f"process limit refused by the kernel ({hierarchy.label})")
+    else:
+        missing.append("a kernel process limit (no pids cgroup here; the watchdog stops it)")
     env = _clean_env(manifest, folder, workspace)
     argv = _runtime_argv(manifest, folder, env)
     if manifest.runtime is Runtime.NODE:
@@ -237,8 +244,8 @@ def network_namespaces_available() -> bool:
     return probe.returncode == 0
 
 
-def _limiter(limits: Limits, memory: int) -> Callable[[], None]:
-    """Runs in the child between fork and exec: only async-signal-safe work (setrlimit)."""
+def _limiter(limits: Limits, memory: int, cgroup: PidsCgroup | None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: setrlimit, and joining its pids cgroup."""
     settings = [
         (resource.RLIMIT_CPU, limits.cpu_s),
         (resource.RLIMIT_NOFILE, limits.open_files),
@@ -251,7 +258,11 @@ def _limiter(limits: Limits, memory: int) -> Callable[[], None]:
         # limit (logomesh.plugins.watchdog).
         settings.append((resource.RLIMIT_NPROC, _user_processes() + limits.processes))
 
+    procs_file = cgroup.join_path() if cgroup is not None else None
+
     def apply() -> None:
+        if procs_file is not None:
+            join(procs_file)  # first, so nothing this process starts is outside the limit
         for which, value in settings:
             # A hard limit already lower than ours stays lower.
             with contextlib.suppress(ValueError, OSError):

@@ -1,11 +1,15 @@
-"""A watchdog that stops a plugin which forks past its ``limits.processes``.
+"""A watchdog that stops a plugin which tries to run more than its ``limits.processes``.
 
-RLIMIT_NPROC cannot do this alone: it counts every process of the user (so a per-plugin
-value would be wrong on a machine where the user runs hundreds of processes), and root is
-exempt from it altogether. Each plugin leads its own process group, so the watchdog counts
-the members of each group from ``/proc`` a few times a second and kills a group that grew
-past its limit; the plugin then fails with that reason. Scanning ``/proc`` costs about a
-millisecond per pass on a typical machine, and the thread runs only while plugins do.
+Where the plugin has a pids cgroup (``cgroups.py``) the kernel already refuses the fork past
+the limit; the watchdog sees the refusal (``pids.events``) and stops the plugin, so a fork
+bomb ends with a clear error instead of spinning until its call times out. Where there is
+no cgroup it is the last resort: RLIMIT_NPROC counts every process of the user (so a
+per-plugin value would be wrong on a machine where the user runs hundreds of processes),
+and root is exempt from it altogether. Each plugin leads its own process group, so the
+watchdog counts the members of each group from ``/proc`` a few times a second and kills a
+group that grew past its limit; such a plugin has already run past it by what it forks in
+one interval. Scanning ``/proc`` costs about a millisecond per pass on a typical machine,
+and the thread runs only while plugins do.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class Watched(Protocol):
     def group_leader(self) -> int | None: ...
 
     def process_limit(self) -> int: ...
+
+    def refused_forks(self) -> int: ...
 
 
 def group_sizes() -> Counter[int]:
@@ -62,7 +68,7 @@ class ProcessWatchdog:
     def __init__(
         self,
         plugins: Callable[[], Iterable[Watched]],
-        on_exceeded: Callable[[Watched, int], None],
+        on_exceeded: Callable[[Watched, int, bool], None],
         interval_s: float = 0.25,
     ) -> None:
         self._plugins = plugins
@@ -93,8 +99,9 @@ class ProcessWatchdog:
             for plugin, leader in watched:
                 assert leader is not None
                 count = sizes.get(leader, 0)
-                if count > plugin.process_limit():
+                refused = plugin.refused_forks() > 0
+                if refused or count > plugin.process_limit():
                     try:
-                        self._on_exceeded(plugin, count)
+                        self._on_exceeded(plugin, count, refused)
                     except Exception:  # the watchdog must outlive any one plugin's failure
                         logger.exception("stopping plugin %s failed", plugin.name)

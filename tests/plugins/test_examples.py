@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Run
+from tests.conftest import requires
 
 REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 CliFn = Callable[..., Run]
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+pytestmark = requires(shutil.which("node") is not None, "node is not installed")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ other plugins go on; each refusal is clear."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from logomesh.engine import Engine
+from logomesh.plugins.cgroups import pids_cgroups_available
 from logomesh.plugins.sandbox import network_namespaces_available
+from tests.conftest import require_or_skip, requires
 from tests.plugins.conftest import ECHO_PLUGIN, run_command
 
 AddPlugin = Callable[..., Path]
@@ -46,7 +49,7 @@ def test_a_python_plugin_that_allocates_without_bound_hits_its_memory_limit(
     assert run_command(engine, "hog.eat").error is not None  # and it is still serving
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@requires(shutil.which("node") is not None, "node is not installed")
 def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
@@ -54,6 +57,7 @@ def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
         const { Plugin } = require("logomesh-plugin");
         const plugin = new Plugin("nodehog", { version: "1" });
         const hoard = [];
+        console.error("nodehog: ready");  // what comes first is not always the cause
         plugin.tool("nodehog.eat", {}, () => {
           for (;;) hoard.push(new Array(1 << 20).fill(1.5));
         });
@@ -66,10 +70,14 @@ def test_a_node_plugin_that_allocates_without_bound_is_stopped_not_the_host(
     result = run_command(engine, "nodehog.eat")
     assert result.error is not None
     assert result.error.code == "plugin.crashed"  # V8 hit its heap cap and the process died
+    # The cause, from the middle of a long report, beside its first and last lines.
+    assert "FATAL ERROR: " in result.message and "JavaScript heap out of memory" in result.message
+    assert "nodehog: ready" in result.message and "lines cut" in result.message
+    assert re.match(r"\s*\d+: 0x[0-9a-f]+ ", result.message.splitlines()[-1])  # the native stack
     assert run_command(engine, "echo.say", text="unaffected").ok
 
 
-@pytest.mark.skipif(not network_namespaces_available(), reason="no network namespaces here")
+@requires(network_namespaces_available(), "no network namespaces here")
 def test_a_plugin_without_the_network_permission_cannot_connect(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
@@ -101,36 +109,67 @@ def test_a_plugin_without_the_network_permission_cannot_connect(
     server.close()
 
 
+FORK_BOMB = """
+    import os, pathlib, time
+    from logomesh_plugin import Plugin
+    plugin = Plugin("forker", version="1")
+    alive = pathlib.Path(__file__).with_name("alive")
+    @plugin.tool("forker.bomb")
+    def bomb(args, ctx):
+        alive.mkdir(exist_ok=True)
+        while True:
+            try:
+                if os.fork() == 0:
+                    (alive / str(os.getpid())).touch()  # each child says it ran
+                    time.sleep(60)
+                    os._exit(0)
+            except OSError:
+                time.sleep(0.01)
+    plugin.run()
+"""
+
+
 def test_a_plugin_that_forks_without_bound_is_stopped_at_its_process_limit(
     add_plugin: AddPlugin, plugin_engine: MakeEngine
 ) -> None:
-    """The fork loop never stops on its own: only the host's limit ends it (RLIMIT_NPROC
-    alone cannot, as root is exempt from it)."""
-    script = """
-        import os, time
-        from logomesh_plugin import Plugin
-        plugin = Plugin("forker", version="1")
-        @plugin.tool("forker.bomb")
-        def bomb(args, ctx):
-            while True:
-                try:
-                    if os.fork() == 0:
-                        time.sleep(60)
-                        os._exit(0)
-                except OSError:
-                    time.sleep(0.01)
-        plugin.run()
-    """
-    add_plugin("forker", script, commands=("forker.bomb",),
-               extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
+    """The fork loop never stops on its own: only the host's limit ends it, and no more
+    than ``limits.processes`` of it ever run at once (a pids cgroup refuses the fork itself;
+    the watchdog alone would stop it only after it went past)."""
+    if not pids_cgroups_available():
+        require_or_skip("no pids cgroup here: only the watchdog limits processes")
+    folder = add_plugin("forker", FORK_BOMB, commands=("forker.bomb",),
+                        extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
     add_plugin("echo", ECHO_PLUGIN, commands=("echo.say",))
     engine = plugin_engine(max_restarts=0)
     result = run_command(engine, "forker.bomb")
     assert result.error is not None and result.error.code == "plugin.crashed"
-    assert "more than its limit of 40 (limits.processes)" in result.message
-    leader = engine.plugins.plugins["forker"].group_leader()
-    assert leader is None
+    assert "its limit of 40 processes (limits.processes)" in result.message
+    forker = engine.plugins.plugins["forker"]
+    assert forker.group_leader() is None
+    # The plugin itself and its children (threads count too) never exceeded the limit.
+    assert forker.process is not None and forker.process.peak_processes is not None
+    assert 1 < forker.process.peak_processes <= 40
+    assert forker.process.cgroup is not None and not forker.process.cgroup.path.exists()
+    assert len(list((folder / "alive").iterdir())) <= 40 - 1
     assert run_command(engine, "echo.say", text="unaffected").ok
+
+
+def test_without_a_pids_cgroup_the_watchdog_still_stops_a_fork_bomb(
+    add_plugin: AddPlugin, plugin_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last resort, as on a machine where LogoMesh may not create cgroups: late (the
+    bomb runs past the limit by what it forks between two counts), but it ends."""
+    monkeypatch.setattr("logomesh.plugins.process.pids_hierarchy", lambda: None)
+    add_plugin("forker", FORK_BOMB, commands=("forker.bomb",),
+               extra="[limits]\nprocesses = 40\ncall_timeout_s = 20\n")  # fmt: skip
+    engine = plugin_engine(max_restarts=0)
+    result = run_command(engine, "forker.bomb")
+    assert result.error is not None and result.error.code == "plugin.crashed"
+    assert "more than its limit of 40 processes (limits.processes)" in result.message
+    forker = engine.plugins.plugins["forker"]
+    assert forker.process is not None and forker.process.cgroup is None
+    assert forker.process.peak_processes is not None and forker.process.peak_processes > 40
+    assert forker.group_leader() is None
 
 
 def test_a_100_mb_message_is_refused_at_the_default_limit(

@@ -23,9 +23,10 @@ from logomesh.engine import Engine
 from logomesh.plugins import landlock
 from logomesh.plugins.manifest import parse_manifest
 from logomesh.plugins.sandbox import LAUNCHER, launch_spec
+from tests.conftest import require_or_skip, requires
 from tests.plugins.conftest import run_command
 
-pytestmark = pytest.mark.skipif(landlock.abi_version() == 0, reason="no Landlock here")
+pytestmark = requires(landlock.abi_version() > 0, "no Landlock here")
 
 AddPlugin = Callable[..., Path]
 MakeEngine = Callable[..., Engine]
@@ -164,7 +165,7 @@ NODE_PROBE = """
 """
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not on PATH")
+@requires(NODE is not None, "node is not on PATH")
 def test_a_node_plugin_cannot_read_outside_its_grants(
     add_plugin: AddPlugin, plugin_engine: MakeEngine, workspace: Path, secret: Path
 ) -> None:
@@ -189,7 +190,7 @@ def test_a_node_plugin_cannot_read_outside_its_grants(
 def test_restrict_blocks_tcp_and_files_in_a_child(tmp_path: Path) -> None:
     """The module alone, through the launcher: rules survive exec; TCP connect is refused."""
     if landlock.abi_version() < 4:
-        pytest.skip("TCP rules need Landlock ABI 4")
+        require_or_skip("TCP rules need Landlock ABI 4")
     allowed = tmp_path / "allowed"
     allowed.mkdir()
     (tmp_path / "secret").write_text("s", encoding="utf-8")

@@ -17,10 +17,11 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.conftest import requires
 from tests.plugins.driver import TIMEOUT, Message, RawPeer
 
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
+pytestmark = requires(NODE is not None, "node is not on PATH")
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_DIR = ROOT / "logomesh" / "plugins" / "sdk" / "node"

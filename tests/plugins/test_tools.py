@@ -21,6 +21,8 @@ import pytest
 
 from logomesh.engine import Engine
 from logomesh.plugins import doctor, landlock, stats
+from logomesh.plugins.cgroups import pids_cgroups_available
+from tests.conftest import requires
 from tests.plugins.conftest import ECHO_PLUGIN, run_command
 
 AddPlugin = Callable[..., Path]
@@ -28,7 +30,7 @@ MakeEngine = Callable[..., Engine]
 NODE = shutil.which("node")
 RUNTIMES = [
     "python",
-    pytest.param("node", marks=pytest.mark.skipif(NODE is None, reason="node is not on PATH")),
+    pytest.param("node", marks=requires(NODE is not None, "node is not on PATH")),
 ]
 LOGOMESH = Path(sys.executable).parent / "logomesh"
 
@@ -116,6 +118,9 @@ def test_doctor_lists_every_protection_with_a_status(plugin_engine: MakeEngine) 
         "clean environment",
         "process group",
         "resource limits",
+        "process limit (pids cgroup)",
+        "process limit (RLIMIT_NPROC)",
+        "process watchdog",
         "call timeouts",
         "network namespace",
         "Node.js runtime",
@@ -125,11 +130,17 @@ def test_doctor_lists_every_protection_with_a_status(plugin_engine: MakeEngine) 
     }
     statuses = {doctor.ACTIVE, doctor.NOT_USED_YET, doctor.UNAVAILABLE}
     assert all(row["status"] in statuses and row["detail"] for row in rows.values())
-    for always in ("clean environment", "process group", "resource limits"):
+    for always in ("clean environment", "process group", "resource limits", "process watchdog"):
         assert rows[always]["status"] == doctor.ACTIVE
-    assert ("RLIMIT_NPROC does not apply to root" in rows["resource limits"]["detail"]) == (
-        os.geteuid() == 0
-    )
+    # Which mechanism holds limits.processes here: the cgroup where LogoMesh may make one.
+    cgroup = rows["process limit (pids cgroup)"]
+    assert cgroup["status"] == (doctor.ACTIVE if pids_cgroups_available() else doctor.UNAVAILABLE)
+    nproc = rows["process limit (RLIMIT_NPROC)"]
+    assert nproc["status"] == (doctor.UNAVAILABLE if os.geteuid() == 0 else doctor.ACTIVE)
+    if pids_cgroups_available():
+        assert "refuses the fork" in cgroup["detail"]
+        assert "last resort" in rows["process watchdog"]["detail"]
+    assert "not enforced" not in rows["resource limits"]["detail"]
     node = rows["Node.js runtime"]
     assert node["status"] == (doctor.ACTIVE if NODE else doctor.UNAVAILABLE)
     if NODE:
@@ -154,8 +165,11 @@ def test_doctor_reads_landlock_and_seccomp_from_the_kernel(tmp_path: Path) -> No
     assert "already runs under a filter" in filtered.detail
     status.write_text("Name:\tpython\n")
     assert doctor.seccomp(status).status == doctor.UNAVAILABLE
-    assert "not apply to root" in doctor.resource_limits(euid=0).detail
-    assert "root" not in doctor.resource_limits(euid=1000).detail
+    assert "exempts root" in doctor.nproc_limit(euid=0).detail
+    assert doctor.nproc_limit(euid=0).status == doctor.UNAVAILABLE
+    assert doctor.nproc_limit(euid=1000).status == doctor.ACTIVE
+    assert doctor.pids_cgroup(None).status == doctor.UNAVAILABLE
+    assert "late" in doctor.process_watchdog(None).detail
 
 
 # -- new ------------------------------------------------------------------------------------
