@@ -205,25 +205,31 @@ class Interpreter:
     def _phrase_vectors(
         self, texts: list[str], stop: threading.Event | None = None
     ) -> npt.NDArray[np.float32]:
-        """Embeddings of every phrasing, cached on disk: a cold CLI start skips ~1 s."""
+        """Embeddings of every phrasing, cached on disk: a cold CLI start skips ~1 s.
+
+        The cache file is tagged with the model that made its vectors; one made by another
+        model (``Embedder.identity``) is embedded again, never mixed with this model's.
+        """
         import numpy as np
 
         if self.cache_dir is None:
             return self._encode(texts, stop)
-        digest = hashlib.sha256(
-            json.dumps([self.embedder.identity, texts]).encode("utf-8")
-        ).hexdigest()[:24]
-        path = self.cache_dir / f"nl-index-{digest}.npy"
-        with contextlib.suppress(OSError, ValueError):
-            cached = np.load(path)
-            if cached.shape[0] == len(texts):
-                return cached.astype(np.float32, copy=False)  # type: ignore[no-any-return]
+        model = self.embedder.identity
+        digest = hashlib.sha256(json.dumps(texts).encode("utf-8")).hexdigest()[:24]
+        path = self.cache_dir / f"nl-index-{digest}.npz"
+        with contextlib.suppress(OSError, ValueError, KeyError), np.load(path) as cached:
+            vectors = cached["vectors"]
+            if str(cached["model"]) == model and vectors.shape[0] == len(texts):
+                return vectors.astype(np.float32, copy=False)  # type: ignore[no-any-return]
         vectors = self._encode(texts, stop)
         with contextlib.suppress(OSError):
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            for old in self.cache_dir.glob("nl-index-*.npy"):
+            for old in [
+                *self.cache_dir.glob("nl-index-*.npy"),
+                *self.cache_dir.glob("nl-index-*.npz"),
+            ]:
                 old.unlink(missing_ok=True)
-            np.save(path, vectors)
+            np.savez(path, vectors=vectors, model=np.array(model))
         return vectors
 
     def _encode(self, texts: list[str], stop: threading.Event | None) -> npt.NDArray[np.float32]:
