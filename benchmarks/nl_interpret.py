@@ -1,9 +1,13 @@
-"""Natural-language interpretation: accuracy on the labelled set, warm latency, first use.
+"""Natural-language interpretation: accuracy on the labelled sets, warm latency, first use.
 
-Accuracy and warm latency run in this process over ``tests/data/nl_requests.jsonl`` in a
-workspace holding the paths those requests name. First use is timed in a fresh Python
-process, from constructing the engine to the first proposal, so it includes importing
-sentence-transformers and loading the model: what ``logomesh do`` pays on a cold start.
+Accuracy and warm latency run in this process in a workspace holding the paths the requests
+name, over two splits: ``tests/data/nl_requests.jsonl``, the set the threshold, bonus and
+examples were tuned on, and ``tests/data/nl_requests_heldout.jsonl``, written afterwards
+and never tuned on (see tests/nl/test_accuracy.py). Both are scored against the same 90 %
+target; the held-out figure is the one that says how new requests fare. First use is timed
+in a fresh Python process, from constructing the engine to the first proposal, so it
+includes importing sentence-transformers and loading the model: what ``logomesh do`` pays
+on a cold start.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from pathlib import Path
 
 from benchmarks.table import Row
 from benchmarks.workspace import Workspace, open_engine, private_workspace
-from logomesh.nl.evaluation import evaluate, load_cases
+from logomesh.nl.evaluation import Report, evaluate, load_cases
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "nl_requests.jsonl"
+HELDOUT = DATA.with_name("nl_requests_heldout.jsonl")
 PROJECT_FILES = (
     "src/app.py", "src/utils.py", "src/main.py", "README.md", "pyproject.toml", "setup.cfg",
     "docs/guide.md", "tests/unit/test_app.py", "tests/test_api.py",
@@ -44,24 +49,14 @@ def run(quick: bool) -> list[Row]:
             engine.interpreter.warm_up()
             cases = load_cases(DATA)
             report = evaluate(engine.interpreter, cases[::4] if quick else cases)
+            heldout = evaluate(engine.interpreter, load_cases(HELDOUT))
         finally:
             engine.close()
         first_use = [_first_use(workspace) for _ in range(1 if quick else 3)]
     p95 = report.percentile_ms(0.95)
     return [
-        Row(
-            f"NL top-1 accuracy ({report.matching} requests)",
-            f"{report.top1_accuracy:.1%}",
-            ">= 90%",
-            report.top1_accuracy >= 0.9,
-        ),
-        Row(
-            f"NL 'no match' accuracy ({report.non_matching} requests)",
-            f"{report.no_match_accuracy:.1%}",
-            ">= 90%",
-            report.no_match_accuracy >= 0.9,
-        ),
-        Row("NL argument accuracy (of correct commands)", f"{report.argument_accuracy:.1%}"),
+        *_accuracy_rows("tuned", report),
+        *_accuracy_rows("held-out", heldout),
         Row("interpret, model warm, p50", f"{report.percentile_ms(0.5):.1f} ms"),
         Row("interpret, model warm, p95", f"{p95:.1f} ms", "< 50 ms", p95 < 50),
         Row(
@@ -69,6 +64,27 @@ def run(quick: bool) -> list[Row]:
             f"{sorted(first_use)[len(first_use) // 2]:.2f} s",
             "< 3 s",
             sorted(first_use)[len(first_use) // 2] < 3,
+        ),
+    ]
+
+
+def _accuracy_rows(split: str, report: Report) -> list[Row]:
+    return [
+        Row(
+            f"NL top-1 accuracy, {split} set ({report.matching} requests)",
+            f"{report.top1_accuracy:.1%}",
+            ">= 90%",
+            report.top1_accuracy >= 0.9,
+        ),
+        Row(
+            f"NL 'no match' accuracy, {split} set ({report.non_matching} requests)",
+            f"{report.no_match_accuracy:.1%}",
+            ">= 90%",
+            report.no_match_accuracy >= 0.9,
+        ),
+        Row(
+            f"NL argument accuracy, {split} set (of correct commands)",
+            f"{report.argument_accuracy:.1%}",
         ),
     ]
 

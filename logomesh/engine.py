@@ -226,14 +226,20 @@ class Engine:
             self.events.subscribe(AuditRecorded, lambda _event: worker.wake())
 
     def close(self) -> None:
+        # First the threads that may be inside the model: one still running torch when
+        # Python finalises aborts the process ("terminate called without an active exception").
+        if "interpreter" in self.__dict__:
+            self.interpreter.close()
+        if "semantic_search" in self.__dict__:
+            self.semantic_search.close()
+        if "embedder" in self.__dict__ and self._embedder is None:
+            self.embedder.close()  # an embedder passed in belongs to the caller
         self.plugins.stop_all()
         self.events.close()  # after the plugins' last state changes are delivered
         if "audit_writer" in self.__dict__:
             self.audit_writer.close()  # writes what is still queued
         if "llm" in self.__dict__ and self._model_pool is None:
             self.llm.pool.close()  # a pool passed in belongs to the caller
-        if "semantic_search" in self.__dict__:
-            self.semantic_search.close()
         if "database" in self.__dict__:
             self.database.dispose()
 

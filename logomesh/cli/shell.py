@@ -46,15 +46,20 @@ def run_shell(ctx: typer.Context) -> int:
     engine = state_of(ctx).engine()
     history = engine.settings.state_dir / "shell_history"
     _setup_readline(engine, history)
-    # One event loop for the whole session: every line runs on it, and engine events
-    # (plugins' too) are delivered on it, in order; see docs/architecture.md.
-    with asyncio.Runner() as runner:
-        engine.events.bind(runner.get_loop())
-        try:
-            _serve(engine, runner)
-        finally:
-            engine.events.unbind()
-            _save_history(history)
+    try:
+        # One event loop for the whole session: every line runs on it, and engine events
+        # (plugins' too) are delivered on it, in order; see docs/architecture.md.
+        with asyncio.Runner() as runner:
+            engine.events.bind(runner.get_loop())
+            try:
+                _serve(engine, runner)
+            finally:
+                engine.events.unbind()
+                _save_history(history)
+    finally:
+        # Stops (and waits for) the model warm-up and the embedding worker, among others:
+        # left running into interpreter shutdown, a thread inside torch aborts the process.
+        engine.close()
     return 0
 
 

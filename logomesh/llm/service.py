@@ -274,11 +274,13 @@ class LLMService:
                 outcome = Outcome.CANCELLED
                 raise
             cause = translate(exc, opened.config.name)
+            outcome = Outcome.ERROR
+            if cause is None:
+                raise  # a bug, not the model's doing: it propagates as itself
             error = StreamInterruptedError(
                 f"{opened.config.name} stopped after part of its answer "
                 f"({len(''.join(parts))} characters): {cause.user_message}"
             )
-            outcome = Outcome.ERROR
             raise error from exc
         finally:
             opened.release()
@@ -390,6 +392,8 @@ class LLMService:
             await results.aclose()
         except Exception as exc:
             error = translate(exc, config.name)
+            if error is None:
+                raise  # a bug, not the model's doing: it propagates as itself
             await call.failed(
                 config, index, attempt, GenerationParams(), backend.version, started,
                 error=error, action=EMBED_ACTION,

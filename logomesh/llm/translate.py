@@ -4,6 +4,12 @@ Providers raise whatever their SDK raises (openai, anthropic, ollama, httpx, lla
 Rather than import each SDK here (most are optional extras), errors are recognised by what
 they carry: an HTTP status, a ``Retry-After`` header, or a well-known class name anywhere in
 their MRO. The retry policy then only has to read ``ModelCallError.retryable``.
+
+What is not recognised as the model's doing is not translated: a ``TypeError``,
+``KeyError``, ``IndexError`` or ``AttributeError`` is a bug (LogoMesh's or an SDK's), so
+``translate`` returns None and the caller lets it propagate. A response of the wrong shape is
+caught before the SDK trips over it (``providers/response_shape.py``) and arrives here as a
+``MalformedResponseError``, possibly wrapped by the SDK as the cause of its own exception.
 """
 
 from __future__ import annotations
@@ -35,14 +41,17 @@ _CONNECTION_NAMES = {
     "IncompleteRead",
 }
 _MALFORMED_NAMES = {"JSONDecodeError", "ValidationError", "DecodingError"}
-# Raised by SDKs that index into a response missing the expected fields (``choices: null``).
-_SHAPE_ERRORS = (TypeError, KeyError, IndexError, AttributeError)
+# Programming errors: never the server's fault, so never translated.
+_BUGS = (TypeError, KeyError, IndexError, AttributeError, NameError, AssertionError)
 
 
-def translate(exc: BaseException, model: str) -> LogoMeshError:
-    """The LogoMesh error for ``exc`` raised while calling ``model``."""
-    if isinstance(exc, LogoMeshError):
-        return exc
+def translate(exc: BaseException, model: str) -> LogoMeshError | None:
+    """The LogoMesh error for ``exc`` raised while calling ``model``; None for a bug."""
+    ours = _logomesh_cause(exc)
+    if ours is not None:
+        return ours
+    if isinstance(exc, _BUGS):
+        return None
     names = {cls.__name__ for cls in type(exc).__mro__}
     detail = _describe(exc)
     status = _status_of(exc)
@@ -55,9 +64,22 @@ def translate(exc: BaseException, model: str) -> LogoMeshError:
             f"Could not reach {model} ({detail}). Check that its server is running and "
             "that `base_url` in its [[llm.models]] table is right."
         )
-    if names & _MALFORMED_NAMES or isinstance(exc, (json.JSONDecodeError, *_SHAPE_ERRORS)):
+    if names & _MALFORMED_NAMES or isinstance(exc, json.JSONDecodeError):
         return MalformedResponseError(f"{model} sent a response that could not be read ({detail}).")
     return ModelCallError(f"{model} failed: {detail}.")
+
+
+def _logomesh_cause(exc: BaseException) -> LogoMeshError | None:
+    """A LogoMesh error that ``exc`` is, or wraps (the openai SDK turns an exception raised
+    in an httpx hook into ``APIConnectionError`` from it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, LogoMeshError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__
+    return None
 
 
 def _from_status(status: int, exc: BaseException, model: str, detail: str) -> ModelCallError:

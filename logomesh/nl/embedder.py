@@ -65,8 +65,16 @@ class Embedder:
         with self._lock:
             if self._backend is not None or self._warming is not None:
                 return
-            self._warming = threading.Thread(target=self._load_quietly, daemon=True)
+            self._warming = threading.Thread(
+                target=self._load_quietly, name="nl-model-load", daemon=True
+            )
             self._warming.start()
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Wait for a background load: a thread inside torch at exit aborts the process."""
+        warming = self._warming
+        if warming is not None:
+            warming.join(timeout_s)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
         backend = self._ensure_loaded()

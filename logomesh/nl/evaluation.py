@@ -9,12 +9,22 @@ arguments it must carry; other extracted arguments are allowed.
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from logomesh.nl.interpreter import Interpreter
+from logomesh.nl.normalise import Vocabulary
+
+# A request sharing this share of its words with an example is the example again, reworded
+# (Jaccard similarity of the two word sets: |A & B| / |A | B|).
+NEAR_DUPLICATE_SIMILARITY = 0.8
+# Words that add nothing to a request: "show me the audit log" is "show the audit log".
+_FILLERS = frozenset(("please", "the", "a", "an", "me", "my", "our", "your", "now", "just"))
+_NOT_A_WORD = re.compile(r"[^\w\s]|_")
 
 
 @dataclass(frozen=True)
@@ -103,3 +113,50 @@ def evaluate(interpreter: Interpreter, cases: list[Case]) -> Report:
 
 def _same(got: Any, expected: Any) -> bool:
     return got == expected or str(got) == str(expected)
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    """A labelled request that is (almost) one of the phrasings the interpreter embeds."""
+
+    text: str
+    example: str
+    command: str
+    similarity: float
+
+    def __str__(self) -> str:
+        return f"{self.text!r} ~ {self.example!r} of {self.command} ({self.similarity:.2f})"
+
+
+def near_duplicates(
+    cases: Iterable[Case],
+    examples: Sequence[tuple[str, str]],
+    threshold: float = NEAR_DUPLICATE_SIMILARITY,
+) -> list[NearDuplicate]:
+    """The cases whose words are (nearly) those of an example: ``(command, phrase)`` pairs.
+
+    Both sides are normalised alike: typos corrected against the examples' vocabulary (as
+    the interpreter does), case folded, quotes and punctuation dropped, fillers removed.
+    So ``search for "TODO"`` is a duplicate of ``search for TODO``, and ``show me the audit
+    log please`` of ``show the audit log``.
+    """
+    vocabulary = Vocabulary(phrase for _, phrase in examples)
+    keyed = [(command, phrase, word_set(phrase, vocabulary)) for command, phrase in examples]
+    found = []
+    for case in cases:
+        words = word_set(case.text, vocabulary)
+        best = max(keyed, key=lambda item: _jaccard(words, item[2]), default=None)
+        if best is not None and (similarity := _jaccard(words, best[2])) >= threshold:
+            found.append(NearDuplicate(case.text, best[1], best[0], similarity))
+    return found
+
+
+def word_set(text: str, vocabulary: Vocabulary) -> frozenset[str]:
+    """The words of ``text`` that say what it asks for, normalised for comparison."""
+    words = _NOT_A_WORD.sub(" ", vocabulary.correct(text).casefold()).split()
+    return frozenset(words) - _FILLERS or frozenset(words)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = a | b
+    return len(a & b) / len(union) if union else 1.0

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = 0.45
 _ALTERNATIVES = 3
+# Phrasings embedded per call: small enough that a stopped warm-up ends within ~1 s.
+_WARM_UP_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,9 @@ class Interpreter:
         self.cache_dir = cache_dir
         self._index: _Index | None = None
         self._lock = threading.Lock()
+        # The background warm-up checks this between batches, so close() can join it.
+        self._stop_warming = threading.Event()
+        self._warming: threading.Thread | None = None
 
     def interpret(self, text: str) -> Proposal:
         cleaned = " ".join(text.split())
@@ -138,11 +143,28 @@ class Interpreter:
 
     def warm_up_in_background(self) -> None:
         """Start :meth:`warm_up` on a daemon thread; errors surface on first real use."""
-        threading.Thread(target=self._warm_quietly, name="nl-warm-up", daemon=True).start()
+        if self._warming is not None and self._warming.is_alive():
+            return
+        self._stop_warming.clear()
+        self._warming = threading.Thread(target=self._warm_quietly, name="nl-warm-up", daemon=True)
+        self._warming.start()
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Stop a background warm-up and wait for it.
+
+        A daemon thread still inside torch when Python finalises aborts the process
+        (``terminate called without an active exception``): the warm-up stops after the
+        batch it is embedding; a model load in progress cannot be cut short, so it is waited
+        for (seconds).
+        """
+        self._stop_warming.set()
+        if self._warming is not None:
+            self._warming.join(timeout_s)
+            self._warming = None
 
     def _warm_quietly(self) -> None:
-        with contextlib.suppress(LogoMeshError):
-            self.warm_up()
+        with contextlib.suppress(LogoMeshError, _WarmUpStopped):
+            self._current_index(self._stop_warming)
 
     def _rank(self, text: str) -> list[tuple[str, float]]:
         import numpy as np
@@ -159,7 +181,7 @@ class Interpreter:
         ]
         return sorted(scores, key=lambda item: -item[1])
 
-    def _current_index(self) -> _Index:
+    def _current_index(self, stop: threading.Event | None = None) -> _Index:
         # The interpreter never proposes itself (nl.*): interpreting is not a request.
         key = tuple(
             (spec.name, phrasings(spec))
@@ -176,31 +198,54 @@ class Interpreter:
                     for phrase in phrases
                 ]
                 self._index = _Index(
-                    names, owners, self._phrase_vectors(texts), Vocabulary(texts), key
+                    names, owners, self._phrase_vectors(texts, stop), Vocabulary(texts), key
                 )
             return self._index
 
-    def _phrase_vectors(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        """Embeddings of every phrasing, cached on disk: a cold CLI start skips ~1 s."""
+    def _phrase_vectors(
+        self, texts: list[str], stop: threading.Event | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Embeddings of every phrasing, cached on disk: a cold CLI start skips ~1 s.
+
+        The cache file is tagged with the model that made its vectors; one made by another
+        model (``Embedder.identity``) is embedded again, never mixed with this model's.
+        """
         import numpy as np
 
         if self.cache_dir is None:
-            return self.embedder.encode(texts)
-        digest = hashlib.sha256(
-            json.dumps([self.embedder.identity, texts]).encode("utf-8")
-        ).hexdigest()[:24]
-        path = self.cache_dir / f"nl-index-{digest}.npy"
-        with contextlib.suppress(OSError, ValueError):
-            cached = np.load(path)
-            if cached.shape[0] == len(texts):
-                return cached.astype(np.float32, copy=False)  # type: ignore[no-any-return]
-        vectors = self.embedder.encode(texts)
+            return self._encode(texts, stop)
+        model = self.embedder.identity
+        digest = hashlib.sha256(json.dumps(texts).encode("utf-8")).hexdigest()[:24]
+        path = self.cache_dir / f"nl-index-{digest}.npz"
+        with contextlib.suppress(OSError, ValueError, KeyError), np.load(path) as cached:
+            vectors = cached["vectors"]
+            if str(cached["model"]) == model and vectors.shape[0] == len(texts):
+                return vectors.astype(np.float32, copy=False)  # type: ignore[no-any-return]
+        vectors = self._encode(texts, stop)
         with contextlib.suppress(OSError):
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            for old in self.cache_dir.glob("nl-index-*.npy"):
+            for old in [
+                *self.cache_dir.glob("nl-index-*.npy"),
+                *self.cache_dir.glob("nl-index-*.npz"),
+            ]:
                 old.unlink(missing_ok=True)
-            np.save(path, vectors)
+            np.savez(path, vectors=vectors, model=np.array(model))
         return vectors
+
+    def _encode(self, texts: list[str], stop: threading.Event | None) -> npt.NDArray[np.float32]:
+        """Encode in batches, giving up between two when ``stop`` is set."""
+        import numpy as np
+
+        parts = []
+        for start in range(0, len(texts), _WARM_UP_BATCH):
+            if stop is not None and stop.is_set():
+                raise _WarmUpStopped
+            parts.append(self.embedder.encode(texts[start : start + _WARM_UP_BATCH]))
+        return np.concatenate(parts) if parts else self.embedder.encode([])
+
+
+class _WarmUpStopped(Exception):
+    """The background warm-up was asked to stop (the adapter is leaving)."""
 
 
 def phrasings(spec: CommandSpec) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from logomesh.storage.database import Database
 
-HEAD_REVISION = "0002_approvals"
+HEAD_REVISION = "0003_vector_model"
 
 
 def current_revision(db: Database) -> str | None:

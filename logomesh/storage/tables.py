@@ -117,6 +117,17 @@ class ApprovalDecisionRow(Base):
     __table_args__ = (Index("ix_approval_decisions_ticket_id", "ticket_id"),)
 
 
+class VectorModelRow(Base):
+    """Which model made every vector of a vector table (migration 0003)."""
+
+    __tablename__ = "vector_models"
+
+    vector_table: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model: Mapped[str] = mapped_column(String(500))
+    dimensions: Mapped[int] = mapped_column(Integer)
+    since: Mapped[str] = mapped_column(String(32))
+
+
 EMBEDDING_DIMENSIONS = 384
 audit_records = cast(Table, AuditRecordRow.__table__)
 audit_payloads = cast(Table, AuditPayloadRow.__table__)

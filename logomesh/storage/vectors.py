@@ -45,6 +45,7 @@ _RECORDS_WITH_VECTORS = (
     "(SELECT e.embedding FROM audit_embeddings AS e WHERE e.record_seq = r.seq) "
     "FROM audit_records AS r WHERE r.seq > ? ORDER BY r.seq LIMIT ?"
 )
+_MODEL_OF = "SELECT model FROM vector_models WHERE vector_table = 'audit_embeddings'"
 _HASH_AT = "SELECT hash FROM audit_records WHERE seq = ?"
 _LAST_SEQ = "SELECT max(seq) FROM audit_records"
 
@@ -151,3 +152,35 @@ def chain_mark(conn: Connection, seq: int) -> ChainMark:
     if seq == 0:
         return ChainMark(0, None)
     return ChainMark(seq, conn.exec_driver_sql(_HASH_AT, (seq,)).scalar())
+
+
+def vector_model(conn: Connection) -> str | None:
+    """The model that made every vector in ``audit_embeddings`` (None: not recorded)."""
+    value = conn.exec_driver_sql(_MODEL_OF).scalar()
+    return None if value is None else str(value)
+
+
+def has_vectors(conn: Connection) -> bool:
+    return conn.exec_driver_sql("SELECT 1 FROM audit_embeddings LIMIT 1").first() is not None
+
+
+def adopt_model(conn: Connection, model: str, now: str) -> bool:
+    """Make ``model`` the one whose vectors the table holds; inside :meth:`Database.write`.
+
+    Vectors of another model, or of an unrecorded one (stored before migration 0003), are
+    deleted, so they are embedded again by this model: a search never compares vectors of
+    two models. Returns True when vectors were dropped.
+    """
+    current = vector_model(conn)
+    if current == model:
+        return False
+    dropped = has_vectors(conn)
+    if dropped:
+        conn.exec_driver_sql("DELETE FROM audit_embeddings")
+    conn.exec_driver_sql("DELETE FROM vector_models WHERE vector_table = 'audit_embeddings'")
+    conn.exec_driver_sql(
+        "INSERT INTO vector_models (vector_table, model, dimensions, since) "
+        "VALUES ('audit_embeddings', ?, ?, ?)",
+        (model, EMBEDDING_DIMENSIONS, now),
+    )
+    return dropped

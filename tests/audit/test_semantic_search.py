@@ -197,6 +197,8 @@ def test_a_drain_fills_holes_left_by_others(searching: Engine) -> None:
     records = searching.audit.record_many([_entry(i) for i in range(30)])
     present = [r.seq for r in records if r.seq <= 10 or 15 <= r.seq <= 20]
     with searching.database.write() as conn:
+        # Another process of the same model: its vectors are tagged with it (migration 0003).
+        vectors.adopt_model(conn, searching.embedder.identity, "2026-12-01T00:00:00Z")
         vectors.write_vectors(conn, [(seq, _unit_vector(seq)) for seq in present])
     worker = searching.semantic_search.worker
     assert worker.drain() == 30 - len(present)
@@ -320,6 +322,10 @@ class _LoadingModel:
         self.model = model
         self.loaded = threading.Event()
         self.waiting = threading.Event()
+
+    @property
+    def identity(self) -> str:
+        return self.model.identity
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
         self.waiting.set()

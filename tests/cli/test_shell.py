@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -70,3 +72,47 @@ def test_help_and_history_persist(shell: pexpect.spawn, workspace: Path) -> None
     shell.expect(pexpect.EOF)
     history = (workspace / ".logomesh" / "shell_history").read_text()
     assert "help audit.query" in history
+
+
+# -- leaving early (issue 10, item 10) --------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay_s", [0.0, 1.5, 4.0, 8.0])
+def test_leaving_soon_after_launch_exits_cleanly(
+    workspace: Path, cli_env: dict[str, str], delay_s: float
+) -> None:
+    """Quitting while the model still loads or embeds the phrasings exits 0, no SIGABRT.
+
+    The shell warms the model and the command phrasings up in the background; a thread
+    still inside torch when the interpreter finalises used to abort the process with
+    ``terminate called without an active exception``. The delays cover: before the model
+    is loaded, while it loads, and while the phrasings are embedded (seconds on 2 cores).
+    """
+    env = {
+        **cli_env,
+        "PYTHONPATH": str(ROOT),
+        # The compiled model copy of the user's cache, as in real use: the shell is then
+        # at the prompt while the phrasings are still being embedded.
+        "LOGOMESH_NL__MODEL_CACHE_DIR": str(Path.home() / ".cache" / "logomesh" / "models"),
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "logomesh", "shell"],
+        cwd=str(workspace),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+    )
+    try:
+        child.expect(PROMPT)
+        time.sleep(delay_s)
+        child.sendeof()
+        child.expect(pexpect.EOF)
+        output = child.before
+    finally:
+        child.close(force=False)
+    assert "terminate called" not in output
+    assert (child.exitstatus, child.signalstatus) == (0, None), output

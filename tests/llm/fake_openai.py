@@ -43,7 +43,7 @@ from tests.llm.loopback import (
 
 __all__ = ["FakeOpenAIServer", "Fault", "FaultKind"]
 
-FaultKind = Literal[CommonFaultKind, "missing_choices"]
+FaultKind = Literal[CommonFaultKind, "missing_choices", "choices_not_a_list"]
 
 CHAT_PATH: Final = "/v1/chat/completions"
 COMPLETIONS_PATH: Final = "/v1/completions"
@@ -82,6 +82,7 @@ class Fault(LoopbackFault):
       one SSE event whose data is that truncated JSON, then ``[DONE]``.
     * ``missing_choices``: 200 with valid JSON lacking ``choices``; for a stream, one SSE event
       whose JSON lacks ``choices``, then ``[DONE]``.
+    * ``choices_not_a_list``: as ``missing_choices``, but ``choices`` is the string ``"none"``.
     * ``close_mid_stream``: for a stream, the first chunks (chat: the role chunk and two word
       chunks; legacy completions: two word chunks) and then the connection closes without
       ``[DONE]`` or the end of the chunked body; otherwise the headers with the full
@@ -220,6 +221,9 @@ class _Handler(LoopbackHandler):
         if fault.kind == "missing_choices":
             self._send_json(200, {**base, "object": obj, "usage": usage})
             return
+        if fault.kind == "choices_not_a_list":
+            self._send_json(200, {**base, "object": obj, "choices": "none", "usage": usage})
+            return
         choice: dict[str, Any]
         if chat:
             message = {"role": "assistant", "content": reply, "refusal": None}
@@ -273,6 +277,8 @@ class _Handler(LoopbackHandler):
             self._send_event(MALFORMED_JSON)
         elif fault.kind == "missing_choices":
             self._send_event(json.dumps({**base, "object": obj, "usage": usage}))
+        elif fault.kind == "choices_not_a_list":
+            self._send_event(json.dumps({**base, "object": obj, "choices": "none"}))
         elif fault.kind == "close_mid_stream":
             for event in [*head, *words[:2]]:
                 self._send_event(event)

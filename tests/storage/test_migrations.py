@@ -16,8 +16,8 @@ from logomesh.engine import Engine
 from logomesh.errors import MigrationError
 from logomesh.storage.migrate import Migrator
 
-HEAD = "0002_approvals"
-REVISIONS = ["0001_audit_trail", HEAD]
+HEAD = "0003_vector_model"
+REVISIONS = ["0001_audit_trail", "0002_approvals", HEAD]
 
 BROKEN_REVISION = '''
 """A revision that fails halfway, after changing the schema and the data."""
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_broken"
-down_revision = "0002_approvals"
+down_revision = "0003_vector_model"
 branch_labels = None
 depends_on = None
 
@@ -51,7 +51,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0099_damaging"
-down_revision = "0002_approvals"
+down_revision = "0003_vector_model"
 branch_labels = None
 depends_on = None
 
@@ -76,7 +76,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_notes"
-down_revision = "0002_approvals"
+down_revision = "0003_vector_model"
 branch_labels = None
 depends_on = None
 
@@ -137,7 +137,7 @@ def test_db_status_reports_revision_and_backups(
     first = run("db.status")  # reads the schema as it finds it; its own record migrates
     assert first.ok, first.message
     assert (first.data["current"], first.data["pending"]) == (None, REVISIONS)
-    assert "2 migration(s) pending" in first.message
+    assert f"{len(REVISIONS)} migration(s) pending" in first.message
 
     result = run("db.status")
     assert result.data["current"] == result.data["head"] == HEAD

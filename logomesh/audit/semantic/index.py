@@ -88,6 +88,7 @@ class VectorIndex:
     _codes: dict[str, npt.NDArray[np.int32]]
     _vocabulary: dict[str, dict[str, int]]
     _through: ChainMark  # the last record loaded, to notice a replaced database
+    _model: str | None = None  # the model of the vectors loaded (vector_models)
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -106,8 +107,13 @@ class VectorIndex:
         """Load records embedded since the last refresh; returns how many were added."""
         with self._lock, self.db.read() as conn:
             vectors.require_vectors(conn)
-            if self._through.seq and vectors.chain_mark(conn, self._through.seq) != self._through:
+            model = vectors.vector_model(conn)
+            replaced = (
+                self._through.seq and vectors.chain_mark(conn, self._through.seq) != self._through
+            )
+            if replaced or model != self._model:  # a restored database, or re-embedded vectors
                 self._reset()
+                self._model = model
             added, page = 0, _FIRST_PAGE
             while True:
                 rows = vectors.records_with_vectors(conn, self._through.seq, page)

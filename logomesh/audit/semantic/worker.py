@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
 from logomesh.audit.semantic.text import record_text
+from logomesh.canonical import format_timestamp
 from logomesh.errors import LogoMeshError
 from logomesh.storage import vectors
 from logomesh.storage.database import Database
@@ -85,6 +87,7 @@ class EmbeddingWorker:
         written = seen = 0
         riding: npt.NDArray[np.float32] | None = None
         with self._lock:
+            self._adopt_model()
             while limit is None or seen < limit:
                 size = self.batch_size if limit is None else min(self.batch_size, limit - seen)
                 batch, stored, carried = self._embed_next(size, texts if riding is None else ())
@@ -193,6 +196,24 @@ class EmbeddingWorker:
         position = {text: i for i, text in enumerate(distinct)}
         rows = np.fromiter((position[t] for t in texts), dtype=np.int64, count=len(texts))
         return encoded[rows].astype("<f4", copy=False)
+
+    def _adopt_model(self) -> None:
+        """Make the stored vectors this embedder's: another model's are dropped and embedded
+        again, so a search never compares vectors of two models (see migration 0003)."""
+        model = self.embedder.identity
+        with self.db.read() as conn:
+            vectors.require_vectors(conn)
+            if vectors.vector_model(conn) == model:
+                return
+        with self.db.write() as conn:
+            dropped = vectors.adopt_model(conn, model, format_timestamp(datetime.now(UTC)))
+        self._through = None
+        if dropped:
+            logger.warning(
+                "the audit vectors were made by another embedding model; embedding every "
+                "record again with %s",
+                model,
+            )
 
     def _current_through(self, conn: Connection) -> ChainMark:
         """The cached mark if the chain still has it; else found again (first use, or the

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.llm.providers import api_key, parse_options
 from logomesh.llm.providers.base import LoadContext
+from logomesh.llm.providers.response_shape import checked_http_client
 from logomesh.llm.providers.wrapped import LlamaIndexChat
 from logomesh.llm.settings import Capability, ModelConfig
 
@@ -44,6 +45,8 @@ def load(config: ModelConfig, context: LoadContext) -> LlamaIndexChat:
         max_retries=0,
         timeout=timeout,
         default_headers=options.headers or None,
+        # Answers are shape-checked on the wire, so a bad one is named as such (not a TypeError).
+        http_client=checked_http_client(config.name),
     )
     # Build the SDK client now: its first construction (SSL context, lazy imports) takes up
     # to a few seconds here and would otherwise eat the first call's timeout. There is no
