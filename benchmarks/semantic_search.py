@@ -164,6 +164,8 @@ def _fill(engine: Engine, count: int, batch: int = 5_000) -> None:
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         rows = [(record.seq, matrix[i].astype("<f4").tobytes()) for i, record in enumerate(records)]
         with engine.database.write() as conn:
+            # Tagged as the engine's model, or the worker would drop them as another model's.
+            vectors.adopt_model(conn, engine.embedder.identity, "2026-01-01T00:00:00+00:00")
             vectors.write_vectors(conn, rows)
 
 
