@@ -17,7 +17,7 @@ import getpass
 import time
 
 from benchmarks.table import Row
-from benchmarks.timing import Paired, overhead_rows, paired, percentile
+from benchmarks.timing import Paired, overhead_rows, paired, percentile, time_execution
 from benchmarks.workspace import open_engine, private_workspace
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import CommandRegistry, command
@@ -56,13 +56,7 @@ def paired_overheads(engine: Engine, actor: Actor, count: int, warmup: int) -> P
         return time.perf_counter() - started
 
     async def through() -> float:
-        request = CommandRequest("bench.noop", actor)
-        started = time.perf_counter()
-        result = await engine.execute(request)
-        elapsed = time.perf_counter() - started
-        if not result.ok or result.audit_id is None:
-            raise RuntimeError(f"bench.noop did not succeed with a record: {result.message}")
-        return elapsed
+        return await time_execution(engine, CommandRequest("bench.noop", actor), audited=True)
 
     with asyncio.Runner() as loop:
         return paired(lambda: loop.run(bare()), lambda: loop.run(through()), count, warmup)

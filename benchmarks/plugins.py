@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 
 from benchmarks.memory import MB, process_memory
 from benchmarks.table import Row
-from benchmarks.timing import Paired, median, overhead_rows, paired, percentile, time_executions
+from benchmarks.timing import (
+    Paired,
+    median,
+    overhead_rows,
+    paired,
+    percentile,
+    time_execution,
+    time_executions,
+)
 from benchmarks.workspace import open_engine, private_workspace
 
 if TYPE_CHECKING:
@@ -178,13 +186,7 @@ def round_trips(
         return elapsed
 
     async def through(n: int) -> float:
-        request = CommandRequest(command, actor, {"n": n})
-        started = time.perf_counter()
-        result = await engine.execute(request)
-        elapsed = time.perf_counter() - started
-        if not result.ok or result.audit_id is None:
-            raise RuntimeError(f"{command} did not succeed with a record: {result.message}")
-        return elapsed
+        return await time_execution(engine, CommandRequest(command, actor, {"n": n}), audited=True)
 
     numbers = iter(range(10**9))
     with asyncio.Runner() as loop:

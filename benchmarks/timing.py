@@ -47,15 +47,23 @@ async def time_executions(
     """
     samples: list[float] = []
     for i in range(warmup + count):
-        command = request()
-        started = time.perf_counter()
-        result = await engine.execute(command)
-        elapsed = time.perf_counter() - started
-        if not result.ok:
-            raise RuntimeError(f"{command.command} did not succeed: {result.message}")
+        elapsed = await time_execution(engine, request())
         if i >= warmup:
             samples.append(elapsed)
     return samples
+
+
+async def time_execution(
+    engine: Engine, request: CommandRequest, *, audited: bool = False
+) -> float:
+    """Seconds ``engine.execute(request)`` took; ``RuntimeError`` unless it succeeded (and,
+    when ``audited``, left an audit record)."""
+    started = time.perf_counter()
+    result = await engine.execute(request)
+    elapsed = time.perf_counter() - started
+    if not result.ok or (audited and result.audit_id is None):
+        raise RuntimeError(f"{request.command} did not succeed with a record: {result.message}")
+    return elapsed
 
 
 def latency_rows(
