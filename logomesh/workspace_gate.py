@@ -4,8 +4,9 @@ The workspace file is the one layer of configuration a stranger may have written
 repository). Two rules apply to it, and only to it (docs/trust.md):
 
 - it may not set security keys, trusted or not: ``security.*`` (roles, identities, owner,
-  risk limits, the trust store), ``audit.key_path``, ``audit.checkpoint_path`` and
-  ``audit.trusted_public_keys`` come from the user's config, variables, flags or --config;
+  risk limits, the trust store), ``audit.key_path``, ``audit.checkpoint_path``,
+  ``audit.trusted_public_keys`` and ``audit.durable_from`` come from the user's config,
+  variables, flags or --config;
 - until the workspace is trusted (:mod:`logomesh.trust`), the code it declares is left out
   of the merge: ``[[plugins.mcp]]``, ``[[devshell.commands]]``, ``plugins.paths`` and
   ``[[llm.models]]`` (plugin discovery skips its ``plugins/`` folder through
@@ -24,7 +25,15 @@ from logomesh.errors import ConfigError
 from logomesh.trust import TrustState, TrustStore, TrustSubject
 
 # Keys only the user may set: a workspace able to set them could sign or vouch for itself.
-SECURITY_KEYS = ("audit.key_path", "audit.checkpoint_path", "audit.trusted_public_keys", "security")
+# The fail-closed threshold is one: a cloned repository must not let danger commands run
+# unaudited.
+SECURITY_KEYS = (
+    "audit.key_path",
+    "audit.checkpoint_path",
+    "audit.trusted_public_keys",
+    "audit.durable_from",
+    "security",
+)
 # A workspace's own code, left out until it is trusted: what its logomesh.toml declares that
 # runs or loads code: command lines, plugin folders, and models (a llama-index class is an
 # import, a GGUF file is parsed by llama.cpp, a remote base_url receives every prompt).

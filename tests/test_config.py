@@ -33,7 +33,7 @@ busy_timeout_ms = 4
 keep_backups = 5
 
 [audit]
-checkpoint_every = 6
+writer_batch = 6
 """
 
 
@@ -135,9 +135,7 @@ def test_wrong_type_names_file_line_and_key(
     load: Callable[..., LoadedSettings], workspace_file: Path
 ) -> None:
     """``busy_timeout_ms = "soon"`` is refused with where it is and what was expected."""
-    workspace_file.write_text(
-        '[audit]\ncheckpoint_every = 5\n\n[database]\nbusy_timeout_ms = "soon"\n'
-    )
+    workspace_file.write_text('[audit]\nwriter_batch = 5\n\n[database]\nbusy_timeout_ms = "soon"\n')
     error = _config_error(load)
     assert error.code == "config.invalid"
     assert f"{workspace_file}:5" in error.user_message

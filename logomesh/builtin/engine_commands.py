@@ -212,8 +212,9 @@ busy_timeout_ms = 5000
 [audit]
 checkpoint_every = 1000   # sign the chain head every N records
 
-# Security settings (security.*, audit.key_path, audit.trusted_public_keys) are never read
-# from this file: put them in your user config file, ~/.config/logomesh/config.toml.
+# Security settings (security.*, audit.key_path, audit.trusted_public_keys,
+# audit.durable_from) are never read from this file: put them in your user config file,
+# ~/.config/logomesh/config.toml.
 # Plugins in plugins/ and the [[devshell.commands]] and [[plugins.mcp]] tables here run only
 # once you trust this workspace (`logomesh trust`); a change to them asks again.
 """

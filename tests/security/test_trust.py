@@ -256,7 +256,8 @@ def test_init_trusts_the_workspace_it_creates_but_not_a_cloned_one(
             "audit.trusted_public_keys",
             4,
         ),
-        ('[audit]\ncheckpoint_every = 5\nkey_path = "/tmp/k"\n', "audit.key_path", 3),
+        ('[audit]\nwriter_batch = 5\nkey_path = "/tmp/k"\n', "audit.key_path", 3),
+        ('[audit]\ndurable_from = "danger"\n', "audit.durable_from", 2),
         ("[security]\nrequire_roles = false\n", "security.require_roles", 2),
         (
             '[[security.identities]]\nname = "mallory"\nroles = ["owner"]\n',
