@@ -15,7 +15,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     │   ├── DatabaseCorruptError       storage.corrupt
     │   ├── MigrationError             storage.migration
     │   └── BackupError                storage.backup
-    ├── AuditError                     audit.error, audit.spooled, audit.lost
+    ├── AuditError                     audit.error, audit.lost
+    │   ├── AuditSpooledError          audit.spooled, or the storage code (kept in the spool)
     │   ├── CheckpointError            audit.checkpoint
     │   └── AuditUnavailableError      audit.unavailable    (a command refused, unaudited)
     └── CommandError                   command.error
@@ -116,6 +117,13 @@ class AuditError(LogoMeshError):
     """The audit trail could not be written, read or verified."""
 
     code = "audit.error"
+
+
+class AuditSpooledError(AuditError):
+    """The record is not in the trail yet but fsynced to the spool; the next successful
+    write chains it in. Its code is the storage failure's when the trail spooled it."""
+
+    code = "audit.spooled"
 
 
 class CheckpointError(AuditError):

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError
 from logomesh.audit.models import AuditEntry
 from logomesh.audit.writer import AuditWriter
 from logomesh.commands.values import RiskLevel
-from logomesh.errors import AuditError, AuditUnavailableError, LogoMeshError, StorageError
+from logomesh.errors import AuditSpooledError, AuditUnavailableError, LogoMeshError
 
 SPOOLED = "spooled"  # the final record's ``started_record`` when the start is in the spool
 
@@ -54,24 +54,13 @@ async def record_start(
     try:
         record = await writer.record(entry)
     except LogoMeshError as exc:
-        if isinstance(exc, AuditError) and kept_in_spool(exc):
+        if isinstance(exc, AuditSpooledError):  # fsynced to the spool: durable
             return StartedRecord(
                 SPOOLED,
                 f"{entry.target} ran with its start recorded in the spool only: {exc.user_message}",
             )
         raise unavailable(entry, exc, durable_from, database_url, writer.trail.spool_path) from exc
     return StartedRecord(record.id)
-
-
-def kept_in_spool(error: AuditError) -> bool:
-    """Whether the entry the error is about was fsynced to the spool.
-
-    The writer says ``audit.spooled`` when it spooled the entry itself; the trail spools
-    the entry after a storage failure and raises an AuditError chained from that
-    StorageError (a spool that fails there raises OSError instead, which the writer turns
-    into ``audit.lost``). Anything else (a bad spool line) kept nothing.
-    """
-    return error.code == "audit.spooled" or isinstance(error.__cause__, StorageError)
 
 
 def unavailable(

@@ -24,7 +24,13 @@ from logomesh.audit.schedule import CheckpointSchedule, Signed, epoch, periodic_
 from logomesh.audit.spool import Spool
 from logomesh.audit.store import AuditStore
 from logomesh.audit.verify import VerifyReport, verify_trail
-from logomesh.errors import AuditError, CheckpointError, LogoMeshError, StorageError
+from logomesh.errors import (
+    AuditError,
+    AuditSpooledError,
+    CheckpointError,
+    LogoMeshError,
+    StorageError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +79,27 @@ class AuditTrail:
             self.drain_spool()
             records = self.store.append_many(entries)
         except StorageError as exc:
-            self.spool(entries)
-            raise AuditError(
+            self.spool_or_lose(entries, exc.user_message)
+            raise AuditSpooledError(
                 f"{exc.user_message} The audit record was kept in {self.spool_path} and will "
                 "be added to the trail by the next successful write.",
                 code=exc.code,
             ) from exc
         self._checkpoint_if_due(records)
         return records
+
+    def spool_or_lose(self, entries: Sequence[AuditEntry], why: str) -> None:
+        """Spool ``entries``; a spool that cannot be written either (a full disk, a read-only
+        state directory) is an ``audit.lost`` error, not a crash of the writer."""
+        try:
+            self.spool(entries)
+        except OSError as exc:
+            raise AuditError(
+                f"The audit record could not be written ({why}) nor spooled to "
+                f"{self.spool_path} ({exc}). Free disk space or fix the permissions of the "
+                "state directory.",
+                code="audit.lost",
+            ) from exc
 
     def checkpoint(self) -> Checkpoint:
         head = self.store.head()

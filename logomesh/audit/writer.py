@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.trail import AuditTrail
-from logomesh.errors import AuditError, LogoMeshError
+from logomesh.errors import AuditError, AuditSpooledError, LogoMeshError
 
 logger = logging.getLogger(__name__)
 
@@ -196,20 +196,15 @@ class AuditWriter:
 
     def _spool_now(self, items: Sequence[_Item], why: str) -> list[_Outcome]:
         """Spool ``items``; the error each caller gets (never a record)."""
+        error: AuditError
         try:
-            self.trail.spool([entry for entry, _ in items])
-        except OSError as exc:
-            error = AuditError(
-                f"The audit record could not be written ({why}) nor spooled to "
-                f"{self.trail.spool_path} ({exc}). Free disk space or fix the permissions "
-                "of the state directory.",
-                code="audit.lost",
-            )
+            self.trail.spool_or_lose([entry for entry, _ in items], why)
+        except AuditError as lost:
+            error = lost
         else:
-            error = AuditError(
+            error = AuditSpooledError(
                 f"The audit record was spooled to {self.trail.spool_path} because {why}; the "
-                "next successful write adds it to the trail.",
-                code="audit.spooled",
+                "next successful write adds it to the trail."
             )
         return [error] * len(items)
 

@@ -258,10 +258,8 @@ class Database:
         ``skip_existing`` names a unique column: rows whose value is already there are left
         out (``ON CONFLICT DO NOTHING``, the same words in SQLite and PostgreSQL).
         """
-        if not rows:
-            return
-        sql, order = self._plain_insert(table, tuple(rows[0]), skip_existing)
-        conn.exec_driver_sql(sql, rows if order is None else [order(row) for row in rows])
+        if rows:
+            conn.exec_driver_sql(*self._plain_statement(table, rows, skip_existing))
 
     def insert_driver_rows(
         self,
@@ -272,10 +270,15 @@ class Database:
         skip_existing: str | None = None,
     ) -> None:
         """:meth:`insert_plain_rows` on a cursor of :meth:`driver_write`."""
-        if not rows:
-            return
+        if rows:
+            cursor.executemany(*self._plain_statement(table, rows, skip_existing))
+
+    def _plain_statement(
+        self, table: Table, rows: list[dict[str, Any]], skip_existing: str | None
+    ) -> tuple[str, list[Any]]:
+        """The INSERT and its parameters in the driver's own style (positional or named)."""
         sql, order = self._plain_insert(table, tuple(rows[0]), skip_existing)
-        cursor.executemany(sql, rows if order is None else [order(row) for row in rows])
+        return sql, list(rows) if order is None else [order(row) for row in rows]
 
     def _plain_insert(
         self, table: Table, keys: tuple[str, ...], skip_existing: str | None
