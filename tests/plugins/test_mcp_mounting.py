@@ -176,23 +176,23 @@ def test_expose_all_with_a_default_risk(plugin_engine: MakeEngine, workspace: Pa
     assert "wild.slow" in again.registry
     assert again.plugins.plugins["wild"].process is None
     # ...but not for another server under the same name.
-    other = plugin_engine(mcp=[wild(expose="all", default_risk="read", command=[
-        sys.executable, "-I", str(WILD)])])  # fmt: skip
+    isolated = [sys.executable, "-I", str(WILD)]
+    other = plugin_engine(mcp=[wild(expose="all", default_risk="read", command=isolated)])
     assert "wild.slow" not in other.registry
 
 
 def test_a_tool_that_maps_onto_an_existing_command_is_refused_by_name(
     plugin_engine: MakeEngine,
 ) -> None:
-    """``wild.get_sum`` is listed explicitly; the server's ``get-sum`` maps to ``wild.get-sum``
-    (fine), but a listed command named like a built-in is refused with both names."""
+    """A listed command takes the name an unlisted tool would map onto (that tool is not
+    exposed, and says why); a listed command named like a built-in refuses the plugin."""
     engine = plugin_engine(
         mcp=[
             wild(
                 expose="all",
                 default_risk="read",
                 contributes={"commands": [{"tool": "get_current_time", "name": "wild.slow"}]},
-            ),  # fmt: skip
+            ),
         ]
     )
     run_command(engine, "plugin.list")
