@@ -49,7 +49,7 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     PluginError                        plugin.error
     ├── PluginManifestError            plugin.manifest
     ├── PluginStartError               plugin.start
-    ├── PluginProtocolError            plugin.protocol
+    ├── PluginProtocolError            plugin.protocol, plugin.session_changed
     ├── PluginCrashedError             plugin.crashed
     ├── PluginConflictError            plugin.conflict
     └── RemoteServerError              plugin.remote        (an HTTP exchange with a remote server)

@@ -14,7 +14,8 @@ unchanged over stdio or HTTP. What it guarantees:
   error); with a :class:`~logomesh.errors.PluginError` whose ``user_message`` names the URL
   and the fix (``RemoteUnreachableError``, ``RemoteAuthError``, ``RemoteServerError``,
   ``PluginProtocolError``: only that call failed, the connection stays usable); or with
-  ``ConnectionError`` once the connection is closed (``close_reason`` says why).
+  ``ConnectionError`` once the connection is closed (``close_reason``, a whole sentence,
+  says why; None after ``close``).
 - The ``Mcp-Session-Id`` of the initialize answer is sent on every later request, with
   ``MCP-Protocol-Version`` once the caller sets ``protocol_version``. A 404 for the session
   (``RemoteSessionExpiredError``, code ``plugin.session_expired``) or a changed session id
@@ -24,9 +25,11 @@ unchanged over stdio or HTTP. What it guarantees:
   an ``RpcError`` it raises becomes an error answer) and notifications. If it ends or breaks
   before the answer came, it is resumed with GET and ``Last-Event-ID`` after the server's
   ``retry`` (``resume_attempts`` times in a row without news), else the call fails saying so.
+  Once ``notifications/initialized`` is delivered, the GET stream for what the server sends
+  unasked is opened (``listen=False``: never; a 405 answer means the server has none).
 - A message over ``max_message_bytes`` fails its call; reading stops at the limit.
 - Header values (secrets from the environment) never appear in a message, a log line or a
-  close reason (``http_answers.Remote.redact``); nor does the session id.
+  close reason (``http_failures.Remote.redact``); nor does the session id.
 - ``forget`` aborts the call's streamed answer (its socket is shut down) once it has begun;
   ``close`` sends DELETE with the session id (best effort), fails what is pending with
   ``ConnectionError`` and calls ``on_closed(None)``.
@@ -34,11 +37,8 @@ unchanged over stdio or HTTP. What it guarantees:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import queue
-import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -58,20 +58,22 @@ from logomesh.plugins.connection import (
     RequestHandler,
     RpcError,
 )
-from logomesh.plugins.http_answers import (
+from logomesh.plugins.http_answers import StreamCursor, read_events, read_json
+from logomesh.plugins.http_failures import (
     Remote,
-    StreamCursor,
-    body_excerpt,
-    read_events,
-    read_json,
+    dropped_without_id,
+    gave_up_resuming,
+    not_an_answer,
+    not_resumed,
     status_error,
 )
+from logomesh.plugins.http_session import JSON, SSE, HttpSession
 
 logger = logging.getLogger(__name__)
 
-JSON, SSE = "application/json", "text/event-stream"
 FATAL = frozenset({"plugin.session_expired", "plugin.session_changed"})
 LONGEST_RETRY_MS = 60_000  # a server's `retry` is obeyed up to this
+LISTEN = "listen"  # the key of the GET stream among the answers being read
 
 
 class HttpConnection:
@@ -93,33 +95,26 @@ class HttpConnection:
     ) -> None:
         self.url = url
         self.label = label
-        self._headers = dict(headers)
-        self._remote = Remote.of(label, url, headers)
+        self._remote = Remote.of(label, url, headers, connect_timeout_s)
+        self._http = HttpSession(url, headers, self._remote)
         self._max = max_message_bytes
         self._on_request = on_request
         self._on_notification = on_notification
         self._on_closed = on_closed
-        self._connect_timeout_s = connect_timeout_s
         self._notice_timeout_s = notice_timeout_s
         self._resume_attempts = resume_attempts
         self._default_retry_ms = default_retry_ms
         self._listen = listen
-        self.protocol_version: str | None = None  # set by the caller after initialize
-        self.session_id: str | None = None
         self.close_reason: str | None = None
         self.close_error: PluginError | None = None
         self._pending: dict[int, Future[Any]] = {}
-        self._answers: dict[int | str, httpx.Response] = {}  # streamed answers being read
         self._next_id = 0
         self._lock = threading.Lock()
         self._order = threading.Condition(self._lock)
-        self._queued = self._delivered = 0  # notifications and answers, in order
+        self._queued = self._delivered = 0  # notifications and answers, sent in order
         self._notices: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._closed = False
-        self._client = httpx.Client(
-            headers=self._headers, timeout=httpx.Timeout(None, connect=connect_timeout_s)
-        )
 
     def start(self) -> None:
         self._thread(self._notice_loop, "notices")
@@ -127,6 +122,18 @@ class HttpConnection:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def session_id(self) -> str | None:
+        return self._http.session_id
+
+    @property
+    def protocol_version(self) -> str | None:
+        return self._http.protocol_version
+
+    @protocol_version.setter
+    def protocol_version(self, version: str | None) -> None:
+        self._http.protocol_version = version
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -155,9 +162,7 @@ class HttpConnection:
     def forget(self, request_id: int) -> None:
         with self._lock:
             self._pending.pop(request_id, None)
-            answer = self._answers.pop(request_id, None)
-        if answer is not None:
-            _abort(answer)
+        self._http.abort(request_id)
 
     def _queue_notice(self, message: dict[str, Any]) -> None:
         with self._lock:
@@ -165,16 +170,6 @@ class HttpConnection:
                 return
             self._queued += 1
         self._notices.put(message)
-
-    def _headers_for(self, verb: str) -> dict[str, str]:
-        headers = {"Accept": f"{JSON}, {SSE}" if verb == "POST" else SSE}
-        if verb == "POST":
-            headers["Content-Type"] = JSON
-        if self.session_id:
-            headers["Mcp-Session-Id"] = self.session_id
-        if self.protocol_version:
-            headers["MCP-Protocol-Version"] = self.protocol_version
-        return headers
 
     # -- one request -----------------------------------------------------------------------
 
@@ -190,43 +185,28 @@ class HttpConnection:
             self._fail(request_id, exc)
             if exc.code in FATAL:
                 self._shut_down(exc)
-        except httpx.HTTPError as exc:
-            self._fail(request_id, self._transport_error(exc, method))
         except Exception as exc:
             logger.exception("remote %s: %s failed", self.label, method)
-            text = self._remote.redact(str(exc))
-            self._fail(request_id, RemoteServerError(f"{self._remote.who}: {method}: {text}"))
+            text = f"{self._remote.who}: {method} failed: {self._remote.detail(exc)}"
+            self._fail(request_id, RemoteServerError(text))
 
     def _post(self, request_id: int, method: str, message: dict[str, Any]) -> None:
-        had_session = self.session_id is not None
-        with self._client.stream(
-            "POST", self.url, headers=self._headers_for("POST"), content=_encode(message)
-        ) as response:
-            self._check_session(response, method)
+        with self._http.open("POST", method, message) as response:
             if response.status_code >= 300:
-                raise status_error(response, self._remote, method, had_session=had_session)
+                raise status_error(response, self._remote, method)
             kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
             if response.status_code == 200 and kind == JSON:
-                self._settle(
-                    request_id, method, read_json(response, self._max, self._remote, method)
-                )
+                answer = read_json(response, self._max, self._remote, method)
+                if "method" in answer or answer.get("id") not in (request_id, None):
+                    raise PluginProtocolError(
+                        f"{self._remote.who} answered {method} with a JSON-RPC message that "
+                        "is not its response."
+                    )
+                self._resolve({**answer, "id": request_id})
             elif response.status_code == 200 and kind == SSE:
                 self._follow(request_id, method, response)
             else:
-                said = body_excerpt(response, self._remote)
-                raise PluginProtocolError(
-                    f"{self._remote.who} answered {method} with HTTP {response.status_code} and "
-                    f"Content-Type {kind or '(none)'}, not application/json or "
-                    f"text/event-stream: is the url an MCP endpoint? It said: {said or '(nothing)'}"
-                )
-
-    def _settle(self, request_id: int, method: str, message: dict[str, Any]) -> None:
-        if "method" in message or message.get("id") not in (request_id, None):
-            raise PluginProtocolError(
-                f"{self._remote.who} answered {method} with a JSON-RPC message that is not "
-                "its response."
-            )
-        self._resolve({**message, "id": request_id})
+                raise not_an_answer(response, self._remote, method)
 
     def _follow(self, request_id: int, method: str, response: httpx.Response) -> None:
         """Read the SSE answer; resume it with Last-Event-ID while it ends unanswered."""
@@ -235,55 +215,38 @@ class HttpConnection:
         attempts = 0
         while why is not None and self._is_pending(request_id):
             if cursor.last_event_id is None:
-                raise RemoteServerError(
-                    f"{self._remote.who} closed the event stream before it answered {method} "
-                    f"({why}), and sent no event id to resume from. See the server's logs (it "
-                    "may have crashed or restarted); a resumable server (one with an event "
-                    "store) would let the call go on."
-                )
+                raise dropped_without_id(self._remote, method, why)
             if attempts >= self._resume_attempts:
-                raise RemoteServerError(
-                    f"{self._remote.who} dropped the event stream of {method} ({why}); gave up "
-                    f"after {attempts} attempts to resume it with Last-Event-ID."
-                )
+                raise gave_up_resuming(self._remote, method, why, attempts)
             attempts += 1
-            retry_ms = cursor.retry_ms if cursor.retry_ms is not None else self._default_retry_ms
-            if self._stopping.wait(min(retry_ms, LONGEST_RETRY_MS) / 1000):
+            if self._stopping.wait(self._retry_s(cursor)):
                 return
             news = cursor.messages
             why = self._resume(request_id, method, cursor, why)
             attempts = 0 if cursor.messages > news else attempts
 
     def _resume(self, request_id: int, method: str, cursor: StreamCursor, why: str) -> str | None:
-        headers = {**self._headers_for("GET"), "Last-Event-ID": str(cursor.last_event_id)}
         try:
-            with self._client.stream("GET", self.url, headers=headers) as response:
-                self._check_session(response, method)
+            with self._http.open("GET", method, last_event_id=cursor.last_event_id) as response:
                 kind = response.headers.get("content-type", "").partition(";")[0].strip()
                 if response.status_code == 404 and self.session_id is not None:
-                    raise status_error(response, self._remote, method, had_session=True)
+                    raise status_error(response, self._remote, method)  # the session ended
                 if response.status_code >= 500:
                     return f"resuming it was answered HTTP {response.status_code}"
                 if response.status_code != 200 or kind != SSE:
-                    raise RemoteServerError(
-                        f"{self._remote.who} dropped the event stream of {method} ({why}) and "
-                        "could not resume it: GET with Last-Event-ID was answered HTTP "
-                        f"{response.status_code} {response.reason_phrase}."
-                    )
+                    raise not_resumed(response, self._remote, method, why)
                 return self._drain(request_id, response, cursor, method)
-        except httpx.HTTPError as exc:
-            return f"resuming it failed: {self._remote.redact(str(exc)) or type(exc).__name__}"
+        except RemoteUnreachableError as exc:  # it may be restarting: try again
+            return f"resuming it failed: {exc.user_message}"
 
     def _drain(
         self, key: int | str, response: httpx.Response, cursor: StreamCursor, method: str
     ) -> str | None:
         """Dispatch a stream's messages; None once ``key``'s answer came (or nobody waits for
         it any more), else why the stream stopped without it."""
-        with self._lock:
-            forgotten = isinstance(key, int) and key not in self._pending
-            self._answers[key] = response
-        if forgotten:
-            _abort(response)
+        self._http.reading(key, response)
+        if isinstance(key, int) and not self._is_pending(key):
+            self._http.abort(key)  # forgotten while its answer began
         try:
             for message in read_events(response, self._max, cursor, self._remote, method):
                 self._dispatch(message)
@@ -291,11 +254,13 @@ class HttpConnection:
                     return None
             return "the stream ended"
         except httpx.HTTPError as exc:
-            return f"the stream broke: {self._remote.redact(str(exc)) or type(exc).__name__}"
+            return f"the stream broke: {self._remote.detail(exc)}"
         finally:
-            with self._lock:
-                if self._answers.get(key) is response:
-                    del self._answers[key]
+            self._http.done_reading(key, response)
+
+    def _retry_s(self, cursor: StreamCursor) -> float:
+        retry_ms = cursor.retry_ms if cursor.retry_ms is not None else self._default_retry_ms
+        return min(retry_ms, LONGEST_RETRY_MS) / 1000
 
     # -- notifications, answers and the server's own stream -------------------------------
 
@@ -310,27 +275,15 @@ class HttpConnection:
 
     def _deliver(self, message: dict[str, Any]) -> None:
         what = str(message.get("method") or f"the answer to request {message.get('id')!r}")
-        timeout = httpx.Timeout(self._notice_timeout_s, connect=self._connect_timeout_s)
-        had_session = self.session_id is not None
         try:
-            with self._client.stream(
-                "POST",
-                self.url,
-                headers=self._headers_for("POST"),
-                content=_encode(message),
-                timeout=timeout,
-            ) as response:
-                self._check_session(response, what)
-                if response.status_code >= 300:
-                    raise status_error(response, self._remote, what, had_session=had_session)
+            with self._http.open("POST", what, message, timeout=self._notice_timeout_s) as answer:
+                if answer.status_code >= 300:
+                    raise status_error(answer, self._remote, what)
         except PluginError as exc:
             self._failed_unasked(exc)
             return
-        except httpx.HTTPError as exc:
-            logger.warning("%s", self._transport_error(exc, what).user_message)
-            return
         if what == "notifications/initialized" and self._listen:
-            self._thread(self._listen_loop, "listen")
+            self._thread(self._listen_loop, LISTEN)
 
     def _listen_loop(self) -> None:
         """The GET stream for what the server sends unasked; 405 means it has none."""
@@ -345,28 +298,24 @@ class HttpConnection:
             if attempts > self._resume_attempts:
                 logger.warning("%s: stopped listening for its messages (%s)", self._remote.who, why)
                 return
-            retry_ms = cursor.retry_ms if cursor.retry_ms is not None else self._default_retry_ms
-            if self._stopping.wait(min(retry_ms, LONGEST_RETRY_MS) / 1000):
+            if self._stopping.wait(self._retry_s(cursor)):
                 return
 
     def _listen_once(self, cursor: StreamCursor) -> str | None:
-        headers = self._headers_for("GET")
-        if cursor.last_event_id is not None:
-            headers["Last-Event-ID"] = cursor.last_event_id
+        what = "its GET stream"
         try:
-            with self._client.stream("GET", self.url, headers=headers) as response:
-                self._check_session(response, "its GET stream")
+            with self._http.open("GET", what, last_event_id=cursor.last_event_id) as response:
                 if response.status_code == 405:
                     return None  # the server sends nothing unasked
                 kind = response.headers.get("content-type", "").partition(";")[0].strip()
                 if response.status_code != 200 or kind != SSE:
-                    raise status_error(response, self._remote, "GET", had_session=True)
-                return self._drain("listen", response, cursor, "its GET stream")
+                    raise status_error(response, self._remote, what)
+                return self._drain(LISTEN, response, cursor, what)
         except PluginError as exc:
+            if isinstance(exc, RemoteUnreachableError):
+                return exc.user_message
             self._failed_unasked(exc)
             return None
-        except httpx.HTTPError as exc:
-            return f"the stream broke: {self._remote.redact(str(exc)) or type(exc).__name__}"
 
     def _failed_unasked(self, error: PluginError) -> None:
         """A failure with no call to fail: it closes the connection if fatal, else is logged."""
@@ -374,20 +323,6 @@ class HttpConnection:
             self._shut_down(error)
         else:
             logger.warning("%s", error.user_message)
-
-    def _check_session(self, response: httpx.Response, method: str) -> None:
-        sent = response.headers.get("mcp-session-id")
-        if sent is None or sent == self.session_id:
-            return
-        if method == "initialize" and self.session_id is None:
-            self.session_id = sent
-            return
-        raise PluginProtocolError(
-            f"{self._remote.who} changed its Mcp-Session-Id in the middle of the session (in "
-            f"its answer to {method}); refused as a protocol error, since a session id is "
-            "fixed at initialize. The connection is closed; start the server's session again.",
-            code="plugin.session_changed",
-        )
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -440,64 +375,28 @@ class HttpConnection:
         with self._lock:
             return request_id in self._pending
 
-    def _transport_error(self, exc: httpx.HTTPError, method: str) -> PluginError:
-        who, detail = self._remote.who, self._remote.redact(str(exc)) or type(exc).__name__
-        if isinstance(exc, httpx.ConnectTimeout):
-            return RemoteUnreachableError(
-                f"{who} accepted no connection within {self._connect_timeout_s:g} s for "
-                f"{method}. Check that it is up and reachable from here (a firewall or proxy "
-                "may be dropping the connection)."
-            )
-        if isinstance(exc, httpx.ConnectError):
-            if "refused" in detail.lower():
-                detail = "connection refused"
-            return RemoteUnreachableError(
-                f"{who} is not reachable for {method} ({detail}): is the server running, and "
-                "is url under [[plugins.mcp]] right?"
-            )
-        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            return RemoteServerError(f"{who}: url is not an http(s) URL ({detail}).")
-        return RemoteServerError(
-            f"{who} closed the connection without answering {method} ({detail}); see its logs."
-        )
-
     # -- closing ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """End the session: DELETE it (best effort), then fail what is pending."""
-        session = self.session_id
-        if self._shut_down(None, before_failing=lambda: self._delete(session)):
-            self._client.close()
+        self._shut_down(None)
 
-    def _delete(self, session: str | None) -> None:
-        if session is None:
-            return
-        with contextlib.suppress(httpx.HTTPError):
-            self._client.delete(self.url, headers=self._headers_for("DELETE"), timeout=5.0)
-
-    def _shut_down(
-        self, error: PluginError | None, before_failing: Callable[[], None] | None = None
-    ) -> bool:
+    def _shut_down(self, error: PluginError | None) -> None:
         with self._lock:
             if self._closed:
-                return False
+                return
             self._closed = True
             self.close_error = error
             self.close_reason = error.user_message if error is not None else None
             pending, self._pending = self._pending, {}
-            answers, self._answers = self._answers, {}
             self._order.notify_all()
         self._stopping.set()
         self._notices.put(None)
-        for answer in answers.values():
-            _abort(answer)
-        if before_failing is not None:
-            before_failing()
+        self._http.close(delete=error is None)  # a dead or untrusted session is not ended
         for future in pending.values():
             if not future.done():
                 future.set_exception(ConnectionError(self._closed_text()))
         self._on_closed(self.close_reason)
-        return True
 
     def _closed_text(self) -> str:
         return self.close_reason or f"the connection to {self._remote.who} is closed"
@@ -507,21 +406,8 @@ class HttpConnection:
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
 
-def _encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _rpc_error(error: RpcError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.data is not None:
         body["data"] = error.data
     return body
-
-
-def _abort(response: httpx.Response) -> None:
-    """Stop a blocking read on another thread: closing the response would not wake it."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
