@@ -426,3 +426,62 @@ def test_close_deletes_the_session_and_fails_what_is_pending() -> None:
         [delete] = [s for s in server.seen if s.method == "DELETE"]
         assert delete.headers["mcp-session-id"] == "session-1"
         assert rec.closed == [None] and connection.closed
+
+
+def test_notifications_reach_the_server_before_a_later_request() -> None:
+    """Stand-in: a remote server slow to accept ``notifications/initialized``; the request
+    queued after it must still arrive after it (the spec's order of initialization)."""
+
+    def handle(seen: Seen) -> Reply:
+        if seen.rpc_method == "notifications/initialized":
+            time.sleep(0.3)
+        return mcp(lambda s: json_reply(result(s.body["id"], {"tools": []})))(seen)
+
+    with StandIn(handle) as server, connected(server.url) as (connection, _):
+        initialize(connection)  # queues notifications/initialized, does not wait for it
+        assert call(connection, "tools/list") == {"tools": []}
+        posts = [s for s in server.seen if s.method == "POST"]
+    assert [s.rpc_method for s in posts] == [
+        "initialize",
+        "notifications/initialized",
+        "tools/list",
+    ]
+    assert posts[2].at - posts[1].at >= 0.3  # sent once the notification was accepted
+    assert "mcp-protocol-version" not in posts[0].headers
+    assert all(s.headers["mcp-protocol-version"] == "2025-11-25" for s in posts[1:])
+    assert all(s.headers["accept"] == "application/json, text/event-stream" for s in posts)
+
+
+def test_the_get_stream_brings_what_the_server_sends_unasked() -> None:
+    """Stand-in: a remote server that announces a changed tool list on its GET stream."""
+    changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+
+    def handle(seen: Seen) -> Reply:
+        if seen.method == "GET":
+            return Reply(200, {"Content-Type": SSE}, [sse({"id": "g1", "data": changed}), 5.0])
+        return mcp(lambda s: Reply(500))(seen)
+
+    with StandIn(handle) as server, connected(server.url) as (connection, rec):
+        initialize(connection)
+        deadline = time.monotonic() + 5
+        while not rec.told and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [get] = [s for s in server.seen if s.method == "GET"]
+    assert rec.told == [("notifications/tools/list_changed", {})]
+    assert get.headers["mcp-session-id"] == "session-1"
+    assert get.headers["accept"] == "text/event-stream"
+
+
+def test_a_json_rpc_error_answer_is_an_rpc_error() -> None:
+    """Stand-in: a remote server that refuses a call in JSON-RPC (not in HTTP)."""
+
+    def on_call(seen: Seen) -> Reply:
+        error = {"code": -32602, "message": f"bad arguments for {TOKEN}"}
+        return json_reply({"jsonrpc": "2.0", "id": seen.body["id"], "error": error})
+
+    with StandIn(mcp(on_call)) as server, connected(server.url) as (connection, _):
+        initialize(connection)
+        with pytest.raises(RpcError) as caught:
+            call(connection, "tools/call", {"name": "x"})
+    assert caught.value.code == -32602
+    assert caught.value.message == "bad arguments for [redacted]"
