@@ -309,8 +309,9 @@ class HttpConnection:
         what = "its GET stream"
         try:
             with self._http.open("GET", what, last_event_id=cursor.last_event_id) as response:
-                if response.status_code == 405:
-                    return None  # the server sends nothing unasked
+                sessionless = "mcp-session-id" not in response.request.headers
+                if response.status_code == 405 or (response.status_code == 404 and sessionless):
+                    return None  # the server sends nothing unasked (some say so with a 404)
                 kind = response.headers.get("content-type", "").partition(";")[0].strip()
                 if response.status_code != 200 or kind != SSE:
                     raise status_error(response, self._remote, what)

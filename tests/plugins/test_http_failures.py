@@ -485,3 +485,31 @@ def test_a_json_rpc_error_answer_is_an_rpc_error() -> None:
             call(connection, "tools/call", {"name": "x"})
     assert caught.value.code == -32602
     assert caught.value.message == "bad arguments for [redacted]"
+
+
+def test_a_sessionless_server_without_a_get_stream_is_no_fault(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stand-in: a remote server with no session that answers the GET stream with 404 (as
+    the conformance suite's mock server does) rather than 405."""
+
+    def handle(seen: Seen) -> Reply:
+        if seen.method == "GET":
+            return Reply(404)
+        if seen.rpc_method == "initialize":
+            return json_reply(result(seen.body["id"], INITIALIZED))
+        if "id" not in seen.body:
+            return Reply(202)
+        return json_reply(result(seen.body["id"], {"tools": []}))
+
+    caplog.set_level(logging.DEBUG)
+    with StandIn(handle) as server, connected(server.url) as (connection, _):
+        initialize(connection)
+        assert call(connection, "tools/list") == {"tools": []}
+        deadline = time.monotonic() + 5
+        while not any(s.method == "GET" for s in server.seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        assert not connection.closed
+    assert [s.method for s in server.seen].count("GET") == 1  # asked once, then left alone
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
