@@ -93,9 +93,9 @@ class HttpConnection:
         default_retry_ms: int = 1000,
         listen: bool = True,
     ) -> None:
-        self.url = url
         self.label = label
         self._remote = Remote.of(label, url, headers, connect_timeout_s)
+        self.url = self._remote.url  # as shown: the one given may hold a secret in its query
         self._http = HttpSession(url, headers, self._remote)
         self._max = max_message_bytes
         self._on_request = on_request

@@ -88,6 +88,24 @@ def test_a_server_that_is_down_is_named_with_its_url_and_the_fix() -> None:
         no_secret(message)
 
 
+def test_a_secret_in_the_url_query_is_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    """Stand-in: a remote server that takes its key in the query and answers 500 quoting
+    the URL it was asked for."""
+
+    def handle(seen: Seen) -> Reply:
+        return Reply(500, {"Content-Type": "text/plain"}, f"failed: {seen.path}".encode())
+
+    caplog.set_level(logging.DEBUG)  # every logger: httpx logs each URL at INFO
+    with StandIn(handle) as server:
+        with connected(f"{server.url}?key={TOKEN}", headers={}) as (connection, _):
+            with pytest.raises(RemoteServerError) as caught:
+                initialize(connection)
+            assert connection.url == server.url
+        assert server.seen[0].path == f"/mcp?key={TOKEN}"  # it was sent
+    assert "HTTP 500" in caught.value.user_message and "[redacted]" in caught.value.user_message
+    no_secret(caught.value.user_message, caplog.text)
+
+
 def test_a_server_that_accepts_no_connection_times_out_at_connect_timeout_s() -> None:
     """Stand-in: a loopback socket whose accept queue is full, so the client's SYN gets no
     answer: what a firewalled or overloaded remote host looks like."""
