@@ -539,3 +539,21 @@ def test_a_sessionless_server_without_a_get_stream_is_no_fault(
         assert not connection.closed
     assert [s.method for s in server.seen].count("GET") == 1  # asked once, then left alone
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_session_that_ends_while_a_stream_is_resumed_closes_the_connection() -> None:
+    """Loopback stand-in for a remote server that restarts mid-call: the POST's stream
+    drops after an event id, and the resuming GET gets 404 for the session."""
+
+    def handle(seen: Seen) -> Reply:
+        if seen.method == "GET" and "last-event-id" in seen.headers:
+            return Reply(404)
+        return mcp(lambda s: sse_reply({"id": "c1", "retry": 10, "data": ""}))(seen)
+
+    with StandIn(handle) as server, connected(server.url) as (connection, rec):
+        initialize(connection)
+        with pytest.raises(RemoteSessionExpiredError) as caught:
+            call(connection, "tools/call", {"name": "x"})
+        assert rec.closed_event.wait(2) and connection.closed
+    assert "ended the session" in caught.value.user_message
+    assert isinstance(connection.close_error, RemoteSessionExpiredError)
