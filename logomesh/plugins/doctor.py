@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logomesh.plugins.cgroups import PidsHierarchy, pids_hierarchy
-from logomesh.plugins.manifest import Runtime
+from logomesh.plugins.manifest import Runtime, shown_url
 from logomesh.plugins.sandbox import landlock_abi, network_namespaces_available, unshare_binary
 
 ACTIVE = "active"
@@ -88,7 +88,8 @@ def server_rows(plugins: Iterable[Plugin]) -> list[Protection]:
         manifest = plugin.found.manifest
         if manifest is None or manifest.runtime is not Runtime.MCP:
             continue
-        transport = f"Streamable HTTP to {manifest.url}" if manifest.remote else "stdio"
+        url = shown_url(manifest.url) if manifest.url else None
+        transport = f"Streamable HTTP to {url}" if url else "stdio"
         process = plugin.process
         if process is not None and process.running and process.protocol_version:
             tools = len(plugin.tools)

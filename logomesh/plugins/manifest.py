@@ -211,7 +211,9 @@ def check_server_url(url: str) -> None:
     """A remote server's URL: http(s), no credentials in it, plain http only on loopback."""
     parsed = urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ValueError(f"`url` {url!r} is not an http(s) URL, e.g. https://example.com/mcp")
+        raise ValueError(
+            f"`url` {shown_url(url)!r} is not an http(s) URL, e.g. https://example.com/mcp"
+        )
     if parsed.username is not None or parsed.password is not None:
         raise ValueError(
             "`url` has credentials in it, which would be written wherever the URL is shown: "
@@ -220,12 +222,19 @@ def check_server_url(url: str) -> None:
         )
     if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
         raise ValueError(
-            f"`url` {url!r} is plain http to another machine: what is sent (headers, tool "
-            "arguments) could be read on the way. Use https://."
+            f"`url` {shown_url(url)!r} is plain http to another machine: what is sent "
+            "(headers, tool arguments) could be read on the way. Use https://."
         )
 
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def shown_url(url: str) -> str:
+    """A server's URL as messages and listings show it: without its query, which may hold
+    a key (``?api_key=...``)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
 def load_manifest(path: Path) -> Manifest:

@@ -15,7 +15,7 @@ from logomesh.commands.values import Actor
 from logomesh.events import Event
 from logomesh.plugins.bindings import Bindings, Tool
 from logomesh.plugins.discovery import Discovered
-from logomesh.plugins.manifest import Manifest
+from logomesh.plugins.manifest import Manifest, shown_url
 from logomesh.plugins.session import McpSession, ToolResult
 
 
@@ -145,7 +145,7 @@ class Plugin:
         ]
         return {
             "transport": "http" if manifest is not None and manifest.remote else "stdio",
-            "url": manifest.url if manifest is not None else None,
+            "url": shown_url(manifest.url) if manifest is not None and manifest.url else None,
             "network": bool(manifest is not None and manifest.permissions.network),
             "protocol_version": process.protocol_version if process is not None else None,
             "tools": tools,

@@ -17,7 +17,7 @@ import time
 from logomesh.plugins.bindings import Tool
 from logomesh.plugins.headers import resolve_headers
 from logomesh.plugins.http_transport import HttpConnection
-from logomesh.plugins.manifest import Manifest
+from logomesh.plugins.manifest import Manifest, shown_url
 from logomesh.plugins.session import Handlers, McpSession
 
 
@@ -32,7 +32,8 @@ class RemoteServer(McpSession):
     ) -> None:
         super().__init__(name, handlers, max_message_bytes)
         assert manifest.url is not None  # the host makes one only for a manifest with a url
-        self.url = manifest.url
+        self._url = manifest.url
+        self.url = shown_url(manifest.url)  # in messages: never its query
         self._headers = dict(manifest.headers)
         self._connect_timeout_s = connect_timeout_s
         self._http: HttpConnection | None = None
@@ -43,7 +44,7 @@ class RemoteServer(McpSession):
         last start is used); nothing is sent until :meth:`start`."""
         headers = resolve_headers(self.name, self._headers)
         self._http = HttpConnection(
-            self.url,
+            self._url,
             headers,
             label=self.name,
             max_message_bytes=self._max,

@@ -91,14 +91,17 @@ def test_a_server_that_is_down_fails_its_command_with_the_url(plugin_engine: Mak
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
     url = f"http://127.0.0.1:{port}/mcp"
-    engine = plugin_engine(mcp=[remote(url, contributes={"commands": [{"name": "add"}]})])
+    keyed = f"{url}?key=query-secret-value"  # a key in the query is never shown
+    engine = plugin_engine(mcp=[remote(keyed, contributes={"commands": [{"name": "add"}]})])
     result_ = run_command(engine, "remote.add", a=1, b=2)
     assert result_.error is not None
-    assert url in result_.message
+    assert url in result_.message and "query-secret-value" not in result_.message
     [record] = engine.audit.store.query(AuditFilter(action="remote.add"))
     assert record.outcome == "error"
     [row] = [r for r in engine.plugins.describe() if r["name"] == "remote"]
     assert row["state"] in ("failed", "disabled") and url in row["error"]
+    assert row["url"] == f"{url}?…"
+    assert "query-secret-value" not in str(row)
 
 
 def test_a_missing_header_variable_is_named_and_its_value_never_shown(
