@@ -261,3 +261,41 @@ def test_server_everything_over_streamable_http(
     assert [r.outcome for r in records] == ["error", "ok"]  # newest first
     assert records[0].error is not None and "timeout" in str(records[0].error)
     assert records[0].details["plugin"] == "everything"
+
+
+def test_refused_credentials_and_a_server_error_reach_the_user_with_the_fix(
+    plugin_engine: MakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loopback stand-in: 401 for the wrong token, and a 500 for one call only."""
+    monkeypatch.setenv("REMOTE_TOKEN", TOKEN)
+    server = SlowServer()
+
+    def guarded(seen: Seen) -> Reply:
+        sent = seen.headers.get("authorization", "")
+        if sent != f"Bearer {TOKEN}":  # echoes what it got, as careless servers do
+            return Reply(401, {"Content-Type": "text/plain"}, f"bad token: {sent}".encode())
+        if seen.body and seen.body.get("params", {}).get("name") == "fast" and server.forget:
+            server.forget = False
+            return Reply(500, {"Content-Type": "text/plain"}, b"database is down")
+        return server(seen)
+
+    with StandIn(guarded) as standin:
+        wrong = {"Authorization": "Bearer ${env:WRONG_TOKEN}"}
+        monkeypatch.setenv("WRONG_TOKEN", "not-the-right-one")
+        refused = plugin_engine(mcp=[remote(standin.url, name="refused", headers=wrong)])
+        failed = run_command(refused, "refused.fast")
+        assert failed.error is not None
+        assert "refused the credentials" in failed.message
+        assert "Authorization" in failed.message and "${env:NAME}" in failed.message
+        assert TOKEN not in failed.message and "not-the-right-one" not in failed.message
+
+        right = {"Authorization": "Bearer ${env:REMOTE_TOKEN}"}
+        engine = plugin_engine(mcp=[remote(standin.url, headers=right)])
+        assert run_command(engine, "remote.fast").ok
+        server.forget = True  # the next call fails with a 500
+        broken = run_command(engine, "remote.fast")
+        assert broken.error is not None and "HTTP 500" in broken.message
+        assert "database is down" in broken.message
+        assert run_command(engine, "remote.fast").ok  # the session is still usable
+        trail = str([r.to_dict() for r in engine.audit.store.query(AuditFilter())])
+        assert TOKEN not in trail
