@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logomesh.errors import PluginError, PluginManifestError
-from logomesh.layout import STATE_DIR, WORKSPACE_FILE
+from logomesh.layout import WORKSPACE_FILE
 from logomesh.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest, parse_manifest
 from logomesh.plugins.settings import PLUGINS_FOLDER
 from logomesh.trust import manifests_in
@@ -117,7 +117,7 @@ def mcp_folder(settings: Settings, name: str) -> Path:
     """The private folder of a server mounted from configuration: its working directory,
     HOME and the one folder it may write. Not the workspace, which it reaches only as its
     ``permissions.workspace`` says (the sandbox creates the folder when it starts)."""
-    return settings.workspace / STATE_DIR / MCP_FOLDER / name
+    return settings.state_dir / MCP_FOLDER / name
 
 
 def _without_duplicates(found: list[Discovered]) -> list[Discovered]:

@@ -179,6 +179,7 @@ def test_the_git_server_on_a_real_repository(
     # workspace.
     outside = execute(engine, "git.git_status", repo_path=str(tmp_path / "elsewhere"))
     assert outside.error is not None and outside.error.code == "plugin.command_failed"
+    assert str(tmp_path / "elsewhere") in outside.message
 
 
 # -- server-filesystem -------------------------------------------------------------------------
