@@ -51,8 +51,9 @@ def execute(
     return run_sync(engine, CommandRequest(command, ME, arguments, timeout_s=timeout_s))
 
 
-def audited(engine: Engine, command: str) -> list[AuditRecord]:
-    return list(engine.audit.store.query(AuditFilter(action=command)))
+def newest(engine: Engine, command: str) -> AuditRecord:
+    """The newest audit record of ``command``."""
+    return engine.audit.store.query(AuditFilter(action=command))[0]
 
 
 def calls_made(engine: Engine, plugin: str) -> int:
@@ -71,12 +72,12 @@ def assert_refused_before_the_call(
     assert wrong.error is not None and wrong.error.code == "command.invalid_arguments"
     assert f"`{argument}`" in wrong.message and command in wrong.message
     assert calls_made(engine, plugin) == before
-    last = audited(engine, command)[-1]
+    last = newest(engine, command)
     assert last.outcome == "error" and "command.invalid_arguments" in (last.error or "")
 
 
 def assert_audited_ok(engine: Engine, command: str, plugin: str) -> AuditRecord:
-    record = audited(engine, command)[-1]
+    record = newest(engine, command)
     assert record.outcome == "ok", record.error
     assert record.details["plugin"] == plugin and record.details["plugin_version"] == "external"
     return record
@@ -124,7 +125,7 @@ def test_the_time_server_from_pypi_as_the_issue_writes_it(
     unknown = execute(engine, "time.get_current_time", timezone="Mars/Olympus_Mons")
     assert unknown.error is not None and unknown.error.code == "plugin.command_failed"
     assert "Mars/Olympus_Mons" in unknown.message
-    assert audited(engine, "time.get_current_time")[-1].outcome == "error"
+    assert newest(engine, "time.get_current_time").outcome == "error"
 
 
 # -- mcp-server-git ----------------------------------------------------------------------------
@@ -208,11 +209,11 @@ def test_the_filesystem_server_is_confined_by_its_arguments_and_by_the_sandbox(
 
     read = execute(engine, "files.read_text_file", path=str(workspace / "notes.txt"))
     assert read.ok, read.message
-    assert read.message == "shared notes\n"
+    assert read.data == {"content": "shared notes\n"}  # its structuredContent
     assert_audited_ok(engine, "files.read_text_file", "files")
     listed = execute(engine, "files.list_directory", path=str(workspace))
     assert listed.ok, listed.message
-    assert "[FILE] notes.txt" in listed.message
+    assert "[FILE] notes.txt" in listed.data["content"]
     assert_audited_ok(engine, "files.list_directory", "files")
 
     # Outside its allowed folder: the server itself refuses.
@@ -223,7 +224,7 @@ def test_the_filesystem_server_is_confined_by_its_arguments_and_by_the_sandbox(
     outside = execute(engine, "files.read_text_file", path=str(tmp_path / "outside.txt"))
     assert outside.error is not None and outside.error.code == "plugin.command_failed"
     assert "EACCES" in outside.message and "permission denied" in outside.message
-    assert audited(engine, "files.read_text_file")[-1].outcome == "error"
+    assert newest(engine, "files.read_text_file").outcome == "error"
 
     assert_refused_before_the_call(
         engine, "files", "files.read_text_file", "head", path=str(workspace / "notes.txt"),
@@ -247,14 +248,14 @@ def test_a_20_mb_result_fails_clearly_and_the_server_comes_back(
     assert result.error is not None
     assert "plugins.max_message_bytes" in result.message
     assert f"{limit:,}" in result.message or str(limit) in result.message
-    record = audited(engine, "files.read_text_file")[-1]
+    record = newest(engine, "files.read_text_file")
     assert record.outcome == "error" and "plugins.max_message_bytes" in (record.error or "")
     assert record.details["plugin"] == "files"
 
     # Restarted (now or on the next call), it answers as before.
     again = execute(engine, "files.read_text_file", path=str(workspace / "small.txt"))
     assert again.ok, again.message
-    assert again.message == "small\n"
+    assert again.data == {"content": "small\n"}
     assert engine.plugins.plugins["files"].crashes == 1
 
 
@@ -290,6 +291,7 @@ def test_the_everything_server_over_stdio_progress_and_logging(
     done = execute(engine, "everything.trigger-long-running-operation", duration=0.6, steps=3)
     assert done.ok, done.message
     assert "Steps: 3" in done.message
+    wait_until(lambda: len(seen) >= 3, timeout_s=5)  # delivered on the bus's own thread
     ours = [e for e in seen if e.command == "everything.trigger-long-running-operation"]
     assert [e.fraction for e in ours] == pytest.approx([1 / 3, 2 / 3, 1.0])
     assert_audited_ok(engine, "everything.trigger-long-running-operation", "everything")
@@ -346,10 +348,11 @@ def test_a_long_running_call_that_times_out_is_cancelled_on_the_server(
     plugin_engine: MakeEngine, everything_server: NodeServer
 ) -> None:
     engine = plugin_engine(mcp=[everything_table(everything_server, wiretap=True)])
+    engine.plugins.ensure_started("everything")  # expose = "all": its tools/list names them
     result = execute(engine, LONG, timeout_s=0.5, duration=1.5, steps=3)
     assert result.error is not None and result.error.code == "command.timeout"
     assert f"{LONG} did not finish within 0.5 s" in result.message
-    record = audited(engine, LONG)[-1]
+    record = newest(engine, LONG)
     assert record.outcome == "error" and "command.timeout" in (record.error or "")
     assert_cancelled_on_the_wire(engine, call_id(engine, "trigger-long-running-operation"), 1.5)
     assert execute(engine, "everything.get-sum", a=1, b=2).ok  # the server is still usable
@@ -363,7 +366,10 @@ def test_cancelling_the_task_cancels_the_call_on_the_server(
 
     async def cancel_after_first_progress() -> None:
         progressed = asyncio.Event()
-        engine.events.subscribe(CommandProgress, lambda event: progressed.set())
+        loop = asyncio.get_running_loop()  # events are delivered on the bus's own thread
+        engine.events.subscribe(
+            CommandProgress, lambda _: loop.call_soon_threadsafe(progressed.set)
+        )
         request = CommandRequest(LONG, ME, {"duration": 3, "steps": 6})
         task = asyncio.create_task(engine.execute(request))
         await asyncio.wait_for(progressed.wait(), 10)
@@ -372,7 +378,7 @@ def test_cancelling_the_task_cancels_the_call_on_the_server(
             await task
 
     asyncio.run(cancel_after_first_progress())
-    record = audited(engine, LONG)[-1]
+    record = newest(engine, LONG)
     assert record.outcome == "cancelled" and "command.cancelled" in (record.error or "")
     assert_cancelled_on_the_wire(engine, call_id(engine, "trigger-long-running-operation"), 3)
     assert execute(engine, "everything.get-sum", a=1, b=2).ok
