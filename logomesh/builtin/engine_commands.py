@@ -14,7 +14,8 @@ from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import LogoMeshError
 from logomesh.layout import WORKSPACE_FILE
-from logomesh.security.redaction import REDACTED, is_secret_key, redact_text
+from logomesh.security.header_values import shown_headers
+from logomesh.security.redaction import REDACTED, is_secret_key, redact, redact_text
 
 if TYPE_CHECKING:
     from logomesh.config import Settings
@@ -127,11 +128,48 @@ class CommandsArgs(BaseModel):
 )
 async def commands_list(ctx: CommandContext, args: CommandsArgs) -> CommandOutput:
     rows = []
+    hints = _server_hints(ctx)
     for spec in ctx.engine.registry:
         decision = ctx.engine.policy.authorize(ctx.identity, spec.permission, spec.risk)
         if decision.allowed or args.all:
-            rows.append({**spec.describe(), "allowed": decision.allowed})
-    return CommandOutput(data=rows, message=f"{len(rows)} command(s).")
+            rows.append(
+                {**spec.describe(), "allowed": decision.allowed, **hints.get(spec.name, {})}
+            )
+    hidden = _hidden_tools(ctx)
+    message = f"{len(rows)} command(s)." + (
+        f" {len(hidden)} tool(s) of MCP servers are not commands (see the rows marked so, and "
+        "`logomesh plugin list`)."
+        if hidden
+        else ""
+    )
+    return CommandOutput(data=rows + hidden, message=message)
+
+
+def _server_hints(ctx: CommandContext) -> dict[str, dict[str, Any]]:
+    """What an MCP server says of the tools behind its commands (shown, never trusted)."""
+    found: dict[str, dict[str, Any]] = {}
+    for plugin in list(ctx.engine.plugins.plugins.values()):
+        for name, binding in plugin.bindings.commands.items():
+            if binding.hints or binding.risk_note:
+                found[name] = {"hints": list(binding.hints), "risk_note": binding.risk_note}
+    return found
+
+
+def _hidden_tools(ctx: CommandContext) -> list[dict[str, Any]]:
+    rows = []
+    for plugin in list(ctx.engine.plugins.plugins.values()):
+        for hidden in plugin.bindings.hidden:
+            rows.append({
+                "name": hidden.command,
+                "summary": f"(not a command) tool {hidden.tool} of {plugin.name}: {hidden.reason}",
+                "risk": None,
+                "permission": None,
+                "provider": f"plugin {plugin.name}",
+                "allowed": False,
+                "exposed": False,
+                "hints": list(hidden.hints),
+            })  # fmt: skip
+    return rows
 
 
 @command(
@@ -193,9 +231,22 @@ def _nearest_origin(key: str, provenance: dict[str, str]) -> str:
 
 
 def _mask(key: str, value: Any) -> Any:
+    if key == "plugins.mcp" and isinstance(value, list):
+        # A remote server's headers are credentials: only ${env:NAME} references show.
+        return [_mcp_table_shown(table) for table in value]
     if is_secret_key(key.rsplit(".", 1)[-1]) and value not in (None, ""):
         return REDACTED
     return redact_text(value) if isinstance(value, str) else value
+
+
+def _mcp_table_shown(table: Any) -> Any:
+    if not isinstance(table, dict):
+        return redact(table)
+    headers = table.get("headers")
+    shown = redact({key: value for key, value in table.items() if key != "headers"})
+    if isinstance(headers, dict):
+        shown["headers"] = shown_headers({str(k): str(v) for k, v in headers.items()})
+    return shown
 
 
 WORKSPACE_TEMPLATE = """\

@@ -40,11 +40,33 @@ def render_result(result: CommandResult, *, json_output: bool = False) -> None:
         out.print(result.message, markup=False)
 
 
+def _command_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A command, with what its MCP server says of the tool (never what it is trusted with)."""
+    extra = [*row.get("hints", ())]
+    if row.get("risk_note"):
+        extra.append(row["risk_note"])
+    summary = str(row.get("summary") or "")
+    return {**row, "summary": f"{summary} [{', '.join(extra)}]" if extra else summary}
+
+
+def _plugin_row(row: dict[str, Any]) -> dict[str, Any]:
+    protocol = row.get("protocol_version") or ""
+    if row.get("transport") == "http":
+        protocol = f"{protocol} http" if protocol else "http"
+    commands = ", ".join(row["commands"])
+    hidden = row.get("hidden_tools") or []
+    if hidden:
+        commands += f" (+{len(hidden)} tools not exposed: {', '.join(h['tool'] for h in hidden)})"
+    return {**row, "protocol": protocol, "commands": commands}
+
+
 def table_for(command: str, data: Any) -> Table | None:
     if command in ("audit.query", "audit.search") and isinstance(data, list):
         return _audit_table(data)
     if command == "commands.list" and isinstance(data, list):
-        return _rows_table(data, ("name", "risk", "permission", "summary"))
+        return _rows_table(
+            [_command_row(row) for row in data], ("name", "risk", "permission", "summary")
+        )
     if command == "llm.list" and isinstance(data, list):
         rows = [
             {**row, "default for": ", ".join(row["default_for"]), "context": row["context_window"]}
@@ -52,8 +74,8 @@ def table_for(command: str, data: Any) -> Table | None:
         ]
         return _rows_table(rows, ("name", "provider", "state", "default for", "context"))
     if command == "plugin.list" and isinstance(data, list):
-        shown = ("name", "runtime", "version", "state", "commands", "error")
-        return _rows_table([{**row, "commands": ", ".join(row["commands"])} for row in data], shown)
+        columns = ("name", "runtime", "version", "state", "protocol", "commands", "error")
+        return _rows_table([_plugin_row(row) for row in data], columns)
     if command == "plugin.stats" and isinstance(data, list):
         return _rows_table([_stats_row(row) for row in data], _STATS_COLUMNS)
     if command == "plugin.doctor" and isinstance(data, list):

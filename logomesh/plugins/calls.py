@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, CommandSpec
 from logomesh.errors import PluginCrashedError, PluginError
 from logomesh.events import CommandProgress
-from logomesh.plugins.manifest import CommandContribution
+from logomesh.plugins.bindings import Binding
 from logomesh.plugins.plugin import InFlight, Plugin, PluginState
 from logomesh.plugins.process import PluginProcess, ToolResult
 
@@ -54,22 +54,24 @@ class PluginCommands:
             # Let the cancellations reach the plugin before its stdin closes.
             plugin.calls.wait_for(lambda: not plugin.in_flight, min(0.5, grace_s))
 
-    def spec(
-        self, plugin: Plugin, contribution: CommandContribution, model: type[BaseModel]
-    ) -> CommandSpec:
+    def spec(self, plugin: Plugin, binding: Binding, model: type[BaseModel]) -> CommandSpec:
         manifest = plugin.manifest
         return CommandSpec(
-            name=contribution.name,
-            summary=contribution.summary,
+            name=binding.command,
+            summary=binding.summary,
             args_model=model,
-            permission=manifest.permission_for(contribution),
-            risk=contribution.risk,
-            handler=self._handler(plugin.name, contribution.name),
-            examples=contribution.examples,
-            timeout_s=contribution.timeout_s or manifest.limits.call_timeout_s,
-            prepare=self._preparer(plugin.name, contribution.name),
+            permission=binding.permission,
+            risk=binding.risk,
+            handler=self._handler(plugin.name, binding.command, binding.tool),
+            examples=binding.examples,
+            timeout_s=binding.timeout_s,
+            prepare=self._preparer(plugin.name, binding.command),
             provider=f"plugin {plugin.name}",
-            audit_details={"plugin": plugin.name, "plugin_version": manifest.version},
+            audit_details={
+                "plugin": plugin.name,
+                "plugin_version": manifest.version,
+                **({"tool": binding.tool} if binding.tool != binding.command else {}),
+            },
         )
 
     def _preparer(self, plugin_name: str, command: str) -> Callable[[], Awaitable[CommandSpec]]:
@@ -79,7 +81,9 @@ class PluginCommands:
 
         return prepare
 
-    def _handler(self, plugin_name: str, command: str) -> Callable[..., Awaitable[CommandOutput]]:
+    def _handler(
+        self, plugin_name: str, command: str, tool: str
+    ) -> Callable[..., Awaitable[CommandOutput]]:
         async def handle(ctx: CommandContext, args: BaseModel) -> CommandOutput:
             def progress(done: float, total: float | None, message: str | None) -> None:
                 # From the reader thread, queued at once: in order with the plugin's events.
@@ -92,8 +96,10 @@ class PluginCommands:
             arguments = args.model_dump(mode="json", exclude_unset=True)
 
             def call(plugin: Plugin, process: PluginProcess) -> Awaitable[ToolResult]:
+                if plugin.tools and tool not in plugin.tools:
+                    raise _not_served(plugin, command, tool)
                 return process.call_tool(
-                    command,
+                    tool,
                     arguments,
                     timeout_s=ctx.request.timeout_s or plugin.manifest.limits.call_timeout_s,
                     on_progress=progress,
@@ -172,6 +178,15 @@ def refusal(plugin: Plugin) -> PluginError:
         )
     error = plugin.error or (plugin.found.error.user_message if plugin.found.error else None)
     return PluginError(f"Plugin {plugin.name} is {plugin.state}: {error or ''}")
+
+
+def _not_served(plugin: Plugin, command: str, tool: str) -> PluginError:
+    offered = ", ".join(sorted(plugin.tools)) or "none"
+    return PluginError(
+        f"{command} calls tool {tool!r}, which plugin {plugin.name} does not offer now (it "
+        f"offers: {offered}). Fix `tool` under contributes.commands, or update the server.",
+        code="plugin.tool_missing",
+    )
 
 
 def _cancelled_by_host(plugin: str, command: str, why: str) -> PluginError:

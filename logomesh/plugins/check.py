@@ -23,9 +23,10 @@ from typing import Any
 
 from logomesh.errors import LogoMeshError, PluginManifestError
 from logomesh.plugins.arguments import model_for
+from logomesh.plugins.bindings import Tool
 from logomesh.plugins.connection import METHOD_NOT_FOUND, RpcError
 from logomesh.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest
-from logomesh.plugins.process import Handlers, PluginProcess, Tool
+from logomesh.plugins.process import Handlers, PluginProcess
 from logomesh.plugins.sandbox import launch_spec
 from logomesh.plugins.settings import PluginSettings
 
@@ -113,15 +114,16 @@ def _check_declarations(manifest: Manifest, report: CheckReport, taken: Mapping[
     if not manifest.contributes.commands:
         report.warnings.append("The manifest declares no commands: the plugin adds nothing.")
     for contribution in manifest.contributes.commands:
-        owner = taken.get(contribution.name)
+        command = manifest.command_name(contribution)
+        owner = taken.get(command)
         if owner is not None:
             report.problems.append(
-                f"{contribution.name} already exists (from {owner}): the host would refuse to "
+                f"{command} already exists (from {owner}): the host would refuse to "
                 "load this plugin. Rename the command."
             )
         if not contribution.examples:
             report.warnings.append(
-                f"{contribution.name} has no `examples`: natural language will rarely pick it."
+                f"{command} has no `examples`: natural language will rarely pick it."
             )
 
 
@@ -171,7 +173,7 @@ async def _check_tools(
     report: CheckReport,
 ) -> None:
     served = {tool.name: tool for tool in tools}
-    declared = [c.name for c in manifest.contributes.commands]
+    declared = [c.tool_name for c in manifest.contributes.commands]
     report.missing_commands = [name for name in declared if name not in served]
     report.undeclared_tools = sorted(set(served) - set(declared))
     if report.missing_commands:
@@ -187,11 +189,12 @@ async def _check_tools(
             + ". Add them under [[contributes.commands]] to make them commands."
         )
     for contribution in manifest.contributes.commands:
-        tool = served.get(contribution.name)
+        command = manifest.command_name(contribution)
+        tool = served.get(contribution.tool_name)
         if tool is None:
-            report.commands.append(CommandCheck(contribution.name, False, result="not served"))
+            report.commands.append(CommandCheck(command, False, result="not served"))
             continue
-        entry = CommandCheck(contribution.name, True, tool.input_schema)
+        entry = CommandCheck(command, True, tool.input_schema)
         report.commands.append(entry)
         try:
             model_for(tool.name, tool.input_schema)
@@ -205,16 +208,16 @@ async def _check_tools(
             entry.message = "needs arguments: " + ", ".join(str(name) for name in required)
             continue
         limit = min(call_timeout_s, contribution.timeout_s or manifest.limits.call_timeout_s)
-        await _call(process, entry, limit, report)
+        await _call(process, entry, tool.name, limit, report)
 
 
 async def _call(
-    process: PluginProcess, entry: CommandCheck, timeout_s: float, report: CheckReport
+    process: PluginProcess, entry: CommandCheck, tool: str, timeout_s: float, report: CheckReport
 ) -> None:
     started = time.perf_counter()
     failed_as_command = False
     try:
-        result = await process.call_tool(entry.command, {}, timeout_s=timeout_s)
+        result = await process.call_tool(tool, {}, timeout_s=timeout_s)
     except TimeoutError:
         entry.result, entry.message = "error", f"no answer within {timeout_s:g} s"
     except LogoMeshError as exc:

@@ -103,7 +103,7 @@ def _from_config(settings: Settings) -> list[Discovered]:
         values: dict[str, Any] = {"version": "external", "runtime": "mcp", **table}
         name = str(values.get("name", "(unnamed)"))
         try:
-            manifest = parse_manifest(values, origin)
+            manifest = parse_manifest(_network_implied(values, origin), origin)
         except PluginManifestError as exc:
             found.append(Discovered(name, "config", None, error=exc))
             continue
@@ -118,6 +118,23 @@ def mcp_folder(settings: Settings, name: str) -> Path:
     HOME and the one folder it may write. Not the workspace, which it reaches only as its
     ``permissions.workspace`` says (the sandbox creates the folder when it starts)."""
     return settings.state_dir / MCP_FOLDER / name
+
+
+def _network_implied(values: dict[str, Any], origin: Path) -> dict[str, Any]:
+    """A remote server is reached over the network: its ``network`` permission is implied
+    (and shown by ``plugin list``), and saying ``network = false`` beside a URL is an error."""
+    if "url" not in values:
+        return values
+    permissions = values.get("permissions") or {}
+    if not isinstance(permissions, dict):
+        return values  # the manifest's own validation says what is wrong
+    if permissions.get("network") is False:
+        raise PluginManifestError(
+            f"{origin}: [[plugins.mcp]] {values.get('name')!r} has a `url` and "
+            "`permissions.network = false`: a remote server is reached over the network. "
+            "Remove `network = false`."
+        )
+    return {**values, "permissions": {**permissions, "network": True}}
 
 
 def _without_duplicates(found: list[Discovered]) -> list[Discovered]:

@@ -37,6 +37,7 @@ from logomesh.errors import (
 )
 from logomesh.events import Event
 from logomesh.plugins.arguments import PluginArguments, model_for
+from logomesh.plugins.bindings import Bindings, Tool, bind
 from logomesh.plugins.calls import PluginCommands, refusal
 from logomesh.plugins.children import Children
 from logomesh.plugins.discovery import discover, read_folder
@@ -47,8 +48,9 @@ from logomesh.plugins.plugin import (
     PluginStateChanged,
     PluginStatsSampled,
 )
-from logomesh.plugins.process import Handlers, PluginProcess, Tool
+from logomesh.plugins.process import Handlers, PluginProcess
 from logomesh.plugins.sandbox import launch_spec
+from logomesh.plugins.tool_cache import load_tools, save_tools
 from logomesh.plugins.watchdog import ProcessWatchdog
 
 if TYPE_CHECKING:
@@ -108,26 +110,58 @@ class PluginHost:
             self.mark_failed(plugin, claimed.user_message)
             return
         plugin.found = replace(plugin.found, error=None)
-        for contribution in manifest.contributes.commands:
-            self.engine.registry.register(self.calls.spec(plugin, contribution, PluginArguments))
-            plugin.commands.append(contribution.name)
+        # The tools it listed when it last ran: with expose = "all", commands before it starts.
+        self.sync_commands(plugin, self.bind_known(plugin))
+
+    def bind_known(self, plugin: Plugin) -> Bindings:
+        """The plugin's commands from its manifest and the tools last known: its live ones,
+        or the ones it listed when it last ran (so expose = "all" has commands unstarted)."""
+        tools = list(plugin.tools.values()) if plugin.tools else None
+        if tools is None:
+            tools = load_tools(self.engine.settings.workspace, plugin.manifest)
+        return self._bind(plugin, plugin.manifest, tools)
+
+    def _bind(self, plugin: Plugin, manifest: Manifest, tools: list[Tool] | None) -> Bindings:
+        return bind(manifest, tools, lambda command: self._owner(plugin, command))
+
+    def _owner(self, plugin: Plugin, command: str) -> str | None:
+        """Who has ``command``, if not ``plugin``."""
+        if command not in self.engine.registry or command in plugin.commands:
+            return None
+        return self.engine.registry.get(command).provider or "LogoMesh"
+
+    def sync_commands(self, plugin: Plugin, bindings: Bindings, tools: bool = False) -> None:
+        """Make the registry hold exactly ``bindings``' commands for ``plugin``: lazy specs
+        (they start the plugin), or with ``tools`` the argument models of its live tools."""
+        for command in plugin.commands:
+            if command not in bindings.commands and command in self.engine.registry:
+                self.engine.registry.unregister(command)
+        for command, binding in bindings.commands.items():
+            spec = self.calls.spec(plugin, binding, PluginArguments)
+            tool = plugin.tools.get(binding.tool) if tools else None
+            if tool is not None:
+                model = model_for(command, tool.input_schema)
+                spec = replace(self.calls.spec(plugin, binding, model), prepare=None)
+            if command in plugin.commands:
+                self.engine.registry.replace(spec)
+            else:
+                self.engine.registry.register(spec)
+        plugin.bindings = bindings
+        plugin.commands = list(bindings.commands)
 
     def clash_of(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
-        """The error if ``manifest`` declares a command someone else (not ``plugin``) has."""
-        claimed = [
-            c.name
-            for c in manifest.contributes.commands
-            if c.name in self.engine.registry and c.name not in plugin.commands
-        ]
+        """The error if ``manifest`` lists a command someone else (not ``plugin``) has."""
+        listed = [manifest.command_name(c) for c in manifest.contributes.commands]
+        claimed = [name for name in listed if self._owner(plugin, name) is not None]
         if not claimed:
             return None
-        owners = ", ".join(
-            f"{name} (from {self.engine.registry.get(name).provider or 'LogoMesh'})"
-            for name in claimed
-        )
+        owners = ", ".join(f"{name} (from {self._owner(plugin, name)})" for name in claimed)
+        folder = plugin.found.folder if plugin.found.source != "config" else None
+        where = folder / MANIFEST_FILE if folder is not None else None
         return PluginConflictError(
             f"Plugin {plugin.name} declares commands that already exist: {owners}. Rename "
-            f"them in {plugin.found.folder}/{MANIFEST_FILE}; the plugin is not loaded."
+            f"them (`name` under contributes.commands) in {where or 'its [[plugins.mcp]] table'}"
+            "; the plugin is not loaded."
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -201,18 +235,26 @@ class PluginHost:
         self.set_state(plugin, PluginState.ACTIVE)
 
     def adopt_tools(self, plugin: Plugin, tools: list[Tool]) -> None:
-        """Give each declared command the argument model of the tool that serves it."""
+        """Bind the server's tools (at start, and when it says its list changed): each
+        command gets the argument model of the tool that serves it; with expose = "all"
+        tools that came are added and tools that went are removed. A change is audited."""
+        manifest = plugin.manifest
+        before = set(plugin.tools) if plugin.tools else _names(load_tools(
+            self.engine.settings.workspace, manifest))  # fmt: skip
         plugin.tools = {tool.name: tool for tool in tools}
-        for contribution in plugin.manifest.contributes.commands:
-            if contribution.name not in plugin.commands:
-                continue  # not registered as ours (it clashed): never touch another's spec
-            tool = plugin.tools.get(contribution.name)
-            model = model_for(contribution.name, tool.input_schema) if tool else PluginArguments
-            spec = self.calls.spec(plugin, contribution, model)
-            self.engine.registry.replace(replace(spec, prepare=None))
-        undeclared = sorted(set(plugin.tools) - set(plugin.commands))
-        if undeclared:
-            logger.info("plugin %s serves undeclared tools, ignored: %s", plugin.name, undeclared)
+        self.sync_commands(plugin, self._bind(plugin, manifest, tools), tools=True)
+        process = plugin.process
+        version = process.protocol_version if process is not None else None
+        save_tools(self.engine.settings.workspace, manifest, tools, version)
+        added, removed = sorted(set(plugin.tools) - before), sorted(before - set(plugin.tools))
+        if before and (added or removed):
+            from logomesh.commands.values import Outcome
+            from logomesh.plugins.bridge import audit_plugin
+
+            audit_plugin(self, plugin, "plugin.tools_changed", Outcome.OK, details={
+                "added": added, "removed": removed, "commands": plugin.commands})  # fmt: skip
+        for hidden in plugin.bindings.hidden:
+            logger.info("plugin %s: tool %s is %s", plugin.name, hidden.tool, hidden.reason)
 
     def stop(self, name: str) -> None:
         plugin = self.plugins.get(name)
@@ -279,9 +321,9 @@ class PluginHost:
         self.set_state(plugin, PluginState.STOPPED)
 
     def _restore_lazy_specs(self, plugin: Plugin) -> None:
-        for contribution in plugin.manifest.contributes.commands:
-            if contribution.name in plugin.commands and contribution.name in self.engine.registry:
-                self.engine.registry.replace(self.calls.spec(plugin, contribution, PluginArguments))
+        for command, binding in plugin.bindings.commands.items():
+            if command in plugin.commands and command in self.engine.registry:
+                self.engine.registry.replace(self.calls.spec(plugin, binding, PluginArguments))
 
     def _exited(self, plugin: Plugin, process: PluginProcess, reason: str | None) -> None:
         """The process ended without being asked to: restart it, with backoff, or give up."""
@@ -478,3 +520,7 @@ class PluginHost:
 
 def _by_name(plugin: Plugin) -> str:
     return plugin.name
+
+
+def _names(tools: list[Tool] | None) -> set[str]:
+    return {tool.name for tool in tools or ()}

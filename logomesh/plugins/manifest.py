@@ -8,10 +8,12 @@ file, the line and the key, and say how to fix it.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -40,13 +42,43 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+COMMAND_NAME = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$"
+# MCP's tool names (2025-11-25: 1-128 of A-Z a-z 0-9 _ - .), a little wider for older servers.
+TOOL_NAME = r"^[A-Za-z0-9_./-]{1,128}$"
+
+
+class Expose(StrEnum):
+    LISTED = "listed"  # only the tools under contributes.commands become commands
+    ALL = "all"  # every tool the server lists; the unlisted ones at `default_risk`
+
+
 class CommandContribution(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
-    summary: str = Field(min_length=1)
+    """One command, served by one tool. ``name`` is the command, or (not dotted) the tool,
+    whose command is then ``<plugin>.<tool>``; ``tool`` defaults to ``name``."""
+
+    name: str | None = Field(default=None, pattern=TOOL_NAME)
+    tool: str | None = Field(default=None, pattern=TOOL_NAME)
+    summary: str = Field(default="", description="default: the tool's own description")
     risk: RiskLevel = RiskLevel.READ
     permission: str | None = Field(default=None, description="default: plugin.<plugin name>")
     examples: tuple[str, ...] = ()
     timeout_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _names_a_tool(self) -> CommandContribution:
+        if self.name is None and self.tool is None:
+            raise ValueError("give `name` (the command, or the tool's name) or `tool`")
+        return self
+
+    @property
+    def tool_name(self) -> str:
+        tool = self.tool or self.name
+        assert tool is not None  # the validator above
+        return tool
+
+    @property
+    def risk_given(self) -> bool:
+        return "risk" in self.model_fields_set
 
 
 class CodeActionContribution(_Strict):
@@ -102,6 +134,14 @@ class Manifest(_Strict):
     description: str = ""
     entry: str | None = Field(default=None, description="python/node: the file to run.")
     command: tuple[str, ...] = Field(default=(), description="mcp: the server's argv.")
+    url: str | None = Field(default=None, description="mcp: a Streamable HTTP server's URL.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="mcp url: HTTP headers; ${env:NAME} reads a variable."
+    )
+    expose: Expose = Expose.LISTED
+    default_risk: RiskLevel | None = Field(
+        default=None, description="expose = 'all': the risk of tools not listed."
+    )
     contributes: Contributions = Contributions()
     permissions: Permissions = Permissions()
     limits: Limits = Limits()
@@ -114,14 +154,78 @@ class Manifest(_Strict):
                 f"{API_VERSION})"
             )
         if self.runtime is Runtime.MCP:
-            if not self.command:
-                raise ValueError("runtime 'mcp' needs `command`, the server's argv as a list")
+            if bool(self.command) == bool(self.url):
+                raise ValueError(
+                    "an MCP server needs exactly one of `command` (its argv as a list, for a "
+                    'stdio server) and `url` (e.g. "https://example.com/mcp", for a remote one)'
+                )
+            if self.url is not None:
+                check_server_url(self.url)
         elif not self.entry:
             raise ValueError(f"runtime {self.runtime.value!r} needs `entry`, e.g. main.py")
+        elif self.url is not None or self.headers:
+            raise ValueError("`url` and `headers` are for runtime 'mcp' only")
+        if self.expose is Expose.ALL and self.default_risk is None:
+            raise ValueError(
+                'expose = "all" needs `default_risk` ("read", "write" or "danger"): the risk '
+                "of the server's tools that contributes.commands does not list"
+            )
+        self._check_command_names()
         return self
+
+    def _check_command_names(self) -> None:
+        seen: dict[str, str] = {}
+        for contribution in self.contributes.commands:
+            command = self.command_name(contribution)
+            if command in seen:
+                raise ValueError(
+                    f"tools {seen[command]!r} and {contribution.tool_name!r} would both be the "
+                    f"command {command}; give one of them another `name`"
+                )
+            seen[command] = contribution.tool_name
+
+    def command_name(self, contribution: CommandContribution) -> str:
+        """The command a contribution registers: its dotted ``name``, or ``<plugin>.<tool>``."""
+        if contribution.name is not None and re.fullmatch(COMMAND_NAME, contribution.name):
+            return contribution.name
+        return command_for_tool(self.name, contribution.tool_name)
+
+    @property
+    def remote(self) -> bool:
+        return self.url is not None
 
     def permission_for(self, command: CommandContribution) -> str:
         return command.permission or f"plugin.{self.name}"
+
+
+def command_for_tool(plugin: str, tool: str) -> str:
+    """``<plugin>.<tool>`` in the command alphabet: ``getTinyImage`` -> ``get_tiny_image``,
+    any other character outside ``[a-z0-9_.-]`` -> ``_``, empty dotted parts dropped."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool).lower()
+    cleaned = re.sub(r"[^a-z0-9_.-]", "_", snake)
+    parts = [part for part in cleaned.split(".") if part]
+    return ".".join([plugin, *parts]) if parts else f"{plugin}._"
+
+
+def check_server_url(url: str) -> None:
+    """A remote server's URL: http(s), no credentials in it, plain http only on loopback."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"`url` {url!r} is not an http(s) URL, e.g. https://example.com/mcp")
+    if parsed.username is not None or parsed.password is not None:
+        raise ValueError(
+            "`url` has credentials in it, which would be written wherever the URL is shown: "
+            "remove them and send them as a header from the environment, e.g. headers = "
+            '{ Authorization = "Bearer ${env:MY_SERVER_TOKEN}" }'
+        )
+    if parsed.scheme == "http" and parsed.hostname not in _LOOPBACK:
+        raise ValueError(
+            f"`url` {url!r} is plain http to another machine: what is sent (headers, tool "
+            "arguments) could be read on the way. Use https://."
+        )
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -183,6 +287,7 @@ def _matches(pattern: str, name: str) -> bool:
 __all__ = [
     "MANIFEST_FILE",
     "CommandContribution",
+    "Expose",
     "Manifest",
     "Permissions",
     "Runtime",

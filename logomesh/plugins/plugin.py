@@ -13,9 +13,10 @@ from typing import Any
 
 from logomesh.commands.values import Actor
 from logomesh.events import Event
+from logomesh.plugins.bindings import Bindings, Tool
 from logomesh.plugins.discovery import Discovered
 from logomesh.plugins.manifest import Manifest
-from logomesh.plugins.process import PluginProcess, Tool, ToolResult
+from logomesh.plugins.process import PluginProcess, ToolResult
 
 
 class PluginState(StrEnum):
@@ -77,6 +78,7 @@ class Plugin:
     process: PluginProcess | None = None
     tools: dict[str, Tool] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
+    bindings: Bindings = field(default_factory=lambda: Bindings({}))
     crashes: int = 0
     warnings: tuple[str, ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,4 +126,28 @@ class Plugin:
             "crashes": self.crashes,
             "in_flight": len(self.in_flight),
             "warnings": list(self.warnings),
+            **self._server_facts(),
+        }
+
+    def _server_facts(self) -> dict[str, Any]:
+        """What an MCP user needs to see: transport, agreed protocol, tools and hints."""
+        manifest = self.found.manifest
+        process = self.process
+        tools = [
+            {
+                "tool": binding.tool,
+                "command": command,
+                "risk": str(binding.risk),
+                "hints": list(binding.hints),
+                **({"risk_note": binding.risk_note} if binding.risk_note else {}),
+            }
+            for command, binding in self.bindings.commands.items()
+        ]
+        return {
+            "transport": "http" if manifest is not None and manifest.remote else "stdio",
+            "url": manifest.url if manifest is not None else None,
+            "network": bool(manifest is not None and manifest.permissions.network),
+            "protocol_version": process.protocol_version if process is not None else None,
+            "tools": tools,
+            "hidden_tools": [hidden.to_dict() for hidden in self.bindings.hidden],
         }

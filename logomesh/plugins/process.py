@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logomesh.errors import PluginCrashedError, PluginProtocolError, PluginStartError
+from logomesh.plugins.bindings import Tool
 from logomesh.plugins.cgroups import PidsCgroup, pids_hierarchy
 from logomesh.plugins.connection import Connection, RpcError
 from logomesh.plugins.sandbox import LaunchSpec
@@ -36,13 +37,6 @@ from logomesh.plugins.stderr import StderrCapture
 
 PROTOCOL_VERSION = "2025-11-25"
 ACCEPTED_VERSIONS = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"})
-
-
-@dataclass(frozen=True, slots=True)
-class Tool:
-    name: str
-    description: str
-    input_schema: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +76,7 @@ class PluginProcess:
         self._progress: dict[str, Callable[[float, float | None, str | None], None]] = {}
         self._tokens = itertools.count(1)
         self.server_info: dict[str, Any] = {}
+        self.protocol_version: str | None = None  # the one the server agreed to
         self.stats = CallStats()
         self.started_at: float | None = None
         self._stopping = False
@@ -144,11 +139,7 @@ class PluginProcess:
         tools = listing.get("tools") if isinstance(listing, dict) else None
         if not isinstance(tools, list):
             raise PluginProtocolError(f"Plugin {self.name} answered tools/list without `tools`.")
-        return [
-            Tool(str(t["name"]), str(t.get("description", "")), t.get("inputSchema") or {})
-            for t in tools
-            if isinstance(t, dict) and "name" in t
-        ]
+        return [Tool.from_listing(t) for t in tools if isinstance(t, dict) and "name" in t]
 
     def stop(self, grace_s: float) -> None:
         """Close stdin, wait ``grace_s``, then kill the process group (TERM, then KILL)."""
@@ -303,6 +294,7 @@ class PluginProcess:
             )
         info = result.get("serverInfo")
         self.server_info = info if isinstance(info, dict) else {}
+        self.protocol_version = str(result["protocolVersion"])
 
     def _wait(self, method: str, params: dict[str, Any], deadline: float) -> Any:
         connection = self._live_connection()

@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from logomesh.errors import LogoMeshError, PluginError, PluginManifestError
-from logomesh.plugins.arguments import PluginArguments
 from logomesh.plugins.discovery import Discovered, read_folder
 from logomesh.plugins.manifest import MANIFEST_FILE
 from logomesh.plugins.plugin import Plugin, PluginState
@@ -86,18 +85,8 @@ def _reread(host: PluginHost, plugin: Plugin) -> PluginError | None:
     if error is not None or found.manifest is None:
         plugin.found = replace(plugin.found, error=error)
         return error
-    declared = [c.name for c in found.manifest.contributes.commands]
-    for command in plugin.commands:
-        if command not in declared:
-            host.engine.registry.unregister(command)
     plugin.found = found
-    for contribution in found.manifest.contributes.commands:
-        spec = host.calls.spec(plugin, contribution, PluginArguments)
-        if contribution.name in plugin.commands:
-            host.engine.registry.replace(spec)
-        else:
-            host.engine.registry.register(spec)
-    plugin.commands = declared
+    host.sync_commands(plugin, host.bind_known(plugin))
     return None
 
 
