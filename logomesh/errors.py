@@ -49,9 +49,13 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     PluginError                        plugin.error
     ├── PluginManifestError            plugin.manifest
     ├── PluginStartError               plugin.start
-    ├── PluginProtocolError            plugin.protocol
+    ├── PluginProtocolError            plugin.protocol, plugin.session_changed
     ├── PluginCrashedError             plugin.crashed
-    └── PluginConflictError            plugin.conflict
+    ├── PluginConflictError            plugin.conflict
+    └── RemoteServerError              plugin.remote        (an HTTP exchange with a remote server)
+        ├── RemoteUnreachableError     plugin.unreachable   (down, or no connection in time)
+        ├── RemoteAuthError            plugin.auth          (HTTP 401/403: its credentials)
+        └── RemoteSessionExpiredError  plugin.session_expired  (HTTP 404 for the session)
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -329,3 +333,29 @@ class PluginConflictError(PluginError):
     """Two plugins (or a plugin and a built-in) claim the same command name."""
 
     code = "plugin.conflict"
+
+
+class RemoteServerError(PluginError):
+    """A remote MCP server (Streamable HTTP) failed one exchange: an HTTP error status, a
+    stream it dropped and could not resume, a wrong URL. Only that call failed."""
+
+    code = "plugin.remote"
+
+
+class RemoteUnreachableError(RemoteServerError):
+    """No connection to the remote server: refused (it is down), or not made in time."""
+
+    code = "plugin.unreachable"
+
+
+class RemoteAuthError(RemoteServerError):
+    """The remote server refused the credentials (HTTP 401 or 403)."""
+
+    code = "plugin.auth"
+
+
+class RemoteSessionExpiredError(RemoteServerError):
+    """The remote server no longer knows the session (HTTP 404 for a request that carried
+    its ``Mcp-Session-Id``): the spec says to start a new session with ``initialize``."""
+
+    code = "plugin.session_expired"

@@ -112,7 +112,15 @@ async def plugin_stats(ctx: CommandContext, args: StatsArgs) -> CommandOutput:
 )
 async def plugin_doctor(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     rows = await asyncio.to_thread(doctor.diagnose)
+    rows += await asyncio.to_thread(_mcp_servers, ctx)
     return CommandOutput(data=[row.to_dict() for row in rows], message=doctor.summary(rows))
+
+
+def _mcp_servers(ctx: CommandContext) -> list[doctor.Protection]:
+    """Start every mounted MCP server (as ``plugin list`` does) to say what it agreed to."""
+    host = ctx.engine.plugins
+    host.start_all()
+    return doctor.server_rows(host.plugins.values())
 
 
 class NewArgs(BaseModel):

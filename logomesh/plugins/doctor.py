@@ -22,17 +22,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logomesh.plugins.cgroups import PidsHierarchy, pids_hierarchy
+from logomesh.plugins.manifest import Runtime
 from logomesh.plugins.sandbox import landlock_abi, network_namespaces_available, unshare_binary
 
 ACTIVE = "active"
 NOT_USED_YET = "available, not used yet"
 UNAVAILABLE = "unavailable"
+CONNECTED, FAILED = "connected", "failed"  # a mounted MCP server's row
+
+if TYPE_CHECKING:
+    from logomesh.plugins.plugin import Plugin
 
 _STATUS_FILE = Path("/proc/self/status")
 _USERNS_FILES = (
@@ -75,13 +80,38 @@ def diagnose() -> list[Protection]:
     return [check() for check in checks]
 
 
+def server_rows(plugins: Iterable[Plugin]) -> list[Protection]:
+    """One row per mounted MCP server: the transport and protocol version it agreed to, or
+    why it did not start (call after starting them)."""
+    rows = []
+    for plugin in sorted(plugins, key=lambda p: p.name):
+        manifest = plugin.found.manifest
+        if manifest is None or manifest.runtime is not Runtime.MCP:
+            continue
+        transport = f"Streamable HTTP to {manifest.url}" if manifest.remote else "stdio"
+        process = plugin.process
+        if process is not None and process.running and process.protocol_version:
+            tools = len(plugin.tools)
+            detail = (
+                f"protocol {process.protocol_version} over {transport}; {tools} tools, "
+                f"{len(plugin.commands)} of them commands"
+            )
+            rows.append(Protection(f"MCP server {plugin.name}", CONNECTED, detail))
+        else:
+            why = plugin.error or str(plugin.state)
+            rows.append(Protection(f"MCP server {plugin.name}", FAILED, f"{transport}: {why}"))
+    return rows
+
+
 def summary(rows: list[Protection]) -> str:
     counts = {status: sum(1 for row in rows if row.status == status) for status in
               (ACTIVE, NOT_USED_YET, UNAVAILABLE)}  # fmt: skip
+    servers = [row for row in rows if row.status in (CONNECTED, FAILED)]
+    connected = sum(1 for row in servers if row.status == CONNECTED)
     return (
         f"{counts[ACTIVE]} protections active, {counts[NOT_USED_YET]} available but not used "
         f"yet, {counts[UNAVAILABLE]} unavailable here."
-    )
+    ) + (f" {connected} of {len(servers)} MCP servers connected." if servers else "")
 
 
 # -- always applied -------------------------------------------------------------------------

@@ -246,3 +246,63 @@ def test_a_listed_tool_the_server_does_not_offer_fails_clearly(plugin_engine: Ma
     assert "does not offer" in result.message and "get_current_time" in result.message
     [record] = engine.audit.store.query(AuditFilter(action="wild.no_such_tool"))
     assert record.outcome == "error"
+
+
+def test_plugin_doctor_shows_the_version_each_server_agreed_to(plugin_engine: MakeEngine) -> None:
+    broken = {"name": "gone", "command": [sys.executable, str(WILD.with_name("missing.py"))]}
+    engine = plugin_engine(mcp=[wild(), broken], max_restarts=0)
+    result = run_command(engine, "plugin.doctor")
+    assert result.ok, result.message
+    rows = {row["protection"]: row for row in result.data}
+    assert rows["MCP server wild"]["status"] == "connected"
+    detail = rows["MCP server wild"]["detail"]
+    assert detail.startswith("protocol 2025-11-25 over stdio; 7 tools, 0 of them")
+    assert rows["MCP server gone"]["status"] == "failed"
+    assert "missing.py" in rows["MCP server gone"]["detail"]
+    assert "1 of 2 MCP servers connected" in result.message
+
+
+# A raw MCP server that answers initialize with the version it is given: the smallest
+# server that can disagree with the client about the protocol.
+RAW_SERVER = """
+import json, sys
+version = sys.argv[1]
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("method") == "initialize":
+        result = {"protocolVersion": version, "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "raw", "version": "1"}}
+    elif message.get("method") == "tools/list":
+        result = {"tools": [{"name": "ping", "inputSchema": {"type": "object"}}]}
+    elif message.get("method") == "tools/call":
+        result = {"content": [{"type": "text", "text": "pong"}]}
+    else:
+        continue
+    print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
+def test_both_current_protocol_versions_are_accepted(
+    plugin_engine: MakeEngine, tmp_path: Path, version: str
+) -> None:
+    script = tmp_path / "raw.py"
+    script.write_text(RAW_SERVER)
+    table = {"name": "raw", "command": [sys.executable, str(script), version]}
+    engine = plugin_engine(mcp=[{**table, "contributes": {"commands": [{"name": "ping"}]}}])
+    assert run_command(engine, "raw.ping").data is None
+    [row] = [r for r in run_command(engine, "plugin.list").data if r["name"] == "raw"]
+    assert row["protocol_version"] == version
+
+
+def test_a_protocol_version_it_does_not_speak_is_refused(
+    plugin_engine: MakeEngine, tmp_path: Path
+) -> None:
+    script = tmp_path / "raw.py"
+    script.write_text(RAW_SERVER)
+    table = {"name": "raw", "command": [sys.executable, str(script), "2099-01-01"]}
+    engine = plugin_engine(mcp=[{**table, "contributes": {"commands": [{"name": "ping"}]}}])
+    result = run_command(engine, "raw.ping")
+    assert result.error is not None
+    assert "protocol version '2099-01-01'" in result.message
+    assert "2025-06-18" in result.message and "2025-11-25" in result.message
