@@ -114,7 +114,7 @@ def test_the_time_server_from_pypi_as_the_issue_writes_it(
     assert converted.ok, converted.message
     assert converted.data["target"]["datetime"].endswith("T21:00:00+09:00")
     assert converted.data["time_difference"] == "+9.0h"
-    assert_audited_ok(engine, "time.convert", "time")
+    assert assert_audited_ok(engine, "time.convert", "time").details["tool"] == "convert_time"
 
     assert_refused_before_the_call(engine, "time", "time.get_current_time", "timezone", timezone=5)
     missing = execute(engine, "time.convert", source_timezone="UTC", time="12:00")
