@@ -20,6 +20,7 @@ from benchmarks import (
     execute_overhead,
     llm_local,
     llm_overhead,
+    mcp_servers,
     nl_interpret,
     plugins,
     semantic_search,
@@ -46,6 +47,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("local LLM (Gemma 3 270M)", llm_local.run, ""),
     ("LLM registry overhead", llm_overhead.run, ""),
     ("plugin host", plugins.run, ""),
+    ("mounted MCP servers", mcp_servers.run, ""),
     ("approval round trip", approval_round_trip.run, ""),
 )
 

@@ -250,7 +250,7 @@ class Engine:
     ) -> CommandResult:
         attempt = Attempt(request, self.identities.resolve(request.actor))
         try:
-            spec = self.registry.get(request.command)
+            spec = await self._find(request.command, attempt)
             if spec.audit_details:
                 attempt.details.update(spec.audit_details)
             attempt.details["risk"] = str(spec.risk)
@@ -326,6 +326,18 @@ class Engine:
             return spec.args_model.model_validate(dict(request.arguments))
         except ValidationError as exc:
             raise InvalidArgumentsError(explain_validation(spec, exc)) from exc
+
+    async def _find(self, name: str, attempt: Attempt) -> CommandSpec:
+        """The command; one a mounted server may serve but has not listed yet (expose =
+        "all", never started here) is looked for by starting that server, for a caller who
+        may run its commands at all (the command itself is authorised as usual after)."""
+        if name not in self.registry:
+            found = self.plugins.unlisted_server_for(name)
+            if found is not None:
+                plugin, permission, risk = found
+                if self.policy.authorize(attempt.identity, permission, risk).allowed:
+                    await asyncio.to_thread(self.plugins.ensure_started, plugin)
+        return self.registry.get(name)
 
     def _authorize(self, spec: CommandSpec, attempt: Attempt) -> None:
         decision: Decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)

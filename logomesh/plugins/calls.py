@@ -22,7 +22,7 @@ from logomesh.errors import PluginCrashedError, PluginError
 from logomesh.events import CommandProgress
 from logomesh.plugins.bindings import Binding
 from logomesh.plugins.plugin import InFlight, Plugin, PluginState
-from logomesh.plugins.process import PluginProcess, ToolResult
+from logomesh.plugins.session import McpSession, ToolResult
 
 if TYPE_CHECKING:
     from logomesh.plugins.host import PluginHost
@@ -95,7 +95,7 @@ class PluginCommands:
 
             arguments = args.model_dump(mode="json", exclude_unset=True)
 
-            def call(plugin: Plugin, process: PluginProcess) -> Awaitable[ToolResult]:
+            def call(plugin: Plugin, process: McpSession) -> Awaitable[ToolResult]:
                 if plugin.tools and tool not in plugin.tools:
                     raise _not_served(plugin, command, tool)
                 return process.call_tool(
@@ -138,7 +138,7 @@ class PluginCommands:
     async def _begin_call(
         self,
         name: str,
-        call: Callable[[Plugin, PluginProcess], Awaitable[ToolResult]],
+        call: Callable[[Plugin, McpSession], Awaitable[ToolResult]],
         request: CommandRequest,
     ) -> tuple[Plugin, InFlight]:
         """Start ``call`` on the plugin's live process, counted in flight; if the plugin is

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from logomesh.errors import PluginError
-from logomesh.plugins.process import PluginProcess
+from logomesh.plugins.session import McpSession
 
 # At interpreter exit there is no caller to wait for: a well-behaved plugin ends at the end
 # of its stdin within milliseconds; the rest are killed after this.
@@ -30,7 +30,7 @@ class Children:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._closed = False
-        self._processes: set[PluginProcess] = set()
+        self._processes: set[McpSession] = set()
         self._timers: set[threading.Timer] = set()
         self._hooked = False
 
@@ -38,7 +38,7 @@ class Children:
     def closed(self) -> bool:
         return self._closed
 
-    def spawn(self, process: PluginProcess) -> None:
+    def spawn(self, process: McpSession) -> None:
         """Start ``process``'s OS process, unless the host is closing (PluginError)."""
         with self._lock:
             if self._closed:
@@ -93,12 +93,12 @@ class Children:
             atexit.unregister(self._at_exit)
             self._hooked = False
 
-    def _snapshot(self) -> list[PluginProcess]:
+    def _snapshot(self) -> list[McpSession]:
         with self._lock:
             return list(self._processes)
 
     @staticmethod
-    def _stop(processes: list[PluginProcess], grace_s: float) -> None:
+    def _stop(processes: list[McpSession], grace_s: float) -> None:
         threads = [threading.Thread(target=p.stop, args=(grace_s,)) for p in processes]
         for thread in threads:
             thread.start()

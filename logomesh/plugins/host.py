@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from logomesh.commands.values import RiskLevel
 from logomesh.errors import (
     LogoMeshError,
     PluginConflictError,
@@ -41,15 +42,16 @@ from logomesh.plugins.bindings import Bindings, Tool, bind
 from logomesh.plugins.calls import PluginCommands, refusal
 from logomesh.plugins.children import Children
 from logomesh.plugins.discovery import discover, read_folder
-from logomesh.plugins.manifest import MANIFEST_FILE, Manifest
+from logomesh.plugins.manifest import MANIFEST_FILE, Expose, Manifest
 from logomesh.plugins.plugin import (
     Plugin,
     PluginState,
     PluginStateChanged,
     PluginStatsSampled,
 )
-from logomesh.plugins.process import Handlers, PluginProcess
+from logomesh.plugins.process import PluginProcess
 from logomesh.plugins.sandbox import launch_spec
+from logomesh.plugins.session import Handlers, McpSession
 from logomesh.plugins.tool_cache import load_tools, save_tools
 from logomesh.plugins.watchdog import ProcessWatchdog
 
@@ -74,7 +76,7 @@ class PluginHost:
         self._children = Children()  # every process started, so closing stops them all
         # Processes a reload is starting: a crash at start is the reload's failure, not
         # restarted (the pipe closes before the exit is reported, so this is per process).
-        self._no_restart: weakref.WeakSet[PluginProcess] = weakref.WeakSet()
+        self._no_restart: weakref.WeakSet[McpSession] = weakref.WeakSet()
 
     # -- discovery and registration --------------------------------------------------------
 
@@ -149,6 +151,19 @@ class PluginHost:
         plugin.bindings = bindings
         plugin.commands = list(bindings.commands)
 
+    def unlisted_server_for(self, command: str) -> tuple[str, str, RiskLevel] | None:
+        """The plugin whose server may serve ``command`` though it is not registered: one
+        with expose = "all" whose tools are not known yet. Its name, the permission of its
+        unlisted commands and their least risk."""
+        self.discover()
+        plugin = self.plugins.get(command.split(".", 1)[0])
+        if plugin is None or plugin.found.manifest is None or plugin.tools:
+            return None
+        manifest = plugin.manifest
+        if manifest.expose is not Expose.ALL or manifest.default_risk is None:
+            return None
+        return plugin.name, f"plugin.{plugin.name}", manifest.default_risk
+
     def clash_of(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
         """The error if ``manifest`` lists a command someone else (not ``plugin``) has."""
         listed = [manifest.command_name(c) for c in manifest.contributes.commands]
@@ -201,23 +216,7 @@ class PluginHost:
     def start_process(self, plugin: Plugin, *, restart_on_crash: bool = True) -> None:
         if self._children.closed:  # checked again, under a lock, at the spawn itself
             raise PluginError(f"Plugin {plugin.name} was not started: LogoMesh is shutting down.")
-        manifest = plugin.manifest
-        folder = plugin.found.folder or self.engine.settings.workspace
-        spec = launch_spec(manifest, folder, self.engine.settings.workspace)
-        plugin.warnings = tuple(f"not available here: {what}" for what in spec.missing)
-        for warning in plugin.warnings:
-            logger.warning("plugin %s: %s", plugin.name, warning)
-        self._watchdog.start()
-        process = PluginProcess(
-            plugin.name,
-            spec,
-            Handlers(
-                request=lambda method, params: self._plugin_request(plugin, method, params),
-                notification=lambda method, params: self._plugin_notified(plugin, method, params),
-                exited=lambda reason: self._exited(plugin, process, reason),
-            ),
-            self.settings.max_message_bytes,
-        )
+        process = self._server_for(plugin)
         if not restart_on_crash:
             self._no_restart.add(process)
         self.set_state(plugin, PluginState.STARTING)
@@ -233,6 +232,36 @@ class PluginHost:
         self.adopt_tools(plugin, tools)
         plugin.revive = False
         self.set_state(plugin, PluginState.ACTIVE)
+
+    def _server_for(self, plugin: Plugin) -> McpSession:
+        """A local process, sandboxed, or (for a ``url``) a session with a remote server."""
+        manifest = plugin.manifest
+        handlers = Handlers(
+            request=lambda method, params: self._plugin_request(plugin, method, params),
+            notification=lambda method, params: self._plugin_notified(plugin, method, params),
+            exited=lambda reason: self._exited(plugin, server, reason),
+        )
+        server: McpSession
+        if manifest.remote:
+            from logomesh.plugins.remote import RemoteServer  # httpx only when one is mounted
+
+            plugin.warnings = ()
+            server = RemoteServer(
+                plugin.name,
+                manifest,
+                handlers,
+                self.settings.max_message_bytes,
+                connect_timeout_s=self.settings.start_timeout_s,
+            )
+            return server
+        folder = plugin.found.folder or self.engine.settings.workspace
+        spec = launch_spec(manifest, folder, self.engine.settings.workspace)
+        plugin.warnings = tuple(f"not available here: {what}" for what in spec.missing)
+        for warning in plugin.warnings:
+            logger.warning("plugin %s: %s", plugin.name, warning)
+        self._watchdog.start()
+        server = PluginProcess(plugin.name, spec, handlers, self.settings.max_message_bytes)
+        return server
 
     def adopt_tools(self, plugin: Plugin, tools: list[Tool]) -> None:
         """Bind the server's tools (at start, and when it says its list changed): each
@@ -325,7 +354,7 @@ class PluginHost:
             if command in plugin.commands and command in self.engine.registry:
                 self.engine.registry.replace(self.calls.spec(plugin, binding, PluginArguments))
 
-    def _exited(self, plugin: Plugin, process: PluginProcess, reason: str | None) -> None:
+    def _exited(self, plugin: Plugin, process: McpSession, reason: str | None) -> None:
         """The process ended without being asked to: restart it, with backoff, or give up."""
         if process is not plugin.process or process in self._no_restart:
             return  # an old one, or a reload's new version failing at start (reload says so)

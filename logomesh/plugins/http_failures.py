@@ -28,6 +28,7 @@ from logomesh.errors import (
 
 EXCERPT_BYTES = 2000
 EXCERPT_CHARS = 300
+SECRET_CHARS = 6  # a header value (or word of one) this long is masked
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +48,10 @@ class Remote:
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
         shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
-        secrets = {value for value in headers.values() if value}
-        secrets |= {word for value in headers.values() for word in value.split() if len(word) > 3}
+        # Each value and each of its words ("Bearer <token>"); shorter ones are no secret
+        # ("1", "true"), and masking them would garble every message.
+        words = {w for value in headers.values() for w in (value, *value.split())}
+        secrets = {word for word in words if len(word) >= SECRET_CHARS and word != "Bearer"}
         secrets |= {s for s in (parts.password, parts.query) if s}
         ordered = tuple(sorted(secrets, key=len, reverse=True))
         return cls(label, shown, tuple(sorted(headers)), ordered, connect_timeout_s)
@@ -116,6 +119,10 @@ def transport_error(exc: httpx.HTTPError, remote: Remote, method: str) -> Plugin
         return RemoteUnreachableError(
             f"{remote.who} is not reachable for {method} ({detail}): is the server running, "
             "and is url under [[plugins.mcp]] right?"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return RemoteServerError(
+            f"{remote.who} did not answer {method} in time ({detail}); see its logs."
         )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return RemoteServerError(f"{remote.who}: url is not an http(s) URL ({detail}).")

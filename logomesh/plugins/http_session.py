@@ -7,13 +7,15 @@ headers, ``Mcp-Session-Id`` once initialize gave one and ``MCP-Protocol-Version`
 is agreed, refuses a session id that changes, and turns httpx's exceptions into errors that
 name the URL and the fix (``http_failures``). It also keeps the answers being read, so
 another thread can abort one: closing an httpx response does not wake a blocked read, but
-shutting its socket down does.
+shutting its socket down does. While it is open, what httpx logs (each request's URL, at
+INFO) passes through the session's redactor, for a key given in the URL's query.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -37,6 +39,8 @@ class HttpSession:
         )
         self._reading: dict[int | str, httpx.Response] = {}
         self._lock = threading.Lock()
+        self._log_filter = _Redacting(remote)
+        logging.getLogger("httpx").addFilter(self._log_filter)
 
     @contextlib.contextmanager
     def open(
@@ -106,6 +110,22 @@ class HttpSession:
             with contextlib.suppress(Exception), self.open("DELETE", "DELETE", timeout=5.0):
                 pass
         self._client.close()
+        logging.getLogger("httpx").removeFilter(self._log_filter)
+
+
+class _Redacting(logging.Filter):
+    """Masks the session's secrets in what httpx logs (it logs each URL, query and all)."""
+
+    def __init__(self, remote: Remote) -> None:
+        super().__init__()
+        self._remote = remote
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = self._remote.redact(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
 
 
 def abort(response: httpx.Response) -> None:

@@ -93,9 +93,9 @@ class HttpConnection:
         default_retry_ms: int = 1000,
         listen: bool = True,
     ) -> None:
-        self.url = url
         self.label = label
         self._remote = Remote.of(label, url, headers, connect_timeout_s)
+        self.url = self._remote.url  # as shown: the one given may hold a secret in its query
         self._http = HttpSession(url, headers, self._remote)
         self._max = max_message_bytes
         self._on_request = on_request
@@ -186,7 +186,8 @@ class HttpConnection:
             if exc.code in FATAL:
                 self._shut_down(exc)
         except Exception as exc:
-            logger.exception("remote %s: %s failed", self.label, method)
+            if not self._closed:
+                logger.exception("remote %s: %s failed", self.label, method)
             text = f"{self._remote.who}: {method} failed: {self._remote.detail(exc)}"
             self._fail(request_id, RemoteServerError(text))
 
@@ -268,6 +269,9 @@ class HttpConnection:
         while (message := self._notices.get()) is not None:
             try:
                 self._deliver(message)
+            except Exception:  # one lost notice must not stop the ones after it
+                if not self._closed:
+                    logger.exception("remote %s: a notice was not delivered", self.label)
             finally:
                 with self._order:
                     self._delivered += 1
@@ -305,8 +309,9 @@ class HttpConnection:
         what = "its GET stream"
         try:
             with self._http.open("GET", what, last_event_id=cursor.last_event_id) as response:
-                if response.status_code == 405:
-                    return None  # the server sends nothing unasked
+                sessionless = "mcp-session-id" not in response.request.headers
+                if response.status_code == 405 or (response.status_code == 404 and sessionless):
+                    return None  # the server sends nothing unasked (some say so with a 404)
                 kind = response.headers.get("content-type", "").partition(";")[0].strip()
                 if response.status_code != 200 or kind != SSE:
                     raise status_error(response, self._remote, what)
@@ -402,8 +407,15 @@ class HttpConnection:
         return self.close_reason or f"the connection to {self._remote.who} is closed"
 
     def _thread(self, target: Callable[..., None], role: str, *args: Any) -> None:
+        def run() -> None:
+            try:
+                target(*args)
+            except Exception:  # after close, the client refuses to send: that is no fault
+                if not self._closed:
+                    logger.exception("remote %s: its %s thread failed", self.label, role)
+
         name = f"mcp-http-{self.label}-{role}"
-        threading.Thread(target=target, args=args, name=name, daemon=True).start()
+        threading.Thread(target=run, name=name, daemon=True).start()
 
 
 def _rpc_error(error: RpcError) -> dict[str, Any]:

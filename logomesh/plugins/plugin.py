@@ -16,7 +16,7 @@ from logomesh.events import Event
 from logomesh.plugins.bindings import Bindings, Tool
 from logomesh.plugins.discovery import Discovered
 from logomesh.plugins.manifest import Manifest
-from logomesh.plugins.process import PluginProcess, ToolResult
+from logomesh.plugins.session import McpSession, ToolResult
 
 
 class PluginState(StrEnum):
@@ -75,7 +75,7 @@ class Plugin:
     found: Discovered
     state: PluginState
     error: str | None = None
-    process: PluginProcess | None = None
+    process: McpSession | None = None
     tools: dict[str, Tool] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     bindings: Bindings = field(default_factory=lambda: Bindings({}))

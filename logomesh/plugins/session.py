@@ -25,7 +25,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from logomesh.errors import PluginCrashedError, PluginProtocolError, PluginStartError
+from logomesh.errors import (
+    PluginCrashedError,
+    PluginError,
+    PluginProtocolError,
+    PluginStartError,
+)
 from logomesh.plugins.bindings import Tool
 from logomesh.plugins.connection import RpcError
 
@@ -94,11 +99,50 @@ class McpSession:
         """``initialize``, ``notifications/initialized``, then the server's tools."""
         result = self._wait("initialize", self._initialize_params(), deadline)
         self._check_handshake(result)
+        assert self.protocol_version is not None
+        self._agreed(self.protocol_version)
         connection = self._live_connection()
         connection.notify("notifications/initialized")
         tools = self.list_tools(deadline)
         self.started_at = time.monotonic()
         return tools
+
+    # -- the lifecycle a subclass gives it (the host drives every server through these) -----
+
+    kill_reason: str | None = None  # why the host ended it, if it did
+    peak_processes: int | None = None  # most processes at once (local servers only)
+
+    def spawn(self) -> None:
+        """Create what carries the session (a process, a client), not yet speaking."""
+        raise NotImplementedError
+
+    def start(self, timeout_s: float) -> list[Tool]:
+        """Spawn unless done, then the handshake within ``timeout_s``: the server's tools."""
+        raise NotImplementedError
+
+    def stop(self, grace_s: float) -> None:
+        raise NotImplementedError
+
+    def terminate(self, reason: str) -> None:
+        """End it now, remembering why for the errors that follow."""
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def refused_forks(self) -> int:
+        return 0
+
+    def exit_summary(self, reason: str | None) -> str:
+        return reason or "stopped"
+
+    def _agreed(self, version: str) -> None:
+        """The server agreed to ``version`` (a transport may need to say so from now on)."""
 
     # -- what a subclass says about its end ------------------------------------------------
 
@@ -147,6 +191,9 @@ class McpSession:
         except ConnectionError as exc:
             self.stats.errors += 1
             raise PluginCrashedError(self._crash_message(str(exc))) from exc
+        except PluginError:  # a remote call that failed on its own (HTTP 500, 401, ...)
+            self.stats.errors += 1
+            raise
         except RpcError as exc:
             self.stats.errors += 1
             raise PluginProtocolError(f"Plugin {self.name} refused {name}: {exc.message}") from exc

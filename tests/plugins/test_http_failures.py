@@ -72,7 +72,7 @@ def no_secret(*texts: object) -> None:
 
 
 def test_a_server_that_is_down_is_named_with_its_url_and_the_fix() -> None:
-    """Stand-in: a loopback port nothing listens on, as for a remote server that is down."""
+    """Loopback stand-in: a port nothing listens on, as for a remote server that is down."""
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
@@ -88,8 +88,26 @@ def test_a_server_that_is_down_is_named_with_its_url_and_the_fix() -> None:
         no_secret(message)
 
 
+def test_a_secret_in_the_url_query_is_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    """Loopback stand-in for a remote server that takes its key in the query and answers 500 quoting
+    the URL it was asked for."""
+
+    def handle(seen: Seen) -> Reply:
+        return Reply(500, {"Content-Type": "text/plain"}, f"failed: {seen.path}".encode())
+
+    caplog.set_level(logging.DEBUG)  # every logger: httpx logs each URL at INFO
+    with StandIn(handle) as server:
+        with connected(f"{server.url}?key={TOKEN}", headers={}) as (connection, _):
+            with pytest.raises(RemoteServerError) as caught:
+                initialize(connection)
+            assert connection.url == server.url
+        assert server.seen[0].path == f"/mcp?key={TOKEN}"  # it was sent
+    assert "HTTP 500" in caught.value.user_message and "[redacted]" in caught.value.user_message
+    no_secret(caught.value.user_message, caplog.text)
+
+
 def test_a_server_that_accepts_no_connection_times_out_at_connect_timeout_s() -> None:
-    """Stand-in: a loopback socket whose accept queue is full, so the client's SYN gets no
+    """Loopback stand-in: a socket whose accept queue is full, so the client's SYN gets no
     answer: what a firewalled or overloaded remote host looks like."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -115,7 +133,7 @@ def test_a_server_that_accepts_no_connection_times_out_at_connect_timeout_s() ->
 
 
 def test_a_slow_call_times_out_for_its_caller_and_blocks_no_other_call() -> None:
-    """Stand-in: a remote server whose tool takes 3 s while another answers at once."""
+    """Loopback stand-in for a remote server whose tool takes 3 s while another answers at once."""
 
     def on_call(seen: Seen) -> Reply:
         request_id = seen.body["id"]
@@ -142,7 +160,8 @@ def test_a_slow_call_times_out_for_its_caller_and_blocks_no_other_call() -> None
 def test_refused_credentials_say_how_to_set_the_header(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Stand-in: a remote server that refuses the token (and echoes it back in its body)."""
+    """Loopback stand-in for a remote server that refuses the token (and echoes it back in
+    its body)."""
 
     def handle(seen: Seen) -> Reply:
         body = f"invalid token: {seen.headers.get('authorization')}".encode()
@@ -161,7 +180,7 @@ def test_refused_credentials_say_how_to_set_the_header(
 
 
 def test_404_before_a_session_means_a_wrong_url() -> None:
-    """Stand-in: a remote web server with no MCP endpoint at the configured path."""
+    """Loopback stand-in for a remote web server with no MCP endpoint at the configured path."""
     not_found = Reply(404, {"Content-Type": "text/html"}, b"<h1>Not Found</h1>")
     with StandIn(lambda seen: not_found) as server, connected(server.url) as (connection, _):
         with pytest.raises(RemoteServerError) as caught:
@@ -173,7 +192,7 @@ def test_404_before_a_session_means_a_wrong_url() -> None:
 
 
 def test_404_for_the_session_is_a_distinct_expiry_that_closes_the_connection() -> None:
-    """Stand-in: a remote server that ended the session (restarted, or expired it)."""
+    """Loopback stand-in for a remote server that ended the session (restarted, or expired it)."""
     with StandIn(mcp(lambda seen: Reply(404))) as server, connected(server.url) as (conn, rec):
         initialize(conn)
         with pytest.raises(RemoteSessionExpiredError) as caught:
@@ -189,7 +208,8 @@ def test_404_for_the_session_is_a_distinct_expiry_that_closes_the_connection() -
 
 
 def test_500_shows_an_excerpt_and_the_connection_stays_usable() -> None:
-    """Stand-in: a remote server whose handler crashed once (and leaks the token in it)."""
+    """Loopback stand-in for a remote server whose handler crashed once (and leaks the token
+    in it)."""
     failures = iter([True])
 
     def on_call(seen: Seen) -> Reply:
@@ -213,8 +233,9 @@ def test_500_shows_an_excerpt_and_the_connection_stays_usable() -> None:
 
 
 def test_a_dropped_stream_is_resumed_with_last_event_id_after_retry() -> None:
-    """Stand-in: a remote server that closes the POST's SSE stream after event ``e-7`` (as
-    the 2025-11-25 spec lets it, to poll) and replays the rest to a GET with Last-Event-ID."""
+    """Loopback stand-in for a remote server that closes the POST's SSE stream after event
+    ``e-7`` (as the 2025-11-25 spec lets it, to poll) and replays the rest to a GET with
+    Last-Event-ID."""
     calls: list[Any] = []
 
     def on_call(seen: Seen) -> Reply:
@@ -241,7 +262,7 @@ def test_a_dropped_stream_is_resumed_with_last_event_id_after_retry() -> None:
 
 
 def test_a_dropped_stream_without_an_event_id_fails_only_that_call() -> None:
-    """Stand-in: a remote server that crashes mid-answer, having sent no event id."""
+    """Loopback stand-in for a remote server that crashes mid-answer, having sent no event id."""
     first = iter([True])
 
     def on_call(seen: Seen) -> Reply:
@@ -260,7 +281,8 @@ def test_a_dropped_stream_without_an_event_id_fails_only_that_call() -> None:
 
 
 def test_a_stream_the_server_will_not_resume_fails_with_its_answer() -> None:
-    """Stand-in: a remote server that drops the stream after an id but answers 405 to GET."""
+    """Loopback stand-in for a remote server that drops the stream after an id but answers
+    405 to GET."""
 
     def on_call(seen: Seen) -> Reply:
         return sse_reply({"id": "a1", "retry": 50, "data": ""})
@@ -275,7 +297,7 @@ def test_a_stream_the_server_will_not_resume_fails_with_its_answer() -> None:
 
 
 def test_resuming_is_bounded_when_every_resumed_stream_ends_empty() -> None:
-    """Stand-in: a remote server that accepts each resume but never sends the answer."""
+    """Loopback stand-in for a remote server that accepts each resume but never sends the answer."""
 
     def handle(seen: Seen) -> Reply:
         if seen.method == "GET" and "last-event-id" in seen.headers:
@@ -294,7 +316,7 @@ def test_resuming_is_bounded_when_every_resumed_stream_ends_empty() -> None:
 
 
 def test_a_changed_session_id_is_refused_as_a_protocol_error() -> None:
-    """Stand-in: a remote server (or something in between) that swaps the session id."""
+    """Loopback stand-in for a remote server (or something in between) that swaps the session id."""
 
     def on_call(seen: Seen) -> Reply:
         return json_reply(result(seen.body["id"], {"tools": []}), **{"Mcp-Session-Id": "other"})
@@ -311,8 +333,8 @@ def test_a_changed_session_id_is_refused_as_a_protocol_error() -> None:
 
 @pytest.mark.parametrize("shape", ["json", "sse"])
 def test_a_20_mb_answer_is_cut_off_at_the_limit_and_the_connection_stays(shape: str) -> None:
-    """Stand-in: a remote server whose tool returns 20 MB, sent as one JSON body (with its
-    length) or streamed as one SSE event; reading stops at ``max_message_bytes``."""
+    """Loopback stand-in for a remote server whose tool returns 20 MB, sent as one JSON body
+    (with its length) or streamed as one SSE event; reading stops at ``max_message_bytes``."""
     big = json.dumps(result(2, {"content": [{"type": "text", "text": "x" * 20_000_000}]}))
     big_reply = iter([True])
 
@@ -356,7 +378,8 @@ def test_a_20_mb_answer_is_cut_off_at_the_limit_and_the_connection_stays(shape: 
 def test_a_body_that_is_not_json_rpc_fails_that_call(
     content_type: str, body: bytes, expected: str
 ) -> None:
-    """Stand-in: a remote server (or a proxy or login page in front of it) answering junk."""
+    """Loopback stand-in for a remote server (or a proxy or login page in front of it)
+    answering junk."""
     junk = iter([True])
 
     def on_call(seen: Seen) -> Reply:
@@ -376,8 +399,9 @@ def test_a_body_that_is_not_json_rpc_fails_that_call(
 
 
 def test_a_server_request_on_the_stream_is_answered_and_an_rpc_error_is_sent_back() -> None:
-    """Stand-in: a remote server that asks the client for roots mid-call and waits for the
-    answer (an error: the handler raises RpcError) before it finishes the call."""
+    """Loopback stand-in for a remote server that asks the client for roots mid-call and
+    waits for the answer (an error: the handler raises RpcError) before it finishes the
+    call."""
     answered = threading.Event()
 
     def on_call(seen: Seen) -> Reply:
@@ -411,7 +435,7 @@ def test_a_server_request_on_the_stream_is_answered_and_an_rpc_error_is_sent_bac
 
 
 def test_close_deletes_the_session_and_fails_what_is_pending() -> None:
-    """Stand-in: a remote server that never answers a call, then sees the DELETE."""
+    """Loopback stand-in for a remote server that never answers a call, then sees the DELETE."""
 
     def on_call(seen: Seen) -> Reply:
         return Reply(200, {"Content-Type": SSE}, [sse({"id": "1", "data": ""}), 2.0])
@@ -429,8 +453,9 @@ def test_close_deletes_the_session_and_fails_what_is_pending() -> None:
 
 
 def test_notifications_reach_the_server_before_a_later_request() -> None:
-    """Stand-in: a remote server slow to accept ``notifications/initialized``; the request
-    queued after it must still arrive after it (the spec's order of initialization)."""
+    """Loopback stand-in for a remote server slow to accept ``notifications/initialized``;
+    the request queued after it must still arrive after it (the spec's order of
+    initialization)."""
 
     def handle(seen: Seen) -> Reply:
         if seen.rpc_method == "notifications/initialized":
@@ -453,7 +478,8 @@ def test_notifications_reach_the_server_before_a_later_request() -> None:
 
 
 def test_the_get_stream_brings_what_the_server_sends_unasked() -> None:
-    """Stand-in: a remote server that announces a changed tool list on its GET stream."""
+    """Loopback stand-in for a remote server that announces a changed tool list on its GET
+    stream."""
     changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
 
     def handle(seen: Seen) -> Reply:
@@ -473,7 +499,7 @@ def test_the_get_stream_brings_what_the_server_sends_unasked() -> None:
 
 
 def test_a_json_rpc_error_answer_is_an_rpc_error() -> None:
-    """Stand-in: a remote server that refuses a call in JSON-RPC (not in HTTP)."""
+    """Loopback stand-in for a remote server that refuses a call in JSON-RPC (not in HTTP)."""
 
     def on_call(seen: Seen) -> Reply:
         error = {"code": -32602, "message": f"bad arguments for {TOKEN}"}
@@ -485,3 +511,49 @@ def test_a_json_rpc_error_answer_is_an_rpc_error() -> None:
             call(connection, "tools/call", {"name": "x"})
     assert caught.value.code == -32602
     assert caught.value.message == "bad arguments for [redacted]"
+
+
+def test_a_sessionless_server_without_a_get_stream_is_no_fault(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Loopback stand-in for a remote server with no session that answers the GET stream
+    with 404 (as the conformance suite's mock server does) rather than 405."""
+
+    def handle(seen: Seen) -> Reply:
+        if seen.method == "GET":
+            return Reply(404)
+        if seen.rpc_method == "initialize":
+            return json_reply(result(seen.body["id"], INITIALIZED))
+        if "id" not in seen.body:
+            return Reply(202)
+        return json_reply(result(seen.body["id"], {"tools": []}))
+
+    caplog.set_level(logging.DEBUG)
+    with StandIn(handle) as server, connected(server.url) as (connection, _):
+        initialize(connection)
+        assert call(connection, "tools/list") == {"tools": []}
+        deadline = time.monotonic() + 5
+        while not any(s.method == "GET" for s in server.seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        assert not connection.closed
+    assert [s.method for s in server.seen].count("GET") == 1  # asked once, then left alone
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_session_that_ends_while_a_stream_is_resumed_closes_the_connection() -> None:
+    """Loopback stand-in for a remote server that restarts mid-call: the POST's stream
+    drops after an event id, and the resuming GET gets 404 for the session."""
+
+    def handle(seen: Seen) -> Reply:
+        if seen.method == "GET" and "last-event-id" in seen.headers:
+            return Reply(404)
+        return mcp(lambda s: sse_reply({"id": "c1", "retry": 10, "data": ""}))(seen)
+
+    with StandIn(handle) as server, connected(server.url) as (connection, rec):
+        initialize(connection)
+        with pytest.raises(RemoteSessionExpiredError) as caught:
+            call(connection, "tools/call", {"name": "x"})
+        assert rec.closed_event.wait(2) and connection.closed
+    assert "ended the session" in caught.value.user_message
+    assert isinstance(connection.close_error, RemoteSessionExpiredError)

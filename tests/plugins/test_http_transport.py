@@ -10,6 +10,7 @@ DELETE on close. The failures are in test_http_failures.py.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -30,8 +31,18 @@ SERVER = Path(__file__).resolve().parent / "data" / "mcp_sdk_http_server" / "ser
 
 @pytest.fixture(scope="module")
 def sdk_url() -> Iterator[str]:
+    yield from serve()
+
+
+@pytest.fixture(scope="module")
+def sdk_json_url() -> Iterator[str]:
+    yield from serve("--json-stateless")
+
+
+def serve(*options: str) -> Iterator[str]:
+    """Run the SDK server; yield its URL once it answers."""
     process = subprocess.Popen(
-        [sys.executable, str(SERVER)],
+        [sys.executable, str(SERVER), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -41,13 +52,14 @@ def sdk_url() -> Iterator[str]:
     if not line.startswith("PORT "):
         process.kill()
         pytest.fail(f"the SDK server did not start: {line!r} {process.communicate()[1][-2000:]}")
-    url = f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+    port = int(line.split()[1])
+    url = f"http://127.0.0.1:{port}/mcp"
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # uvicorn serves a moment after the socket is bound
+    while time.monotonic() < deadline:  # uvicorn listens a moment after the port is bound
         try:
-            httpx.get(url, timeout=1)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
-        except httpx.HTTPError:
+        except OSError:
             time.sleep(0.1)
     yield url
     process.terminate()
@@ -142,3 +154,15 @@ def test_close_deletes_the_session_on_the_server(sdk_url: str) -> None:
         },
     )
     assert gone.status_code == 404  # the SDK forgot the session: DELETE reached it
+
+
+def test_a_stateless_server_answering_in_json_works_too(sdk_json_url: str) -> None:
+    """The other shape the spec allows: one JSON body per POST, and no session id."""
+    with connected(sdk_json_url) as (connection, rec):
+        answer = initialize(connection)
+        assert answer["protocolVersion"] == "2025-11-25" and connection.session_id is None
+        assert len(call(connection, "tools/list")["tools"]) == 4
+        added = call(connection, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}})
+        assert added["structuredContent"] == {"result": 3}
+        connection.close()
+    assert rec.closed == [None]

@@ -160,15 +160,17 @@ def test_listed_tools_become_commands_and_the_rest_are_shown(plugin_engine: Make
 
 def test_expose_all_with_a_default_risk(plugin_engine: MakeEngine, workspace: Path) -> None:
     engine = plugin_engine(mcp=[wild(expose="all", default_risk="read")])
-    # Nothing known before the first start: it has to be started once to list its tools.
+    # Nothing is known before the first start: running one of its commands starts it.
     assert "wild.slow" not in engine.registry
-    listed = run_command(engine, "plugin.list")
-    assert listed.ok
+    assert engine.plugins.plugins["wild"].process is None
+    assert run_command(engine, "wild.get-sum", a=1, b=2).data == {"result": 3}
+    typo = run_command(engine, "wild.get-summ", a=1, b=2)
+    assert typo.error is not None and typo.error.code == "command.unknown"
+    assert "Did you mean wild.get-sum" in typo.message
     assert engine.registry.get("wild.slow").risk is RiskLevel.READ
     # The server's own word can only make a default_risk stricter.
     assert engine.registry.get("wild.drop_table").risk is RiskLevel.DANGER
     assert engine.registry.get("wild.wipe").risk is RiskLevel.READ
-    assert run_command(engine, "wild.get-sum", a=1, b=2).data == {"result": 3}
     assert run_command(engine, "wild.get_tiny_image").ok
 
     # The list is kept: a new engine has the commands before the server starts.
@@ -306,3 +308,21 @@ def test_a_protocol_version_it_does_not_speak_is_refused(
     assert result.error is not None
     assert "protocol version '2099-01-01'" in result.message
     assert "2025-06-18" in result.message and "2025-11-25" in result.message
+
+
+def test_a_caller_who_may_not_run_its_commands_never_starts_the_server(
+    load: Callable[..., Any],
+) -> None:
+    """In read-only mode a `write` default_risk is refused: the server is not started to
+    look for the command, and the refusal is the usual unknown command."""
+    from logomesh.composition import build_engine
+
+    table = wild(expose="all", default_risk="write")
+    loaded = load({"mode": "readonly", "plugins": {"entry_points": False, "mcp": [table]}})
+    engine = build_engine(loaded.settings, provenance=loaded.provenance)
+    try:
+        result = run_command(engine, "wild.get-sum", a=1, b=2)
+        assert result.error is not None and result.error.code == "command.unknown"
+        assert engine.plugins.plugins["wild"].process is None
+    finally:
+        engine.close()

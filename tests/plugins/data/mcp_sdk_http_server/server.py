@@ -4,6 +4,7 @@ tests/plugins/test_http_transport.py drives it with :class:`HttpConnection` dire
 binds 127.0.0.1 on a free port and prints ``PORT <n>`` once listening. With an in-memory
 event store it is resumable: ``poll`` closes its own SSE stream halfway (the SDK's
 ``close_sse_stream``) so the client must come back with ``Last-Event-ID`` after ``retry``.
+With ``--json-stateless`` it answers each POST with one JSON body and keeps no session.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ async def poll(ctx: Context) -> str:
 if __name__ == "__main__":
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    app = server.streamable_http_app(event_store=MemoryEventStore(), retry_interval=RETRY_MS)
+    if "--json-stateless" in sys.argv:  # one JSON body per answer, no session: no streams
+        app = server.streamable_http_app(json_response=True, stateless_http=True)
+    else:
+        app = server.streamable_http_app(event_store=MemoryEventStore(), retry_interval=RETRY_MS)
     config = uvicorn.Config(app, log_level="warning")
     print("PORT", sock.getsockname()[1], flush=True)
     uvicorn.Server(config).run(sockets=[sock])
