@@ -10,7 +10,15 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint typecheck pytest bench clean
+# The MCP reference servers the plugin tests mount (tests/plugins/mcp/), pinned: the Python ones
+# in a venv of their own, the npm ones (with the conformance suite and a Node 24 binary, which
+# the suite needs) from tests/mcp-servers/package-lock.json. Only the tests need them.
+TOOLS       := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+NPM_DIR     := tests/mcp-servers
+NPM_STAMP   := $(NPM_DIR)/node_modules/.installed
+
+.PHONY: install tools run test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -21,6 +29,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+tools: $(TOOLS_STAMP) $(NPM_STAMP)
+
+$(TOOLS_STAMP): $(NPM_DIR)/requirements.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet -r $(NPM_DIR)/requirements.txt
+	touch $(TOOLS_STAMP)
+
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
 
 run: install
 	$(BIN)/logomesh init
@@ -37,7 +56,7 @@ typecheck: install
 
 # Line and branch coverage of the packages, the CLI and other Python subprocesses included
 # ([tool.coverage.*] in pyproject.toml); fails under 80%. A plain `pytest` measures nothing.
-pytest: install
+pytest: install tools
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 test: lint typecheck pytest
@@ -46,4 +65,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov

@@ -171,7 +171,13 @@ def _refresh_tools(host: PluginHost, plugin: Plugin) -> None:
     except LogoMeshError as exc:
         logger.warning("plugin %s: could not list its tools again: %s", plugin.name, exc)
         return
-    host.adopt_tools(plugin, tools)
+    # One binding at a time: a start binds the tools it listed under the plugin's lock, and
+    # a server may say its list changed while it is still being started (server-everything
+    # does, right after `initialized`); two bindings at once would register a command twice.
+    with plugin.lock:
+        if plugin.process is not process or not process.running:
+            return  # stopped or started again meanwhile: that start bound its own list
+        host.adopt_tools(plugin, tools)
 
 
 def audit_plugin(

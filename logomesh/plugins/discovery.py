@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from logomesh.config import Settings
 
 ENTRY_POINT_GROUP = "logomesh.plugins"
+MCP_FOLDER = "mcp"  # under the workspace's state folder: one folder per mounted server
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +107,17 @@ def _from_config(settings: Settings) -> list[Discovered]:
         except PluginManifestError as exc:
             found.append(Discovered(name, "config", None, error=exc))
             continue
-        found.append(Discovered(manifest.name, "config", settings.workspace, manifest))
+        found.append(
+            Discovered(manifest.name, "config", mcp_folder(settings, manifest.name), manifest)
+        )
     return found
+
+
+def mcp_folder(settings: Settings, name: str) -> Path:
+    """The private folder of a server mounted from configuration: its working directory,
+    HOME and the one folder it may write. Not the workspace, which it reaches only as its
+    ``permissions.workspace`` says (the sandbox creates the folder when it starts)."""
+    return settings.state_dir / MCP_FOLDER / name
 
 
 def _network_implied(values: dict[str, Any], origin: Path) -> dict[str, Any]:

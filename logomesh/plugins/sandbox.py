@@ -8,7 +8,10 @@ runs in an empty network namespace when ``unshare`` works here, and every plugin
 under Landlock where the kernel has it (``launcher.py`` restricts the process, then runs the
 plugin): it reads only the runtime's installation, the system folders and the SDK, writes
 only its own folder and a private temporary directory, and sees the workspace only as its
-manifest's ``permissions.workspace`` says. What could not be applied
+manifest's ``permissions.workspace`` says. A server mounted from configuration
+(``[[plugins.mcp]]``) has a private folder of its own instead of a plugin folder (see
+:mod:`logomesh.plugins.discovery`), and reads only its program's installation
+(:mod:`logomesh.plugins.installation`). What could not be applied
 is listed in ``LaunchSpec.missing`` so the host can warn and ``logomesh plugin doctor`` can
 say so.
 """
@@ -29,8 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from logomesh.errors import PluginStartError
 from logomesh.plugins import landlock
 from logomesh.plugins.cgroups import PidsCgroup, join, pids_hierarchy
+from logomesh.plugins.installation import installations, resolve_program
 from logomesh.plugins.manifest import Limits, Manifest, Runtime, WorkspaceAccess
 from logomesh.security.redaction import is_secret_key
 
@@ -89,8 +94,10 @@ def launch_spec(manifest: Manifest, folder: Path, workspace: Path) -> LaunchSpec
         applied.append(f"process limit refused by the kernel ({hierarchy.label})")
     else:
         missing.append("a kernel process limit (no pids cgroup here; the watchdog stops it)")
+    if manifest.runtime is Runtime.MCP:
+        _make_own_folder(manifest, folder)
     env = _clean_env(manifest, folder, workspace)
-    argv = _runtime_argv(manifest, folder, env)
+    argv = _runtime_argv(manifest, folder, workspace)
     if manifest.runtime is Runtime.NODE:
         applied.append("V8 heap limit")
     netns = not manifest.permissions.network and network_namespaces_available()
@@ -142,9 +149,20 @@ def _clean_env(manifest: Manifest, folder: Path, workspace: Path) -> dict[str, s
     return env
 
 
-def _runtime_argv(manifest: Manifest, folder: Path, env: dict[str, str]) -> tuple[str, ...]:
+def _make_own_folder(manifest: Manifest, folder: Path) -> None:
+    """A server's folder (its cwd, HOME and writable state) exists before it starts."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PluginStartError(
+            f"Plugin {manifest.name} was not started: its own folder {folder} cannot be "
+            f"created ({exc}). Make the workspace writable, or remove the server."
+        ) from exc
+
+
+def _runtime_argv(manifest: Manifest, folder: Path, workspace: Path) -> tuple[str, ...]:
     if manifest.runtime is Runtime.MCP:
-        return manifest.command
+        return resolve_program(manifest.command, workspace)
     entry = str(folder / (manifest.entry or ""))
     if manifest.runtime is Runtime.PYTHON:
         # -s: no user site-packages; the helper comes from PYTHONPATH, nothing else is added.
@@ -166,15 +184,13 @@ def landlock_policy(
     """What a plugin may read and write: ``(read, write)``, deny everything else."""
     read = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(SDK_DIR)}
     read |= set(_SYSTEM_READ)
-    program = shutil.which(argv[0]) if argv else None
-    if program:  # the runtime's installation: /usr for /usr/bin/node, ~/.nvm/... for nvm
-        read.add(str(Path(program).resolve().parent.parent))
     if manifest.runtime is Runtime.MCP:
-        # A server's argv names its program and script; their folders are its installation.
-        for arg in argv:
-            if os.path.isabs(arg) and os.path.exists(arg):  # noqa: PTH110, PTH117
-                path = Path(arg).resolve()
-                read.add(str(path if path.is_dir() else path.parent))
+        # Its program's and scripts' installation; a folder its argv names is data, which
+        # only permissions.workspace grants (`server-filesystem /` reads no more for it).
+        read |= installations(argv)
+    elif argv and (program := shutil.which(argv[0])):
+        # The runtime's installation: /usr for /usr/bin/node, ~/.nvm/... for nvm.
+        read.add(str(Path(program).resolve().parent.parent))
     write = {str(folder), str(tmp), *_DEV_WRITE}
     access = manifest.permissions.workspace
     if access is WorkspaceAccess.READ:

@@ -73,7 +73,8 @@ def hostile(workspace: Path) -> Path:
 
 
 def markers(workspace: Path) -> list[str]:
-    candidates = ["plugins/evil/started", "mcp-started", "devshell-ran"]
+    # A mounted MCP server runs in its own folder under .logomesh/, not in the workspace.
+    candidates = ["plugins/evil/started", ".logomesh/mcp/evil-mcp/mcp-started", "devshell-ran"]
     return [name for name in candidates if (workspace / name).exists()]
 
 
@@ -171,7 +172,11 @@ def test_after_logomesh_trust_its_code_is_registered_and_starts(
         assert name in engine.registry
     engine.plugins.start_all()  # the programs fail the handshake, after writing markers
     assert run_command(engine, "evil.run").error is None
-    assert sorted(markers(hostile)) == ["devshell-ran", "mcp-started", "plugins/evil/started"]
+    assert sorted(markers(hostile)) == [
+        ".logomesh/mcp/evil-mcp/mcp-started",
+        "devshell-ran",
+        "plugins/evil/started",
+    ]
 
     # The decision is in the audit trail: who, which digest, which files.
     trail = cli("audit", "query", "--action", "workspace.trust", "--json").json()["data"]
