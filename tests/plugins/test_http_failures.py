@@ -122,10 +122,8 @@ def test_a_server_that_accepts_no_connection_times_out_at_connect_timeout_s() ->
         fillers.append(filler)
     try:
         with connected(f"http://127.0.0.1:{port}/mcp", connect_timeout_s=0.5) as (conn, _):
-            started = time.monotonic()
             with pytest.raises(RemoteUnreachableError) as caught:
-                initialize(conn)
-            assert time.monotonic() - started < 5
+                initialize(conn)  # call()'s own 10 s wait would fail first if it hung
             assert "no connection within 0.5 s" in caught.value.user_message
     finally:
         for sock in (*fillers, listener):
@@ -144,12 +142,11 @@ def test_a_slow_call_times_out_for_its_caller_and_blocks_no_other_call() -> None
     with StandIn(mcp(on_call)) as server, connected(server.url) as (connection, _):
         initialize(connection)
         slow_id, slow = connection.request("tools/call", {"name": "slow"})
-        started = time.monotonic()
+        # Answered within its own wait while the slow call is pending: not queued behind it.
         assert call(connection, "tools/call", {"name": "fast"}, timeout=2) == {"fast": True}
         with pytest.raises(FutureTimeout):
             slow.result(timeout=0.5)  # the caller's own per-call timeout
         connection.forget(slow_id)
-        assert time.monotonic() - started < 2
         assert call(connection, "tools/call", {"name": "fast"}, timeout=2) == {"fast": True}
 
 
@@ -351,10 +348,8 @@ def test_a_20_mb_answer_is_cut_off_at_the_limit_and_the_connection_stays(shape: 
         connected(server.url, max_message_bytes=1_000_000) as (conn, _),
     ):
         initialize(conn)
-        started = time.monotonic()
         with pytest.raises(PluginProtocolError) as caught:
             call(conn, "tools/call", {"name": "big"})
-        assert time.monotonic() - started < 5
         assert call(conn, "tools/list") == {"tools": []}
         assert not conn.closed
         if shape == "sse":
