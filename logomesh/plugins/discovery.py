@@ -103,7 +103,7 @@ def _from_config(settings: Settings) -> list[Discovered]:
         values: dict[str, Any] = {"version": "external", "runtime": "mcp", **table}
         name = str(values.get("name", "(unnamed)"))
         try:
-            manifest = parse_manifest(_network_implied(values, origin), origin)
+            manifest = parse_manifest(_mounted_defaults(values, origin), origin)
         except PluginManifestError as exc:
             found.append(Discovered(name, "config", None, error=exc))
             continue
@@ -118,6 +118,18 @@ def mcp_folder(settings: Settings, name: str) -> Path:
     HOME and the one folder it may write. Not the workspace, which it reaches only as its
     ``permissions.workspace`` says (the sandbox creates the folder when it starts)."""
     return settings.state_dir / MCP_FOLDER / name
+
+
+# A server nobody wrote for LogoMesh: Node 22 and newer reserve more address space at start
+# than the plugins' 512 MB (RLIMIT_DATA) allows, and abort before running anything.
+MOUNTED_MEMORY_MB = 1024
+
+
+def _mounted_defaults(values: dict[str, Any], origin: Path) -> dict[str, Any]:
+    limits = values.get("limits")
+    if limits is None or (isinstance(limits, dict) and "memory_mb" not in limits):
+        values = {**values, "limits": {**(limits or {}), "memory_mb": MOUNTED_MEMORY_MB}}
+    return _network_implied(values, origin)
 
 
 def _network_implied(values: dict[str, Any], origin: Path) -> dict[str, Any]:

@@ -43,10 +43,29 @@ def installations(argv: tuple[str, ...]) -> set[str]:
     program = shutil.which(argv[0]) if argv else None
     if program:
         granted |= _installation(Path(program).resolve(), program=True)
+        interpreter = _interpreter(Path(program))
+        if interpreter is not None:  # `#!/usr/bin/env node`: the node found on PATH
+            granted |= _installation(interpreter.resolve(), program=True)
     for arg in argv[1:]:
         if os.path.isabs(arg) and _is_script(Path(arg)):  # noqa: PTH117
             granted |= _installation(Path(arg).resolve(), program=False)
     return granted
+
+
+def _interpreter(program: Path) -> Path | None:
+    """The program a script's ``#!`` line runs (through ``env`` too), if it names one."""
+    try:
+        with program.open("rb") as file:
+            first = file.readline(256)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode("utf-8", "replace").split()
+    if words and Path(words[0]).name == "env":
+        words = [word for word in words[1:] if not word.startswith("-")]
+    found = shutil.which(words[0]) if words else None
+    return Path(found) if found else None
 
 
 def _is_script(path: Path) -> bool:

@@ -70,11 +70,6 @@ def everything_server(node24: Path) -> NodeServer:
     return npm_server(node24, "server-everything")
 
 
-# Node 24 reserves more address space at start than Node 20 (its code range): under the
-# default memory limit of 512 MB (RLIMIT_DATA) it aborts before running anything.
-NODE24_LIMITS = {"memory_mb": 1024}
-
-
 def mcp_table(
     name: str, command: list[str], *commands: dict[str, Any], **keys: Any
 ) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from logomesh.events import CommandProgress
 from logomesh.plugins import landlock
 from tests.conftest import requires
 from tests.plugins.conftest import ME, wait_until
-from tests.plugins.mcp.conftest import NODE24_LIMITS, ROOT, NodeServer, mcp_table
+from tests.plugins.mcp.conftest import ROOT, NodeServer, mcp_table
 
 pytestmark = pytest.mark.slow  # real servers: about half a second to start each
 
@@ -192,8 +192,7 @@ def filesystem_table(server: NodeServer, allowed: Path, **keys: Any) -> dict[str
         server.argv(str(allowed)),
         {"name": "read_text_file", "summary": "Read a text file"},
         {"name": "list_directory", "summary": "List a folder"},
-        permissions={"workspace": "read"},
-        limits=NODE24_LIMITS,
+        permissions={"workspace": "read"},  # Node 24 runs in the mounted default 1024 MB
         **keys,
     )
 
@@ -268,7 +267,7 @@ def everything_table(server: NodeServer, *, wiretap: bool = False) -> dict[str, 
     command = server.argv("stdio")
     if wiretap:
         command = [sys.executable, str(WIRETAP), "wire.log", *command]
-    return mcp_table("everything", command, expose="all", default_risk="read", limits=NODE24_LIMITS)
+    return mcp_table("everything", command, expose="all", default_risk="read")
 
 
 def test_the_everything_server_over_stdio_progress_and_logging(
