@@ -255,7 +255,9 @@ class PluginHost:
             )
             return server
         folder = plugin.found.folder or self.engine.settings.workspace
-        spec = launch_spec(manifest, folder, self.engine.settings.workspace)
+        workspace = self.engine.settings.workspace
+        mounted = plugin.found.source == "config"  # [[plugins.mcp]]: paths mean the workspace's
+        spec = launch_spec(manifest, folder, workspace, cwd=workspace if mounted else None)
         plugin.warnings = tuple(f"not available here: {what}" for what in spec.missing)
         for warning in plugin.warnings:
             logger.warning("plugin %s: %s", plugin.name, warning)

@@ -86,7 +86,12 @@ class LaunchSpec:
         )
 
 
-def launch_spec(manifest: Manifest, folder: Path, workspace: Path) -> LaunchSpec:
+def launch_spec(
+    manifest: Manifest, folder: Path, workspace: Path, *, cwd: Path | None = None
+) -> LaunchSpec:
+    """How to start the plugin: ``folder`` is its own (HOME, writable); ``cwd`` its working
+    directory if not that (a mounted server's is the workspace, so the relative paths of its
+    ``logomesh.toml`` table mean what they say; it reads it only as permissions grant)."""
     applied = ["clean environment", "own process group", "resource limits", "call timeouts"]
     missing: list[str] = []
     hierarchy = pids_hierarchy()
@@ -122,7 +127,9 @@ def launch_spec(manifest: Manifest, folder: Path, workspace: Path) -> LaunchSpec
         else:
             missing.append("network isolation (unshare --net is not permitted here)")
     memory = manifest.limits.memory_mb * MB
-    return LaunchSpec(argv, env, folder, manifest.limits, memory, tuple(applied), tuple(missing))
+    return LaunchSpec(
+        argv, env, cwd or folder, manifest.limits, memory, tuple(applied), tuple(missing)
+    )
 
 
 def _clean_env(manifest: Manifest, folder: Path, workspace: Path) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The sandbox of a server mounted under ``[[plugins.mcp]]``: a private folder of its own
-(cwd, HOME, the one folder it may write), the workspace only as ``permissions.workspace``
+(HOME, the one folder it may write), the workspace as its working directory (so relative
+paths in its table mean the workspace's) but readable only as ``permissions.workspace``
 says, and read access to its program's installation but never to a folder its argv names.
 
 The server (data/mcp_probe/server.py) is a plain MCP server on the standard library that
@@ -57,14 +58,14 @@ def secret(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @landlocked
-def test_a_mounted_server_works_in_a_private_folder_not_in_the_workspace(
+def test_a_mounted_server_keeps_its_state_in_a_private_folder_not_in_the_workspace(
     plugin_engine: MakeEngine, workspace: Path, secret: Path
 ) -> None:
     (workspace / "notes.txt").write_text("private notes", encoding="utf-8")
     engine = plugin_engine(mcp=[probe_server()])
     own = workspace / STATE_DIR / "mcp" / "probe"
     env = probe(engine, "probe.env")
-    assert (env["cwd"], env["home"]) == (str(own), str(own))
+    assert (env["cwd"], env["home"]) == (str(workspace), str(own))
     # Its own folder is writable, and kept across restarts (a cache, a token store).
     assert probe(engine, "probe.write", own / "state.json")["ok"] is True
     assert (own / "state.json").read_text(encoding="utf-8") == "written"
@@ -121,7 +122,7 @@ def test_a_relative_program_is_found_in_the_workspace(
     (workspace / "notes.txt").write_text("private notes", encoding="utf-8")
     engine = plugin_engine(mcp=[probe_server(["tools/bin/probe-server"])])
     env = probe(engine, "probe.env")
-    assert env["cwd"] == str(workspace / STATE_DIR / "mcp" / "probe")
+    assert env["cwd"] == str(workspace)  # its working directory, which it may not read
     assert probe(engine, "probe.read", program)["ok"] is True
     assert probe(engine, "probe.read", workspace / "notes.txt") == DENIED
 

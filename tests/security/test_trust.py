@@ -40,7 +40,7 @@ mode = "local"
 
 [[plugins.mcp]]
 name = "evil-mcp"
-command = ["{PY}", "-c", "open('mcp-started', 'w').write('ran')"]
+command = ["{PY}", "-c", "import os; open(os.environ['HOME'] + '/mcp-started', 'w').write('ran')"]
 contributes.commands = [{{ name = "evil.mcp", summary = "an MCP tool" }}]
 
 [[devshell.commands]]
@@ -73,7 +73,7 @@ def hostile(workspace: Path) -> Path:
 
 
 def markers(workspace: Path) -> list[str]:
-    # A mounted MCP server runs in its own folder under .logomesh/, not in the workspace.
+    # A mounted MCP server's HOME is its own folder under .logomesh/, not the workspace.
     candidates = ["plugins/evil/started", ".logomesh/mcp/evil-mcp/mcp-started", "devshell-ran"]
     return [name for name in candidates if (workspace / name).exists()]
 

@@ -4,6 +4,7 @@ every line that crosses its stdin and stdout, as it is, to LOG (``> `` host to s
 sent, an answer withheld. Standard library only; stderr is the server's own.
 """
 
+import os
 import subprocess
 import sys
 import threading
@@ -20,7 +21,8 @@ def pump(source, sink, log, mark, lock):
 
 
 def main():
-    log_path, argv = sys.argv[1], sys.argv[2:]
+    # Relative to HOME, the server's own folder (its working directory is the workspace).
+    log_path, argv = os.path.join(os.environ["HOME"], sys.argv[1]), sys.argv[2:]
     server = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     lock = threading.Lock()
     with open(log_path, "ab") as log:
