@@ -42,6 +42,41 @@ class RpcError(Exception):
         self.data = data
 
 
+def rpc_message(
+    method: str, params: dict[str, Any] | None, request_id: int | None = None
+) -> dict[str, Any]:
+    """A request (with ``request_id``) or a notification."""
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if request_id is not None:
+        message["id"] = request_id
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def rpc_answer(
+    request_id: Any, result: Any = None, error: RpcError | None = None
+) -> dict[str, Any]:
+    """The answer to a request: its result, or its error."""
+    if error is None:
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.data is not None:
+        body["data"] = error.data
+    return {"jsonrpc": "2.0", "id": request_id, "error": body}
+
+
+def settle(future: Future[Any], answer: dict[str, Any], redact: Callable[[str], str] = str) -> None:
+    """End ``future`` with what ``answer`` says: its result, or an RpcError."""
+    error = answer.get("error")
+    if isinstance(error, dict):
+        code = error.get("code", INTERNAL_ERROR)
+        text = redact(str(error.get("message", "")))
+        future.set_exception(RpcError(code if isinstance(code, int) else INTERNAL_ERROR, text))
+    else:
+        future.set_result(answer.get("result"))
+
+
 RequestHandler = Callable[[str, dict[str, Any]], Any]
 NotificationHandler = Callable[[str, dict[str, Any]], None]
 
@@ -86,26 +121,14 @@ class Connection:
             self._next_id += 1
             request_id = self._next_id
             self._pending[request_id] = future
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        self._send(message)
+        self._send(rpc_message(method, params, request_id))
         return request_id, future
 
     def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self._send(message)
+        self._send(rpc_message(method, params))
 
     def _answer(self, request_id: Any, result: Any = None, error: RpcError | None = None) -> None:
-        if error is None:
-            self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
-            return
-        body: dict[str, Any] = {"code": error.code, "message": error.message}
-        if error.data is not None:
-            body["data"] = error.data
-        self._send({"jsonrpc": "2.0", "id": request_id, "error": body})
+        self._send(rpc_answer(request_id, result, error))
 
     def _send(self, message: dict[str, Any]) -> None:
         data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
@@ -183,13 +206,7 @@ class Connection:
             future = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
         if future is None:
             return  # an answer to a call that was cancelled or timed out
-        error = message.get("error")
-        if isinstance(error, dict):
-            future.set_exception(
-                RpcError(int(error.get("code", INTERNAL_ERROR)), str(error.get("message", "")))
-            )
-        else:
-            future.set_result(message.get("result"))
+        settle(future, message)
 
     def forget(self, request_id: int) -> None:
         with self._lock:

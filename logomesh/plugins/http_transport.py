@@ -57,6 +57,9 @@ from logomesh.plugins.connection import (
     NotificationHandler,
     RequestHandler,
     RpcError,
+    rpc_answer,
+    rpc_message,
+    settle,
 )
 from logomesh.plugins.http_answers import StreamCursor, read_events, read_json
 from logomesh.plugins.http_failures import (
@@ -147,17 +150,12 @@ class HttpConnection:
             request_id = self._next_id
             self._pending[request_id] = future
             after = self._queued
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
+        message = rpc_message(method, params, request_id)
         self._thread(self._exchange, "call", method, request_id, message, after)
         return request_id, future
 
     def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self._queue_notice(message)
+        self._queue_notice(rpc_message(method, params))
 
     def forget(self, request_id: int) -> None:
         with self._lock:
@@ -347,14 +345,15 @@ class HttpConnection:
 
     def _serve(self, request_id: Any, method: str, params: dict[str, Any]) -> None:
         """Answer the server's request (handlers may call back into it), POSTed in order."""
-        answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
         try:
-            answer["result"] = self._on_request(method, params)
+            answer = rpc_answer(request_id, self._on_request(method, params))
         except RpcError as exc:
-            answer["error"] = _rpc_error(exc)
+            answer = rpc_answer(request_id, error=exc)
         except Exception as exc:
             logger.exception("remote %s: handling %s failed", self.label, method)
-            answer["error"] = _rpc_error(RpcError(INTERNAL_ERROR, f"{method} failed: {exc}"))
+            answer = rpc_answer(
+                request_id, error=RpcError(INTERNAL_ERROR, f"{method} failed: {exc}")
+            )
         self._queue_notice(answer)
 
     def _resolve(self, message: dict[str, Any]) -> None:
@@ -362,13 +361,7 @@ class HttpConnection:
             future = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
         if future is None:
             return  # an answer to a call that was forgotten
-        error = message.get("error")
-        if isinstance(error, dict):
-            code = error.get("code", INTERNAL_ERROR)
-            text = self._remote.redact(str(error.get("message", "")))
-            future.set_exception(RpcError(code if isinstance(code, int) else INTERNAL_ERROR, text))
-        else:
-            future.set_result(message.get("result"))
+        settle(future, message, self._remote.redact)
 
     def _fail(self, request_id: int, error: Exception) -> None:
         with self._lock:
@@ -416,10 +409,3 @@ class HttpConnection:
 
         name = f"mcp-http-{self.label}-{role}"
         threading.Thread(target=run, name=name, daemon=True).start()
-
-
-def _rpc_error(error: RpcError) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.data is not None:
-        body["data"] = error.data
-    return body
