@@ -332,7 +332,7 @@ class Engine:
         "all", never started here) is looked for by starting that server, for a caller who
         may run its commands at all (the command itself is authorised as usual after)."""
         if name not in self.registry:
-            found = self.plugins.unlisted_server_for(name)
+            found = self.plugins.binder.unlisted_server_for(name)
             if found is not None:
                 plugin, permission, risk = found
                 if self.policy.authorize(attempt.identity, permission, risk).allowed:

@@ -177,7 +177,7 @@ def _refresh_tools(host: PluginHost, plugin: Plugin) -> None:
     with plugin.lock:
         if plugin.process is not process or not process.running:
             return  # stopped or started again meanwhile: that start bound its own list
-        host.adopt_tools(plugin, tools)
+        host.binder.adopt_tools(plugin, tools)
 
 
 def audit_plugin(

@@ -29,7 +29,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from logomesh.commands.values import RiskLevel
 from logomesh.errors import (
     LogoMeshError,
     PluginConflictError,
@@ -37,12 +36,11 @@ from logomesh.errors import (
     PluginManifestError,
 )
 from logomesh.events import Event
-from logomesh.plugins.arguments import PluginArguments, model_for
-from logomesh.plugins.bindings import Bindings, Tool, bind
+from logomesh.plugins.binder import CommandBinder
 from logomesh.plugins.calls import PluginCommands, refusal
 from logomesh.plugins.children import Children
 from logomesh.plugins.discovery import discover, read_folder
-from logomesh.plugins.manifest import MANIFEST_FILE, Expose, Manifest
+from logomesh.plugins.manifest import MANIFEST_FILE
 from logomesh.plugins.plugin import (
     Plugin,
     PluginState,
@@ -52,7 +50,6 @@ from logomesh.plugins.plugin import (
 from logomesh.plugins.process import PluginProcess
 from logomesh.plugins.sandbox import launch_spec
 from logomesh.plugins.session import Handlers, McpSession
-from logomesh.plugins.tool_cache import load_tools, save_tools
 from logomesh.plugins.watchdog import ProcessWatchdog
 
 if TYPE_CHECKING:
@@ -68,6 +65,7 @@ class PluginHost:
         self.settings = engine.settings.plugins
         self.plugins: dict[str, Plugin] = {}
         self.calls = PluginCommands(self)
+        self.binder = CommandBinder(self)
         self._discovered = False
         self._guard = threading.Lock()
         self._watcher: PluginWatcher | None = None
@@ -106,78 +104,14 @@ class PluginHost:
 
     def _register(self, plugin: Plugin) -> None:
         manifest = plugin.manifest
-        claimed = self.clash_of(plugin, manifest)
+        claimed = self.binder.clash_of(plugin, manifest)
         if claimed is not None:
             plugin.found = replace(plugin.found, error=claimed)  # never started while it clashes
             self.mark_failed(plugin, claimed.user_message)
             return
         plugin.found = replace(plugin.found, error=None)
         # The tools it listed when it last ran: with expose = "all", commands before it starts.
-        self.sync_commands(plugin, self.bind_known(plugin))
-
-    def bind_known(self, plugin: Plugin) -> Bindings:
-        """The plugin's commands from its manifest and the tools last known: its live ones,
-        or the ones it listed when it last ran (so expose = "all" has commands unstarted)."""
-        tools = list(plugin.tools.values()) if plugin.tools else None
-        if tools is None:
-            tools = load_tools(self.engine.settings.workspace, plugin.manifest)
-        return self._bind(plugin, plugin.manifest, tools)
-
-    def _bind(self, plugin: Plugin, manifest: Manifest, tools: list[Tool] | None) -> Bindings:
-        return bind(manifest, tools, lambda command: self._owner(plugin, command))
-
-    def _owner(self, plugin: Plugin, command: str) -> str | None:
-        """Who has ``command``, if not ``plugin``."""
-        if command not in self.engine.registry or command in plugin.commands:
-            return None
-        return self.engine.registry.get(command).provider or "LogoMesh"
-
-    def sync_commands(self, plugin: Plugin, bindings: Bindings, tools: bool = False) -> None:
-        """Make the registry hold exactly ``bindings``' commands for ``plugin``: lazy specs
-        (they start the plugin), or with ``tools`` the argument models of its live tools."""
-        for command in plugin.commands:
-            if command not in bindings.commands and command in self.engine.registry:
-                self.engine.registry.unregister(command)
-        for command, binding in bindings.commands.items():
-            spec = self.calls.spec(plugin, binding, PluginArguments)
-            tool = plugin.tools.get(binding.tool) if tools else None
-            if tool is not None:
-                model = model_for(command, tool.input_schema)
-                spec = replace(self.calls.spec(plugin, binding, model), prepare=None)
-            if command in plugin.commands:
-                self.engine.registry.replace(spec)
-            else:
-                self.engine.registry.register(spec)
-        plugin.bindings = bindings
-        plugin.commands = list(bindings.commands)
-
-    def unlisted_server_for(self, command: str) -> tuple[str, str, RiskLevel] | None:
-        """The plugin whose server may serve ``command`` though it is not registered: one
-        with expose = "all" whose tools are not known yet. Its name, the permission of its
-        unlisted commands and their least risk."""
-        self.discover()
-        plugin = self.plugins.get(command.split(".", 1)[0])
-        if plugin is None or plugin.found.manifest is None or plugin.tools:
-            return None
-        manifest = plugin.manifest
-        if manifest.expose is not Expose.ALL or manifest.default_risk is None:
-            return None
-        return plugin.name, f"plugin.{plugin.name}", manifest.default_risk
-
-    def clash_of(self, plugin: Plugin, manifest: Manifest) -> PluginConflictError | None:
-        """The error if ``manifest`` lists a command someone else (not ``plugin``) has."""
-        listed = [manifest.command_name(c) for c in manifest.contributes.commands]
-        claimed = [name for name in listed if self._owner(plugin, name) is not None]
-        if not claimed:
-            return None
-        owners = ", ".join(f"{name} (from {self._owner(plugin, name)})" for name in claimed)
-        folder = plugin.found.folder if plugin.found.source != "config" else None
-        where = folder / MANIFEST_FILE if folder is not None else None
-        return PluginConflictError(
-            f"Plugin {plugin.name} declares commands that already exist: {owners}. Rename "
-            f"them (`name` under contributes.commands) in {where or 'its [[plugins.mcp]] table'}"
-            "; the plugin is not loaded."
-        )
+        self.binder.sync_commands(plugin, self.binder.bind_known(plugin))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -229,7 +163,7 @@ class PluginHost:
             self.mark_failed(plugin, exc.user_message)
             raise
         self._no_restart.discard(process)
-        self.adopt_tools(plugin, tools)
+        self.binder.adopt_tools(plugin, tools)
         plugin.revive = False
         self.set_state(plugin, PluginState.ACTIVE)
 
@@ -264,28 +198,6 @@ class PluginHost:
         self._watchdog.start()
         server = PluginProcess(plugin.name, spec, handlers, self.settings.max_message_bytes)
         return server
-
-    def adopt_tools(self, plugin: Plugin, tools: list[Tool]) -> None:
-        """Bind the server's tools (at start, and when it says its list changed): each
-        command gets the argument model of the tool that serves it; with expose = "all"
-        tools that came are added and tools that went are removed. A change is audited."""
-        manifest = plugin.manifest
-        before = set(plugin.tools) if plugin.tools else _names(load_tools(
-            self.engine.settings.workspace, manifest))  # fmt: skip
-        plugin.tools = {tool.name: tool for tool in tools}
-        self.sync_commands(plugin, self._bind(plugin, manifest, tools), tools=True)
-        process = plugin.process
-        version = process.protocol_version if process is not None else None
-        save_tools(self.engine.settings.workspace, manifest, tools, version)
-        added, removed = sorted(set(plugin.tools) - before), sorted(before - set(plugin.tools))
-        if before and (added or removed):
-            from logomesh.commands.values import Outcome
-            from logomesh.plugins.bridge import audit_plugin
-
-            audit_plugin(self, plugin, "plugin.tools_changed", Outcome.OK, details={
-                "added": added, "removed": removed, "commands": plugin.commands})  # fmt: skip
-        for hidden in plugin.bindings.hidden:
-            logger.info("plugin %s: tool %s is %s", plugin.name, hidden.tool, hidden.reason)
 
     def stop(self, name: str) -> None:
         plugin = self.plugins.get(name)
@@ -348,13 +260,8 @@ class PluginHost:
         self.set_state(plugin, PluginState.STOPPING)
         self.calls.drain(plugin, why, self.settings.stop_grace_s)
         process.stop(self.settings.stop_grace_s)
-        self._restore_lazy_specs(plugin)
+        self.binder.restore_lazy_specs(plugin)
         self.set_state(plugin, PluginState.STOPPED)
-
-    def _restore_lazy_specs(self, plugin: Plugin) -> None:
-        for command, binding in plugin.bindings.commands.items():
-            if command in plugin.commands and command in self.engine.registry:
-                self.engine.registry.replace(self.calls.spec(plugin, binding, PluginArguments))
 
     def _exited(self, plugin: Plugin, process: McpSession, reason: str | None) -> None:
         """The process ended without being asked to: restart it, with backoff, or give up."""
@@ -364,7 +271,7 @@ class PluginHost:
         plugin.crashes += 1
         plugin.revive = True
         self.mark_failed(plugin, f"crashed: {detail}")
-        self._restore_lazy_specs(plugin)
+        self.binder.restore_lazy_specs(plugin)
         if plugin.crashes > self.settings.max_restarts:
             self.set_state(
                 plugin,
@@ -551,7 +458,3 @@ class PluginHost:
 
 def _by_name(plugin: Plugin) -> str:
     return plugin.name
-
-
-def _names(tools: list[Tool] | None) -> set[str]:
-    return {tool.name for tool in tools or ()}

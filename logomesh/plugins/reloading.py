@@ -81,12 +81,12 @@ def _reread(host: PluginHost, plugin: Plugin) -> PluginError | None:
             f"{found.name!r}. Unload {plugin.name} and load the folder again."
         )
     if error is None and found.manifest is not None:
-        error = host.clash_of(plugin, found.manifest)
+        error = host.binder.clash_of(plugin, found.manifest)
     if error is not None or found.manifest is None:
         plugin.found = replace(plugin.found, error=error)
         return error
     plugin.found = found
-    host.sync_commands(plugin, host.bind_known(plugin))
+    host.binder.sync_commands(plugin, host.binder.bind_known(plugin))
     return None
 
 
