@@ -19,6 +19,7 @@ import collections
 import itertools
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -80,7 +81,7 @@ class CallStats:
     )
 
 
-class McpSession:
+class McpSession(ABC):
     """One MCP session as a client; subclasses own the transport and say how it ended."""
 
     def __init__(self, name: str, handlers: Handlers, max_message_bytes: int) -> None:
@@ -112,24 +113,26 @@ class McpSession:
     kill_reason: str | None = None  # why the host ended it, if it did
     peak_processes: int | None = None  # most processes at once (local servers only)
 
+    @abstractmethod
     def spawn(self) -> None:
         """Create what carries the session (a process, a client), not yet speaking."""
-        raise NotImplementedError
 
+    @abstractmethod
     def start(self, timeout_s: float) -> list[Tool]:
         """Spawn unless done, then the handshake within ``timeout_s``: the server's tools."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop(self, grace_s: float) -> None:
-        raise NotImplementedError
+        """End it, giving calls in flight ``grace_s``."""
 
+    @abstractmethod
     def terminate(self, reason: str) -> None:
         """End it now, remembering why for the errors that follow."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def running(self) -> bool:
-        raise NotImplementedError
+        """Whether the session can still be used (its process alive, its HTTP session open)."""
 
     @property
     def pid(self) -> int | None:
@@ -141,7 +144,7 @@ class McpSession:
     def exit_summary(self, reason: str | None) -> str:
         return reason or "stopped"
 
-    def _agreed(self, version: str) -> None:
+    def _agreed(self, version: str) -> None:  # noqa: B027 (a hook: stdio needs nothing)
         """The server agreed to ``version`` (a transport may need to say so from now on)."""
 
     # -- what a subclass says about its end ------------------------------------------------
