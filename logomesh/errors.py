@@ -56,6 +56,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── RemoteUnreachableError     plugin.unreachable   (down, or no connection in time)
         ├── RemoteAuthError            plugin.auth          (HTTP 401/403: its credentials)
         └── RemoteSessionExpiredError  plugin.session_expired  (HTTP 404 for the session)
+    PipelineError                      pipeline.error
+    └── PipelineRunNotFoundError       pipeline.run_not_found
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -359,3 +361,13 @@ class RemoteSessionExpiredError(RemoteServerError):
     its ``Mcp-Session-Id``): the spec says to start a new session with ``initialize``."""
 
     code = "plugin.session_expired"
+
+
+class PipelineError(LogoMeshError):
+    """A pipeline could not be loaded, validated or run."""
+
+    code = "pipeline.error"
+
+
+class PipelineRunNotFoundError(PipelineError):
+    code = "pipeline.run_not_found"
