@@ -1,0 +1,1 @@
+"""Task pipelines: declarative workflows over commands, run through Engine.execute."""
