@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 # A pipeline's name becomes the command ``pipeline.NAME`` and a CLI argument.
 PIPELINE_NAME = r"^[a-z0-9][a-z0-9_-]*$"
@@ -35,6 +44,33 @@ class InputSpec(_Spec):
     default: JsonValue = None
     required: bool = False
     description: str = ""
+
+    @model_validator(mode="after")
+    def _default_has_the_type(self) -> InputSpec:
+        if self.default is not None and not _has_type(self.default, self.type):
+            raise ValueError(
+                f"the default {self.default!r} is not of type {self.type}; "
+                f"change the default or the type"
+            )
+        return self
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _has_type(value: object, declared: str) -> bool:
+    if isinstance(value, bool) and declared != "boolean":
+        return False  # JSON's true is not the number 1
+    if declared == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _PYTHON_TYPES[declared])
 
 
 class Backoff(_Spec):

@@ -89,7 +89,10 @@ def _model_problems(document: LoadedDocument, errors: Iterable[ErrorDetails]) ->
     for error in errors:
         path = _data_path(document.data, error["loc"])
         if error["type"] == "extra_forbidden":
+            path = (*_data_path(document.data, error["loc"][:-1]), error["loc"][-1])
             yield _problem(document, path, _unknown_key(path), key=True)
+        elif error["type"] == "value_error":  # our own validators: their text says the fix
+            yield _problem(document, path, str(error.get("ctx", {}).get("error", error["msg"])))
         elif error["type"] == "missing":
             name = error["loc"][-1]
             yield _problem(document, path, f"the key {name!r} is required here; add it")

@@ -397,3 +397,24 @@ def test_arbitrary_yaml_like_text_raises_only_a_validation_error(text: str) -> N
         validate(load_bytes(text.encode(), file="fuzz"), known_commands=COMMANDS, pipelines={})
     except PipelineValidationError as error:
         assert error.problems
+
+
+def test_an_input_default_must_have_the_declared_type() -> None:
+    text = pipeline_text(
+        "  - {id: a, uses: audit.query}\n",
+        extra="inputs:\n  n: {type: integer, default: 'three'}\n  ok: {type: number, default: 2}\n"
+        "  flag: {type: integer, default: true}\n",
+    )
+    assert problems_of(text) == [
+        "p.yaml:4:6: inputs.n: the default 'three' is not of type integer; "
+        "change the default or the type",
+        "p.yaml:6:9: inputs.flag: the default True is not of type integer; "
+        "change the default or the type",
+    ]
+
+
+def test_an_unknown_key_spelled_like_an_internal_name_is_still_reported() -> None:
+    text = pipeline_text("  - {id: a, uses: {pipeline: b, command name: x}}\n")
+    assert problems_of(text, pipelines={"b": ()}) == [
+        "p.yaml:4:33: steps[0].uses.command name: unknown key 'command name'; valid keys: pipeline"
+    ]
