@@ -13,6 +13,9 @@ differently from what the author meant:
   out; so ``&name`` and ``*name`` are refused wherever they appear;
 - explicit tags other than ``!!str``/``!!map``/``!!seq`` (no ``!!python/...`` of any kind).
 
+The tab check reads lines, not YAML: a line of a ``|`` block whose indentation holds a tab
+is refused too (write ``"\\t"`` in a quoted string instead). JSON may use tabs freely.
+
 Scalars follow the YAML 1.2 core schema, as GitHub Actions does: ``no``, ``on`` and ``off``
 are strings, not booleans (``retry: {on: [error]}`` means what it says), and keys are always
 the text written. The composer here is iterative over PyYAML's event stream (libyaml's when

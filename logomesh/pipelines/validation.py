@@ -99,6 +99,7 @@ def _model_problems(document: LoadedDocument, errors: Iterable[ErrorDetails]) ->
         else:
             got = error.get("input")
             shown = repr(got) if isinstance(got, str | int | float | bool) else type(got).__name__
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."  # a 1 MB value stays out
             messages = wrong.setdefault(path, [f"(it is {shown}); change the value"])
             messages.insert(-1, error["msg"])
     for path, messages in wrong.items():

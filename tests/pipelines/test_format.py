@@ -418,3 +418,15 @@ def test_an_unknown_key_spelled_like_an_internal_name_is_still_reported() -> Non
     assert problems_of(text, pipelines={"b": ()}) == [
         "p.yaml:4:33: steps[0].uses.command name: unknown key 'command name'; valid keys: pipeline"
     ]
+
+
+def test_no_steps_and_long_wrong_values_get_short_clear_messages() -> None:
+    assert problems_of("version: 1\nname: p\nsteps: []\n") == [
+        "p.yaml:3:8: steps: a pipeline needs at least one step; add one under steps"
+    ]
+    long = "x" * 100_000
+    text = pipeline_text(f"  - {{id: a, uses: audit.query, timeout: {long}}}\n")
+    assert problems_of(text) == [
+        "p.yaml:4:41: steps[0].timeout: Input should be a valid number, unable to parse string "
+        f"as a number (it is '{'x' * 56}...); change the value"
+    ]
