@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     JsonValue,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -120,6 +121,12 @@ Uses = Annotated[
 ]
 
 
+# The schema says what a file may hold: ``needs: build`` too, which the model makes a tuple.
+_NEEDS_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]
+}
+
+
 class Step(_Spec):
     """One node of the graph: a command (or pipeline) and its arguments."""
 
@@ -127,7 +134,7 @@ class Step(_Spec):
     uses: Uses
     with_: dict[str, JsonValue] = Field(default_factory=dict, alias="with")
     # None: after the previous step (the file's order); (): at once; else these steps.
-    needs: tuple[str, ...] | None = None
+    needs: Annotated[tuple[str, ...] | None, WithJsonSchema(_NEEDS_SCHEMA)] = None
     if_: str | None = Field(default=None, alias="if")
     retry: RetrySpec | None = None
     timeout: float | None = Field(default=None, gt=0)

@@ -108,6 +108,15 @@ def test_the_schema_is_pydantics_with_the_keys_of_the_file() -> None:
     assert {"with", "if", "needs", "for_each", "max_parallel"} <= set(step)
     assert json.loads(json.dumps(document)) == document
     assert Pipeline.model_json_schema(by_alias=True)["$defs"] == document["$defs"]
+    # What the loader accepts, the schema accepts (editors validate with it), and not a typo.
+    jsonschema = pytest.importorskip("jsonschema")
+    data = load_bytes(VALID.encode(), file="ci.yaml").data
+    jsonschema.validate(data, document)
+    data["steps"][0]["nedds"] = []
+    with pytest.raises(jsonschema.ValidationError, match="nedds"):
+        jsonschema.validate(data, document)
+    short = load_bytes(b"version: 1\nname: a\nsteps: [{id: b, uses: c, needs: b}]", file="a")
+    jsonschema.validate(short.data, document)
 
 
 def test_the_message_lists_every_problem_as_file_line_column_path_message() -> None:
