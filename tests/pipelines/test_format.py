@@ -439,3 +439,14 @@ def test_no_steps_and_long_wrong_values_get_short_clear_messages() -> None:
         "p.yaml:4:41: steps[0].timeout: Input should be a valid number, unable to parse string "
         f"as a number (it is '{'x' * 56}...); change the value"
     ]
+
+
+def test_the_example_in_the_docs_is_valid() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "pipelines.md").read_text()
+    example = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    pipeline = validate(
+        load_bytes(example.encode(), file="pipelines.md"),
+        known_commands=COMMANDS,
+        pipelines={"review": ()},
+    )
+    assert [step.id for step in pipeline.steps] == ["lint", "tests", "summary", "review-each"]
