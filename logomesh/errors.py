@@ -57,12 +57,15 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── RemoteAuthError            plugin.auth          (HTTP 401/403: its credentials)
         └── RemoteSessionExpiredError  plugin.session_expired  (HTTP 404 for the session)
     PipelineError                      pipeline.error
+    ├── PipelineValidationError        pipeline.invalid     (every Problem of a pipeline file)
     └── PipelineRunNotFoundError       pipeline.run_not_found
 
 Each adapter maps these to its own medium in exactly one function.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class LogoMeshError(Exception):
@@ -371,3 +374,32 @@ class PipelineError(LogoMeshError):
 
 class PipelineRunNotFoundError(PipelineError):
     code = "pipeline.run_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a pipeline file: where it is (1-based line and column, and the
+    path of keys such as ``steps[2].needs[0]``) and a message that says how to fix it."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class PipelineValidationError(PipelineError):
+    """A pipeline file could not be loaded or is not a valid pipeline. It carries every
+    problem found (not only the first), so a person fixes the file in one pass."""
+
+    code = "pipeline.invalid"
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")
+        lines = "\n".join(str(problem) for problem in problems)
+        super().__init__(f"The pipeline file is not valid ({count}):\n{lines}")

@@ -85,8 +85,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     # The core: request/result models, registry, shared values, errors, events.
     frozenset({"commands", "errors", "events", "canonical", "layout", "lazy"}),
     frozenset({"storage", "security", "trust"}),  # services every feature may use
+    # The features.
     frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "pipelines", "plugins"}),
-    # ^ the features
     frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
     frozenset({"engine", "attempt"}),
     frozenset({"composition"}),

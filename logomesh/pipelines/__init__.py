@@ -1,1 +1,1 @@
-"""Task pipelines: declarative workflows over commands, run through the one door."""
+"""Task pipelines: declarative workflows over commands, run through Engine.execute."""
