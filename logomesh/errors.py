@@ -56,6 +56,7 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── RemoteUnreachableError     plugin.unreachable   (down, or no connection in time)
         ├── RemoteAuthError            plugin.auth          (HTTP 401/403: its credentials)
         └── RemoteSessionExpiredError  plugin.session_expired  (HTTP 404 for the session)
+    PipelineExpressionError            pipeline.expression  (a ${{ }} or if: in a pipeline)
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -359,3 +360,16 @@ class RemoteSessionExpiredError(RemoteServerError):
     its ``Mcp-Session-Id``): the spec says to start a new session with ``initialize``."""
 
     code = "plugin.session_expired"
+
+
+class PipelineExpressionError(LogoMeshError):
+    """A pipeline's ``${{ }}`` template or ``if:`` condition is malformed, reads something
+    that is not there, or passes a bound (size, nesting, work). The message names the
+    expression, the column and the fix; both are also attributes, for validators."""
+
+    code = "pipeline.expression"
+
+    def __init__(self, user_message: str, *, expression: str, column: int) -> None:
+        super().__init__(user_message)
+        self.expression = expression
+        self.column = column
