@@ -153,10 +153,10 @@ class _Evaluator:
             key: JSON = step if isinstance(step, str) else self.value(step)
             try:
                 value = _step(value, key, label)
+                kind(value)  # refuses a non-JSON value before anything reads it
             except EvaluationFailure as failure:
                 raise _Located(failure, column) from None
-            label += f".{key}" if isinstance(step, str) else f"[{to_string(key)!r}]"
-            kind(value)
+            label += f".{key}" if isinstance(step, str) else _index_label(key)
         return value
 
     def compare(self, node: Compare) -> JSON:
@@ -190,6 +190,10 @@ def _label(node: Node) -> str:
     if isinstance(node, Call):
         return f"{node.name}()"
     return "the value"
+
+
+def _index_label(key: JSON) -> str:
+    return f"[{to_string(key)}]" if kind(key) == "number" else f"[{to_string(key)!r}]"
 
 
 def _step(value: JSON, key: JSON, label: str) -> JSON:

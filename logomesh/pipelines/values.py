@@ -70,7 +70,7 @@ def kind(value: object) -> Kind:
     if isinstance(value, dict):
         return "object"
     raise EvaluationFailure(
-        f"a value of the context is a {type(value).__name__}, not a JSON value",
+        f"a value of the context is a Python {type(value).__name__}, not a JSON value",
         "contexts may hold only null, booleans, numbers, strings, arrays and objects",
     )
 
