@@ -108,7 +108,10 @@ def render(
         return [render(item, context, status_functions) for item in value]
     if isinstance(value, dict):
         return {key: render(item, context, status_functions) for key, item in value.items()}
-    kind(value)  # a literal number, boolean or null; anything else is refused
+    try:
+        kind(value)  # a literal number, boolean or null; anything else is refused
+    except EvaluationFailure as failure:
+        raise failure_at(repr(value), 1, failure) from None
     return value
 
 

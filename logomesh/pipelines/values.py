@@ -56,23 +56,28 @@ def check_length(size: int, what: str) -> None:
 
 
 def kind(value: object) -> Kind:
-    """The JSON kind of ``value``; anything else is refused, never inspected."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    raise EvaluationFailure(
-        f"a value of the context is a Python {type(value).__name__}, not a JSON value",
-        "contexts may hold only null, booleans, numbers, strings, arrays and objects",
-    )
+    """The JSON kind of ``value``; anything else is refused, never inspected. Types are
+    matched exactly: a subclass of ``str`` or ``dict`` could run its own code when the
+    evaluator compares or indexes it, so it is refused like any other Python object."""
+    found = _KINDS.get(type(value))
+    if found is None:
+        raise EvaluationFailure(
+            f"a value of the context is a Python {type(value).__name__}, not a JSON value",
+            "contexts may hold only null, booleans, numbers, strings, arrays and objects "
+            "(convert enums and other objects to plain values first)",
+        )
+    return found
+
+
+_KINDS: dict[type, Kind] = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
 
 
 def number_from_text(text: str) -> int | float | None:
@@ -136,7 +141,9 @@ def is_truthy(value: JSON) -> bool:
 
 def format_number(number: int | float) -> str:
     if isinstance(number, int):
-        return str(number)
+        if abs(number) <= _EXACT_INTEGERS:
+            return str(number)
+        number = to_number(number)  # a huge int from a context: as a double, like GitHub
     if math.isnan(number):
         return "NaN"
     if math.isinf(number):

@@ -9,6 +9,7 @@ but plain JSON.
 from __future__ import annotations
 
 import contextlib
+import enum
 import math
 import signal
 from collections.abc import Iterator
@@ -224,6 +225,17 @@ def test_conditions_are_bare_or_one_template() -> None:
     assert caught.value.column == 8
 
 
+class _Sneaky(str):
+    """A str that runs code when compared: what exact type checks keep out."""
+
+    def casefold(self) -> str:
+        raise AssertionError("the evaluator ran a context value's own code")
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
 BIG = "x" * 40_000
 BAD = [
     # (expression, context, message, column)
@@ -270,6 +282,8 @@ BAD = [
     ("inputs.x", {"inputs": {"x": object()}}, "a Python object, not a JSON value", 7),
     ("inputs", {"inputs": {"x": len}}, "a Python builtin_function_or_method, not", 1),
     ("inputs", {"inputs": {1: "a"}}, "a key that is not a string", 1),
+    ("inputs.x == 'a'", {"inputs": {"x": _Sneaky("a")}}, "a Python _Sneaky, not a JSON", 7),
+    ("inputs.x > 1", {"inputs": {"x": _Level.HIGH}}, "a Python _Level, not a JSON value", 7),
 ]
 
 
@@ -284,6 +298,18 @@ def test_bad_input_gets_a_clear_error(
     assert error.column == column and f"column {column}:" in error.user_message
     assert error.expression == text and "Fix: " in error.user_message
     assert error.code == "pipeline.expression" and isinstance(error, LogoMeshError)
+
+
+def test_a_huge_integer_from_a_context_is_a_double_as_in_github() -> None:
+    """str() of a 5,000-digit int raises ValueError in Python; it must not escape."""
+    huge = {"inputs": {"x": 10**5000}}
+    assert evaluate("format('{0}', inputs.x)", huge) == "Infinity"
+    assert evaluate("inputs.x > 1", huge) is True
+
+
+def test_render_refuses_a_value_that_is_not_json() -> None:
+    with pytest.raises(PipelineExpressionError, match="a Python tuple, not a JSON value"):
+        render({"a": (1, 2)}, CONTEXT)
 
 
 def test_unknown_contexts_can_be_refused_when_parsing() -> None:
@@ -405,7 +431,9 @@ def test_well_formed_expressions_give_json_or_a_pipeline_expression_error(
     assert type(rendered) is str
 
 
-SMUGGLED = st.sampled_from([object(), len, type, (1, 2), {1, 2}, b"x", ValueError("x")])
+SMUGGLED = st.sampled_from(
+    [object(), len, type, (1, 2), {1, 2}, b"x", ValueError("x"), _Sneaky("a"), _Level.HIGH]
+)
 
 
 WHOLE_VALUES = st.sampled_from(["inputs", "steps", "steps.a", "inputs[0]", "null || inputs"])
