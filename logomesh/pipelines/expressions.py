@@ -41,9 +41,14 @@ from logomesh.pipelines.values import (
 MAX_EXPRESSION_CHARS = 4 * 1024
 MAX_DEPTH = 64
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_NUMBER = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)")
-_OPERATORS = ("==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "[", "]", ".", ",")
+# One scan per token (whitespace skipped in the same match): the tokenizer is most of the
+# cost of parsing, and validation parses every expression of every file.
+_SCAN = re.compile(
+    r"\s*(?:(?P<number>-?(?:0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"
+    r"|(?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\].,])"
+    r"|(?P<quote>')|(?P<other>\S))",  # no match: only whitespace is left
+)
 _GRAMMAR = (
     "an expression is literals (null, true, false, numbers, 'strings'), context paths "
     "(inputs.x, steps.ID.data.FIELD), a[0], ! < <= > >= == != && ||, parentheses and the "
@@ -141,12 +146,12 @@ def _tokens(text: str, source: str, base: int) -> list[_Token]:
     """``text`` as tokens; ``base`` is where it starts in ``source`` (0 for a bare one)."""
     found: list[_Token] = []
     i = 0
-    while i < len(text):
-        char, column = text[i], base + i + 1
-        if char.isspace():
-            i += 1
-        elif char == "'":
-            end, pieces = i + 1, []
+    while (match := _SCAN.match(text, i)) is not None:
+        group = match.lastgroup or "other"
+        start, i = match.start(group), match.end()
+        token, column = match.group(group), base + start + 1
+        if group == "quote":
+            end, pieces = start + 1, []
             while True:
                 close = text.find("'", end)
                 if close < 0:
@@ -156,28 +161,23 @@ def _tokens(text: str, source: str, base: int) -> list[_Token]:
                     break
                 pieces.append("'")
                 end = close + 2
-            found.append(_Token("string", text[i : close + 1], column, "".join(pieces)))
+            found.append(_Token("string", text[start : close + 1], column, "".join(pieces)))
             i = close + 1
-        elif number := _NUMBER.match(text, i):
-            after = text[number.end() : number.end() + 1]
-            value = number_from_text(number.group())
+        elif group == "number":
+            after = text[i : i + 1]
+            value = number_from_text(token)
             if value is None or after.isalnum() or after in ("_", "."):
                 raise _fail(
-                    source, column, f"{text[i : number.end() + 1]!r} is not a number",
+                    source, column, f"{text[start : i + 1]!r} is not a number",
                     "write a JSON number (3, -1.5, 2e3) or a hex one (0xff) under 2**53",
                 )  # fmt: skip
-            found.append(_Token("number", number.group(), column, value))
-            i = number.end()
-        elif name := _NAME.match(text, i):
-            found.append(_Token("name", name.group(), column))
-            i = name.end()
-        elif op := next((o for o in _OPERATORS if text.startswith(o, i)), None):
-            found.append(_Token("op", op, column))
-            i += len(op)
+            found.append(_Token("number", token, column, value))
+        elif group in ("name", "op"):
+            found.append(_Token(group, token, column))
         else:
             raise _fail(
-                source, column, f"{char!r} is not part of the expression language",
-                _HINTS.get(char, _GRAMMAR),
+                source, column, f"{token!r} is not part of the expression language",
+                _HINTS.get(token, _GRAMMAR),
             )  # fmt: skip
     found.append(_Token("end", "", base + len(text) + 1))
     return found

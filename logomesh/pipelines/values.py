@@ -25,7 +25,7 @@ from typing import Literal, TypeAlias
 JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
 Kind = Literal["null", "boolean", "number", "string", "array", "object"]
 
-_NUMBER = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\Z")
+_NUMBER = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\Z")
 _EXACT_INTEGERS = 2**53  # beyond this a double cannot hold every integer
 MAX_STRING_CHARS = 64 * 1024  # the longest string an expression may build
 

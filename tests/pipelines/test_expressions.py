@@ -76,6 +76,7 @@ SEMANTICS = [
     ("true == 1", True),
     ("'1' == 1", True),
     ("' 0x10 ' == 16", True),
+    ("'\u0663' == 3", False),  # only ASCII digits make a number
     ("steps.build.data.count == 2", True),
     ("'abc' == 0", False),
     ("'abc' != 0", True),
@@ -268,6 +269,7 @@ BAD = [
     ("a.1", {"a": {}}, "expected a field name after '.'", 3),
     ("1abc", CONTEXT, "is not a number", 1),
     ("1e999", CONTEXT, "is not a number", 1),
+    ("\u0663", CONTEXT, "'\u0663' is not part of the expression language", 1),  # Arabic 3
     ("", CONTEXT, "the expression is empty", 1),
     ("(1", CONTEXT, "expected ')' but the expression ends", 3),
     ("[1]", CONTEXT, "expected a value but found '['", 1),
