@@ -79,20 +79,38 @@ def evaluate(
 
 
 def _check_plain(value: JSON) -> None:
-    """Refuse a result holding anything but JSON (it may come whole from a context)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if kind(item) == "array":
-            assert isinstance(item, list)
-            pending.extend(item)
-        elif isinstance(item, dict):
+    """Refuse a result holding anything but JSON (it may come whole from a context).
+
+    A depth-first walk that colours containers: one on the current path seen again is a
+    cycle (only Python makes one); one already checked is shared, and not walked twice."""
+    stack: list[tuple[JSON, bool]] = [(value, False)]
+    on_path: set[int] = set()
+    checked: set[int] = set()
+    while stack:
+        item, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(item))
+            checked.add(id(item))
+            continue
+        if kind(item) not in ("array", "object") or id(item) in checked:
+            continue
+        if id(item) in on_path:
+            raise EvaluationFailure(
+                "a value of the context contains itself",
+                "contexts may hold only JSON values, which are trees",
+            )
+        on_path.add(id(item))
+        stack.append((item, True))
+        if isinstance(item, dict):
             if not all(isinstance(key, str) for key in item):
                 raise EvaluationFailure(
                     "an object in the context has a key that is not a string",
                     "contexts may hold only JSON values",
                 )
-            pending.extend(item.values())
+            stack.extend((child, False) for child in item.values())
+        else:
+            assert isinstance(item, list)
+            stack.extend((child, False) for child in item)
 
 
 class _Evaluator:

@@ -309,6 +309,26 @@ def test_a_huge_integer_from_a_context_is_a_double_as_in_github() -> None:
     assert evaluate("inputs.x > 1", huge) is True
 
 
+def test_a_context_that_contains_itself_is_refused_not_walked_forever() -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    with pytest.raises(PipelineExpressionError, match="contains itself"):
+        evaluate("inputs", {"inputs": loop})
+    with pytest.raises(PipelineExpressionError, match="cannot write this value as JSON"):
+        evaluate("toJSON(inputs)", {"inputs": loop})
+    assert evaluate("contains(inputs, 1)", {"inputs": loop}) is True
+
+
+def test_a_shared_container_is_not_a_cycle_and_is_checked_once() -> None:
+    """Python may share one list between two steps' data; 64 levels of [x, x] would be
+    2**64 visits if each were walked again."""
+    shared: Any = [1]
+    for _ in range(64):
+        shared = [shared, shared]
+    with _within(2.0):
+        assert evaluate("inputs", {"inputs": shared}) is shared
+
+
 def test_render_refuses_a_value_that_is_not_json() -> None:
     with pytest.raises(PipelineExpressionError, match="a Python tuple, not a JSON value"):
         render({"a": (1, 2)}, CONTEXT)
