@@ -334,6 +334,14 @@ def test_render_refuses_a_value_that_is_not_json() -> None:
         render({"a": (1, 2)}, CONTEXT)
 
 
+def test_find_templates_and_conditions_report_errors_where_they_are() -> None:
+    with pytest.raises(PipelineExpressionError, match=r"column 8: .*no function 'os'"):
+        list(find_templates({"run": ["ok ${{ os('x') }}"]}))
+    with pytest.raises(PipelineExpressionError, match="column 5: there is no context 'env'"):
+        parse_condition("${{ env.X }}", contexts={"inputs"})
+    assert parse_condition("${{ always() }}").uses_status_function
+
+
 def test_unknown_contexts_can_be_refused_when_parsing() -> None:
     with pytest.raises(PipelineExpressionError, match="use one of: inputs, steps") as caught:
         parse("inputs.a && env.HOME", contexts={"inputs", "steps"})
@@ -445,6 +453,7 @@ def test_well_formed_expressions_give_json_or_a_pipeline_expression_error(
     except PipelineExpressionError:
         return
     assert _is_plain_json(result)
+    assert render(f" ${{{{ {text} }}}} ", context, STATUS) == result  # a whole one keeps it
     try:
         with _within(2.0):
             rendered = render(f"[${{{{ {text} }}}}]", context, STATUS)
