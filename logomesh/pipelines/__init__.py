@@ -4,7 +4,8 @@ This session holds the expression language only: :mod:`.expressions` (the syntax
 parsed :class:`Expression`), :mod:`.evaluator` (running one over a context),
 :mod:`.templates` (``${{ }}`` in strings, ``if:`` conditions), :mod:`.values` and
 :mod:`.functions` (GitHub Actions' value model and functions). The file format, the
-validator, the scheduler and the executor come next (issue 12, docs/pipelines.md later).
+validator, the scheduler and the executor come next (issue 12); the language is
+described in docs/pipeline-expressions.md.
 
 What other packages may import is what this module exports.
 """
