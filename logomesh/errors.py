@@ -58,6 +58,7 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         └── RemoteSessionExpiredError  plugin.session_expired  (HTTP 404 for the session)
     PipelineError                      pipeline.error
     ├── PipelineValidationError        pipeline.invalid     (every Problem of a pipeline file)
+    ├── PipelineExpressionError        pipeline.expression  (a ${{ }} or if: in a pipeline)
     └── PipelineRunNotFoundError       pipeline.run_not_found
 
 Each adapter maps these to its own medium in exactly one function.
@@ -403,3 +404,16 @@ class PipelineValidationError(PipelineError):
         count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")
         lines = "\n".join(str(problem) for problem in problems)
         super().__init__(f"The pipeline file is not valid ({count}):\n{lines}")
+
+
+class PipelineExpressionError(PipelineError):
+    """A pipeline's ``${{ }}`` template or ``if:`` condition is malformed, reads something
+    that is not there, or passes a bound (size, nesting, work). The message names the
+    expression, the column and the fix; both are also attributes, for validators."""
+
+    code = "pipeline.expression"
+
+    def __init__(self, user_message: str, *, expression: str, column: int) -> None:
+        super().__init__(user_message)
+        self.expression = expression
+        self.column = column

@@ -85,9 +85,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     # The core: request/result models, registry, shared values, errors, events.
     frozenset({"commands", "errors", "events", "canonical", "layout", "lazy"}),
     frozenset({"storage", "security", "trust"}),  # services every feature may use
-    # The features.
-    frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "pipelines", "plugins"}),
+    frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # features
     frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
+    frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine
     frozenset({"engine", "attempt"}),
     frozenset({"composition"}),
     frozenset({"cli", "__main__"}),  # the adapter
