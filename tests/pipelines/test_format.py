@@ -7,7 +7,6 @@ file:line:column, path and message a person sees, since that is what they act on
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -288,10 +287,9 @@ NO_ANCHORS = (
 )
 
 
+@pytest.mark.timeout(30)  # refused, not expanded: a hang fails here (speed is benchmarked)
 def test_a_billion_laughs_file_is_refused_at_its_first_anchor() -> None:
-    started = time.perf_counter()
     assert problems_of(BILLION_LAUGHS) == [f"p.yaml:3:4: a: {NO_ANCHORS}"]
-    assert time.perf_counter() - started < 1
 
 
 def test_deep_aliases_are_refused_at_the_alias() -> None:
@@ -370,18 +368,16 @@ def test_documents_that_are_not_one_plain_mapping(text: str, expected: str) -> N
     assert problems_of(text)[0].startswith(expected)
 
 
-def test_a_10000_step_file_validates_quickly() -> None:
+@pytest.mark.timeout(60)  # validated, not hung (its speed belongs to the benchmarks)
+def test_a_10000_step_file_validates_without_hanging() -> None:
     reference = "'${{{{ steps.s{}.outcome }}}}'"
     steps = "".join(
         f"  - id: s{n}\n    uses: audit.query\n    with: {{x: {reference.format(n - 1)}}}\n"
         for n in range(1, 10_001)
     )
     text = pipeline_text("  - {id: s0, uses: audit.query}\n", steps).encode()
-    started = time.perf_counter()
     pipeline = validate(load_bytes(text, file="big.yaml"), known_commands=COMMANDS)
-    elapsed = time.perf_counter() - started
     assert len(pipeline.steps) == 10_001
-    assert elapsed < 5, f"{elapsed:.2f} s"  # about 1 s here with libyaml, on a shared core
     bad = text + b"  - {id: last, uses: audit.query, needs: [], with: {x: '${{ steps.s0 }}'}}\n"
     assert problems_of(bad)[0].endswith("add 's0' to the needs of 'last'")
 
