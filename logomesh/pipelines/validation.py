@@ -14,7 +14,6 @@ ints), built once in topological order, so a 10,000-step chain validates in mill
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Collection, Container, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,26 +21,24 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from logomesh.errors import PipelineValidationError, Problem
+from logomesh.errors import PipelineExpressionError, PipelineValidationError, Problem
 from logomesh.pipelines.loader import LoadedDocument, PathKey, dotted, load_file
 from logomesh.pipelines.model import KEYS_AT, UNION_TAGS, Pipeline
-
-_TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-_QUOTED = re.compile(r"'(?:[^']|'')*'")
-_CONTEXT_NAME = re.compile(r"(?<![\w.])(steps|inputs)\.([A-Za-z_][A-Za-z0-9_-]*)")
+from logomesh.pipelines.templates import parse_condition, split
 
 
 def references(text: str, *, whole_expression: bool = False) -> Iterator[tuple[str, str]]:
-    """(context, name) for each ``steps.X`` / ``inputs.x`` in a string's ``${{ }}`` spans.
-
-    A stand-in, kept here alone on purpose: the expression parser's ``references()``
-    (logomesh/pipelines/expressions.py) replaces it when the branches meet. It skips
-    'quoted strings' but does not see ``steps['x']`` index syntax.
-    """
-    bodies = [text] if whole_expression and "${{" not in text else _TEMPLATE.findall(text)
-    for body in bodies:
-        for match in _CONTEXT_NAME.finditer(_QUOTED.sub("''", body)):
-            yield match.group(1), match.group(2)
+    """(context, name) for each ``steps.X`` / ``inputs.x`` that a string's expressions read
+    (the parser's :meth:`~.expressions.Expression.references`); ``whole_expression``: the
+    string is an ``if:`` condition. A malformed expression raises PipelineExpressionError."""
+    if whole_expression:
+        expressions = [parse_condition(text)]
+    else:
+        expressions = [piece for piece in split(text) if not isinstance(piece, str)]
+    for expression in expressions:
+        for path in sorted(expression.references()):
+            if len(path) >= 2 and path[0] in ("steps", "inputs"):
+                yield path[0], path[1]
 
 
 def load_pipeline(
@@ -264,16 +261,24 @@ class _GraphCheck:
         declared = set(inputs) if isinstance(inputs, dict) else set()
         for number, step in enumerate(self.steps):
             for path, text, whole in _strings(step, ("steps", number)):
-                for context, name in references(text, whole_expression=whole):
+                for context, name in self._read(path, text, whole):
                     message = self._reference_problem(context, name, number, ancestors, declared)
                     if message:
                         self.add(path, message)
         outputs = self.document.data.get("outputs")
         for path, text, whole in _strings(outputs, ("outputs",)):
-            for context, name in references(text, whole_expression=whole):
+            for context, name in self._read(path, text, whole):
                 message = self._reference_problem(context, name, None, ancestors, declared)
                 if message:
                     self.add(path, message)
+
+    def _read(self, path: PathKey, text: str, whole: bool) -> list[tuple[str, str]]:
+        """What the string's expressions read; a malformed one is a problem of its own."""
+        try:
+            return list(references(text, whole_expression=whole))
+        except PipelineExpressionError as exc:
+            self.add(path, exc.user_message)
+            return []
 
     def _reference_problem(
         self,

@@ -446,3 +446,29 @@ def test_the_example_in_the_docs_is_valid() -> None:
         pipelines={"review": ()},
     )
     assert [step.id for step in pipeline.steps] == ["lint", "tests", "summary", "review-each"]
+
+
+# --- expressions, read by the real parser ---------------------------------------------------
+
+
+def test_a_malformed_expression_is_a_problem_at_its_place() -> None:
+    text = pipeline_text(
+        "  - id: a\n    uses: audit.query\n    with: {x: '${{ inputs.x.__class__ ** 2 }}'}\n",
+        "  - id: b\n    uses: audit.query\n    if: success() &&\n",
+        extra="inputs:\n  x: {type: string}\n",
+    )
+    found = problems_of(text)
+    assert len(found) == 2
+    assert found[0].startswith("p.yaml:8:15: steps[0].with.x: expression")
+    assert "pipeline.expression" not in found[0] and "Fix" in found[0]
+    assert found[1].startswith("p.yaml:11:9: steps[1].if:")
+
+
+def test_index_syntax_references_are_checked_like_dotted_ones() -> None:
+    text = pipeline_text(
+        "  - id: first\n    uses: audit.query\n",
+        "  - id: second\n    uses: audit.query\n    needs: []\n"
+        "    with: {x: \"${{ steps['first'].outcome }}\"}\n",
+    )
+    [problem] = problems_of(text)
+    assert "steps.first is not upstream of step 'second'" in problem
