@@ -56,11 +56,17 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── RemoteUnreachableError     plugin.unreachable   (down, or no connection in time)
         ├── RemoteAuthError            plugin.auth          (HTTP 401/403: its credentials)
         └── RemoteSessionExpiredError  plugin.session_expired  (HTTP 404 for the session)
+    PipelineError                      pipeline.error
+    ├── PipelineValidationError        pipeline.invalid     (every Problem of a pipeline file)
+    ├── PipelineExpressionError        pipeline.expression  (a ${{ }} or if: in a pipeline)
+    └── PipelineRunNotFoundError       pipeline.run_not_found
 
 Each adapter maps these to its own medium in exactly one function.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class LogoMeshError(Exception):
@@ -359,3 +365,55 @@ class RemoteSessionExpiredError(RemoteServerError):
     its ``Mcp-Session-Id``): the spec says to start a new session with ``initialize``."""
 
     code = "plugin.session_expired"
+
+
+class PipelineError(LogoMeshError):
+    """A pipeline could not be loaded, validated or run."""
+
+    code = "pipeline.error"
+
+
+class PipelineRunNotFoundError(PipelineError):
+    code = "pipeline.run_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a pipeline file: where it is (1-based line and column, and the
+    path of keys such as ``steps[2].needs[0]``) and a message that says how to fix it."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class PipelineValidationError(PipelineError):
+    """A pipeline file could not be loaded or is not a valid pipeline. It carries every
+    problem found (not only the first), so a person fixes the file in one pass."""
+
+    code = "pipeline.invalid"
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")
+        lines = "\n".join(str(problem) for problem in problems)
+        super().__init__(f"The pipeline file is not valid ({count}):\n{lines}")
+
+
+class PipelineExpressionError(PipelineError):
+    """A pipeline's ``${{ }}`` template or ``if:`` condition is malformed, reads something
+    that is not there, or passes a bound (size, nesting, work). The message names the
+    expression, the column and the fix; both are also attributes, for validators."""
+
+    code = "pipeline.expression"
+
+    def __init__(self, user_message: str, *, expression: str, column: int) -> None:
+        super().__init__(user_message)
+        self.expression = expression
+        self.column = column

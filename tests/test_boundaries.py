@@ -87,6 +87,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"storage", "security", "trust"}),  # services every feature may use
     frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # features
     frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
+    frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine
     frozenset({"engine", "attempt"}),
     frozenset({"composition"}),
     frozenset({"cli", "__main__"}),  # the adapter

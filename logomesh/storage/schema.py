@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from logomesh.storage.database import Database
 
-HEAD_REVISION = "0003_vector_model"
+HEAD_REVISION = "0004_pipeline_runs"
 
 
 def current_revision(db: Database) -> str | None:

@@ -13,6 +13,7 @@ from typing import cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -128,8 +129,56 @@ class VectorModelRow(Base):
     since: Mapped[str] = mapped_column(String(32))
 
 
+class PipelineRunRow(Base):
+    """One run of a pipeline (migration 0004; see logomesh.pipelines.store)."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the pipeline file run
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    inputs: Mapped[str] = mapped_column(Text)  # canonical JSON, redacted
+    state: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[str] = mapped_column(String(32))
+    finished_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Who runs it: a run whose process is gone (same host, pid not alive) is interrupted.
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_started_at: Mapped[float] = mapped_column(Float)
+    cancel_requested_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    __table_args__ = (
+        Index("ix_pipeline_runs_pipeline_started_at", "pipeline", "started_at"),
+        Index("ix_pipeline_runs_state", "state"),
+    )
+
+
+class PipelineStepRow(Base):
+    """One step of a run (one row per ``for_each`` item, ``item`` numbering them)."""
+
+    __tablename__ = "pipeline_steps"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("pipeline_runs.id"), primary_key=True)
+    step_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    item: Mapped[int] = mapped_column(Integer, primary_key=True)
+    command: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    finished_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)  # canonical JSON, redacted
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    audit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
 EMBEDDING_DIMENSIONS = 384
 audit_records = cast(Table, AuditRecordRow.__table__)
 audit_payloads = cast(Table, AuditPayloadRow.__table__)
 approval_tickets = cast(Table, ApprovalTicketRow.__table__)
 approval_decisions = cast(Table, ApprovalDecisionRow.__table__)
+pipeline_runs = cast(Table, PipelineRunRow.__table__)
+pipeline_steps = cast(Table, PipelineStepRow.__table__)

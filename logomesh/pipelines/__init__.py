@@ -1,0 +1,44 @@
+"""Task pipelines: declarative workflows over commands, run through ``Engine.execute``.
+
+Built so far (issue 12, not yet wired into the engine): the expression language
+(:mod:`.expressions`, :mod:`.evaluator`, :mod:`.templates`, :mod:`.values`,
+:mod:`.functions`; docs/pipeline-expressions.md), the file format and its validation
+(:mod:`.model`, :mod:`.loader`, :mod:`.validation`; docs/pipelines.md), the step graph and
+scheduler (:mod:`.graph`) and the stored runs (:mod:`.store`, migration 0004). The
+executor, the ``pipeline.*`` commands and the CLI come next.
+
+What other packages may import is what this module exports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from logomesh.lazy import lazy_exports
+
+_EXPORTS = {
+    "Expression": "logomesh.pipelines.expressions",
+    "parse": "logomesh.pipelines.expressions",
+    "evaluate": "logomesh.pipelines.evaluator",
+    "StatusFunctions": "logomesh.pipelines.evaluator",
+    "Template": "logomesh.pipelines.templates",
+    "find_templates": "logomesh.pipelines.templates",
+    "parse_condition": "logomesh.pipelines.templates",
+    "render": "logomesh.pipelines.templates",
+}
+__all__ = [
+    "Expression",
+    "StatusFunctions",
+    "Template",
+    "evaluate",
+    "find_templates",
+    "parse",
+    "parse_condition",
+    "render",
+]
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from logomesh.pipelines.evaluator import StatusFunctions, evaluate
+    from logomesh.pipelines.expressions import Expression, parse
+    from logomesh.pipelines.templates import Template, find_templates, parse_condition, render

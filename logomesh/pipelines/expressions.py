@@ -1,0 +1,414 @@
+"""``${{ ... }}`` templates and ``if:`` conditions: a small language with no way out.
+
+Pipeline files are data that people share, so evaluating them must not be able to run
+code. The language is GitHub Actions' (literals, context paths, ``a[0]``, ``! < <= > >= ==
+!= && ||``, parentheses, a fixed list of functions) because pipeline authors know it.
+
+Why a parser of our own rather than a library: ``simpleeval`` and ``asteval`` start from
+Python's grammar and walk Python's AST, so they give Python's semantics (``**``, attribute
+access they must then deny one by one, ``==`` without GitHub's loose equality, ``and``
+returning Python objects) and an escape hatch is one missed node away; ``jinja2``'s sandbox
+is a template engine built around attribute access. Here a tokenizer and a recursive
+descent parser accept only this grammar, so what is not in it (``**``, ``lambda``,
+``import``, attribute lookup on Python objects) is a syntax error before anything runs,
+and the evaluator only indexes dicts and lists (see :mod:`.values`).
+
+Each expression is bounded: its text (4 KB), its nesting (64), the strings it builds
+(64 KB) and its work (10,000 steps). Unlike GitHub, a path to a field or index that is not
+there is an error rather than null, so a typo fails loudly instead of making a condition
+quietly false. Every error is a :class:`PipelineExpressionError` naming the text and the
+column. This module is the syntax; its neighbours are :mod:`.evaluator` (running an
+:class:`Expression`), :mod:`.values` (the coercions), :mod:`.functions` (the callable
+names) and :mod:`.templates` (finding and rendering ``${{ }}`` in strings).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from logomesh.errors import PipelineExpressionError
+from logomesh.pipelines.functions import FUNCTIONS, STATUS_FUNCTIONS, known_names
+from logomesh.pipelines.values import (
+    JSON,
+    EvaluationFailure,
+    kind,
+    number_from_text,
+)
+
+MAX_EXPRESSION_CHARS = 4 * 1024
+MAX_DEPTH = 64
+
+# One scan per token (whitespace skipped in the same match): the tokenizer is most of the
+# cost of parsing, and validation parses every expression of every file.
+_SCAN = re.compile(
+    r"\s*(?:(?P<number>-?(?:0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"
+    r"|(?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\].,])"
+    r"|(?P<quote>')|(?P<other>\S))",  # no match: only whitespace is left
+)
+_GRAMMAR = (
+    "an expression is literals (null, true, false, numbers, 'strings'), context paths "
+    "(inputs.x, steps.ID.data.FIELD), a[0], ! < <= > >= == != && ||, parentheses and the "
+    f"functions {known_names()}"
+)
+_HINTS = {
+    "*": "there is no arithmetic: compute the value in a step and read its data",
+    "+": "there is no arithmetic: use format('{0}{1}', a, b) to join strings",
+    "-": "there is no arithmetic: compute the value in a step and read its data",
+    "/": "there is no arithmetic: compute the value in a step and read its data",
+    "%": "there is no arithmetic: compute the value in a step and read its data",
+    '"': "strings use single quotes: 'text' (write '' for a quote inside one)",
+    "=": "compare with ==",
+    "&": "write && for 'and'",
+    "|": "write || for 'or'",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: JSON
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    name: str
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """``target.field``, ``target[index]``...: one node for the whole chain, so a long
+    path is not a deep tree."""
+
+    target: Node
+    steps: tuple[str | Node, ...]
+    column: int
+    step_columns: tuple[int, ...] = ()  # where each step starts, for errors
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str  # the canonical spelling
+    args: tuple[Node, ...]
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Node
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    first: Node
+    rest: tuple[tuple[str, Node], ...]  # (operator, right operand), left to right
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Logical:
+    operator: str  # "&&" or "||"
+    operands: tuple[Node, ...]
+    column: int
+
+
+Node: TypeAlias = Literal | Context | Access | Call | Not | Compare | Logical
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # "number", "string", "name", "op" or "end"
+    text: str
+    column: int
+    value: JSON = None
+
+
+def _fail(source: str, column: int, message: str, fix: str) -> PipelineExpressionError:
+    shown = source if len(source) <= 80 else source[:77] + "..."
+    return PipelineExpressionError(
+        f"expression {shown!r}, column {column}: {message}. Fix: {fix}",
+        expression=source,
+        column=column,
+    )
+
+
+def failure_at(source: str, column: int, failure: EvaluationFailure) -> PipelineExpressionError:
+    """The user-facing error for a failure while evaluating the node at ``column``."""
+    return _fail(source, column, failure.message, failure.fix)
+
+
+def _tokens(text: str, source: str, base: int) -> list[_Token]:
+    """``text`` as tokens; ``base`` is where it starts in ``source`` (0 for a bare one)."""
+    found: list[_Token] = []
+    i = 0
+    while (match := _SCAN.match(text, i)) is not None:
+        group = match.lastgroup or "other"
+        start, i = match.start(group), match.end()
+        token, column = match.group(group), base + start + 1
+        if group == "quote":
+            end, pieces = start + 1, []
+            while True:
+                close = text.find("'", end)
+                if close < 0:
+                    raise _fail(source, column, "this string is never closed", "end it with '")
+                pieces.append(text[end:close])
+                if text[close + 1 : close + 2] != "'":
+                    break
+                pieces.append("'")
+                end = close + 2
+            found.append(_Token("string", text[start : close + 1], column, "".join(pieces)))
+            i = close + 1
+        elif group == "number":
+            after = text[i : i + 1]
+            value = number_from_text(token)
+            if value is None or after.isalnum() or after in ("_", "."):
+                raise _fail(
+                    source, column, f"{text[start : i + 1]!r} is not a number",
+                    "write a JSON number (3, -1.5, 2e3) or a hex one (0xff) under 2**53",
+                )  # fmt: skip
+            found.append(_Token("number", token, column, value))
+        elif group in ("name", "op"):
+            found.append(_Token(group, token, column))
+        else:
+            raise _fail(
+                source, column, f"{token!r} is not part of the expression language",
+                _HINTS.get(token, _GRAMMAR),
+            )  # fmt: skip
+    found.append(_Token("end", "", base + len(text) + 1))
+    return found
+
+
+class _Parser:
+    """Recursive descent, loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=``, ``!``,
+    then a value with its ``.field`` / ``[index]`` steps."""
+
+    def __init__(self, tokens: list[_Token], source: str) -> None:
+        self.tokens, self.source = tokens, source
+        self.position = 0
+        self.depth = 0
+
+    def fail(self, token: _Token, message: str, fix: str = _GRAMMAR) -> PipelineExpressionError:
+        return _fail(self.source, token.column, message, fix)
+
+    def peek(self, *texts: str) -> bool:
+        token = self.tokens[self.position]
+        return token.kind == "op" and token.text in texts
+
+    def take(self) -> _Token:
+        token = self.tokens[self.position]
+        self.position += token.kind != "end"
+        return token
+
+    def expect(self, text: str) -> None:
+        token = self.take()
+        if token.kind != "op" or token.text != text:
+            found = f"found {token.text!r}" if token.text else "the expression ends"
+            raise self.fail(token, f"expected {text!r} but {found}", f"add the missing {text}")
+
+    def nested(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(token, f"nested deeper than {MAX_DEPTH} levels", "simplify it")
+
+    def whole(self) -> Node:
+        node = self.or_()
+        token = self.take()
+        if token.kind != "end":
+            raise self.fail(token, f"expected an operator or the end, found {token.text!r}")
+        return node
+
+    def or_(self) -> Node:
+        return self.logical("||", self.and_)
+
+    def and_(self) -> Node:
+        return self.logical("&&", self.equality)
+
+    def logical(self, operator: str, operand: Callable[[], Node]) -> Node:
+        operands = [operand()]
+        while self.peek(operator):
+            self.take()
+            operands.append(operand())
+        if len(operands) == 1:
+            return operands[0]
+        return Logical(operator, tuple(operands), _column(operands[0]))
+
+    def equality(self) -> Node:
+        return self.comparison(("==", "!="), self.relational)
+
+    def relational(self) -> Node:
+        return self.comparison(("<", "<=", ">", ">="), self.unary)
+
+    def comparison(self, operators: tuple[str, ...], operand: Callable[[], Node]) -> Node:
+        first, rest = operand(), []
+        while self.peek(*operators):
+            rest.append((self.take().text, operand()))
+        return Compare(first, tuple(rest), _column(first)) if rest else first
+
+    def unary(self) -> Node:
+        if not self.peek("!"):
+            return self.postfix()
+        token = self.take()
+        self.nested(token)
+        node = Not(self.unary(), token.column)
+        self.depth -= 1
+        return node
+
+    def postfix(self) -> Node:
+        node = self.primary()
+        steps: list[str | Node] = []
+        columns: list[int] = []
+        while self.peek(".", "["):
+            token = self.take()
+            columns.append(token.column)
+            if token.text == ".":
+                field = self.take()
+                if field.kind != "name":
+                    raise self.fail(field, "expected a field name after '.'", "write a.b or a['b']")
+                steps.append(field.text)
+            else:
+                steps.append(self.inner(token))
+                self.expect("]")
+        return Access(node, tuple(steps), _column(node), tuple(columns)) if steps else node
+
+    def inner(self, token: _Token) -> Node:
+        self.nested(token)
+        node = self.or_()
+        self.depth -= 1
+        return node
+
+    def primary(self) -> Node:
+        token = self.take()
+        if token.kind in ("number", "string"):
+            return Literal(token.value, token.column)
+        if token.kind == "name":
+            keywords: dict[str, JSON] = {"true": True, "false": False, "null": None}
+            if token.text in keywords:
+                return Literal(keywords[token.text], token.column)
+            return self.call(token) if self.peek("(") else Context(token.text, token.column)
+        if token.kind == "op" and token.text == "(":
+            node = self.inner(token)
+            self.expect(")")
+            return node
+        found = f"found {token.text!r}" if token.text else "the expression ends"
+        raise self.fail(token, f"expected a value but {found}")
+
+    def call(self, token: _Token) -> Node:
+        self.take()  # (
+        args: list[Node] = []
+        while not self.peek(")"):
+            if args:
+                self.expect(",")
+            args.append(self.inner(token))
+        self.take()
+        folded = token.text.casefold()
+        function = FUNCTIONS.get(folded)
+        if function is None and folded not in STATUS_FUNCTIONS:
+            raise self.fail(
+                token, f"there is no function {token.text!r}", f"call one of: {known_names()}"
+            )
+        name, low, high = (function.name, function.min_args, function.max_args) if function else (
+            folded, 0, 0)  # fmt: skip
+        if len(args) < low or (high is not None and len(args) > high):
+            arity = function.arity() if function else "no arguments"
+            raise self.fail(
+                token, f"{name}() takes {arity}, not {len(args)}", f"call it with {arity}"
+            )
+        return Call(name, tuple(args), token.column)
+
+
+def _column(node: Node) -> int:
+    return node.column
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, Access):
+        yield node.target
+        yield from (step for step in node.steps if not isinstance(step, str))
+    elif isinstance(node, Call):
+        yield from node.args
+    elif isinstance(node, Not):
+        yield node.operand
+    elif isinstance(node, Compare):
+        yield node.first
+        yield from (right for _, right in node.rest)
+    elif isinstance(node, Logical):
+        yield from node.operands
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(_children(current))
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A parsed expression: immutable, reusable, and inspectable by the validator."""
+
+    text: str  # the expression itself (for a template, what is inside ``${{ }}``)
+    source: str  # what the author wrote around it, which error columns count in
+    root: Node
+    offset: int = 0  # where ``text`` starts in ``source``
+
+    def references(self) -> set[tuple[str, ...]]:
+        """Context paths it reads, as far as they are literal: ``steps.build.data.x`` is
+        ``("steps", "build", "data", "x")``; ``steps[inputs.id].outcome`` gives ``("steps",)``
+        and ``("inputs", "id")``."""
+        found: set[tuple[str, ...]] = set()
+        heads = set()  # contexts that start a path, which are not read whole
+        for node in _walk(self.root):
+            if isinstance(node, Access) and isinstance(node.target, Context):
+                heads.add(id(node.target))
+                path = [node.target.name]
+                for step in node.steps:
+                    if isinstance(step, Literal) and kind(step.value) in ("string", "number"):
+                        step = str(step.value)
+                    if not isinstance(step, str):
+                        break
+                    path.append(step)
+                found.add(tuple(path))
+        contexts = (n for n in _walk(self.root) if isinstance(n, Context) and id(n) not in heads)
+        return found | {(node.name,) for node in contexts}
+
+    def functions(self) -> set[str]:
+        return {node.name for node in _walk(self.root) if isinstance(node, Call)}
+
+    @property
+    def uses_status_function(self) -> bool:
+        """Whether it calls success()/failure()/always()/cancelled(); the executor treats a
+        condition that does not as ``success() && (condition)``, as GitHub does."""
+        return not self.functions().isdisjoint(STATUS_FUNCTIONS)
+
+
+def parse(text: str, *, contexts: set[str] | None = None) -> Expression:
+    """Parse one expression (the text inside ``${{ }}``, or a bare ``if:`` condition).
+    With ``contexts``, a path starting anywhere else is an error here, not at run time."""
+    return parse_in(text, source=text, base=0, contexts=contexts)
+
+
+def parse_in(text: str, *, source: str, base: int, contexts: set[str] | None = None) -> Expression:
+    """Parse ``text`` found at offset ``base`` of ``source`` (errors count columns there)."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise _fail(
+            source, base + 1, f"the expression is {len(text):,} characters, over the limit "
+            f"of {MAX_EXPRESSION_CHARS:,}", "keep large data in inputs or step data",
+        )  # fmt: skip
+    if not text.strip():
+        raise _fail(source, base + 1, "the expression is empty", "write a value or a condition")
+    root = _Parser(_tokens(text, source, base), source).whole()
+    expression = Expression(text, source, root, base)
+    if contexts is not None:
+        for node in _walk(expression.root):
+            if isinstance(node, Context) and node.name not in contexts:
+                raise _fail(
+                    source, node.column, f"there is no context {node.name!r}",
+                    f"use one of: {', '.join(sorted(contexts))}",
+                )  # fmt: skip
+    return expression

@@ -1,0 +1,306 @@
+"""Pipeline runs and their steps in the database (migration 0004), for ``pipeline runs``,
+``show``, ``cancel`` and ``rerun``, from any process sharing the database.
+
+What is kept is redacted first (inputs and step outputs may hold a token a step printed):
+the run's state and timings, the digest of the file it ran, who started it, and each step's
+state, attempts, outcome and audit record. A run records the host and process running it
+(with the process's start time, since pids are reused), so one whose process died shows as
+``interrupted`` instead of running forever. A cancel asked from another process is a column
+the running process polls: no signal crosses processes, and it works on any dialect.
+
+These methods block (they are SQLAlchemy calls); the executor runs them off the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import psutil
+from sqlalchemy import RowMapping, insert, select, update
+
+from logomesh.canonical import canonical_json, format_timestamp
+from logomesh.errors import PipelineRunNotFoundError
+from logomesh.security.redaction import redact
+from logomesh.storage.database import Database
+from logomesh.storage.tables import pipeline_runs, pipeline_steps
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # its process ended without finishing it
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+FINISHED_RUN = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    step_id: str
+    item: int
+    command: str
+    state: StepState
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    outcome: str | None
+    output: Any
+    error: str | None
+    audit_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_fields(self), "state": str(self.state)}
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    pipeline: str
+    digest: str
+    correlation_id: str
+    actor: str
+    inputs: dict[str, Any]
+    state: RunState
+    started_at: str
+    finished_at: str | None
+    error: str | None
+    cancel_requested: bool
+    steps: tuple[StepRecord, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **_fields(self),
+            "state": str(self.state),
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Runner:
+    """The process running a run: how another process tells whether it is still alive."""
+
+    host: str
+    pid: int
+    started_at: float
+
+    @classmethod
+    def this_process(cls) -> Runner:
+        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
+
+    def alive(self) -> bool:
+        """False only when it is known gone: on this host, no such process (or another one
+        with its pid). A run on another host is taken to be alive."""
+        if self.host != socket.gethostname():
+            return True
+        try:
+            started: float = psutil.Process(self.pid).create_time()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return False
+        except psutil.Error:
+            return True
+        return abs(started - self.started_at) < 1.0  # another process reusing its pid: gone
+
+
+def now_text() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+class RunStore:
+    """The runs and steps of one database."""
+
+    def __init__(self, db: Database, *, prepare: Callable[[], None] | None = None) -> None:
+        self.db = db
+        self._prepare = prepare or (lambda: None)  # readies the schema (the engine's)
+
+    # -- writing (the running process) --------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        pipeline: str,
+        digest: str,
+        *,
+        correlation_id: str,
+        actor: str,
+        inputs: dict[str, Any],
+        runner: Runner | None = None,
+    ) -> None:
+        runner = runner or Runner.this_process()
+        self._prepare()
+        row = {
+            "id": run_id,
+            "pipeline": pipeline,
+            "digest": digest,
+            "correlation_id": correlation_id,
+            "actor": actor,
+            "inputs": canonical_json(redact(inputs)),
+            "state": str(RunState.RUNNING),
+            "started_at": now_text(),
+            "host": runner.host,
+            "pid": runner.pid,
+            "pid_started_at": runner.started_at,
+        }
+        with self.db.write() as conn:
+            conn.execute(insert(pipeline_runs), row)
+
+    def record_step(
+        self,
+        run_id: str,
+        step_id: str,
+        *,
+        item: int = 0,
+        command: str,
+        state: StepState,
+        attempts: int,
+        outcome: str | None = None,
+        output: Any = None,
+        error: str | None = None,
+        audit_id: str | None = None,
+    ) -> None:
+        """Insert or update one step's row (its first record inserts it)."""
+        self._prepare()
+        stamp = now_text()
+        values: dict[str, Any] = {
+            "command": command,
+            "state": str(state),
+            "attempts": attempts,
+            "outcome": outcome,
+            "output": None if output is None else canonical_json(redact(output)),
+            "error": None if error is None else str(redact(error)),
+            "audit_id": audit_id,
+        }
+        if state is StepState.RUNNING and attempts <= 1:
+            values["started_at"] = stamp
+        if state in (StepState.SUCCEEDED, StepState.FAILED, StepState.SKIPPED,
+                     StepState.CANCELLED):  # fmt: skip
+            values["finished_at"] = stamp
+        key = (
+            (pipeline_steps.c.run_id == run_id)
+            & (pipeline_steps.c.step_id == step_id)
+            & (pipeline_steps.c.item == item)
+        )
+        with self.db.write() as conn:
+            if conn.execute(update(pipeline_steps).where(key).values(**values)).rowcount == 0:
+                row = {"run_id": run_id, "step_id": step_id, "item": item, **values}
+                conn.execute(insert(pipeline_steps), row)
+
+    def finish_run(self, run_id: str, state: RunState, error: str | None = None) -> None:
+        self._prepare()
+        statement = (
+            update(pipeline_runs)
+            .where(pipeline_runs.c.id == run_id)
+            .values(state=str(state), finished_at=now_text(),
+                    error=None if error is None else str(redact(error)))
+        )  # fmt: skip
+        with self.db.write() as conn:
+            conn.execute(statement)
+
+    # -- cancelling (any process) ---------------------------------------------------------
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        """Ask the process running ``run_id`` to cancel it; the run as it is now."""
+        run = self.get(run_id)
+        if run.state is RunState.RUNNING and not run.cancel_requested:
+            with self.db.write() as conn:
+                conn.execute(
+                    update(pipeline_runs)
+                    .where(pipeline_runs.c.id == run_id)
+                    .values(cancel_requested_at=now_text())
+                )
+        return self.get(run_id)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        self._prepare()
+        with self.db.read() as conn:
+            stamp: str | None = conn.execute(
+                select(pipeline_runs.c.cancel_requested_at).where(pipeline_runs.c.id == run_id)
+            ).scalar_one_or_none()
+        return stamp is not None
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunRecord:
+        self._prepare()
+        with self.db.read() as conn:
+            row = conn.execute(select(pipeline_runs).where(pipeline_runs.c.id == run_id)).first()
+            if row is None:
+                raise PipelineRunNotFoundError(
+                    f"No pipeline run {run_id!r}. `logomesh pipeline runs` lists them."
+                )
+            steps = conn.execute(
+                select(pipeline_steps)
+                .where(pipeline_steps.c.run_id == run_id)
+                .order_by(pipeline_steps.c.started_at, pipeline_steps.c.step_id,
+                          pipeline_steps.c.item)
+            ).mappings().all()  # fmt: skip
+        run = _run(row._mapping)
+        return RunRecord(**{**_fields(run), "steps": tuple(_step(s) for s in steps)})
+
+    def runs(self, pipeline: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first (without their steps)."""
+        self._prepare()
+        query = select(pipeline_runs).order_by(pipeline_runs.c.started_at.desc()).limit(limit)
+        if pipeline is not None:
+            query = query.where(pipeline_runs.c.pipeline == pipeline)
+        with self.db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_run(row) for row in rows]
+
+
+def _run(row: RowMapping) -> RunRecord:
+    state = RunState(row["state"])
+    runner = Runner(row["host"], row["pid"], row["pid_started_at"])
+    if state is RunState.RUNNING and not runner.alive():
+        state = RunState.INTERRUPTED
+    return RunRecord(
+        id=row["id"],
+        pipeline=row["pipeline"],
+        digest=row["digest"],
+        correlation_id=row["correlation_id"],
+        actor=row["actor"],
+        inputs=json.loads(row["inputs"]),
+        state=state,
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        cancel_requested=row["cancel_requested_at"] is not None,
+    )
+
+
+def _step(row: RowMapping) -> StepRecord:
+    return StepRecord(
+        step_id=row["step_id"],
+        item=row["item"],
+        command=row["command"],
+        state=StepState(row["state"]),
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=row["outcome"],
+        output=None if row["output"] is None else json.loads(row["output"]),
+        error=row["error"],
+        audit_id=row["audit_id"],
+    )
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}

@@ -1,0 +1,145 @@
+"""``${{ ... }}`` inside the strings of a pipeline file: finding, checking and rendering them.
+
+A ``with:`` value is a template. When it is exactly one ``${{ }}`` (spaces around it
+allowed) its value keeps its type, so ``${{ steps.scan.data.files }}`` passes a list on to
+the next command; otherwise each ``${{ }}`` is cast to a string and the pieces are joined,
+bounded like every string an expression builds. An ``if:`` may be written bare or as one
+``${{ }}``; one that mixes text and ``${{ }}`` would always be true (a non-empty string),
+which is GitHub's best-known trap, so it is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from logomesh.errors import PipelineExpressionError
+from logomesh.pipelines.evaluator import StatusFunctions, evaluate
+from logomesh.pipelines.expressions import Expression, failure_at, parse_in
+from logomesh.pipelines.values import JSON, EvaluationFailure, check_length, kind, to_string
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One ``${{ }}`` found in a value: where (the keys and indexes down to its string, and
+    its column in that string) and what."""
+
+    path: Path
+    column: int
+    expression: Expression
+
+
+def _fail(source: str, column: int, message: str, fix: str) -> PipelineExpressionError:
+    return failure_at(source, column, EvaluationFailure(message, fix))
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the ``}}`` that ends the expression starting at ``start`` is (``}}`` inside a
+    quoted string does not count), or -1."""
+    i = start
+    while i < len(text):
+        if text[i] == "'":
+            i += 1
+            while i < len(text) and not (text[i] == "'" and text[i + 1 : i + 2] != "'"):
+                i += 2 if text[i] == "'" else 1
+            i += 1
+        elif text.startswith("}}", i):
+            return i
+        else:
+            i += 1
+    return -1
+
+
+@lru_cache(maxsize=1024)
+def split(text: str) -> tuple[str | Expression, ...]:
+    """``text`` as literal pieces and parsed expressions, in order (cached: a pipeline
+    renders the same strings for every run and every ``for_each`` item)."""
+    pieces: list[str | Expression] = []
+    position = 0
+    while (opening := text.find("${{", position)) >= 0:
+        close = _closing(text, opening + 3)
+        if close < 0:
+            raise _fail(text, opening + 1, "this ${{ is never closed", "end the expression with }}")
+        if opening > position:
+            pieces.append(text[position:opening])
+        pieces.append(parse_in(text[opening + 3 : close], source=text, base=opening + 3))
+        position = close + 2
+    if position < len(text):
+        pieces.append(text[position:])
+    return tuple(pieces)
+
+
+def _whole(pieces: tuple[str | Expression, ...]) -> Expression | None:
+    """The one expression of a template that is nothing else (but spaces)."""
+    expressions = [p for p in pieces if isinstance(p, Expression)]
+    texts = [p for p in pieces if isinstance(p, str)]
+    if len(expressions) == 1 and all(not t.strip() for t in texts):
+        return expressions[0]
+    return None
+
+
+def render(
+    value: JSON, context: Mapping[str, JSON], status_functions: StatusFunctions | None = None
+) -> JSON:
+    """``value`` with every template in it (in strings, down through lists and objects)
+    replaced by its value over ``context``."""
+    if isinstance(value, str):
+        if "${{" not in value:
+            return value
+        pieces = split(value)
+        whole = _whole(pieces)
+        if whole is not None:
+            return evaluate(whole, context, status_functions)
+        out, size = [], 0
+        for piece in pieces:
+            text = piece if isinstance(piece, str) else to_string(
+                evaluate(piece, context, status_functions))  # fmt: skip
+            size += len(text)
+            try:
+                check_length(size, "the rendered string")
+            except EvaluationFailure as failure:
+                raise failure_at(value, 1, failure) from None
+            out.append(text)
+        return "".join(out)
+    if isinstance(value, list):
+        return [render(item, context, status_functions) for item in value]
+    if isinstance(value, dict):
+        return {key: render(item, context, status_functions) for key, item in value.items()}
+    try:
+        kind(value)  # a literal number, boolean or null; anything else is refused
+    except EvaluationFailure as failure:
+        raise failure_at(repr(value), 1, failure) from None
+    return value
+
+
+def find_templates(value: JSON, path: Path = ()) -> Iterator[Template]:
+    """Every ``${{ }}`` in ``value``, parsed (a malformed one raises), for validation."""
+    if isinstance(value, str):
+        if "${{" in value:
+            for piece in split(value):
+                if isinstance(piece, Expression):
+                    yield Template(path, piece.offset - 2, piece)  # the column of its ${{
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from find_templates(item, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from find_templates(item, (*path, key))
+
+
+def parse_condition(text: str, *, contexts: set[str] | None = None) -> Expression:
+    """An ``if:`` condition, bare (``success() && inputs.deploy``) or as one ``${{ }}``."""
+    if "${{" not in text:
+        return parse_in(text, source=text, base=0, contexts=contexts)
+    whole = _whole(split(text))
+    if whole is None:
+        raise _fail(
+            text, text.index("${{") + 1, "this if: mixes text with ${{ }}, so it would "
+            "always be true", "write the whole condition as one expression, without ${{ }}",
+        )  # fmt: skip
+    if contexts is not None:  # check again, against the allowed names
+        return parse_in(whole.text, source=text, base=whole.offset, contexts=contexts)
+    return whole
