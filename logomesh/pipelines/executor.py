@@ -31,6 +31,13 @@ from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Outcome, new_id
 from logomesh.events import Event
 from logomesh.pipelines.evaluator import evaluate
+from logomesh.pipelines.events import (
+    PipelineRunFinished,
+    PipelineRunStarted,
+    StepFinished,
+    StepRetrying,
+    StepStarted,
+)
 from logomesh.pipelines.graph import Scheduler, StepGraph
 from logomesh.pipelines.model import PipelineUse, RetrySpec, Step
 from logomesh.pipelines.store import RunState, StepState
@@ -43,44 +50,6 @@ if TYPE_CHECKING:
 
 Sleep = Callable[[float], Awaitable[None]]
 DEFAULT_MAX_PARALLEL = 8
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineRunStarted(Event):
-    run_id: str
-    pipeline: str
-
-
-@dataclass(frozen=True, slots=True)
-class StepStarted(Event):
-    run_id: str
-    step: str
-    command: str
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class StepRetrying(Event):
-    run_id: str
-    step: str
-    attempt: int  # the attempt that failed
-    delay_s: float
-    reason: str  # "error" or "timeout"
-
-
-@dataclass(frozen=True, slots=True)
-class StepFinished(Event):
-    run_id: str
-    step: str
-    state: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineRunFinished(Event):
-    run_id: str
-    pipeline: str
-    state: str
 
 
 @dataclass

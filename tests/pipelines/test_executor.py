@@ -17,13 +17,13 @@ from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
 from logomesh.commands.values import Actor, RiskLevel, Source
 from logomesh.engine import Engine
 from logomesh.events import Event
-from logomesh.pipelines.executor import (
+from logomesh.pipelines.events import (
     PipelineRunFinished,
     StepFinished,
     StepRetrying,
     StepStarted,
-    run_pipeline,
 )
+from logomesh.pipelines.executor import run_pipeline
 from logomesh.pipelines.loader import load_bytes
 from logomesh.pipelines.model import Pipeline
 from logomesh.pipelines.store import RunState, StepState
