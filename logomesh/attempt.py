@@ -53,7 +53,7 @@ class Attempt:
         request = self.request
         return AuditEntry(
             actor=self.identity.name,
-            source=request.actor.source,
+            source=request.source,
             action=request.command,
             outcome=outcome,
             target=output.target if output else None,
@@ -73,7 +73,7 @@ class Attempt:
         request = self.request
         return AuditEntry(
             actor=self.identity.name,
-            source=request.actor.source,
+            source=request.source,
             action=STARTED_ACTION,
             outcome=Outcome.STARTED,
             target=request.command,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from logomesh.commands.threads import ThreadWorks
-from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel, new_id
+from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel, Source, new_id
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -87,6 +87,13 @@ class CommandRequest:
     # When nobody can confirm at once (no confirmer, or the two-person rule), wait for a
     # decision on the approval ticket from any adapter until it expires, instead of failing.
     wait_for_approval: bool = False
+    # The part of LogoMesh that made this request on the actor's behalf (a pipeline's step):
+    # the audit record's source. Who may run it is still decided by the actor.
+    via: Source | None = None
+
+    @property
+    def source(self) -> Source:
+        return self.via or self.actor.source
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,9 @@ class StepState(StrEnum):
 
 
 FINISHED_RUN = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+FINISHED_STEP = frozenset(
+    {StepState.SUCCEEDED, StepState.FAILED, StepState.SKIPPED, StepState.CANCELLED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,38 @@ class Runner:
         return abs(started - self.started_at) < 1.0  # another process reusing its pid: gone
 
 
+@dataclass(frozen=True, slots=True)
+class StepUpdate:
+    """A step's row as it is now (one of ``for_each``'s items when ``item`` > 0)."""
+
+    step_id: str
+    item: int
+    command: str
+    state: StepState
+    attempts: int
+    outcome: str | None = None
+    output: Any = None
+    error: str | None = None
+    audit_id: str | None = None
+
+    def values(self, stamp: str) -> dict[str, Any]:
+        """The columns to write, redacted: a step's output may hold a token it printed."""
+        values: dict[str, Any] = {
+            "command": self.command,
+            "state": str(self.state),
+            "attempts": self.attempts,
+            "outcome": self.outcome,
+            "output": None if self.output is None else canonical_json(redact(self.output)),
+            "error": None if self.error is None else str(redact(self.error)),
+            "audit_id": self.audit_id,
+        }
+        if self.state is StepState.RUNNING and self.attempts <= 1:
+            values["started_at"] = stamp
+        if self.state in FINISHED_STEP:
+            values["finished_at"] = stamp
+        return values
+
+
 def now_text() -> str:
     return format_timestamp(datetime.now(UTC))
 
@@ -177,31 +212,25 @@ class RunStore:
         audit_id: str | None = None,
     ) -> None:
         """Insert or update one step's row (its first record inserts it)."""
+        update_ = StepUpdate(step_id, item, command, state, attempts, outcome, output, error,
+                             audit_id)  # fmt: skip
+        self.record_steps(run_id, [update_])
+
+    def record_steps(self, run_id: str, updates: list[StepUpdate]) -> None:
+        """Several steps' changes in one transaction (a run's recorder batches them)."""
         self._prepare()
-        stamp = now_text()
-        values: dict[str, Any] = {
-            "command": command,
-            "state": str(state),
-            "attempts": attempts,
-            "outcome": outcome,
-            "output": None if output is None else canonical_json(redact(output)),
-            "error": None if error is None else str(redact(error)),
-            "audit_id": audit_id,
-        }
-        if state is StepState.RUNNING and attempts <= 1:
-            values["started_at"] = stamp
-        if state in (StepState.SUCCEEDED, StepState.FAILED, StepState.SKIPPED,
-                     StepState.CANCELLED):  # fmt: skip
-            values["finished_at"] = stamp
-        key = (
-            (pipeline_steps.c.run_id == run_id)
-            & (pipeline_steps.c.step_id == step_id)
-            & (pipeline_steps.c.item == item)
-        )
         with self.db.write() as conn:
-            if conn.execute(update(pipeline_steps).where(key).values(**values)).rowcount == 0:
-                row = {"run_id": run_id, "step_id": step_id, "item": item, **values}
-                conn.execute(insert(pipeline_steps), row)
+            for change in updates:
+                values = change.values(now_text())
+                key = (
+                    (pipeline_steps.c.run_id == run_id)
+                    & (pipeline_steps.c.step_id == change.step_id)
+                    & (pipeline_steps.c.item == change.item)
+                )
+                if conn.execute(update(pipeline_steps).where(key).values(**values)).rowcount == 0:
+                    row = {"run_id": run_id, "step_id": change.step_id, "item": change.item,
+                           **values}  # fmt: skip
+                    conn.execute(insert(pipeline_steps), row)
 
     def finish_run(self, run_id: str, state: RunState, error: str | None = None) -> None:
         self._prepare()

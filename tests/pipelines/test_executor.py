@@ -23,7 +23,7 @@ from logomesh.pipelines.events import (
     StepRetrying,
     StepStarted,
 )
-from logomesh.pipelines.executor import run_pipeline
+from logomesh.pipelines.executor import RunOptions, run_pipeline
 from logomesh.pipelines.loader import load_bytes
 from logomesh.pipelines.model import Pipeline
 from logomesh.pipelines.store import RunState, StepState
@@ -83,8 +83,9 @@ def pipeline(text: str, engine: Engine) -> Pipeline:
 
 def run(engine: Engine, text: str, **kwargs: Any) -> Any:
     async def go() -> Any:
-        return await run_pipeline(engine, pipeline(text, engine), kwargs.pop("inputs", {}), ME,
-                                  sleep=kwargs.pop("sleep", _no_sleep), **kwargs)  # fmt: skip
+        inputs = kwargs.pop("inputs", {})
+        options = RunOptions(sleep=kwargs.pop("sleep", _no_sleep), **kwargs)
+        return await run_pipeline(engine, pipeline(text, engine), inputs, ME, options)
 
     return asyncio.run(go())
 

@@ -1,0 +1,139 @@
+"""Writing a run into the database as it goes, without ever holding the run up.
+
+The executor hands each change (the run started, a step's new state, the run finished) to a
+:class:`RunRecorder`, which returns at once; one task writes what has queued in a single
+transaction off the event loop (:class:`~logomesh.pipelines.store.RunStore` blocks), so a
+thousand fast steps cost a few dozen commits, not two thousand. A database that stays
+locked (another process holding it past the busy timeout) is retried with backoff while
+the run goes on; the rows wait in memory, in order, and nothing is dropped. If it is still
+locked when the run ends, the run's result says so (``warning``): its steps were run and
+audited, only the run's own rows are missing.
+
+The same task asks the store whether another process requested a cancel
+(``logomesh pipeline cancel RUN``) every ``poll_s`` seconds, and calls ``on_cancel`` then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from logomesh.errors import StorageError
+from logomesh.pipelines.store import RunState, RunStore, StepUpdate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    run_id: str
+    pipeline: str
+    digest: str
+    correlation_id: str
+    actor: str
+    inputs: dict[str, Any]
+
+
+class RunRecorder:
+    """The rows of one run, written in order, in batches, from one task."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        start: RunStart,
+        *,
+        poll_s: float = 0.25,
+        retry_for_s: float = 30.0,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> None:
+        self.store, self.start, self.poll_s, self.retry_for_s = store, start, poll_s, retry_for_s
+        self.on_cancel = on_cancel
+        self._steps: list[StepUpdate] = []
+        self._finish: tuple[RunState, str | None] | None = None
+        self._started = False
+        self._polled = 0.0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.warning: str | None = None
+
+    def open(self) -> None:
+        self._task = asyncio.ensure_future(self._write_loop())
+
+    def step(self, update: StepUpdate) -> None:
+        self._steps.append(update)
+        self._wake.set()
+
+    async def close(self, state: RunState, error: str | None = None) -> str | None:
+        """Record the run's end and wait for every row to be written (or given up on);
+        the warning to tell the person, if the database never took them."""
+        self._finish = (state, error)
+        self._wake.set()
+        if self._task is not None:
+            # The rows are written even when the run's own task is being cancelled (Ctrl-C).
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
+        return self.warning
+
+    async def _write_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            done = self._finish is not None
+            if not await self._flush():
+                return  # given up on: said in self.warning
+            if done:
+                return
+            await self._poll_cancel()
+
+    async def _flush(self) -> bool:
+        """Write what is queued; False once the database refused for ``retry_for_s``."""
+        delay, waited = 0.05, 0.0
+        while True:
+            steps, finish = self._steps[:], self._finish
+            try:
+                await asyncio.to_thread(self._write, steps, finish)
+            except StorageError as exc:  # locked (past the busy timeout), or worse
+                if waited >= self.retry_for_s:
+                    self.warning = (
+                        f"Pipeline run {self.start.run_id} ran, but its rows could not be "
+                        f"written: {exc.user_message}"
+                    )
+                    logger.warning("%s", self.warning)
+                    return False
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)
+                continue
+            del self._steps[: len(steps)]
+            return True
+
+    def _write(self, steps: list[StepUpdate], finish: tuple[RunState, str | None] | None) -> None:
+        """One thread hop: the run's row first, then its steps, then its end."""
+        if not self._started:
+            s = self.start
+            self.store.start_run(s.run_id, s.pipeline, s.digest, correlation_id=s.correlation_id,
+                                 actor=s.actor, inputs=s.inputs)  # fmt: skip
+            self._started = True
+        if steps:
+            self.store.record_steps(self.start.run_id, steps)
+        if finish is not None:  # set only once every step was queued
+            self.store.finish_run(self.start.run_id, *finish)
+
+    async def _poll_cancel(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.on_cancel is None or not self._started or now - self._polled < self.poll_s:
+            return
+        self._polled = now
+        try:
+            requested = await asyncio.to_thread(self.store.cancel_requested, self.start.run_id)
+        except StorageError:
+            return  # asked again at the next poll
+        if requested:
+            self.on_cancel()
+            self.on_cancel = None
