@@ -24,6 +24,7 @@ from logomesh.engine import Engine
 from logomesh.errors import CommandError
 from logomesh.llm.feature import FEATURE as LLM
 from logomesh.nl.feature import FEATURE as NL
+from logomesh.pipelines.feature import FEATURE as PIPELINES
 from logomesh.plugins.feature import FEATURE as PLUGINS
 
 if TYPE_CHECKING:
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
     from logomesh.llm.pool import ModelPool
     from logomesh.nl.embedder import Embedder
 
-# Every feature LogoMesh ships, in the order their per-engine setup runs: plugins last, so
-# a plugin's command that clashes with any other command is the one refused.
-FEATURES: tuple[Feature, ...] = (BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, PLUGINS)
+# Every feature LogoMesh ships, in the order their per-engine setup runs: plugins after the
+# built-in features, so a plugin's command that clashes with any other command is the one
+# refused; pipelines last, since their steps may use any command, plugins' too.
+FEATURES: tuple[Feature, ...] = (BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, PLUGINS, PIPELINES)
 
 
 def build_engine(

@@ -170,6 +170,25 @@ class CommandSettings(_Section):
     default_timeout_s: float = Field(default=120.0, gt=0)
 
 
+class PipelineSettings(_Section):
+    """``[pipelines]``: where pipeline files are, and how runs go (docs/pipelines.md)."""
+
+    paths: tuple[Path, ...] = Field(
+        default=(Path("pipelines"),),
+        description="Folders of pipeline files (*.yaml, *.yml, *.json), relative to the workspace.",
+    )
+    max_parallel: int = Field(default=8, ge=1, le=1024, description="Steps running at once.")
+    max_items: int = Field(
+        default=10_000, ge=1, description="The most items one step's `for_each` may run."
+    )
+    run_timeout_s: float = Field(
+        default=6 * 3600.0, gt=0, description="The longest a whole run may take."
+    )
+    cancel_poll_s: float = Field(
+        default=0.25, gt=0, le=10, description="How often a run checks for `pipeline cancel`."
+    )
+
+
 class BotSettings(_Section):
     enabled: bool = False
 
@@ -195,6 +214,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
     commands: CommandSettings = CommandSettings()
+    pipelines: PipelineSettings = PipelineSettings()
     bots: BotSettings = BotSettings()
     llm: LLMSettings = LLMSettings()
     nl: NLSettings = NLSettings()

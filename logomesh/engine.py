@@ -80,6 +80,8 @@ if TYPE_CHECKING:
     from logomesh.llm.pool import ModelPool
     from logomesh.llm.service import LLMService
     from logomesh.nl.interpreter import Interpreter
+    from logomesh.pipelines.catalogue import PipelineCatalogue
+    from logomesh.pipelines.store import RunStore
     from logomesh.storage.migrate import Migrator
 
 logger = logging.getLogger(__name__)
@@ -203,6 +205,20 @@ class Engine:
         """Approval tickets: opened by ``execute``, decided through ``decide``."""
         store = ApprovalStore(self.database, prepare=self.ensure_schema)
         return ApprovalService(store, record_audit=self.record_audit, events=self.events)
+
+    @cached_property
+    def pipelines(self) -> PipelineCatalogue:
+        """The workspace's pipelines (the pipelines feature loads them at build time)."""
+        from logomesh.pipelines.catalogue import PipelineCatalogue
+
+        return PipelineCatalogue(self)
+
+    @cached_property
+    def pipeline_runs(self) -> RunStore:
+        """Pipeline runs and their steps, as any process sharing the database sees them."""
+        from logomesh.pipelines.store import RunStore
+
+        return RunStore(self.database, prepare=self.ensure_schema)
 
     @cached_property
     def approval_gate(self) -> ApprovalGate:

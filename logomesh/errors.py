@@ -377,6 +377,13 @@ class PipelineRunNotFoundError(PipelineError):
     code = "pipeline.run_not_found"
 
 
+class PipelineRunFailedError(PipelineError):
+    """A run ended without succeeding: a step failed, or the run was cancelled. The message
+    names the run (for ``pipeline show``/``rerun``) and the steps that did not succeed."""
+
+    code = "pipeline.run_failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong in a pipeline file: where it is (1-based line and column, and the

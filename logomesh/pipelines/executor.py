@@ -183,7 +183,7 @@ class _Run:
                     await self._cancel(running)
                     return
                 for task in done:
-                    step_id = running.pop(task)
+                    step_id = running.pop(task)  # type: ignore[arg-type]  # not `asked`
                     task.result()  # a bug in the executor itself surfaces here
                     self._launch(scheduler.finish(step_id), running)
         except asyncio.CancelledError:
@@ -273,7 +273,7 @@ class _Run:
                           message, step.continue_on_error)  # fmt: skip
 
     def _items(self, step: Step) -> list[Any]:
-        items = step.for_each
+        items: Any = step.for_each
         if isinstance(items, str):
             items = render(items, self.context)
         if not isinstance(items, list):

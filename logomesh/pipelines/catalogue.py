@@ -1,0 +1,215 @@
+"""The pipelines of a workspace: found in the folders ``pipelines.paths`` names, validated
+together (a pipeline may use another, so circles are found across files), and each valid
+one registered as the command ``pipeline.NAME``.
+
+A broken file is reported, never fatal: it is kept with its problems (``pipeline list``
+and ``pipeline validate`` show them, a warning is logged) and the others load. So is a
+pipeline whose name another file already has, or one named like a management command
+(``pipeline.list``...).
+
+Loading is synchronous: it happens once per engine, at build time, from files of at most
+1 MB each (the loader's cap), the way plugin manifests are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from logomesh.commands.values import RiskLevel
+from logomesh.errors import PipelineError, PipelineValidationError, Problem
+from logomesh.pipelines.loader import LoadedDocument, load_bytes
+from logomesh.pipelines.model import PIPELINE_NAME, Pipeline, PipelineUse
+from logomesh.pipelines.validation import pipelines_used, validate
+
+if TYPE_CHECKING:
+    from logomesh.engine import Engine
+    from logomesh.pipelines.executor import StepResult
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = (".yaml", ".yml", ".json")
+# ``pipeline.<verb>`` are the management commands: no pipeline may take their names.
+RESERVED = frozenset({"list", "validate", "schema", "run", "runs", "show", "cancel", "rerun"})
+
+
+@dataclass
+class Entry:
+    """One pipeline file: what it holds, or what is wrong with it."""
+
+    path: Path
+    digest: str  # sha256 of the file's bytes, kept with each run
+    name: str | None = None
+    description: str = ""
+    pipeline: Pipeline | None = None
+    problems: tuple[Problem, ...] = ()
+    document: LoadedDocument | None = field(default=None, repr=False)
+
+    @property
+    def valid(self) -> bool:
+        return self.pipeline is not None and not self.problems
+
+    @property
+    def uses(self) -> frozenset[str]:
+        """The pipelines its steps use."""
+        return pipelines_used(self.pipeline) if self.pipeline is not None else frozenset()
+
+
+class PipelineCatalogue:
+    """The pipelines one engine knows, by name."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.entries: list[Entry] = []
+        # ``pipeline rerun --failed`` hands the steps to keep to the run it starts.
+        self._reuse: dict[str, dict[str, StepResult]] = {}
+
+    @property
+    def folders(self) -> list[Path]:
+        settings = self.engine.settings
+        return [settings.workspace / path for path in settings.pipelines.paths]
+
+    def load(self) -> None:
+        """Find, read and validate every pipeline file; broken ones keep their problems."""
+        self.entries = [read_entry(path) for path in _files(self.folders)]
+        documents = [e for e in self.entries if e.document is not None]
+        _refuse_clashes(documents)
+        uses = {e.name: _pipelines_used(e.document) for e in documents if e.name and e.document}
+        known = {spec.name for spec in self.engine.registry} | {f"pipeline.{n}" for n in uses}
+        for entry in documents:
+            if entry.problems:
+                continue
+            assert entry.document is not None
+            others = {name: used for name, used in uses.items() if name != entry.name}
+            try:
+                entry.pipeline = validate(entry.document, known_commands=known, pipelines=others)
+            except PipelineValidationError as exc:
+                entry.problems = exc.problems
+        _refuse_broken_uses(documents)
+        for entry in self.entries:
+            if entry.problems:
+                logger.warning("pipeline file %s is not loaded:\n%s", entry.path,
+                               "\n".join(str(p) for p in entry.problems))  # fmt: skip
+
+    def valid(self) -> Iterator[Entry]:
+        return (entry for entry in self.entries if entry.valid)
+
+    def get(self, name: str) -> Entry:
+        for entry in self.entries:
+            if entry.name == name:
+                if not entry.valid:
+                    raise PipelineValidationError(entry.problems)
+                return entry
+        known = ", ".join(sorted(e.name for e in self.valid() if e.name)) or "none"
+        raise PipelineError(
+            f"No pipeline named {name!r} (valid pipelines: {known}). Pipeline files live in "
+            f"{', '.join(str(f) for f in self.folders)}; `logomesh pipeline list` shows them."
+        )
+
+    def risk_of(self, pipeline: Pipeline, seen: frozenset[str] = frozenset()) -> RiskLevel:
+        """The highest risk among its steps' commands, through the pipelines it uses."""
+        risk = RiskLevel.READ
+        for step in pipeline.steps:
+            if isinstance(step.uses, PipelineUse):
+                name = step.uses.pipeline
+                inner = next((e for e in self.valid() if e.name == name), None)
+                if inner is None or inner.pipeline is None or name in seen:
+                    continue
+                step_risk = self.risk_of(inner.pipeline, seen | {pipeline.name})
+            elif step.uses in self.engine.registry:
+                step_risk = self.engine.registry.get(step.uses).risk
+            else:
+                continue
+            risk = max(risk, step_risk, key=lambda r: r.rank)
+        return risk
+
+    def hand_over(self, correlation_id: str, reuse: dict[str, StepResult]) -> None:
+        self._reuse[correlation_id] = reuse
+
+    def take_over(self, correlation_id: str) -> dict[str, StepResult]:
+        return self._reuse.pop(correlation_id, {})
+
+
+def _files(folders: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for folder in folders:
+        if folder.is_dir():
+            found.extend(sorted(p for p in folder.iterdir()
+                                if p.suffix in SUFFIXES and p.is_file()))  # fmt: skip
+    return found
+
+
+def read_entry(path: Path) -> Entry:
+    """One file read and loaded (not yet validated against the others)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")
+        return Entry(path, "", problems=(problem,))
+    entry = Entry(path, hashlib.sha256(data).hexdigest())
+    try:
+        entry.document = load_bytes(data, file=str(path), json_format=path.suffix == ".json")
+    except PipelineValidationError as exc:
+        entry.problems = exc.problems
+        return entry
+    raw: Any = entry.document.data
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if isinstance(name, str):
+        entry.name = name
+        entry.description = str(raw.get("description") or "")
+    return entry
+
+
+def _refuse_clashes(entries: list[Entry]) -> None:
+    first: dict[str, Entry] = {}
+    for entry in entries:
+        name, document = entry.name, entry.document
+        if name is None or document is None or not re.match(PIPELINE_NAME, name):
+            continue  # validation names the problem with the name itself
+        line, column = document.position(("name",))
+        if name in RESERVED:
+            message = (f"the name {name!r} is taken by the command pipeline.{name}; "
+                       "rename the pipeline")  # fmt: skip
+            entry.problems = (Problem(str(entry.path), line, column, "name", message),)
+        elif name in first:
+            message = (f"another file, {first[name].path}, has a pipeline named {name!r}; "
+                       "rename one of them")  # fmt: skip
+            entry.problems = (Problem(str(entry.path), line, column, "name", message),)
+        else:
+            first[name] = entry
+
+
+def _refuse_broken_uses(entries: list[Entry]) -> None:
+    """A pipeline that uses one that is not valid cannot run either (until none is left)."""
+    changed = True
+    while changed:
+        changed = False
+        valid = {e.name for e in entries if e.valid}
+        for entry in entries:
+            if not entry.valid or entry.pipeline is None or entry.document is None:
+                continue
+            for number, step in enumerate(entry.pipeline.steps):
+                if isinstance(step.uses, PipelineUse) and step.uses.pipeline not in valid:
+                    path = ("steps", number, "uses", "pipeline")
+                    line, column = entry.document.position(path)
+                    message = (f"pipeline {step.uses.pipeline!r} is not valid, so this one "
+                               "cannot run; fix that file first")  # fmt: skip
+                    where = f"steps[{number}].uses.pipeline"
+                    entry.problems += (Problem(str(entry.path), line, column, where, message),)
+                    changed = True
+                    break
+
+
+def _pipelines_used(document: LoadedDocument | None) -> frozenset[str]:
+    """The pipelines a file's steps name, read from its raw data (it may not be valid)."""
+    steps = document.data.get("steps") if document and isinstance(document.data, dict) else None
+    if not isinstance(steps, list):
+        return frozenset()
+    used = (s.get("uses") for s in steps if isinstance(s, dict))
+    return frozenset(u["pipeline"] for u in used if isinstance(u, dict)
+                     and isinstance(u.get("pipeline"), str))  # fmt: skip
