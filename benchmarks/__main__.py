@@ -22,6 +22,7 @@ from benchmarks import (
     llm_overhead,
     mcp_servers,
     nl_interpret,
+    pipelines,
     plugins,
     semantic_search,
     server_loop,
@@ -49,6 +50,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("plugin host", plugins.run, ""),
     ("mounted MCP servers", mcp_servers.run, ""),
     ("approval round trip", approval_round_trip.run, ""),
+    ("task pipelines", pipelines.run, ""),
 )
 
 
