@@ -81,10 +81,13 @@ class RunView:
     display's), so both hold one lock.
     """
 
-    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, *, clock: Clock = time.monotonic, max_items: int = 10) -> None:
         self._clock = clock
+        self.max_items = max_items  # for_each items shown per step; the rest are counted
         self._lock = threading.Lock()
         self.rows: dict[str, StepRow] = {}
+        # Rows in the order shown: by step (as announced, else as first seen), then items.
+        self._groups: dict[str, list[StepRow]] = {}
         self.pipeline = ""
         self.run_id = ""
         self.state: str | None = None  # the run's, once it finished
@@ -104,12 +107,8 @@ class RunView:
                 self._row(step)
         elif isinstance(event, StepStarted):
             row = self._row(event.step)
-            row.state, row.command, row.attempt, row.retry_at = (
-                "running",
-                event.command,
-                event.attempt,
-                None,
-            )
+            row.state, row.command, row.attempt = "running", event.command, event.attempt
+            row.retry_at = None
             row.started = now if row.started is None else row.started
         elif isinstance(event, StepRetrying):
             row = self._row(event.step)
@@ -155,20 +154,17 @@ class RunView:
                 return True
         return False
 
+    def step_waiting_for(self, ticket_id: str) -> str | None:
+        """The step that waits for approval ticket ``ticket_id``, if one of this run's does."""
+        with self._lock:
+            return next((r.step for r in self.rows.values() if r.ticket == ticket_id), None)
+
     def _row(self, step: str) -> StepRow:
         """The row of ``step``, made if new; an item ``ID[N]`` goes under its step ``ID``."""
-        if step in self.rows:
-            return self.rows[step]
-        row = StepRow(step)
-        base = step.partition("[")[0]
-        group = [name for name in self.rows if name == base or name.startswith(base + "[")]
-        if step != base and group:
-            names = list(self.rows)
-            at = names.index(group[-1]) + 1
-            items = list(self.rows.items())
-            self.rows = dict([*items[:at], (step, row), *items[at:]])
-        else:
-            self.rows[step] = row
+        row = self.rows.get(step)
+        if row is None:
+            row = self.rows[step] = StepRow(step)
+            self._groups.setdefault(step.partition("[")[0], []).append(row)
         return row
 
     # -- what it looks like ---------------------------------------------------------------
@@ -192,14 +188,18 @@ class RunView:
             for column in ("step", "state", "attempt", "duration"):
                 table.add_column(column, no_wrap=True)
             table.add_column("last line", overflow="ellipsis", no_wrap=True, ratio=1)
-            for row in self.rows.values():
-                table.add_row(
-                    Text(row.step),
-                    state_text(row.state),
-                    str(row.attempt or ""),
-                    self._duration(row, now),
-                    Text(self._line(row, now)),
-                )
+            for base, members in self._groups.items():
+                shown, hidden = _visible(members, self.max_items)
+                for row in shown:
+                    table.add_row(
+                        Text(row.step),
+                        state_text(row.state),
+                        str(row.attempt or ""),
+                        self._duration(row, now),
+                        Text(self._line(row, now)),
+                    )
+                if hidden:
+                    table.add_row(Text(f"{base}[…]", style="dim"), "", "", "", _tally(hidden))
             return table
 
     def elapsed_s(self) -> float | None:
@@ -307,8 +307,8 @@ class _Follower:
 def _json_line(event: Event) -> None:
     if isinstance(event, ApprovalRequested):  # not a run event: said to the person, as ever
         print(
-            f"Approval ticket {event.ticket_id} opened for {event.command}: "
-            f"logomesh approvals approve {event.ticket_id}",
+            f"Approval ticket {event.ticket_id} opened for {event.command}. If it waits, "
+            f"another approver can run: logomesh approvals approve {event.ticket_id}",
             file=sys.stderr,
             flush=True,
         )
@@ -327,7 +327,8 @@ class _PlainLines:
         view = self.view
         head = f"pipeline {view.pipeline}: run {view.run_id}"
         if isinstance(event, PipelineRunStarted):
-            self._say(f"{head} started ({len(event.steps)} steps)")
+            count = f" ({len(event.steps)} steps)" if event.steps else ""
+            self._say(f"{head} started{count}")
         elif isinstance(event, StepFinished):
             row = view.rows[event.step]
             took = "" if row.duration_s is None else f" in {format_duration(row.duration_s)}"
@@ -336,13 +337,34 @@ class _PlainLines:
                 f"{row.step}  {row.state}{tries}{took}" + (f": {row.line}" if row.line else "")
             )
         elif isinstance(event, ApprovalRequested):
-            self._say(f"waits for approval: logomesh approvals approve {event.ticket_id}")
+            step = view.step_waiting_for(event.ticket_id)
+            self._say(f"{step}  waits for approval: logomesh approvals approve {event.ticket_id}")
         elif isinstance(event, PipelineRunFinished):
             self._say(f"{head} {event.state} in {format_duration(view.elapsed_s() or 0.0)}")
 
     def _say(self, line: str) -> None:
         self.out.print(Text(line), soft_wrap=True)
         self.out.file.flush()
+
+
+def _visible(members: list[StepRow], most: int) -> tuple[list[StepRow], list[StepRow]]:
+    """A step's rows to show, and those to count: of a large ``for_each``, the items that
+    are busy or went wrong (up to ``most``), so a table of 10,000 items stays readable."""
+    items = [row for row in members if "[" in row.step]
+    if len(items) <= most:
+        return members, []
+    notable = [row for row in items if row.state not in ("pending", "succeeded", "skipped")]
+    shown = {id(row) for row in notable[:most]}
+    keep = [row for row in members if "[" not in row.step or id(row) in shown]
+    return keep, [row for row in items if id(row) not in shown]
+
+
+def _tally(rows: list[StepRow]) -> Text:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    said = ", ".join(f"{count:,} {state}" for state, count in counts.items())
+    return Text(f"{len(rows):,} more items: {said}", style="dim")
 
 
 def _last_line(message: str) -> str:

@@ -155,6 +155,21 @@ def test_a_step_waiting_for_approval_says_how_to_approve_it() -> None:
     assert "approved by bob" in row(text_of(view.render()), "deploy")
 
 
+def test_a_large_for_each_shows_its_busy_and_failed_items_and_counts_the_rest() -> None:
+    view = RunView(clock=Clock(), max_items=3)
+    view.feed(PipelineRunStarted(CID, RUN, "wide", ("each", "after")))
+    for n in range(1000):
+        view.feed(StepStarted(CID, RUN, f"each[{n}]", "t.echo", 1))
+        if n not in (7, 500, 998):
+            view.feed(StepFinished(CID, RUN, f"each[{n}]", "succeeded", "", 1, 1.0))
+    view.feed(StepFinished(CID, RUN, "each[500]", "failed", "no such file", 1, 1.0))
+    text = text_of(view.render())
+    shown = [line.split()[0] for line in text.splitlines()[2:] if line.strip()]
+    assert shown == ["each", "each[7]", "each[500]", "each[998]", "each[…]", "after"]
+    assert "997 more items: 997 succeeded" in text
+    assert "no such file" in row(text, "each[500]")
+
+
 # -- follow_run: a real run on a real engine ----------------------------------------------
 
 
@@ -327,6 +342,33 @@ def test_a_cancelled_run_is_shown_cancelled(commands: Engine) -> None:
     assert "cancelled" in row("\n".join(lines), "slow")
     assert "skipped" in row("\n".join(lines), "next")
     assert "cancelled" in lines[-1]
+
+
+def test_a_step_waiting_for_approval_is_said_and_goes_on_once_approved(
+    commands: Engine,
+) -> None:
+    """A danger step opens a real ticket; the run waits, says how to approve it, and the
+    step runs once it is approved (here by its owner, as from another adapter)."""
+    from tests.approvals.conftest import guarded
+
+    commands.registry.register(guarded)
+    console = Console(file=io.StringIO(), width=200)
+    decided: list[asyncio.Task[Any]] = []
+
+    def approve(event: ApprovalRequested) -> None:
+        decided.append(asyncio.ensure_future(commands.decide(event.ticket_id, ME, True, "ok")))
+
+    commands.events.subscribe(ApprovalRequested, approve)
+    text = "version: 1\nname: release\nsteps:\n  - {id: tests, uses: t.echo}\n"
+    text += "  - {id: deploy, uses: test.guarded, with: {note: shipped}}\n"
+    result = run_followed(commands, text, json_lines=False, console=console)
+    assert decided and decided[0].done()
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    [ticket] = [line for line in lines if "waits for approval" in line]
+    assert ticket.startswith("deploy  waits for approval: logomesh approvals approve ")
+    assert ticket.split()[-1] == decided[0].result().id
+    assert lines[lines.index(ticket) + 1].startswith("deploy  succeeded in ")
+    assert result.steps["deploy"].state == "succeeded"
 
 
 # -- the management commands' tables ------------------------------------------------------
