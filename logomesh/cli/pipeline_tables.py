@@ -24,6 +24,7 @@ _LOOK = {
     "pending": ("○", "dim"),
     "running": ("●", "cyan"),
     "retrying": ("↻", "yellow"),
+    "waiting": ("◷", "magenta"),  # for an approval (the view's, not a stored state)
     "succeeded": ("✔", "green"),
     "failed": ("✘", "red"),
     "skipped": ("-", "dim"),

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -71,7 +71,8 @@ class StepRow:
     retry_at: float | None = None
     retry_delay_s: float = 0.0
     retry_reason: str = ""
-    ticket: str | None = None  # the approval it waits for
+    ticket: str | None = None  # the approval ticket it opened (its last)
+    waiting: bool = False  # for that ticket's decision
 
 
 class RunView:
@@ -128,7 +129,7 @@ class RunView:
         return True
 
     def _finish_step(self, row: StepRow, event: StepFinished, now: float) -> None:
-        row.state, row.retry_at, row.ticket = event.state, None, None
+        row.state, row.retry_at, row.waiting = event.state, None, False
         row.attempt = event.attempts or row.attempt
         if event.duration_ms > 0:
             row.duration_s = event.duration_ms / 1000
@@ -142,20 +143,20 @@ class RunView:
         (the ticket's correlation id is the step's request, which no run event names)."""
         if isinstance(event, ApprovalRequested):
             for row in self.rows.values():
-                if row.state == "running" and row.command == event.command and not row.ticket:
-                    row.ticket = event.ticket_id
+                if row.state == "running" and row.command == event.command and not row.waiting:
+                    row.ticket, row.waiting = event.ticket_id, True
                     row.line = f"waits for approval: logomesh approvals approve {event.ticket_id}"
                     return True
             return False
         for row in self.rows.values():
-            if row.ticket == event.ticket_id:
-                row.ticket = None
+            if row.ticket == event.ticket_id and row.waiting:
+                row.waiting = False
                 row.line = f"approval {event.state}" + (f" by {event.by}" if event.by else "")
                 return True
         return False
 
-    def step_waiting_for(self, ticket_id: str) -> str | None:
-        """The step that waits for approval ticket ``ticket_id``, if one of this run's does."""
+    def step_of_ticket(self, ticket_id: str) -> str | None:
+        """The step of this run that opened approval ticket ``ticket_id``, if one did."""
         with self._lock:
             return next((r.step for r in self.rows.values() if r.ticket == ticket_id), None)
 
@@ -170,21 +171,15 @@ class RunView:
     # -- what it looks like ---------------------------------------------------------------
 
     def render(self) -> RenderableType:
+        """The header (pipeline and run id), a row per step, and the run's end once known."""
         with self._lock:
             now = self._clock()
-            title = Text("waiting for the run to start", style="dim")
+            header = Text("waiting for the run to start", style="dim")
             if self.run_id:
-                title = Text.assemble(
+                header = Text.assemble(
                     ("pipeline ", "dim"), (self.pipeline, "bold"), ("  run ", "dim"), self.run_id
                 )
-            table = Table(
-                title=title,
-                title_justify="left",
-                caption=self._footer(now),
-                caption_justify="left",
-                box=None,
-                pad_edge=False,
-            )
+            table = Table(box=None, pad_edge=False)
             for column in ("step", "state", "attempt", "duration"):
                 table.add_column(column, no_wrap=True)
             table.add_column("last line", overflow="ellipsis", no_wrap=True, ratio=1)
@@ -193,14 +188,15 @@ class RunView:
                 for row in shown:
                     table.add_row(
                         Text(row.step),
-                        state_text(row.state),
+                        state_text("waiting" if row.waiting else row.state),
                         str(row.attempt or ""),
                         self._duration(row, now),
                         Text(self._line(row, now)),
                     )
                 if hidden:
                     table.add_row(Text(f"{base}[…]", style="dim"), "", "", "", _tally(hidden))
-            return table
+            footer = self._footer()
+            return Group(header, table, footer) if footer else Group(header, table)
 
     def elapsed_s(self) -> float | None:
         """How long the run took (so far)."""
@@ -208,7 +204,7 @@ class RunView:
             return None
         return (self._finished if self._finished is not None else self._clock()) - self._started
 
-    def _footer(self, now: float) -> Text | None:
+    def _footer(self) -> Text | None:
         if self.state is None:
             return None
         took = self.elapsed_s() or 0.0
@@ -336,9 +332,10 @@ class _PlainLines:
             self._say(
                 f"{row.step}  {row.state}{tries}{took}" + (f": {row.line}" if row.line else "")
             )
-        elif isinstance(event, ApprovalRequested):
-            step = view.step_waiting_for(event.ticket_id)
-            self._say(f"{step}  waits for approval: logomesh approvals approve {event.ticket_id}")
+        elif isinstance(event, ApprovalRequested | ApprovalDecided):
+            step = view.step_of_ticket(event.ticket_id)
+            if step is not None:  # what the step's row now says of its wait
+                self._say(f"{step}  {view.rows[step].line}")
         elif isinstance(event, PipelineRunFinished):
             self._say(f"{head} {event.state} in {format_duration(view.elapsed_s() or 0.0)}")
 

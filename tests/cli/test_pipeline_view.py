@@ -131,6 +131,14 @@ def test_without_a_duration_in_the_event_the_view_times_the_step_itself() -> Non
     assert "succeeded" in text_of(view.render()).strip().splitlines()[-1]
 
 
+def test_the_header_names_the_pipeline_and_run_on_one_line_however_narrow_the_table() -> None:
+    view = RunView(clock=Clock())
+    assert "waiting for the run to start" in text_of(view.render())
+    run_id = "01a232c49bc9763ea522658aef5b1df1"
+    view.feed(PipelineRunStarted(CID, run_id, "ci", ("a",)))
+    assert text_of(view.render()).splitlines()[0].split() == ["pipeline", "ci", "run", run_id]
+
+
 def test_what_a_step_says_is_shown_as_text_never_as_markup() -> None:
     view = RunView(clock=Clock())
     view.feed(PipelineRunStarted(CID, RUN, "p", ("s",)))
@@ -150,9 +158,10 @@ def test_a_step_waiting_for_approval_says_how_to_approve_it() -> None:
     )
     assert view.feed(ticket)
     line = row(text_of(view.render()), "deploy")
-    assert "logomesh approvals approve t-42" in line
+    assert "waiting" in line and "logomesh approvals approve t-42" in line
     assert view.feed(ApprovalDecided("c2", "t-42", "approved", "bob"))
-    assert "approved by bob" in row(text_of(view.render()), "deploy")
+    line = row(text_of(view.render()), "deploy")
+    assert "running" in line and "approval approved by bob" in line
 
 
 def test_a_large_for_each_shows_its_busy_and_failed_items_and_counts_the_rest() -> None:
@@ -367,7 +376,8 @@ def test_a_step_waiting_for_approval_is_said_and_goes_on_once_approved(
     [ticket] = [line for line in lines if "waits for approval" in line]
     assert ticket.startswith("deploy  waits for approval: logomesh approvals approve ")
     assert ticket.split()[-1] == decided[0].result().id
-    assert lines[lines.index(ticket) + 1].startswith("deploy  succeeded in ")
+    assert lines[lines.index(ticket) + 1] == f"deploy  approval approved by {ME.user_id}"
+    assert lines[lines.index(ticket) + 2].startswith("deploy  succeeded in ")
     assert result.steps["deploy"].state == "succeeded"
 
 
