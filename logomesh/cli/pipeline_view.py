@@ -109,7 +109,7 @@ class RunView:
         elif isinstance(event, StepStarted):
             row = self._row(event.step)
             row.state, row.command, row.attempt = "running", event.command, event.attempt
-            row.retry_at = None
+            row.retry_at, row.line = None, ""  # what an earlier attempt said is stale
             row.started = now if row.started is None else row.started
         elif isinstance(event, StepRetrying):
             row = self._row(event.step)
@@ -117,7 +117,7 @@ class RunView:
             row.retry_delay_s, row.retry_reason = event.delay_s, event.reason
         elif isinstance(event, StepProgress):
             percent = "" if event.fraction is None else f"{event.fraction:.0%} "
-            self._row(event.step).line = percent + _last_line(event.message)
+            self._row(event.step).line = (percent + _last_line(event.message)).strip()
         elif isinstance(event, StepFinished):
             self._finish_step(self._row(event.step), event, now)
         elif isinstance(event, PipelineRunFinished):

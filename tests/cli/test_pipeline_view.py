@@ -78,6 +78,7 @@ def test_a_run_is_shown_step_by_step_as_its_events_come() -> None:
     view.feed(StepStarted(CID, RUN, "tests", "devshell.test", 1))
     clock.now += 1.5
     view.feed(StepProgress(CID, RUN, "tests", "collected 12 items\nran 3 of 12", 0.25))
+    view.feed(StepProgress(CID, RUN, "lint", "checking 3 files"))
     view.feed(StepRetrying(CID, RUN, "lint", 1, 2.0, "timeout"))
     clock.now += 0.5
     text = text_of(view.render())
@@ -88,6 +89,8 @@ def test_a_run_is_shown_step_by_step_as_its_events_come() -> None:
     assert "pending" in row(text, "deploy")
 
     view.feed(StepStarted(CID, RUN, "lint", "devshell.lint", 2))
+    lint = row(text_of(view.render()), "lint")
+    assert lint.split()[1:4] == ["●", "running", "2"] and "checking" not in lint
     clock.now += 1.0
     view.feed(StepFinished(CID, RUN, "lint", "succeeded", "no problems", 2, 3200.0))
     # for_each items are rows of their own, shown under their step, in the order they come
