@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli import approvals_cli, audit_cli, db_cli, llm_cli, plugin_cli
+from logomesh.cli import approvals_cli, audit_cli, db_cli, llm_cli, pipeline_cli, plugin_cli
 from logomesh.cli.session import (
     CliState,
     JsonFlag,
@@ -37,6 +37,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(plugin_cli.app, name="plugin")
+app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(approvals_cli.app, name="approvals")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")

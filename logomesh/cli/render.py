@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -60,7 +60,9 @@ def _plugin_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "protocol": protocol, "commands": commands}
 
 
-def table_for(command: str, data: Any) -> Table | None:
+def table_for(command: str, data: Any) -> RenderableType | None:
+    if command.startswith("pipeline."):
+        return _pipeline_table(command, data)
     if command in ("audit.query", "audit.search") and isinstance(data, list):
         return _audit_table(data)
     if command == "commands.list" and isinstance(data, list):
@@ -105,6 +107,20 @@ def table_for(command: str, data: Any) -> Table | None:
                 table.add_row(escape(str(key)), escape(_cell(value)))
         return table
     return None
+
+
+def _pipeline_table(command: str, data: Any) -> RenderableType | None:
+    from logomesh.cli import pipeline_tables
+
+    if command == "pipeline.list" and isinstance(data, list):
+        return pipeline_tables.render_pipelines(data)
+    if command == "pipeline.validate" and isinstance(data, list):
+        return pipeline_tables.render_pipelines(data)
+    if command == "pipeline.runs" and isinstance(data, list):
+        return pipeline_tables.render_runs(data)
+    if command in ("pipeline.show", "pipeline.cancel") and isinstance(data, dict):
+        return pipeline_tables.render_run(data)
+    return None  # a run: its live view and its message say it; --json has the rest
 
 
 _STATS_COLUMNS = (

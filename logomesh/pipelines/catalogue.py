@@ -13,6 +13,7 @@ Loading is synchronous: it happens once per engine, at build time, from files of
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import re
@@ -86,15 +87,24 @@ class PipelineCatalogue:
                 continue
             assert entry.document is not None
             others = {name: used for name, used in uses.items() if name != entry.name}
-            try:
-                entry.pipeline = validate(entry.document, known_commands=known, pipelines=others)
-            except PipelineValidationError as exc:
-                entry.problems = exc.problems
+            self.check(entry, known, others)
         _refuse_broken_uses(documents)
-        for entry in self.entries:
-            if entry.problems:
-                logger.warning("pipeline file %s is not loaded:\n%s", entry.path,
-                               "\n".join(str(p) for p in entry.problems))  # fmt: skip
+        broken = [entry.path.name for entry in self.entries if entry.problems]
+        if broken:
+            logger.warning("pipeline files not loaded: %s (`logomesh pipeline validate` says "
+                           "why)", ", ".join(broken))  # fmt: skip
+
+    def check(self, entry: Entry, known: set[str], others: dict[str, frozenset[str]]) -> None:
+        """Validate a loaded entry: the file itself, then its steps' argument names."""
+        assert entry.document is not None
+        try:
+            entry.pipeline = validate(entry.document, known_commands=known, pipelines=others)
+        except PipelineValidationError as exc:
+            entry.problems = exc.problems
+            return
+        entry.problems = tuple(_argument_problems(self.engine, entry))
+        if entry.problems:
+            entry.pipeline = None
 
     def valid(self) -> Iterator[Entry]:
         return (entry for entry in self.entries if entry.valid)
@@ -182,6 +192,29 @@ def _refuse_clashes(entries: list[Entry]) -> None:
             entry.problems = (Problem(str(entry.path), line, column, "name", message),)
         else:
             first[name] = entry
+
+
+def _argument_problems(engine: Engine, entry: Entry) -> Iterator[Problem]:
+    """``with:`` keys the step's command does not take (when its model says which it takes:
+    a plugin's command not yet started takes anything until its tools are known)."""
+    assert entry.pipeline is not None and entry.document is not None
+    for number, step in enumerate(entry.pipeline.steps):
+        if not isinstance(step.uses, str) or step.uses not in engine.registry:
+            continue
+        model = engine.registry.get(step.uses).args_model
+        if model.model_config.get("extra") != "forbid":
+            continue
+        takes = {info.alias or name for name, info in model.model_fields.items()}
+        for key in step.with_:
+            if key not in takes:
+                path = ("steps", number, "with", key)
+                line, column = entry.document.position(path, key=True)
+                close = difflib.get_close_matches(key, sorted(takes), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                listed = ", ".join(sorted(takes)) or "none"
+                message = f"{step.uses} takes no argument {key!r}; {hint}it takes: {listed}"
+                yield Problem(str(entry.path), line, column, f"steps[{number}].with.{key}",
+                              message)  # fmt: skip
 
 
 def _refuse_broken_uses(entries: list[Entry]) -> None:

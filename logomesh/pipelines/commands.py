@@ -20,7 +20,6 @@ from logomesh.pipelines.catalogue import Entry, PipelineCatalogue, read_entry
 from logomesh.pipelines.executor import StepResult
 from logomesh.pipelines.model import schema
 from logomesh.pipelines.store import RunRecord, StepState
-from logomesh.pipelines.validation import validate
 from logomesh.security.redaction import REDACTED
 
 
@@ -32,13 +31,21 @@ def _row(catalogue: PipelineCatalogue, entry: Entry) -> dict[str, Any]:
     pipeline = entry.pipeline
     return {
         "name": entry.name,
-        "file": str(entry.path),
+        "file": _shown(catalogue, entry.path),
         "description": entry.description,
         "risk": str(catalogue.risk_of(pipeline)) if pipeline is not None else None,
         "inputs": list(pipeline.inputs) if pipeline is not None else [],
         "valid": entry.valid,
         "problems": [str(problem) for problem in entry.problems],
     }
+
+
+def _shown(catalogue: PipelineCatalogue, path: Path) -> str:
+    """A file as the person knows it: relative to the workspace when it is inside it."""
+    try:
+        return str(path.relative_to(catalogue.engine.settings.workspace))
+    except ValueError:
+        return str(path)
 
 
 @command(
@@ -92,10 +99,7 @@ def _check_one(catalogue: PipelineCatalogue, path: Path) -> Entry:
         return entry
     known = {spec.name for spec in catalogue.engine.registry}
     others = {e.name: e.uses for e in catalogue.valid() if e.name and e.name != entry.name}
-    try:
-        entry.pipeline = validate(entry.document, known_commands=known, pipelines=others)
-    except PipelineValidationError as exc:
-        entry.problems = exc.problems
+    catalogue.check(entry, known, others)
     return entry
 
 
