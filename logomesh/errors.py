@@ -384,6 +384,12 @@ class PipelineRunFailedError(PipelineError):
     code = "pipeline.run_failed"
 
 
+class PipelineRunCancelledError(PipelineRunFailedError):
+    """A run was cancelled (Ctrl-C, ``pipeline cancel``) before it finished."""
+
+    code = "pipeline.cancelled"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong in a pipeline file: where it is (1-based line and column, and the

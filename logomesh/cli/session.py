@@ -37,6 +37,7 @@ _EXIT_BY_CODE = {
     "config.trust": EXIT_USAGE,
     "command.denied": EXIT_DENIED,
     "command.cancelled": EXIT_CANCELLED,
+    "pipeline.cancelled": EXIT_CANCELLED,
     "command.timeout": EXIT_TIMEOUT,
     "command.timeout_still_running": EXIT_TIMEOUT,
     "approval.two_person": EXIT_DENIED,

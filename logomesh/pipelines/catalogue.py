@@ -17,7 +17,7 @@ import difflib
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import PipelineError, PipelineValidationError, Problem
 from logomesh.pipelines.loader import LoadedDocument, load_bytes
-from logomesh.pipelines.model import PIPELINE_NAME, Pipeline, PipelineUse
+from logomesh.pipelines.model import MANAGEMENT_VERBS, PIPELINE_NAME, Pipeline, used_pipeline
 from logomesh.pipelines.validation import pipelines_used, validate
 
 if TYPE_CHECKING:
@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".yaml", ".yml", ".json")
-# ``pipeline.<verb>`` are the management commands: no pipeline may take their names.
-RESERVED = frozenset({"list", "validate", "schema", "run", "runs", "show", "cancel", "rerun"})
+RESERVED = MANAGEMENT_VERBS  # no pipeline may take their names
 
 
 @dataclass
@@ -69,6 +68,7 @@ class PipelineCatalogue:
         self.entries: list[Entry] = []
         # ``pipeline rerun --failed`` hands the steps to keep to the run it starts.
         self._reuse: dict[str, dict[str, StepResult]] = {}
+        self._inputs: dict[str, set[str]] = {}  # each pipeline's input names, from its file
 
     @property
     def folders(self) -> list[Path]:
@@ -81,6 +81,8 @@ class PipelineCatalogue:
         documents = [e for e in self.entries if e.document is not None]
         _refuse_clashes(documents)
         uses = {e.name: _pipelines_used(e.document) for e in documents if e.name and e.document}
+        self._inputs = {e.name: _input_names(e.document) for e in documents
+                        if e.name and e.document}  # fmt: skip
         known = {spec.name for spec in self.engine.registry} | {f"pipeline.{n}" for n in uses}
         for entry in documents:
             if entry.problems:
@@ -102,7 +104,7 @@ class PipelineCatalogue:
         except PipelineValidationError as exc:
             entry.problems = exc.problems
             return
-        entry.problems = tuple(_argument_problems(self.engine, entry))
+        entry.problems = tuple(_argument_problems(self.engine, entry, self._inputs))
         if entry.problems:
             entry.pipeline = None
 
@@ -125,13 +127,13 @@ class PipelineCatalogue:
         """The highest risk among its steps' commands, through the pipelines it uses."""
         risk = RiskLevel.READ
         for step in pipeline.steps:
-            if isinstance(step.uses, PipelineUse):
-                name = step.uses.pipeline
+            name = used_pipeline(step.uses)
+            if name is not None:
                 inner = next((e for e in self.valid() if e.name == name), None)
                 if inner is None or inner.pipeline is None or name in seen:
                     continue
                 step_risk = self.risk_of(inner.pipeline, seen | {pipeline.name})
-            elif step.uses in self.engine.registry:
+            elif isinstance(step.uses, str) and step.uses in self.engine.registry:
                 step_risk = self.engine.registry.get(step.uses).risk
             else:
                 continue
@@ -176,35 +178,39 @@ def read_entry(path: Path) -> Entry:
 
 
 def _refuse_clashes(entries: list[Entry]) -> None:
-    first: dict[str, Entry] = {}
+    """Reserved names, and a name two files share: then neither runs, since which one would
+    depends on how the files happen to sort."""
+    by_name: dict[str, list[Entry]] = {}
     for entry in entries:
-        name, document = entry.name, entry.document
-        if name is None or document is None or not re.match(PIPELINE_NAME, name):
-            continue  # validation names the problem with the name itself
-        line, column = document.position(("name",))
-        if name in RESERVED:
-            message = (f"the name {name!r} is taken by the command pipeline.{name}; "
-                       "rename the pipeline")  # fmt: skip
+        # A malformed name is validation's to report.
+        if entry.name is not None and entry.document and re.match(PIPELINE_NAME, entry.name):
+            by_name.setdefault(entry.name, []).append(entry)
+    for name, sharing in by_name.items():
+        for entry in sharing:
+            assert entry.document is not None
+            line, column = entry.document.position(("name",))
+            if name in RESERVED:
+                message = (f"the name {name!r} is taken by the command pipeline.{name}; "
+                           "rename the pipeline")  # fmt: skip
+            elif len(sharing) > 1:
+                others = ", ".join(str(e.path) for e in sharing if e is not entry)
+                message = (f"another file, {others}, has a pipeline named {name!r}; "
+                           "rename one of them")  # fmt: skip
+            else:
+                continue
             entry.problems = (Problem(str(entry.path), line, column, "name", message),)
-        elif name in first:
-            message = (f"another file, {first[name].path}, has a pipeline named {name!r}; "
-                       "rename one of them")  # fmt: skip
-            entry.problems = (Problem(str(entry.path), line, column, "name", message),)
-        else:
-            first[name] = entry
 
 
-def _argument_problems(engine: Engine, entry: Entry) -> Iterator[Problem]:
+def _argument_problems(
+    engine: Engine, entry: Entry, inputs: Mapping[str, set[str]]
+) -> Iterator[Problem]:
     """``with:`` keys the step's command does not take (when its model says which it takes:
     a plugin's command not yet started takes anything until its tools are known)."""
     assert entry.pipeline is not None and entry.document is not None
     for number, step in enumerate(entry.pipeline.steps):
-        if not isinstance(step.uses, str) or step.uses not in engine.registry:
+        takes = _arguments_of(engine, step.uses, inputs)
+        if takes is None:
             continue
-        model = engine.registry.get(step.uses).args_model
-        if model.model_config.get("extra") != "forbid":
-            continue
-        takes = {info.alias or name for name, info in model.model_fields.items()}
         for key in step.with_:
             if key not in takes:
                 path = ("steps", number, "with", key)
@@ -217,6 +223,22 @@ def _argument_problems(engine: Engine, entry: Entry) -> Iterator[Problem]:
                               message)  # fmt: skip
 
 
+def _arguments_of(
+    engine: Engine, uses: object, pipelines: Mapping[str, set[str]]
+) -> set[str] | None:
+    """The argument names a step's command takes; None when it takes any (a plugin's, not
+    yet started) or it is unknown (validation reported that)."""
+    used = used_pipeline(uses)
+    if used is not None:
+        return pipelines.get(used)
+    if not isinstance(uses, str) or uses not in engine.registry:
+        return None
+    model = engine.registry.get(uses).args_model
+    if model.model_config.get("extra") != "forbid":
+        return None
+    return {info.alias or name for name, info in model.model_fields.items()}
+
+
 def _refuse_broken_uses(entries: list[Entry]) -> None:
     """A pipeline that uses one that is not valid cannot run either (until none is left)."""
     changed = True
@@ -227,15 +249,21 @@ def _refuse_broken_uses(entries: list[Entry]) -> None:
             if not entry.valid or entry.pipeline is None or entry.document is None:
                 continue
             for number, step in enumerate(entry.pipeline.steps):
-                if isinstance(step.uses, PipelineUse) and step.uses.pipeline not in valid:
+                used = used_pipeline(step.uses)
+                if used is not None and used not in valid:
                     path = ("steps", number, "uses", "pipeline")
                     line, column = entry.document.position(path)
-                    message = (f"pipeline {step.uses.pipeline!r} is not valid, so this one "
-                               "cannot run; fix that file first")  # fmt: skip
+                    message = (f"pipeline {used!r} is not valid, so this one cannot run; "
+                               "fix that file first")  # fmt: skip
                     where = f"steps[{number}].uses.pipeline"
                     entry.problems += (Problem(str(entry.path), line, column, where, message),)
                     changed = True
                     break
+
+
+def _input_names(document: LoadedDocument) -> set[str]:
+    inputs = document.data.get("inputs") if isinstance(document.data, dict) else None
+    return {str(name) for name in inputs} if isinstance(inputs, dict) else set()
 
 
 def _pipelines_used(document: LoadedDocument | None) -> frozenset[str]:
@@ -243,6 +271,5 @@ def _pipelines_used(document: LoadedDocument | None) -> frozenset[str]:
     steps = document.data.get("steps") if document and isinstance(document.data, dict) else None
     if not isinstance(steps, list):
         return frozenset()
-    used = (s.get("uses") for s in steps if isinstance(s, dict))
-    return frozenset(u["pipeline"] for u in used if isinstance(u, dict)
-                     and isinstance(u.get("pipeline"), str))  # fmt: skip
+    used = (used_pipeline(s.get("uses")) for s in steps if isinstance(s, dict))
+    return frozenset(name for name in used if name is not None)

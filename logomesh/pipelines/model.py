@@ -104,6 +104,25 @@ class PipelineUse(_Spec):
     pipeline: str = Field(pattern=PIPELINE_NAME)
 
 
+# ``pipeline.<verb>`` are the management commands (``pipeline.list``...): no pipeline's.
+MANAGEMENT_VERBS = frozenset({"list", "validate", "schema", "run", "runs", "show", "cancel",
+                              "rerun"})  # fmt: skip
+
+
+def used_pipeline(uses: object) -> str | None:
+    """The pipeline a step's ``uses`` runs, raw or modelled: ``{pipeline: NAME}``, or the
+    command ``pipeline.NAME`` written out, which is the same run."""
+    if isinstance(uses, PipelineUse):
+        return uses.pipeline
+    if isinstance(uses, dict):
+        name = uses.get("pipeline")
+        return name if isinstance(name, str) else None
+    if isinstance(uses, str) and uses.startswith("pipeline."):
+        name = uses.removeprefix("pipeline.")
+        return name if name not in MANAGEMENT_VERBS else None
+    return None
+
+
 # Union tags appear in pydantic's error locations; validation skips them (not file keys).
 UNION_TAGS = frozenset({"command name", "pipeline mapping"})
 

@@ -10,12 +10,13 @@ and a pipeline used as a step nests its run under the step.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
 from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
-from logomesh.errors import PipelineRunFailedError
+from logomesh.errors import PipelineError, PipelineRunCancelledError, PipelineRunFailedError
 from logomesh.pipelines.events import StepFinished
 from logomesh.pipelines.executor import RunOptions, RunResult, run_pipeline
 from logomesh.pipelines.store import RunState, StepState
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from logomesh.pipelines.model import InputSpec, Pipeline
 
 RUN_PERMISSION = "pipeline.run"
+# Validation refuses pipelines that use each other in a circle; this bounds what it cannot
+# see (a file changed on disk between validation and a long run's nested step).
+MAX_NESTING = 16
+_depth: ContextVar[int] = ContextVar("pipeline_depth", default=0)
 _TYPES: dict[str, Any] = {
     "string": str,
     "number": float,
@@ -87,6 +92,13 @@ def _handler(name: str) -> Any:
 
 async def run_named(ctx: CommandContext, name: str, inputs: dict[str, Any]) -> CommandOutput:
     """Run pipeline ``name`` as the person who asked, as this request's run."""
+    depth = _depth.get()
+    if depth >= MAX_NESTING:
+        raise PipelineError(
+            f"Pipeline {name} is nested {depth} pipelines deep, the most allowed; a pipeline "
+            "that uses itself through others never ends. `logomesh pipeline validate` finds it."
+        )
+    _depth.set(depth + 1)  # this task's context: the steps' tasks copy it
     engine = ctx.engine
     entry = engine.pipelines.get(name)
     assert entry.pipeline is not None
@@ -129,7 +141,9 @@ def _output(name: str, result: RunResult) -> CommandOutput:
         unfinished = [f"{step_id} ({step.state})" for step_id, step in result.steps.items()
                       if step.state in (StepState.FAILED, StepState.CANCELLED)
                       and not step.concluded_well]  # fmt: skip
-        raise PipelineRunFailedError(
+        error = (PipelineRunCancelledError if result.state is RunState.CANCELLED
+                 else PipelineRunFailedError)  # fmt: skip
+        raise error(
             f"Pipeline {name} {result.state} (run {result.run_id}): "
             f"{', '.join(unfinished) or 'no step finished'}. See `logomesh pipeline show "
             f"{result.run_id}`; `logomesh pipeline rerun {result.run_id} --failed` runs the "

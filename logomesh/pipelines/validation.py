@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 
 from logomesh.errors import PipelineExpressionError, PipelineValidationError, Problem
 from logomesh.pipelines.loader import LoadedDocument, PathKey, dotted, load_file
-from logomesh.pipelines.model import KEYS_AT, UNION_TAGS, Pipeline
+from logomesh.pipelines.model import KEYS_AT, UNION_TAGS, Pipeline, used_pipeline
 from logomesh.pipelines.templates import parse_condition, split
 
 
@@ -78,7 +78,7 @@ def validate(
 
 def pipelines_used(pipeline: Pipeline) -> frozenset[str]:
     """The names of the pipelines a pipeline's steps use (``uses: {pipeline: NAME}``)."""
-    return frozenset(s.uses.pipeline for s in pipeline.steps if not isinstance(s.uses, str))
+    return frozenset(name for s in pipeline.steps if (name := used_pipeline(s.uses)) is not None)
 
 
 def _model_problems(document: LoadedDocument, errors: Iterable[ErrorDetails]) -> Iterator[Problem]:
@@ -312,17 +312,23 @@ class _GraphCheck:
         me = self.document.data.get("name")
         for number, step in enumerate(self.steps):
             uses, path = step.get("uses"), ("steps", number, "uses")
-            if isinstance(uses, str) and self.known_commands is not None:
-                if uses not in self.known_commands:
-                    hint = (
-                        _suggest(uses, self.known_commands)
-                        if isinstance(self.known_commands, Iterable)
-                        else ""
-                    )
-                    message = f"unknown command {uses!r}{hint}; `logomesh commands` lists them"
-                    self.add(path, message)
-            elif isinstance(uses, dict) and isinstance(uses.get("pipeline"), str):
-                self._pipeline_use(uses["pipeline"], me, (*path, "pipeline"))
+            used = used_pipeline(uses)
+            if used is not None:
+                self._pipeline_use(
+                    used, me, (*path, "pipeline") if isinstance(uses, dict) else path
+                )
+            elif (
+                isinstance(uses, str)
+                and self.known_commands is not None
+                and (uses not in self.known_commands)
+            ):
+                hint = (
+                    _suggest(uses, self.known_commands)
+                    if isinstance(self.known_commands, Iterable)
+                    else ""
+                )
+                message = f"unknown command {uses!r}{hint}; `logomesh commands` lists them"
+                self.add(path, message)
 
     def _pipeline_use(self, used: str, me: object, path: PathKey) -> None:
         if used == me:
