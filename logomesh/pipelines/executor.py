@@ -114,7 +114,10 @@ async def run_pipeline(
     actor: Actor,
     options: RunOptions | None = None,
 ) -> RunResult:
-    run = _Run(engine, pipeline, dict(inputs), actor, options or RunOptions())
+    # Every declared input is in the context (its default when not given), so an optional
+    # input left out reads as its default or null, never as "no field".
+    given = {name: spec.default for name, spec in pipeline.inputs.items()} | dict(inputs)
+    run = _Run(engine, pipeline, given, actor, options or RunOptions())
     return await run.execute()
 
 

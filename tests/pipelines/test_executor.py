@@ -10,6 +10,8 @@ import getpass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from logomesh.audit.query import AuditFilter
@@ -20,6 +22,7 @@ from logomesh.events import Event
 from logomesh.pipelines.events import (
     PipelineRunFinished,
     StepFinished,
+    StepProgress,
     StepRetrying,
     StepStarted,
 )
@@ -232,3 +235,141 @@ steps:
     assert runs == ["cancelled"]
     [record] = engine.audit.store.query(AuditFilter(action="t.echo"))
     assert record.outcome == "cancelled"
+
+
+def test_for_each_runs_once_per_item_at_most_max_parallel_at_once(
+    engine: Engine, calls: Calls
+) -> None:
+    finished: list[StepFinished] = []
+    engine.events.subscribe(StepFinished, finished.append)
+    result = run(engine, """\
+version: 1
+name: fan
+inputs:
+  names: {type: array, default: [a, b, c, d, e]}
+steps:
+  - id: each
+    uses: t.echo
+    for_each: "${{ inputs.names }}"
+    max_parallel: 2
+    with: {say: "${{ index }}:${{ item }}", wait: 0.05}
+  - id: after
+    uses: t.echo
+    with: {got: "${{ steps.each.data }}"}
+""")  # fmt: skip
+    assert result.state is RunState.SUCCEEDED, result.steps["each"]
+    assert calls.most == 2
+    said = sorted(arguments["say"] for name, arguments in calls.log if "say" in arguments)
+    assert said == ["0:a", "1:b", "2:c", "3:d", "4:e"]
+    assert [item["say"] for item in result.steps["each"].data] == said  # in the items' order
+    assert {e.step for e in finished} >= {"each[0]", "each[4]", "each", "after"}
+
+
+@pytest.mark.parametrize(
+    ("for_each", "message"),
+    [
+        (
+            "${{ inputs.many }}",
+            "gave 100,000 items, over the cap of 10,000 (`pipelines.max_items`)",
+        ),
+        ("${{ inputs.one }}", "gave str, not a list"),
+    ],
+)
+def test_for_each_over_the_cap_or_not_a_list_fails_the_step_clearly(
+    engine: Engine, calls: Calls, for_each: str, message: str
+) -> None:
+    text = f"""\
+version: 1
+name: capped
+inputs:
+  many: {{type: array}}
+  one: {{type: string, default: x}}
+steps:
+  - {{id: each, uses: t.echo, for_each: "{for_each}"}}
+"""
+    result = run(engine, text, inputs={"many": list(range(100_000)), "one": "x"})
+    assert result.state is RunState.FAILED
+    assert message in result.steps["each"].message
+    assert calls.log == []  # not one item ran
+
+
+@pytest.mark.timeout(30)
+def test_a_run_cancelled_while_a_retry_waits_ends_at_once(engine: Engine, calls: Calls) -> None:
+    retrying: list[StepRetrying] = []
+    text = """\
+version: 1
+name: patient
+steps:
+  - id: shaky
+    uses: t.fail
+    with: {key: p, times: 5}
+    retry: {max_attempts: 5, backoff: {initial: 600, max: 600}, jitter: false}
+"""
+
+    async def go() -> float:
+        waiting = asyncio.Event()
+        engine.events.subscribe(StepRetrying, lambda e: (retrying.append(e), waiting.set()))
+        options = RunOptions()  # the real sleep: the wait is what is cancelled
+        task = asyncio.ensure_future(run_pipeline(engine, pipeline(text, engine), {}, ME, options))
+        await waiting.wait()
+        cancelled_at = asyncio.get_running_loop().time()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return asyncio.get_running_loop().time() - cancelled_at
+
+    took = asyncio.run(go())
+    assert [e.delay_s for e in retrying] == [600.0]
+    assert took < 10  # not the 600 s backoff (the timeout mark bounds the test itself)
+    assert [name for name, _ in calls.log] == ["fail"]  # no second attempt
+
+
+def test_a_steps_own_progress_is_said_again_as_the_steps(engine: Engine) -> None:
+    async def talk(ctx: CommandContext, args: BaseModel) -> CommandOutput:
+        await ctx.progress("halfway", 0.5)
+        return CommandOutput()
+
+    engine.registry.register(CommandSpec("t.talk", "test", Args, "t.run", RiskLevel.READ, talk))
+    seen: list[StepProgress] = []
+    engine.events.subscribe(StepProgress, seen.append)
+    result = run(engine, "version: 1\nname: talky\nsteps:\n  - {id: speak, uses: t.talk}\n")
+    assert result.state is RunState.SUCCEEDED
+    assert [(e.step, e.message, e.fraction, e.run_id) for e in seen] == [
+        ("speak", "halfway", 0.5, result.run_id)
+    ]
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> list[list[int]]:
+    """A random DAG in file order: each step needs some of the steps before it."""
+    size = draw(st.integers(1, 7))
+    return [
+        sorted(draw(st.sets(st.integers(0, n - 1), max_size=3))) if n else [] for n in range(size)
+    ]
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(needs=graphs())
+def test_the_audit_tree_of_a_run_matches_its_graph(
+    engine: Engine, calls: Calls, needs: list[list[int]]
+) -> None:
+    """Every step is one child of the run in the audit trail, from the pipeline source, and
+    no step's command started before every step it needs had finished."""
+    lines = [f"  - {{id: s{n}, uses: t.echo, needs: {[f's{m}' for m in ns]}, "
+             f"with: {{say: s{n}}}}}\n" for n, ns in enumerate(needs)]  # fmt: skip
+    text = "version: 1\nname: dag\nsteps:\n" + "".join(lines).replace("'", "")
+    calls.log.clear()
+    result = run(engine, text)
+    assert result.state is RunState.SUCCEEDED
+    records = engine.audit.store.query(AuditFilter(correlation_id=None, limit=None))
+    children = [r for r in records if r.parent_id == result.correlation_id]
+    assert sorted(r.arguments["say"] for r in children) == sorted(
+        f"s{n}" for n in range(len(needs))
+    )
+    assert {r.source for r in children} == {"pipeline"}
+    order = [arguments["say"] for _, arguments in calls.log]
+    for n, ns in enumerate(needs):
+        for m in ns:
+            assert order.index(f"s{m}") < order.index(f"s{n}")
