@@ -28,7 +28,8 @@ from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
 from logomesh.commands.registry import CommandRegistry
 from logomesh.commands.values import Actor, RiskLevel, Source
 from logomesh.engine import Engine
-from logomesh.pipelines.executor import RunResult, run_pipeline
+from logomesh.pipelines.events import PipelineRunStarted
+from logomesh.pipelines.executor import RunOptions, RunResult, run_pipeline
 from logomesh.pipelines.loader import load_bytes
 from logomesh.pipelines.model import Pipeline
 from logomesh.pipelines.store import RunState
@@ -44,7 +45,8 @@ HANG_S = 60.0
 
 OVERHEAD_MEASURES = (
     "One run of N no-op steps in sequence (each `needs` the one before), in one event loop: "
-    "wall seconds of `run_pipeline` minus the sum of the handlers' own time (each notes "
+    "wall seconds of `run_pipeline` (recorded in the run store) minus the sum of the "
+    "handlers' own time (each notes "
     "perf_counter on entry and exit), over N. All-in per step: the executor (scheduling, "
     "`if:`, `with:` rendering, events) and the whole `Engine.execute` (validation, "
     "authorisation, timeout, audit record committed to SQLite before the step counts as done)."
@@ -63,6 +65,12 @@ CANCEL_MEASURES = (
     "Per running step: perf_counter when its handler (awaiting a 60 s sleep) receives "
     "CancelledError minus perf_counter just before `task.cancel()` of the run's task; 32 "
     "independent steps at max_parallel 16, cancelled once all 16 running handlers started."
+)
+REQUEST_MEASURES = (
+    "As above, but cancelled as `logomesh pipeline cancel RUN` does from another process: "
+    "`RunStore.request_cancel` committed (from a thread, on the same database file), then "
+    "the running process notices at its next poll (`pipelines.cancel_poll_s`) and cancels; "
+    "per step, from just before the request to its handler's CancelledError."
 )
 CANCEL_DONE_MEASURES = (
     "Per run: perf_counter from `task.cancel()` of the run's task until that task is done "
@@ -131,9 +139,12 @@ def open_bench_engine(workspace: Workspace, probe: Probe) -> Engine:
 
 
 async def start_run(engine: Engine, pipeline: Pipeline, max_parallel: int) -> RunResult:
-    """The one place a benchmark starts a run (swap it for ``pipeline.NAME`` later)."""
+    """The one place a benchmark starts a run: as ``pipeline.NAME`` does, recorded in the
+    engine's run store (its rows written in batches off the loop), polling for a cancel."""
     actor = Actor(Source.CLI, getpass.getuser())
-    return await run_pipeline(engine, pipeline, {}, actor, max_parallel=max_parallel)
+    options = RunOptions(store=engine.pipeline_runs, max_parallel=max_parallel,
+                         poll_s=engine.settings.pipelines.cancel_poll_s)  # fmt: skip
+    return await run_pipeline(engine, pipeline, {}, actor, options)
 
 
 def pipeline_of(engine: Engine, text: str) -> Pipeline:
@@ -239,6 +250,17 @@ def _cancellation(engine: Engine, probe: Probe, runs: int) -> list[Row]:
     )
     worst = max(latencies) * 1000
     rows.append(Row(f"{metric}, max", f"{worst:.1f} ms", measures=CANCEL_MEASURES))
+    requested: list[float] = []
+    for _ in range(runs):
+        reached, _finished = asyncio.run(_cancel_once(engine, probe, pipeline, by_request=True))
+        requested += reached
+    rows += latency_rows(
+        f"pipeline cancel from another process -> each running step ({runs} runs)",
+        requested,
+        measures=REQUEST_MEASURES,
+        digits=1,
+        p95_target_ms=CANCEL_P95_TARGET_MS,
+    )
     rows += latency_rows(
         f"pipeline cancel -> run task done ({runs} runs)",
         done,
@@ -249,18 +271,24 @@ def _cancellation(engine: Engine, probe: Probe, runs: int) -> list[Row]:
 
 
 async def _cancel_once(
-    engine: Engine, probe: Probe, pipeline: Pipeline
+    engine: Engine, probe: Probe, pipeline: Pipeline, by_request: bool = False
 ) -> tuple[list[float], float]:
     probe.hanging, probe.hang_target = 0, PARALLEL
     probe.cancelled_at.clear()
     probe.all_hanging = asyncio.Event()
+    runs: list[str] = []
+    unsubscribe = engine.events.subscribe(PipelineRunStarted, lambda e: runs.append(e.run_id))
     task = asyncio.ensure_future(start_run(engine, pipeline, PARALLEL))
     await asyncio.wait_for(probe.all_hanging.wait(), HANG_S / 2)
     await asyncio.sleep(0.05)  # let every step settle in its sleep
     if probe.hanging != PARALLEL:
         raise RuntimeError(f"{probe.hanging} steps running, not {PARALLEL}")
+    unsubscribe()
     cancelled = time.perf_counter()
-    task.cancel()
+    if by_request:  # the run's row was written in the recorder's first batch, long ago
+        await asyncio.to_thread(engine.pipeline_runs.request_cancel, runs[0])
+    else:
+        task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     finished = time.perf_counter() - cancelled

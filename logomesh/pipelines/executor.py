@@ -101,7 +101,7 @@ class RunOptions:
     store: RunStore | None = None  # None: the run is not recorded
     max_parallel: int = DEFAULT_MAX_PARALLEL
     max_items: int = DEFAULT_MAX_ITEMS
-    poll_s: float = 0.25
+    poll_s: float = 0.1
     # Steps whose earlier result stands (``pipeline rerun --failed``): not run again.
     reuse: Mapping[str, StepResult] = field(default_factory=dict)
     sleep: Sleep = asyncio.sleep
@@ -151,7 +151,7 @@ class _Run:
     async def execute(self) -> RunResult:
         run = self.result
         if self.recorder is not None:
-            self.recorder.open()
+            await self.recorder.open()
         unsubscribe = self.engine.events.subscribe(CommandProgress, self._progress)
         try:
             await self._publish(

@@ -1,8 +1,8 @@
 """Writing a run into the database as it goes, without ever holding the run up.
 
 The executor hands each change (the run started, a step's new state, the run finished) to a
-:class:`RunRecorder`, which returns at once; one task writes what has queued in a single
-transaction off the event loop (:class:`~logomesh.pipelines.store.RunStore` blocks), so a
+:class:`RunRecorder`, which returns at once; one task writes what queued in the last
+``batch_s`` (50 ms) in a single transaction off the event loop (the store blocks), so a
 thousand fast steps cost a few dozen commits, not two thousand. A database that stays
 locked (another process holding it past the busy timeout) is retried with backoff while
 the run goes on; the rows wait in memory, in order, and nothing is dropped. If it is still
@@ -46,22 +46,31 @@ class RunRecorder:
         store: RunStore,
         start: RunStart,
         *,
-        poll_s: float = 0.25,
+        poll_s: float = 0.1,
         retry_for_s: float = 30.0,
+        batch_s: float = 0.05,
         on_cancel: Callable[[], None] | None = None,
     ) -> None:
         self.store, self.start, self.poll_s, self.retry_for_s = store, start, poll_s, retry_for_s
-        self.on_cancel = on_cancel
+        self.on_cancel, self.batch_s = on_cancel, batch_s
         self._steps: list[StepUpdate] = []
         self._finish: tuple[RunState, str | None] | None = None
         self._started = False
-        self._polled = 0.0
         self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
         self.warning: str | None = None
 
-    def open(self) -> None:
+    async def open(self) -> None:
+        """Write the run's own row before the run is announced, so its id, once shown, is
+        one that ``pipeline show``/``cancel`` find; a locked database is left to the loop's
+        retries rather than holding the run up."""
+        with contextlib.suppress(StorageError):
+            await asyncio.to_thread(self._write, [], None)
         self._task = asyncio.ensure_future(self._write_loop())
+        if self.on_cancel is not None:
+            self._poller = asyncio.ensure_future(self._poll_loop())
 
     def step(self, update: StepUpdate) -> None:
         self._steps.append(update)
@@ -72,6 +81,9 @@ class RunRecorder:
         the warning to tell the person, if the database never took them."""
         self._finish = (state, error)
         self._wake.set()
+        self._closing.set()
+        if self._poller is not None:
+            self._poller.cancel()
         if self._task is not None:
             # The rows are written even when the run's own task is being cancelled (Ctrl-C).
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,16 +92,22 @@ class RunRecorder:
 
     async def _write_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
+            await self._wait(self._wake, self.poll_s)
+            # Let the rows of the next few milliseconds come too: one commit for a batch, so
+            # the run's rows never compete with its steps' audit records commit by commit.
+            await self._wait(self._closing, self.batch_s)
             self._wake.clear()
             done = self._finish is not None
             if not await self._flush():
                 return  # given up on: said in self.warning
             if done:
                 return
-            await self._poll_cancel()
+
+    @staticmethod
+    async def _wait(event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
 
     async def _flush(self) -> bool:
         """Write what is queued; False once the database refused for ``retry_for_s``."""
@@ -125,15 +143,17 @@ class RunRecorder:
         if finish is not None:  # set only once every step was queued
             self.store.finish_run(self.start.run_id, *finish)
 
-    async def _poll_cancel(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if self.on_cancel is None or not self._started or now - self._polled < self.poll_s:
-            return
-        self._polled = now
-        try:
-            requested = await asyncio.to_thread(self.store.cancel_requested, self.start.run_id)
-        except StorageError:
-            return  # asked again at the next poll
-        if requested:
-            self.on_cancel()
-            self.on_cancel = None
+    async def _poll_loop(self) -> None:
+        """Ask every ``poll_s`` whether another process requested a cancel; on its own
+        timer, so a batch being written never delays the answer."""
+        while self.on_cancel is not None:
+            await asyncio.sleep(self.poll_s)
+            if not self._started:
+                continue
+            try:
+                requested = await asyncio.to_thread(self.store.cancel_requested, self.start.run_id)
+            except StorageError:
+                continue  # asked again at the next poll
+            if requested:
+                self.on_cancel()
+                return

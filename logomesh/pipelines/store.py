@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 import psutil
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, bindparam, func, insert, select, update
 
 from logomesh.canonical import canonical_json, format_timestamp
 from logomesh.errors import PipelineRunNotFoundError
@@ -125,7 +125,8 @@ class Runner:
 
 @dataclass(frozen=True, slots=True)
 class StepUpdate:
-    """A step's row as it is now (one of ``for_each``'s items when ``item`` > 0)."""
+    """A step's row as it is now (one of ``for_each``'s items when ``item`` > 0), stamped
+    when the change happened, not when a batch of them is written."""
 
     step_id: str
     item: int
@@ -136,10 +137,16 @@ class StepUpdate:
     output: Any = None
     error: str | None = None
     audit_id: str | None = None
+    at: str = field(default_factory=lambda: now_text())
 
-    def values(self, stamp: str) -> dict[str, Any]:
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.step_id, self.item
+
+    def values(self) -> dict[str, Any]:
         """The columns to write, redacted: a step's output may hold a token it printed."""
-        values: dict[str, Any] = {
+        started = self.state is StepState.RUNNING and self.attempts <= 1
+        return {
             "command": self.command,
             "state": str(self.state),
             "attempts": self.attempts,
@@ -147,16 +154,47 @@ class StepUpdate:
             "output": None if self.output is None else canonical_json(redact(self.output)),
             "error": None if self.error is None else str(redact(self.error)),
             "audit_id": self.audit_id,
+            "started_at": self.at if started else None,
+            "finished_at": self.at if self.state in FINISHED_STEP else None,
         }
-        if self.state is StepState.RUNNING and self.attempts <= 1:
-            values["started_at"] = stamp
-        if self.state in FINISHED_STEP:
-            values["finished_at"] = stamp
-        return values
+
+
+def _coalesce(updates: list[StepUpdate]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Each step's last state in a batch, keeping when it first started (only the last is
+    redacted and serialised: a step that started and finished within a batch costs one)."""
+    last: dict[tuple[str, int], StepUpdate] = {}
+    started: dict[tuple[str, int], str] = {}
+    for change in updates:
+        last[change.key] = change
+        if change.state is StepState.RUNNING and change.attempts <= 1:
+            started.setdefault(change.key, change.at)
+    rows = {}
+    for key, change in last.items():
+        values = change.values()
+        values["started_at"] = values["started_at"] or started.get(key)
+        rows[key] = values
+    return rows
 
 
 def now_text() -> str:
     return format_timestamp(datetime.now(UTC))
+
+
+_c = pipeline_steps.c
+# One statement for every known step of a batch; a start time, once set, stays.
+_UPDATE_STEP = (
+    update(pipeline_steps)
+    .where((_c.run_id == bindparam("b_run")) & (_c.step_id == bindparam("b_step"))
+           & (_c.item == bindparam("b_item")))
+    .values(
+        command=bindparam("b_command"), state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"), outcome=bindparam("b_outcome"),
+        output=bindparam("b_output"), error=bindparam("b_error"),
+        audit_id=bindparam("b_audit_id"),
+        started_at=func.coalesce(_c.started_at, bindparam("b_started_at")),
+        finished_at=bindparam("b_finished_at"),
+    )
+)  # fmt: skip
 
 
 class RunStore:
@@ -217,20 +255,30 @@ class RunStore:
         self.record_steps(run_id, [update_])
 
     def record_steps(self, run_id: str, updates: list[StepUpdate]) -> None:
-        """Several steps' changes in one transaction (a run's recorder batches them)."""
+        """Several steps' changes in one transaction (a run's recorder batches them): the
+        last state of each, new rows inserted and known ones updated, each in one
+        ``executemany``, since compiling a statement per row would cost more than the SQL."""
+        if not updates:
+            return
         self._prepare()
+        rows = _coalesce(updates)
+        ids = {step_id for step_id, _ in rows}
         with self.db.write() as conn:
-            for change in updates:
-                values = change.values(now_text())
-                key = (
-                    (pipeline_steps.c.run_id == run_id)
-                    & (pipeline_steps.c.step_id == change.step_id)
-                    & (pipeline_steps.c.item == change.item)
+            known = conn.execute(
+                select(pipeline_steps.c.step_id, pipeline_steps.c.item).where(
+                    (pipeline_steps.c.run_id == run_id) & pipeline_steps.c.step_id.in_(ids)
                 )
-                if conn.execute(update(pipeline_steps).where(key).values(**values)).rowcount == 0:
-                    row = {"run_id": run_id, "step_id": change.step_id, "item": change.item,
-                           **values}  # fmt: skip
-                    conn.execute(insert(pipeline_steps), row)
+            ).all()
+            present = {(step_id, item) for step_id, item in known}
+            fresh = [{"run_id": run_id, "step_id": key[0], "item": key[1], **values}
+                     for key, values in rows.items() if key not in present]  # fmt: skip
+            if fresh:
+                conn.execute(insert(pipeline_steps), fresh)
+            changed = [{"b_run": run_id, "b_step": key[0], "b_item": key[1],
+                        **{f"b_{name}": value for name, value in values.items()}}
+                       for key, values in rows.items() if key in present]  # fmt: skip
+            if changed:
+                conn.execute(_UPDATE_STEP, changed)
 
     def finish_run(self, run_id: str, state: RunState, error: str | None = None) -> None:
         self._prepare()

@@ -52,6 +52,10 @@ class Database:
         self._pinned = threading.local()
         self._pinned_all: list[Any] = []
         self._pinned_lock = threading.Lock()
+        # Writers of this process (the audit writer, a pipeline run's recorder, a command)
+        # queue here for SQLite's one write lock: a mutex hands it over the moment it is
+        # free, where SQLite's busy handler would have a waiter sleep for milliseconds.
+        self._writing = threading.RLock()
         self._plain_inserts: dict[
             tuple[str, tuple[str, ...], str | None], tuple[str, _RowOrder]
         ] = {}
@@ -81,7 +85,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A transaction that holds the database's write lock from its first statement."""
         self._check_file()
-        with self.translate_errors(), self.engine.connect() as conn:
+        with self._write_turn(), self.translate_errors(), self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(**{sqlite.IMMEDIATE_OPTION: True})
             with conn.begin():
@@ -101,25 +105,39 @@ class Database:
         self._check_file()
         with self.translate_errors():  # the first connect goes through SQLAlchemy
             connection = self._pinned_connection()
-        cursor = connection.cursor()
+        with self._write_turn():
+            cursor = connection.cursor()
+            try:
+                with self._translate_driver_errors():
+                    if self.dialect == "sqlite":
+                        cursor.execute("BEGIN IMMEDIATE")
+                    elif self.dialect == "postgresql":
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK_KEY,))
+                    yield cursor
+                    if self.dialect == "sqlite":
+                        cursor.execute("COMMIT")
+                    else:
+                        connection.commit()
+            except BaseException:
+                # A failed transaction may have left the connection unusable: start afresh.
+                with contextlib.suppress(Exception):
+                    cursor.close()
+                self._drop_pinned(connection)
+                raise
+            cursor.close()
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """This process's turn to write (SQLite); past the busy timeout, SQLite decides."""
+        if self.dialect != "sqlite":
+            yield
+            return
+        got = self._writing.acquire(timeout=self.busy_timeout_ms / 1000)
         try:
-            with self._translate_driver_errors():
-                if self.dialect == "sqlite":
-                    cursor.execute("BEGIN IMMEDIATE")
-                elif self.dialect == "postgresql":
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK_KEY,))
-                yield cursor
-                if self.dialect == "sqlite":
-                    cursor.execute("COMMIT")
-                else:
-                    connection.commit()
-        except BaseException:
-            # A failed transaction may have left the connection unusable: start afresh.
-            with contextlib.suppress(Exception):
-                cursor.close()
-            self._drop_pinned(connection)
-            raise
-        cursor.close()
+            yield
+        finally:
+            if got:
+                self._writing.release()
 
     def _pinned_connection(self) -> Any:
         connection = getattr(self._pinned, "connection", None)

@@ -78,7 +78,7 @@ def test_rows_queued_while_the_database_is_locked_are_written_once_it_frees(
 ) -> None:
     async def go(release: threading.Event) -> str | None:
         recorder = RunRecorder(store, START, poll_s=0.05)
-        recorder.open()
+        await recorder.open()
         for update in steps(50):
             recorder.step(update)  # returns at once: the run goes on
         await asyncio.sleep(0.5)  # several failed attempts meanwhile
@@ -100,7 +100,7 @@ def test_a_database_that_stays_locked_is_a_warning_naming_it_and_the_run(
 ) -> None:
     async def go() -> str | None:
         recorder = RunRecorder(store, START, poll_s=0.05, retry_for_s=0.5)
-        recorder.open()
+        await recorder.open()
         for update in steps(3):
             recorder.step(update)
         return await recorder.close(RunState.SUCCEEDED)
