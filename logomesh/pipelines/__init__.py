@@ -1,11 +1,13 @@
 """Task pipelines: declarative workflows over commands, run through ``Engine.execute``.
 
-Built so far (issue 12, not yet wired into the engine): the expression language
-(:mod:`.expressions`, :mod:`.evaluator`, :mod:`.templates`, :mod:`.values`,
-:mod:`.functions`; docs/pipeline-expressions.md), the file format and its validation
-(:mod:`.model`, :mod:`.loader`, :mod:`.validation`; docs/pipelines.md), the step graph and
-scheduler (:mod:`.graph`) and the stored runs (:mod:`.store`, migration 0004). The
-executor, the ``pipeline.*`` commands and the CLI come next.
+The expression language (:mod:`.expressions`, :mod:`.evaluator`, :mod:`.templates`,
+:mod:`.values`, :mod:`.functions`; docs/pipeline-expressions.md), the file format and its
+validation (:mod:`.model`, :mod:`.loader`, :mod:`.validation`), the step graph and
+scheduler (:mod:`.graph`), the executor and its events (:mod:`.executor`, :mod:`.events`),
+stored runs (:mod:`.store`, migration 0004, written by :mod:`.recorder`), a workspace's
+pipelines (:mod:`.catalogue`), each one's command ``pipeline.NAME``
+(:mod:`.pipeline_command`) and the management commands (:mod:`.commands`), put into an
+engine by :mod:`.feature`. docs/pipelines.md describes them.
 
 What other packages may import is what this module exports.
 """
