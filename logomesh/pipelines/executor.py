@@ -163,8 +163,10 @@ class _Run:
         finally:
             unsubscribe()
         if not self.cancelled:
-            failed = any(r.state is StepState.FAILED and not r.concluded_well
-                         for r in run.steps.values())  # fmt: skip
+            # A step cancelled while the run was not (its approval declined or expired)
+            # did not do its job either: the run did not succeed.
+            failed = any(r.state in (StepState.FAILED, StepState.CANCELLED)
+                         and not r.concluded_well for r in run.steps.values())  # fmt: skip
             run.state = RunState.FAILED if failed else RunState.SUCCEEDED
         run.outputs = self._outputs()
         await self._finish()
