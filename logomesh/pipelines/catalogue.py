@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 
 SUFFIXES = (".yaml", ".yml", ".json")
 # ``pipeline.<verb>`` are the management commands: no pipeline may take their names.
-RESERVED = frozenset({"list", "validate", "schema", "run", "runs", "show", "cancel", "rerun"})
+RESERVED = frozenset(
+    {"list", "validate", "schema", "run", "runs", "show", "cancel", "rerun", "check"}
+)
 
 
 @dataclass

@@ -419,8 +419,8 @@ def _command_of(step: Step) -> str:
 def _retry_reason(outcome: CommandResult) -> str | None:
     if outcome.outcome is not Outcome.ERROR or outcome.error is None:
         return None  # succeeded, or refused (denied, cancelled): never retried
-    if outcome.error.code == "pipeline.expression":
-        return None  # its arguments do not render: the same again next time
+    if outcome.error.code in ("pipeline.expression", "pipeline.check_failed"):
+        return None  # its arguments do not render, or its verdict stands: the same again
     return "timeout" if outcome.error.code.startswith("command.timeout") else "error"
 
 
