@@ -252,21 +252,29 @@ def test_review_diffs_a_branch_reviews_it_and_finds_the_todos_it_adds(
     commit(project, {"README.md": "# demo\n"}, "main moves on after the branch")
     git(project, "checkout", "-q", "-b", "feature", "HEAD~1")
     commit(project, {"src/demo.py": CHANGED, "src/more.py": "X = 1\n"}, "Subtraction")
+    git(project, "mv", "tests/test_demo.py", "tests/test_add.py")
+    commit(project, {"tests/test_add.py": GOOD_TEST + "# TODO: test negative numbers\n"},
+           "Rename the test, with a note")  # fmt: skip
     engine = make_engine()
     result = run_pipeline(engine, "review", base="main")
     assert result.ok, result.message
     steps, outputs = result.data["steps"], result.data["outputs"]
     # base...HEAD: what the branch adds, not main's own later commit (README.md).
-    assert [f["path"] for f in outputs["files"]] == ["src/demo.py", "src/more.py"]
+    changed = [(f["path"], f["old_path"]) for f in outputs["files"]]
+    assert changed == [("src/demo.py", None), ("src/more.py", None),
+                       ("tests/test_add.py", "tests/test_demo.py")]  # fmt: skip
     assert steps["diff"]["data"]["ref"] == "main...HEAD"
     assert steps["review"]["state"] == "succeeded" and outputs["review"].strip()
     assert steps["review"]["data"]["tokens_out"] <= 64
     # One todos.find per changed file, in the files' order.
-    demo, more = outputs["todos"]
+    demo, more, renamed = outputs["todos"]
     found = [(n["file"], n["line"], n["assignee"], n["text"], n["author"]) for n in demo["notes"]]
     assert found == [("src/demo.py", 6, "bob", "handle overflow", "Ada Lovelace")]
     assert more["notes"] == []
-    assert_audit_tree(engine, result, ["git.diff", "llm.ask", "todos.find", "todos.find"])
+    # A renamed file is looked for under the name it has now.
+    assert [(n["file"], n["text"]) for n in renamed["notes"]] == [
+        ("tests/test_add.py", "test negative numbers")]  # fmt: skip
+    assert_audit_tree(engine, result, ["git.diff", "llm.ask"] + ["todos.find"] * 3)
 
 
 def test_review_of_a_branch_with_no_changes_finds_no_todos(
