@@ -390,6 +390,13 @@ class PipelineRunCancelledError(PipelineRunFailedError):
     code = "pipeline.cancelled"
 
 
+class PipelineCheckFailedError(PipelineError):
+    """A ``pipeline.check`` step found its condition false: a verdict that a command gives
+    as data (tests.run's ``passed``) made the step, and so the run, fail."""
+
+    code = "pipeline.check_failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong in a pipeline file: where it is (1-based line and column, and the

@@ -11,6 +11,7 @@ editor. Outputs are requested in git's stable, machine-readable forms (porcelain
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,9 +130,29 @@ def parse_status(porcelain: str) -> Status:
 
 @dataclass(frozen=True, slots=True)
 class DiffStat:
-    path: str
+    path: str  # the path the file has now
     added: int | None  # None for a binary file
     deleted: int | None
+    old_path: str | None = None  # where a renamed (or copied) file was
+
+
+# numstat writes a rename as ``old => new``, or ``pre/{old => new}/post`` when they share
+# a prefix or suffix (either side of the braces may be empty: ``{ => docs}/a.md``).
+_BRACED_RENAME = re.compile(r"(?P<pre>.*)\{(?P<old>.*) => (?P<new>.*)\}(?P<post>.*)")
+
+
+def _renamed(path: str) -> tuple[str, str | None]:
+    """(the path now, the old path or None) of one numstat path."""
+    braced = _BRACED_RENAME.fullmatch(path)
+    if braced is not None:
+        pre, post = braced["pre"], braced["post"]
+        new, old = (f"{pre}{braced[side]}{post}".replace("//", "/").lstrip("/")
+                    for side in ("new", "old"))  # fmt: skip
+        return new, old
+    if " => " in path:
+        old, new = path.split(" => ", 1)
+        return new, old
+    return path, None
 
 
 def split_numstat(text: str) -> tuple[tuple[DiffStat, ...], str]:
@@ -143,9 +164,13 @@ def split_numstat(text: str) -> tuple[tuple[DiffStat, ...], str]:
         if len(fields) != 3:
             return tuple(stats), "".join(lines[index:]).lstrip("\n")
         added, deleted, path = fields
+        now, old = _renamed(path)
         stats.append(
             DiffStat(
-                path, int(added) if added != "-" else None, int(deleted) if deleted != "-" else None
+                now,
+                int(added) if added != "-" else None,
+                int(deleted) if deleted != "-" else None,
+                old,
             )
         )
     return tuple(stats), ""

@@ -10,12 +10,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from logomesh.commands.models import CommandContext, CommandOutput, CommandRequest, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel, new_id
-from logomesh.errors import PipelineError, PipelineRunFailedError, PipelineValidationError
+from logomesh.errors import (
+    PipelineCheckFailedError,
+    PipelineError,
+    PipelineRunFailedError,
+    PipelineValidationError,
+)
 from logomesh.pipelines.catalogue import Entry, PipelineCatalogue, read_entry
 from logomesh.pipelines.executor import StepResult
 from logomesh.pipelines.model import schema
@@ -112,6 +117,31 @@ def _check_one(catalogue: PipelineCatalogue, path: Path) -> Entry:
 )
 async def pipeline_schema(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     return CommandOutput(data=schema(), message="The JSON Schema of a pipeline file.")
+
+
+class CheckArgs(_Args):
+    # Strict: only a real true passes, never a truthy string or number an expression gave.
+    ok: StrictBool = Field(description="The condition, usually a ${{ }} expression.")
+    message: str = Field(
+        default="the check failed", min_length=1, max_length=4096,
+        description="Why the step fails when ok is false.",
+    )  # fmt: skip
+
+
+@command(
+    "pipeline.check",
+    summary="A pipeline step that fails unless ok is true (a verdict that is data, made a failure)",
+    permission="pipeline.read",
+    risk=RiskLevel.READ,
+    examples=("fail the pipeline step unless the check holds",),
+)
+async def pipeline_check(ctx: CommandContext, args: CheckArgs) -> CommandOutput:
+    """Commands such as ``tests.run`` and ``lint.check`` succeed when they could check, and
+    give their verdict as data (``passed``, ``count``); a step of this command turns that
+    verdict into the step's (so the run's) failure, which ``if: failure()`` steps see."""
+    if not args.ok:
+        raise PipelineCheckFailedError(args.message)
+    return CommandOutput(data={"ok": True, "message": args.message}, message="Check passed.")
 
 
 class RunsArgs(_Args):

@@ -166,8 +166,10 @@ class _Run:
         finally:
             unsubscribe()
         if not self.cancelled:
-            failed = any(r.state is StepState.FAILED and not r.concluded_well
-                         for r in run.steps.values())  # fmt: skip
+            # A step cancelled while the run was not (its approval declined or expired)
+            # did not do its job either: the run did not succeed.
+            failed = any(r.state in (StepState.FAILED, StepState.CANCELLED)
+                         and not r.concluded_well for r in run.steps.values())  # fmt: skip
             run.state = RunState.FAILED if failed else RunState.SUCCEEDED
         run.outputs = self._outputs()
         await self._finish()
@@ -420,8 +422,8 @@ def _command_of(step: Step) -> str:
 def _retry_reason(outcome: CommandResult) -> str | None:
     if outcome.outcome is not Outcome.ERROR or outcome.error is None:
         return None  # succeeded, or refused (denied, cancelled): never retried
-    if outcome.error.code == "pipeline.expression":
-        return None  # its arguments do not render: the same again next time
+    if outcome.error.code in ("pipeline.expression", "pipeline.check_failed"):
+        return None  # its arguments do not render, or its verdict stands: the same again
     return "timeout" if outcome.error.code.startswith("command.timeout") else "error"
 
 

@@ -105,8 +105,9 @@ class PipelineUse(_Spec):
 
 
 # ``pipeline.<verb>`` are the management commands (``pipeline.list``...): no pipeline's.
-MANAGEMENT_VERBS = frozenset({"list", "validate", "schema", "run", "runs", "show", "cancel",
-                              "rerun"})  # fmt: skip
+MANAGEMENT_VERBS = frozenset(
+    {"list", "validate", "schema", "run", "runs", "show", "cancel", "rerun", "check"}
+)
 
 
 def used_pipeline(uses: object) -> str | None:

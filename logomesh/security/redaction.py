@@ -18,7 +18,9 @@ from logomesh.canonical import to_jsonable
 REDACTED = "[REDACTED]"
 
 _SECRET_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|credential"
+    # password, passwd, passphrase anywhere; a bare `pass` unless a lower-case word goes on
+    # (`passed`, `passing` are counts, not secrets).
+    r"(pass(word|wd|phrase)|pass(?!(?-i:[a-z]))|secret|token|api[-_]?key|apikey|auth(orization)?|credential"
     r"|private[-_]?key|signing[-_]?key|cookie|session[-_]?id|client[-_]?secret|dsn)",
     re.IGNORECASE,
 )

@@ -36,7 +36,9 @@ def test_diff_of_the_working_tree_staged_and_against_a_ref(repo: Path, run: Run)
     (repo / "src/app.py").write_text("def greet():\n    return 'hi'\n\n\nX = 1\n")
     result = run("git.diff")
     assert result.ok, result.message
-    assert result.data["files"] == [{"path": "src/app.py", "added": 4, "deleted": 1}]
+    assert result.data["files"] == [
+        {"path": "src/app.py", "added": 4, "deleted": 1, "old_path": None}
+    ]
     assert "+X = 1" in result.data["diff"] and result.data["diff"].startswith("diff --git")
     assert run("git.diff", staged=True).data["files"] == []
     git(repo, "add", "src/app.py")
@@ -44,6 +46,27 @@ def test_diff_of_the_working_tree_staged_and_against_a_ref(repo: Path, run: Run)
     against = run("git.diff", ref="HEAD~1", path="src/app.py")
     assert against.ok and against.data["files"][0]["path"] == "src/app.py"
     assert run("git.diff", path="README.md").message.startswith("No differences")
+
+
+def test_diff_names_a_renamed_file_by_its_new_path_and_its_old_one(repo: Path, run: Run) -> None:
+    """git's numstat writes a rename as ``src/{app.py => main.py}`` (or ``a => b``): the
+    data gives the path the file has now, which other commands can be given, and the old."""
+    commit_file(repo, "docs/guide.md", "# Guide\n" + "text\n" * 20, "Add a guide")
+    commit_file(repo, "lib/util.py", "def util():\n    return 1\n" * 5, "Add a library")
+    git(repo, "mv", "src/app.py", "src/main.py")  # src/{app.py => main.py}
+    (repo / "docs/old").mkdir()
+    git(repo, "mv", "docs/guide.md", "docs/old/guide.md")  # docs/{ => old}/guide.md
+    git(repo, "mv", "lib", "pkg")  # {lib => pkg}/util.py
+    git(repo, "mv", ".gitignore", "src/.gitignore")  # .gitignore => src/.gitignore
+    result = run("git.diff", staged=True)
+    assert result.ok, result.message
+    renamed = {f["path"]: f["old_path"] for f in result.data["files"]}
+    assert renamed == {
+        "src/main.py": "src/app.py",
+        "docs/old/guide.md": "docs/guide.md",
+        "pkg/util.py": "lib/util.py",
+        "src/.gitignore": ".gitignore",
+    }
 
 
 def test_log_lists_commits_newest_first_with_count_path_and_ref(repo: Path, run: Run) -> None:

@@ -18,7 +18,7 @@ from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
 from logomesh.commands.values import Actor, RiskLevel, Source
 from logomesh.engine import Engine
-from logomesh.events import Event
+from logomesh.events import ApprovalRequested, Event
 from logomesh.pipelines.events import (
     PipelineRunFinished,
     StepFinished,
@@ -373,3 +373,43 @@ def test_the_audit_tree_of_a_run_matches_its_graph(
     for n, ns in enumerate(needs):
         for m in ns:
             assert order.index(f"s{m}") < order.index(f"s{n}")
+
+
+def test_a_step_whose_approval_is_declined_fails_the_run(engine: Engine, calls: Calls) -> None:
+    """A danger step waits for its ticket; declined, its command is cancelled (nothing was
+    done), the steps after it are skipped, and the run has not succeeded."""
+    engine.registry.register(
+        CommandSpec("t.deploy", "test", Args, "t.run", RiskLevel.DANGER, _deploy_handler(calls))
+    )
+    text = """\
+version: 1
+name: deploy
+steps:
+  - {id: build, uses: t.echo}
+  - {id: deploy, uses: t.deploy}
+  - {id: after, uses: t.echo}
+"""
+
+    async def go() -> Any:
+        opened: asyncio.Queue[ApprovalRequested] = asyncio.Queue()
+        engine.events.subscribe(ApprovalRequested, opened.put_nowait)
+        task = asyncio.ensure_future(run_pipeline(engine, pipeline(text, engine), {}, ME))
+        ticket = await asyncio.wait_for(opened.get(), 10)
+        await engine.decide(ticket.ticket_id, ME, False, "not today")
+        return await asyncio.wait_for(task, 10)
+
+    result = asyncio.run(go())
+    states = {step_id: step.state for step_id, step in result.steps.items()}
+    assert states == {"build": StepState.SUCCEEDED, "deploy": StepState.CANCELLED,
+                      "after": StepState.SKIPPED}  # fmt: skip
+    assert "declined" in result.steps["deploy"].message
+    assert result.state is RunState.FAILED
+    assert [name for name, _ in calls.log] == ["echo"]  # the deploy never ran
+
+
+def _deploy_handler(calls: Calls) -> Any:
+    async def deploy(ctx: CommandContext, args: BaseModel) -> CommandOutput:
+        calls.log.append(("deploy", args.model_dump()))
+        return CommandOutput(message="deployed")
+
+    return deploy

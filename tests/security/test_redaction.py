@@ -264,3 +264,12 @@ def test_engine_redacts_secrets_in_query_arguments(
     assert record.arguments["actor"] == REDACTED
     assert SLACK_TOKEN not in str(record.to_dict())
     assert engine.audit.verify().ok
+
+
+def test_words_that_merely_start_with_pass_are_not_secrets() -> None:
+    """tests.run's counts (`passed`) reached the stored runs as [REDACTED]: the key `pass`
+    (and password, passwd, passphrase, plural or inside a longer key) is one, `passed` is not."""
+    kept = {"passed": 3, "passing": True, "tests_passed": 1, "passes": 2}
+    assert redact(kept) == kept
+    hidden = {"pass": "p", "db_pass": "p", "passwords": ["p"], "user_passphrase": "p"}
+    assert set(map(str, _leaves(redact(hidden)))) == {REDACTED}
