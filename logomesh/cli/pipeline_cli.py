@@ -36,6 +36,9 @@ app = typer.Typer(help="Pipelines: workflows over commands (docs/pipelines.md)."
                   no_args_is_help=True)  # fmt: skip
 
 RunFlag = Annotated[str, typer.Argument(help="The run's id (`logomesh pipeline runs`).")]
+JsonLinesFlag = Annotated[
+    bool, typer.Option("--json", help="One JSON event per line, then the result.")
+]
 
 
 @app.command("list")
@@ -73,9 +76,7 @@ def run(
         typer.Option("--input", "-i", help="An input as key=value; repeat for more."),
     ] = None,
     yes: YesFlag = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON event per line, then the result.")
-    ] = False,
+    json_output: JsonLinesFlag = False,
 ) -> None:
     """Run a pipeline, showing each step's state, attempt, duration and last line."""
     arguments = parse_assignments(inputs or [])
@@ -114,9 +115,7 @@ def rerun(
         bool, typer.Option("--failed", help="Keep the steps that succeeded; run the rest.")
     ] = False,
     yes: YesFlag = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON event per line, then the result.")
-    ] = False,
+    json_output: JsonLinesFlag = False,
 ) -> None:
     """Run a pipeline again with a past run's inputs (or only what failed)."""
     arguments = {"run": run_id, "failed": failed}
