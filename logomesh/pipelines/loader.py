@@ -41,10 +41,12 @@ MAX_TAB_PROBLEMS = 5  # a file indented with tabs throughout is reported by its 
 
 PathKey = tuple[str | int, ...]
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_PLAIN_TAGS = frozenset({None, "!", _STR, _MAP, _SEQ})
 _NULL = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE, _FALSE = frozenset({"true", "True", "TRUE"}), frozenset({"false", "False", "FALSE"})
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_TYPED_START = frozenset("0123456789+-.~nNtTfF") | {""}
 _SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
 
 
@@ -186,6 +188,8 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
     text = event.value
     if not event.implicit[0]:  # quoted, or tagged (``!!str``, ``!``): its text
         return text
+    if text[:1] not in _TYPED_START:  # most values: no null, bool or number starts so
+        return text
     if text in _NULL:
         return None
     if text in _TRUE or text in _FALSE:
@@ -221,79 +225,99 @@ class _Composer:
         self.keys.clear()
         return self._compose(text, yaml.SafeLoader)
 
-    def _compose(self, text: str, loader: Any) -> Any:
-        # Each frame: [container, its path, the pending key of a mapping (or None)].
-        stack: list[list[Any]] = []
+    def _compose(self, text: str, loader_class: Any) -> Any:
+        # One loop over the events, with the common case (a scalar, or a collection that
+        # starts, in a value's place) inline: a 1,000-step file has 20,000 events.
+        values = self.values
+        stack: list[_Frame] = []
         root: Any = None
         documents = 0
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    message = "a second document (---); a file holds one pipeline, split it"
-                    raise self.refuse(event, (), message)
-            elif isinstance(event, yaml.AliasEvent):
-                raise self.refuse(event, self._path(stack), _NO_ANCHORS)
-            elif isinstance(event, yaml.NodeEvent):
-                root = self._node(event, stack, root)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                done = stack.pop()
-                if not stack:
-                    root = done[0]
+        loader = loader_class(text)
+        try:
+            while (event := loader.get_event()) is not None:
+                scalar = isinstance(event, yaml.ScalarEvent)
+                if scalar or isinstance(event, yaml.CollectionStartEvent):
+                    frame = stack[-1] if stack else None
+                    if frame is not None and frame.mapping and frame.key is None:
+                        self._key(event, frame)  # the event is a mapping's key
+                        continue
+                    path = frame.child() if frame is not None else ()
+                    depth = len(stack)
+                    if (
+                        event.anchor is not None
+                        or event.tag not in _PLAIN_TAGS
+                        or depth >= MAX_DEPTH
+                    ):
+                        self._check(event, path, depth)  # refuses it, saying why
+                    mark = event.start_mark
+                    values[path] = (mark.line + 1, mark.column + 1)
+                    if scalar:
+                        value = _scalar(event)
+                    else:
+                        mapping = isinstance(event, yaml.MappingStartEvent)
+                        value = {} if mapping else []
+                        stack.append(_Frame(value, path, mapping))
+                    if frame is None:
+                        root = value
+                    elif frame.mapping:
+                        frame.container[frame.key], frame.key = value, None
+                    else:
+                        frame.container.append(value)
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    stack.pop()
+                elif isinstance(event, yaml.AliasEvent):
+                    path = stack[-1].child() if stack else ()
+                    raise self.refuse(event, path, _NO_ANCHORS)
+                elif isinstance(event, yaml.DocumentStartEvent):
+                    documents += 1
+                    if documents > 1:
+                        message = "a second document (---); a file holds one pipeline, split it"
+                        raise self.refuse(event, (), message)
+        finally:
+            loader.dispose()
         return root
 
-    def _node(self, event: yaml.NodeEvent, stack: list[list[Any]], root: Any) -> Any:
-        frame = stack[-1] if stack else None
-        if frame is not None and isinstance(frame[0], dict) and frame[2] is None:
-            return self._key(event, frame, root)  # the event is a mapping's key
-        path = self._path(stack)
-        self._check(event, path, len(stack))
-        self.values[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
-        if isinstance(event, yaml.ScalarEvent):
-            value: Any = _scalar(event)
-        else:
-            value = {} if isinstance(event, yaml.MappingStartEvent) else []
-        if frame is not None:
-            container, _, key = frame
-            if isinstance(container, dict):
-                container[key], frame[2] = value, None
-            else:
-                container.append(value)
-        if isinstance(value, dict | list) and isinstance(event, yaml.CollectionStartEvent):
-            stack.append([value, path, None])
-            return root
-        return value if frame is None else root
-
-    def _key(self, event: yaml.NodeEvent, frame: list[Any], root: Any) -> Any:
+    def _key(self, event: yaml.NodeEvent, frame: _Frame) -> None:
         if not isinstance(event, yaml.ScalarEvent):
-            raise self.refuse(event, frame[1], "a key must be plain text, not a list or mapping")
-        self._check(event, frame[1], 0)
+            raise self.refuse(event, frame.path, "a key must be plain text, not a list or mapping")
+        self._check(event, frame.path, 0)
         key = event.value
-        if key in frame[0]:
-            line = self.keys[(*frame[1], key)][0]
+        path = (*frame.path, key)
+        if key in frame.container:
+            line = self.keys[path][0]
             message = f"the key {key!r} appears twice in this mapping (first on line {line})"
-            raise self.refuse(event, frame[1], f"{message}; keep one")
-        self.keys[(*frame[1], key)] = (event.start_mark.line + 1, event.start_mark.column + 1)
-        frame[2] = key
-        return root
+            raise self.refuse(event, frame.path, f"{message}; keep one")
+        mark = event.start_mark
+        self.keys[path] = (mark.line + 1, mark.column + 1)
+        frame.key = key
 
     def _check(self, event: yaml.NodeEvent, path: PathKey, depth: int) -> None:
         if event.anchor is not None:
             raise self.refuse(event, path, _NO_ANCHORS)
         tag = getattr(event, "tag", None)
-        if tag not in (None, "!", _STR, _MAP, _SEQ):
+        if tag not in _PLAIN_TAGS:
             message = f"the tag {tag} is not supported; remove it (only plain data is read)"
             raise self.refuse(event, path, message)
         if depth >= MAX_DEPTH:
             message = f"nesting deeper than {MAX_DEPTH} levels; a pipeline never needs that much"
             raise self.refuse(event, path, message)
 
-    @staticmethod
-    def _path(stack: list[list[Any]]) -> PathKey:
-        if not stack:
-            return ()
-        container, path, key = stack[-1]
-        return (*path, key) if isinstance(container, dict) else (*path, len(container))
+
+class _Frame:
+    """An open mapping or sequence while composing: what is built, where, the key that
+    waits for its value (None: the next event is a key)."""
+
+    __slots__ = ("container", "key", "mapping", "path")
+
+    def __init__(self, container: Any, path: PathKey, mapping: bool) -> None:
+        self.container, self.path, self.mapping = container, path, mapping
+        self.key: str | None = None
+
+    def child(self) -> PathKey:
+        """The path of the next value; in a key's place, the mapping's own."""
+        if not self.mapping:
+            return (*self.path, len(self.container))
+        return self.path if self.key is None else (*self.path, self.key)
 
 
 _NO_ANCHORS = (

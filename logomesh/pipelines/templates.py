@@ -10,6 +10,7 @@ which is GitHub's best-known trap, so it is refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,21 +37,18 @@ def _fail(source: str, column: int, message: str, fix: str) -> PipelineExpressio
     return failure_at(source, column, EvaluationFailure(message, fix))
 
 
+# Inside ``${{ }}``: anything but a quote or a brace, a brace not followed by another, or a
+# whole 'string' (``''`` inside it is a quote; the lookahead keeps it from ending inside a
+# run of quotes). The text it cannot take is the closing ``}}``, or what is never closed.
+_EXPRESSION_BODY = re.compile(r"(?:[^'}]+|\}(?!\})|'[^']*(?:''[^']*)*'(?!'))*")
+
+
 def _closing(text: str, start: int) -> int:
     """Where the ``}}`` that ends the expression starting at ``start`` is (``}}`` inside a
     quoted string does not count), or -1."""
-    i = start
-    while i < len(text):
-        if text[i] == "'":
-            i += 1
-            while i < len(text) and not (text[i] == "'" and text[i + 1 : i + 2] != "'"):
-                i += 2 if text[i] == "'" else 1
-            i += 1
-        elif text.startswith("}}", i):
-            return i
-        else:
-            i += 1
-    return -1
+    match = _EXPRESSION_BODY.match(text, start)
+    end = match.end() if match else start
+    return end if text.startswith("}}", end) else -1
 
 
 @lru_cache(maxsize=1024)
