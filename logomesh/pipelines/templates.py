@@ -130,6 +130,19 @@ def find_templates(value: JSON, path: Path = ()) -> Iterator[Template]:
 
 def parse_condition(text: str, *, contexts: set[str] | None = None) -> Expression:
     """An ``if:`` condition, bare (``success() && inputs.deploy``) or as one ``${{ }}``."""
+    if contexts is None:
+        return _condition(text)
+    return _parse_condition(text, contexts)
+
+
+@lru_cache(maxsize=1024)
+def _condition(text: str) -> Expression:
+    """A condition parsed once (the executor asks for a step's on every run and every
+    ``for_each`` item, and validation has just parsed it); an error is not cached."""
+    return _parse_condition(text, None)
+
+
+def _parse_condition(text: str, contexts: set[str] | None) -> Expression:
     if "${{" not in text:
         return parse_in(text, source=text, base=0, contexts=contexts)
     whole = _whole(split(text))
