@@ -135,7 +135,8 @@ class _Token(NamedTuple):
     column: int
     value: JSON = None
     key: str = ""
-    fields: tuple[tuple[int, str], ...] = ()  # a name's ``.field``s: (column of ".", field)
+    fields: tuple[str, ...] = ()  # a name's ``.field``s
+    dots: tuple[int, ...] = ()  # the column of the "." before each
 
 
 def _fail(source: str, column: int, message: str, fix: str) -> PipelineExpressionError:
@@ -191,18 +192,17 @@ def _tokens(text: str, source: str, base: int) -> list[_Token]:
 def _name(text: str, column: int) -> _Token:
     if "." not in text:
         return _Token("name", text, column, None, "name")
-    head, *names = text.split(".")
-    fields, at = [], column + len(head)
-    for name in names:
-        fields.append((at, name))
-        at += len(name) + 1
-    return _Token("name", head, column, None, "name", tuple(fields))
+    head, *fields = text.split(".")
+    dots, at = [], column + len(head)
+    for field in fields:
+        dots.append(at)
+        at += len(field) + 1
+    return _Token("name", head, column, None, "name", tuple(fields), tuple(dots))
 
 
 _KEYWORDS: dict[str, JSON] = {"true": True, "false": False, "null": None}
-# Most expressions are a bare path (``steps.build.data.files``, ``inputs.name``): those are
-# built straight from one match, the node the parser would build, at a tenth of the cost
-# (validation parses every expression in a file). Anything else goes through the parser.
+# Most expressions are a bare path (``steps.build.data.files``, ``inputs.name``): those
+# skip the tokenizer and the parser (validation parses every expression of every file).
 _PLAIN_PATH = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)\s*")
 
 # How tightly each binary operator binds, loosest first (``!`` and ``.``/``[]`` bind tighter).
@@ -274,7 +274,7 @@ class _Parser:
         return left
 
     def unary(self) -> Node:
-        if not self.peek("!"):
+        if self.tokens[self.position].key != "!":
             return self.postfix()
         token = self.take()
         self.nested(token)
@@ -285,8 +285,10 @@ class _Parser:
     def postfix(self) -> Node:
         first = self.tokens[self.position]
         node = self.primary()
-        steps: list[str | Node] = [name for _, name in first.fields]
-        columns: list[int] = [column for column, _ in first.fields]
+        if not self.peek(".", "["):  # the usual case: nothing after the name's own fields
+            return _steps(node, first.fields, first.dots)
+        steps: list[str | Node] = list(first.fields)
+        columns: list[int] = list(first.dots)
         while self.peek(".", "["):
             token = self.take()
             columns.append(token.column)
@@ -294,13 +296,12 @@ class _Parser:
                 field = self.take()
                 if field.kind != "name":
                     raise self.fail(field, "expected a field name after '.'", "write a.b or a['b']")
-                steps.append(field.text)
-                steps.extend(name for _, name in field.fields)
-                columns.extend(column for column, _ in field.fields)
+                steps += (field.text, *field.fields)
+                columns += field.dots
             else:
                 steps.append(self.inner(token))
                 self.expect("]")
-        return Access(node, tuple(steps), _column(node), tuple(columns)) if steps else node
+        return _steps(node, tuple(steps), tuple(columns))
 
     def inner(self, token: _Token) -> Node:
         self.nested(token)
@@ -313,11 +314,9 @@ class _Parser:
         if token.kind in ("number", "string"):
             return Literal(token.value, token.column)
         if token.kind == "name":
-            if token.text in _KEYWORDS:
-                return Literal(_KEYWORDS[token.text], token.column)
-            if not token.fields and self.peek("("):
+            if token.text not in _KEYWORDS and not token.fields and self.peek("("):
                 return self.call(token)
-            return Context(token.text, token.column)
+            return _head(token)
         if token.kind == "op" and token.text == "(":
             node = self.inner(token)
             self.expect(")")
@@ -349,23 +348,16 @@ class _Parser:
         return Call(name, tuple(args), token.column)
 
 
-def _plain_path(path: str, start: int) -> Node:
-    """The node of ``path`` (a match of ``_PLAIN_PATH``) found at offset ``start``: a
-    context or keyword, with its ``.field`` steps, columns as the parser gives them."""
-    head, *fields = path.split(".")
-    column = start + 1
-    node: Node = Literal(_KEYWORDS[head], column) if head in _KEYWORDS else Context(head, column)
-    if not fields:
-        return node
-    dots, at = [], column + len(head)  # the column of each "."
-    for field in fields:
-        dots.append(at)
-        at += len(field) + 1
-    return Access(node, tuple(fields), column, tuple(dots))
+def _head(token: _Token) -> Node:
+    """A name that is not called: a keyword's value or a context."""
+    if token.text in _KEYWORDS:
+        return Literal(_KEYWORDS[token.text], token.column)
+    return Context(token.text, token.column)
 
 
-def _column(node: Node) -> int:
-    return node.column
+def _steps(node: Node, steps: tuple[str | Node, ...], columns: tuple[int, ...]) -> Node:
+    """``node`` with its ``.field`` / ``[index]`` steps: one Access for the whole chain."""
+    return Access(node, steps, node.column, columns) if steps else node
 
 
 def _children(node: Node) -> Sequence[Node]:
@@ -452,8 +444,9 @@ def parse_in(text: str, *, source: str, base: int, contexts: set[str] | None = N
     if not text.strip():
         raise _fail(source, base + 1, "the expression is empty", "write a value or a condition")
     path = _PLAIN_PATH.fullmatch(text)
-    if path is not None:
-        root = _plain_path(path[1], base + path.start(1))
+    if path is not None:  # the parser would build the same node, at a few times the cost
+        name = _name(path[1], base + path.start(1) + 1)
+        root = _steps(_head(name), name.fields, name.dots)
     else:
         root = _Parser(_tokens(text, source, base), source).whole()
     expression = Expression(text, source, root, base)

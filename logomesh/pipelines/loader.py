@@ -228,7 +228,7 @@ class _Composer:
     def _compose(self, text: str, loader_class: Any) -> Any:
         # One loop over the events, with the common case (a scalar, or a collection that
         # starts, in a value's place) inline: a 1,000-step file has 20,000 events.
-        values = self.values
+        values, keys = self.values, self.keys
         stack: list[_Frame] = []
         root: Any = None
         documents = 0
@@ -239,9 +239,24 @@ class _Composer:
                 if scalar or isinstance(event, yaml.CollectionStartEvent):
                     frame = stack[-1] if stack else None
                     if frame is not None and frame.mapping and frame.key is None:
-                        self._key(event, frame)  # the event is a mapping's key
+                        # the event is a mapping's key: plain text, new in the mapping
+                        if (
+                            not scalar
+                            or event.anchor is not None
+                            or event.tag not in _PLAIN_TAGS
+                            or event.value in frame.container
+                        ):
+                            raise self._bad_key(event, frame)
+                        mark = event.start_mark
+                        keys[(*frame.path, event.value)] = (mark.line + 1, mark.column + 1)
+                        frame.key = event.value
                         continue
-                    path = frame.child() if frame is not None else ()
+                    if frame is None:
+                        path: PathKey = ()
+                    elif frame.mapping:
+                        path = (*frame.path, frame.key)
+                    else:
+                        path = (*frame.path, len(frame.container))
                     depth = len(stack)
                     if (
                         event.anchor is not None
@@ -277,19 +292,14 @@ class _Composer:
             loader.dispose()
         return root
 
-    def _key(self, event: yaml.NodeEvent, frame: _Frame) -> None:
+    def _bad_key(self, event: yaml.NodeEvent, frame: _Frame) -> _Refused:
+        """Why a key is refused: not plain text, an anchor or a tag, or seen before."""
         if not isinstance(event, yaml.ScalarEvent):
-            raise self.refuse(event, frame.path, "a key must be plain text, not a list or mapping")
-        self._check(event, frame.path, 0)
-        key = event.value
-        path = (*frame.path, key)
-        if key in frame.container:
-            line = self.keys[path][0]
-            message = f"the key {key!r} appears twice in this mapping (first on line {line})"
-            raise self.refuse(event, frame.path, f"{message}; keep one")
-        mark = event.start_mark
-        self.keys[path] = (mark.line + 1, mark.column + 1)
-        frame.key = key
+            return self.refuse(event, frame.path, "a key must be plain text, not a list or mapping")
+        self._check(event, frame.path, 0)  # raises for an anchor or a tag
+        line = self.keys[(*frame.path, event.value)][0]
+        message = f"the key {event.value!r} appears twice in this mapping (first on line {line})"
+        return self.refuse(event, frame.path, f"{message}; keep one")
 
     def _check(self, event: yaml.NodeEvent, path: PathKey, depth: int) -> None:
         if event.anchor is not None:

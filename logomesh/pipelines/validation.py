@@ -33,8 +33,10 @@ def references(text: str, *, whole_expression: bool = False) -> Iterator[tuple[s
     string is an ``if:`` condition. A malformed expression raises PipelineExpressionError."""
     if whole_expression:
         expressions = [parse_condition(text)]
-    else:
+    elif "${{" in text:
         expressions = [piece for piece in split(text) if not isinstance(piece, str)]
+    else:
+        return  # plain text (most strings of a file: ids in needs, commands' arguments)
     for expression in expressions:
         for path in sorted(expression.references()):
             if len(path) >= 2 and path[0] in ("steps", "inputs"):
