@@ -201,6 +201,7 @@ def _name(text: str, column: int) -> _Token:
 
 
 _KEYWORDS: dict[str, JSON] = {"true": True, "false": False, "null": None}
+_KEYS = frozenset({"string", "number"})  # the kinds of literal that a path may step by
 # Most expressions are a bare path (``steps.build.data.files``, ``inputs.name``): those
 # skip the tokenizer and the parser (validation parses every expression of every file).
 _PLAIN_PATH = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)\s*")
@@ -406,14 +407,18 @@ class Expression:
             elif isinstance(node, Access) and isinstance(node.target, Context):
                 # the context starts a path, so it is not read whole: not walked into
                 path = [node.target.name]
+                literal = True  # every step so far is a name or a literal key
                 for step in node.steps:
-                    if isinstance(step, Literal) and kind(step.value) in ("string", "number"):
-                        step = str(step.value)
-                    if not isinstance(step, str):
-                        break
-                    path.append(step)
+                    if isinstance(step, str):
+                        if literal:
+                            path.append(step)
+                        continue
+                    pending.append(step)
+                    if literal and isinstance(step, Literal) and kind(step.value) in _KEYS:
+                        path.append(str(step.value))
+                    else:
+                        literal = False
                 found.add(tuple(path))
-                pending.extend(_children(node)[1:])
             else:
                 pending.extend(_children(node))
         return found

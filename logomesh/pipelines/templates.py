@@ -53,8 +53,15 @@ def _closing(text: str, start: int) -> int:
 
 @lru_cache(maxsize=1024)
 def split(text: str) -> tuple[str | Expression, ...]:
-    """``text`` as literal pieces and parsed expressions, in order (cached: a pipeline
-    renders the same strings for every run and every ``for_each`` item)."""
+    """:func:`parse_template`, cached: a pipeline renders the same strings for every run
+    and every ``for_each`` item."""
+    return parse_template(text)
+
+
+def parse_template(text: str) -> tuple[str | Expression, ...]:
+    """``text`` as literal pieces and parsed expressions, in order. Validation reads each
+    string of a file once, so it parses without the cache: a large file would only evict
+    what runs use, and keep its own expressions alive."""
     pieces: list[str | Expression] = []
     position = 0
     while (opening := text.find("${{", position)) >= 0:
@@ -128,24 +135,28 @@ def find_templates(value: JSON, path: Path = ()) -> Iterator[Template]:
             yield from find_templates(item, (*path, key))
 
 
-def parse_condition(text: str, *, contexts: set[str] | None = None) -> Expression:
-    """An ``if:`` condition, bare (``success() && inputs.deploy``) or as one ``${{ }}``."""
-    if contexts is None:
+def parse_condition(
+    text: str, *, contexts: set[str] | None = None, cached: bool = True
+) -> Expression:
+    """An ``if:`` condition, bare (``success() && inputs.deploy``) or as one ``${{ }}``.
+
+    Cached (without ``contexts``): the executor asks for a step's condition on every run
+    and every ``for_each`` item; an error is not cached. Validation, which reads each
+    condition once, passes ``cached=False`` (see :func:`parse_template`)."""
+    if contexts is None and cached:
         return _condition(text)
     return _parse_condition(text, contexts)
 
 
 @lru_cache(maxsize=1024)
 def _condition(text: str) -> Expression:
-    """A condition parsed once (the executor asks for a step's on every run and every
-    ``for_each`` item, and validation has just parsed it); an error is not cached."""
     return _parse_condition(text, None)
 
 
 def _parse_condition(text: str, contexts: set[str] | None) -> Expression:
     if "${{" not in text:
         return parse_in(text, source=text, base=0, contexts=contexts)
-    whole = _whole(split(text))
+    whole = _whole(parse_template(text))
     if whole is None:
         raise _fail(
             text, text.index("${{") + 1, "this if: mixes text with ${{ }}, so it would "
