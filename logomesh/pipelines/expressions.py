@@ -25,9 +25,9 @@ names) and :mod:`.templates` (finding and rendering ``${{ }}`` in strings).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from logomesh.errors import PipelineExpressionError
 from logomesh.pipelines.functions import FUNCTIONS, STATUS_FUNCTIONS, known_names
@@ -41,12 +41,18 @@ from logomesh.pipelines.values import (
 MAX_EXPRESSION_CHARS = 4 * 1024
 MAX_DEPTH = 64
 
-# One scan per token (whitespace skipped in the same match): the tokenizer is most of the
-# cost of parsing, and validation parses every expression of every file.
+# One pattern for every token (whitespace before it skipped in the same match), scanned
+# with finditer: the tokenizer is most of the cost of parsing, and validation parses every
+# expression of every file. A string is ``'`` up to the first odd run of quotes (``''`` is
+# a quote inside it); the lookahead keeps a shorter match from ending inside such a run, so
+# a string that is never closed falls through to ``quote``, at its opening quote. A name
+# takes the ``.field``s written right after it (``steps.build.outcome``): most of what an
+# expression holds is such paths, and one token for each is a third of the tokens.
 _SCAN = re.compile(
     r"\s*(?:(?P<number>-?(?:0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?))"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)"
     r"|(?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\].,])"
+    r"|(?P<string>'[^']*(?:''[^']*)*'(?!'))"
     r"|(?P<quote>')|(?P<other>\S))",  # no match: only whitespace is left
 )
 _GRAMMAR = (
@@ -120,12 +126,17 @@ class Logical:
 Node: TypeAlias = Literal | Context | Access | Call | Not | Compare | Logical
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
+    """A tuple, as tokens are made by the thousand; ``key`` is an operator's text or the
+    kind of any other token, so the parser tests for an operator with one lookup."""
+
     kind: str  # "number", "string", "name", "op" or "end"
-    text: str
+    text: str  # a name's first part only: the parser sees ``a.b`` as ``a`` then fields
     column: int
     value: JSON = None
+    key: str = ""
+    fields: tuple[str, ...] = ()  # a name's ``.field``s
+    dots: tuple[int, ...] = ()  # the column of the "." before each
 
 
 def _fail(source: str, column: int, message: str, fix: str) -> PipelineExpressionError:
@@ -145,42 +156,60 @@ def failure_at(source: str, column: int, failure: EvaluationFailure) -> Pipeline
 def _tokens(text: str, source: str, base: int) -> list[_Token]:
     """``text`` as tokens; ``base`` is where it starts in ``source`` (0 for a bare one)."""
     found: list[_Token] = []
-    i = 0
-    while (match := _SCAN.match(text, i)) is not None:
+    for match in _SCAN.finditer(text):  # each match starts where the one before ended
         group = match.lastgroup or "other"
-        start, i = match.start(group), match.end()
-        token, column = match.group(group), base + start + 1
-        if group == "quote":
-            end, pieces = start + 1, []
-            while True:
-                close = text.find("'", end)
-                if close < 0:
-                    raise _fail(source, column, "this string is never closed", "end it with '")
-                pieces.append(text[end:close])
-                if text[close + 1 : close + 2] != "'":
-                    break
-                pieces.append("'")
-                end = close + 2
-            found.append(_Token("string", text[start : close + 1], column, "".join(pieces)))
-            i = close + 1
+        token, start = match[group], match.start(group)
+        column = base + start + 1
+        if group == "name":
+            found.append(_name(token, column))
+        elif group == "op":
+            found.append(_Token("op", token, column, None, token))
+        elif group == "string":
+            inner = token[1:-1]
+            value = inner.replace("''", "'") if "''" in inner else inner
+            found.append(_Token("string", token, column, value, "string"))
         elif group == "number":
-            after = text[i : i + 1]
-            value = number_from_text(token)
-            if value is None or after.isalnum() or after in ("_", "."):
+            end = match.end()
+            after = text[end : end + 1]
+            number = number_from_text(token)
+            if number is None or after.isalnum() or after in ("_", "."):
                 raise _fail(
-                    source, column, f"{text[start : i + 1]!r} is not a number",
+                    source, column, f"{text[start : end + 1]!r} is not a number",
                     "write a JSON number (3, -1.5, 2e3) or a hex one (0xff) under 2**53",
                 )  # fmt: skip
-            found.append(_Token("number", token, column, value))
-        elif group in ("name", "op"):
-            found.append(_Token(group, token, column))
+            found.append(_Token("number", token, column, number, "number"))
+        elif group == "quote":
+            raise _fail(source, column, "this string is never closed", "end it with '")
         else:
             raise _fail(
                 source, column, f"{token!r} is not part of the expression language",
                 _HINTS.get(token, _GRAMMAR),
             )  # fmt: skip
-    found.append(_Token("end", "", base + len(text) + 1))
+    found.append(_Token("end", "", base + len(text) + 1, None, "end"))
     return found
+
+
+def _name(text: str, column: int) -> _Token:
+    if "." not in text:
+        return _Token("name", text, column, None, "name")
+    head, *fields = text.split(".")
+    dots, at = [], column + len(head)
+    for field in fields:
+        dots.append(at)
+        at += len(field) + 1
+    return _Token("name", head, column, None, "name", tuple(fields), tuple(dots))
+
+
+_KEYWORDS: dict[str, JSON] = {"true": True, "false": False, "null": None}
+_KEYS = frozenset({"string", "number"})  # the kinds of literal that a path may step by
+# Most expressions are a bare path (``steps.build.data.files``, ``inputs.name``): those
+# skip the tokenizer and the parser (validation parses every expression of every file).
+_PLAIN_PATH = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)\s*")
+
+# How tightly each binary operator binds, loosest first (``!`` and ``.``/``[]`` bind tighter).
+_OR, _AND, _EQUALITY, _RELATION = range(4)
+_LEVELS = {"||": _OR, "&&": _AND, "==": _EQUALITY, "!=": _EQUALITY}
+_LEVELS.update(dict.fromkeys(("<", "<=", ">", ">="), _RELATION))
 
 
 class _Parser:
@@ -196,8 +225,7 @@ class _Parser:
         return _fail(self.source, token.column, message, fix)
 
     def peek(self, *texts: str) -> bool:
-        token = self.tokens[self.position]
-        return token.kind == "op" and token.text in texts
+        return self.tokens[self.position].key in texts
 
     def take(self) -> _Token:
         token = self.tokens[self.position]
@@ -206,7 +234,7 @@ class _Parser:
 
     def expect(self, text: str) -> None:
         token = self.take()
-        if token.kind != "op" or token.text != text:
+        if token.key != text:
             found = f"found {token.text!r}" if token.text else "the expression ends"
             raise self.fail(token, f"expected {text!r} but {found}", f"add the missing {text}")
 
@@ -223,34 +251,31 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        return self.logical("||", self.and_)
+        return self.binary(self.unary(), 0)
 
-    def and_(self) -> Node:
-        return self.logical("&&", self.equality)
-
-    def logical(self, operator: str, operand: Callable[[], Node]) -> Node:
-        operands = [operand()]
-        while self.peek(operator):
-            self.take()
-            operands.append(operand())
-        if len(operands) == 1:
-            return operands[0]
-        return Logical(operator, tuple(operands), _column(operands[0]))
-
-    def equality(self) -> Node:
-        return self.comparison(("==", "!="), self.relational)
-
-    def relational(self) -> Node:
-        return self.comparison(("<", "<=", ">", ">="), self.unary)
-
-    def comparison(self, operators: tuple[str, ...], operand: Callable[[], Node]) -> Node:
-        first, rest = operand(), []
-        while self.peek(*operators):
-            rest.append((self.take().text, operand()))
-        return Compare(first, tuple(rest), _column(first)) if rest else first
+    def binary(self, left: Node, level: int) -> Node:
+        """``left`` and the operators of ``level`` or tighter that follow it (precedence
+        climbing: one call per operand, not one per level). A run of one level's operators
+        is one node: ``&&`` and ``||`` n-ary, comparisons a chain, left to right."""
+        tokens = self.tokens
+        while (found := _LEVELS.get(tokens[self.position].key, -1)) >= level:
+            operator = tokens[self.position].key
+            if found <= _AND:
+                operands = [left]
+                while tokens[self.position].key == operator:
+                    self.position += 1
+                    operands.append(self.binary(self.unary(), found + 1))
+                left = Logical(operator, tuple(operands), left.column)
+            else:
+                rest: list[tuple[str, Node]] = []
+                while _LEVELS.get(operator := tokens[self.position].key) == found:
+                    self.position += 1
+                    rest.append((operator, self.binary(self.unary(), found + 1)))
+                left = Compare(left, tuple(rest), left.column)
+        return left
 
     def unary(self) -> Node:
-        if not self.peek("!"):
+        if self.tokens[self.position].key != "!":
             return self.postfix()
         token = self.take()
         self.nested(token)
@@ -259,9 +284,12 @@ class _Parser:
         return node
 
     def postfix(self) -> Node:
+        first = self.tokens[self.position]
         node = self.primary()
-        steps: list[str | Node] = []
-        columns: list[int] = []
+        if not self.peek(".", "["):  # the usual case: nothing after the name's own fields
+            return _steps(node, first.fields, first.dots)
+        steps: list[str | Node] = list(first.fields)
+        columns: list[int] = list(first.dots)
         while self.peek(".", "["):
             token = self.take()
             columns.append(token.column)
@@ -269,11 +297,12 @@ class _Parser:
                 field = self.take()
                 if field.kind != "name":
                     raise self.fail(field, "expected a field name after '.'", "write a.b or a['b']")
-                steps.append(field.text)
+                steps += (field.text, *field.fields)
+                columns += field.dots
             else:
                 steps.append(self.inner(token))
                 self.expect("]")
-        return Access(node, tuple(steps), _column(node), tuple(columns)) if steps else node
+        return _steps(node, tuple(steps), tuple(columns))
 
     def inner(self, token: _Token) -> Node:
         self.nested(token)
@@ -286,10 +315,9 @@ class _Parser:
         if token.kind in ("number", "string"):
             return Literal(token.value, token.column)
         if token.kind == "name":
-            keywords: dict[str, JSON] = {"true": True, "false": False, "null": None}
-            if token.text in keywords:
-                return Literal(keywords[token.text], token.column)
-            return self.call(token) if self.peek("(") else Context(token.text, token.column)
+            if token.text not in _KEYWORDS and not token.fields and self.peek("("):
+                return self.call(token)
+            return _head(token)
         if token.kind == "op" and token.text == "(":
             node = self.inner(token)
             self.expect(")")
@@ -321,23 +349,32 @@ class _Parser:
         return Call(name, tuple(args), token.column)
 
 
-def _column(node: Node) -> int:
-    return node.column
+def _head(token: _Token) -> Node:
+    """A name that is not called: a keyword's value or a context."""
+    if token.text in _KEYWORDS:
+        return Literal(_KEYWORDS[token.text], token.column)
+    return Context(token.text, token.column)
 
 
-def _children(node: Node) -> Iterator[Node]:
+def _steps(node: Node, steps: tuple[str | Node, ...], columns: tuple[int, ...]) -> Node:
+    """``node`` with its ``.field`` / ``[index]`` steps: one Access for the whole chain."""
+    return Access(node, steps, node.column, columns) if steps else node
+
+
+def _children(node: Node) -> Sequence[Node]:
     if isinstance(node, Access):
-        yield node.target
-        yield from (step for step in node.steps if not isinstance(step, str))
-    elif isinstance(node, Call):
-        yield from node.args
-    elif isinstance(node, Not):
-        yield node.operand
-    elif isinstance(node, Compare):
-        yield node.first
-        yield from (right for _, right in node.rest)
-    elif isinstance(node, Logical):
-        yield from node.operands
+        if all(isinstance(step, str) for step in node.steps):  # the usual a.b.c
+            return (node.target,)
+        return (node.target, *(step for step in node.steps if not isinstance(step, str)))
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, Not):
+        return (node.operand,)
+    if isinstance(node, Compare):
+        return (node.first, *(right for _, right in node.rest))
+    if isinstance(node, Logical):
+        return node.operands
+    return ()
 
 
 def _walk(node: Node) -> Iterator[Node]:
@@ -362,20 +399,29 @@ class Expression:
         ``("steps", "build", "data", "x")``; ``steps[inputs.id].outcome`` gives ``("steps",)``
         and ``("inputs", "id")``."""
         found: set[tuple[str, ...]] = set()
-        heads = set()  # contexts that start a path, which are not read whole
-        for node in _walk(self.root):
-            if isinstance(node, Access) and isinstance(node.target, Context):
-                heads.add(id(node.target))
+        pending = [self.root]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, Context):
+                found.add((node.name,))
+            elif isinstance(node, Access) and isinstance(node.target, Context):
+                # the context starts a path, so it is not read whole: not walked into
                 path = [node.target.name]
+                literal = True  # every step so far is a name or a literal key
                 for step in node.steps:
-                    if isinstance(step, Literal) and kind(step.value) in ("string", "number"):
-                        step = str(step.value)
-                    if not isinstance(step, str):
-                        break
-                    path.append(step)
+                    if isinstance(step, str):
+                        if literal:
+                            path.append(step)
+                        continue
+                    pending.append(step)
+                    if literal and isinstance(step, Literal) and kind(step.value) in _KEYS:
+                        path.append(str(step.value))
+                    else:
+                        literal = False
                 found.add(tuple(path))
-        contexts = (n for n in _walk(self.root) if isinstance(n, Context) and id(n) not in heads)
-        return found | {(node.name,) for node in contexts}
+            else:
+                pending.extend(_children(node))
+        return found
 
     def functions(self) -> set[str]:
         return {node.name for node in _walk(self.root) if isinstance(node, Call)}
@@ -402,7 +448,12 @@ def parse_in(text: str, *, source: str, base: int, contexts: set[str] | None = N
         )  # fmt: skip
     if not text.strip():
         raise _fail(source, base + 1, "the expression is empty", "write a value or a condition")
-    root = _Parser(_tokens(text, source, base), source).whole()
+    path = _PLAIN_PATH.fullmatch(text)
+    if path is not None:  # the parser would build the same node, at a few times the cost
+        name = _name(path[1], base + path.start(1) + 1)
+        root = _steps(_head(name), name.fields, name.dots)
+    else:
+        root = _Parser(_tokens(text, source, base), source).whole()
     expression = Expression(text, source, root, base)
     if contexts is not None:
         for node in _walk(expression.root):

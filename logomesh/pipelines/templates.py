@@ -10,6 +10,7 @@ which is GitHub's best-known trap, so it is refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,27 +37,31 @@ def _fail(source: str, column: int, message: str, fix: str) -> PipelineExpressio
     return failure_at(source, column, EvaluationFailure(message, fix))
 
 
+# Inside ``${{ }}``: anything but a quote or a brace, a brace not followed by another, or a
+# whole 'string' (``''`` inside it is a quote; the lookahead keeps it from ending inside a
+# run of quotes). The text it cannot take is the closing ``}}``, or what is never closed.
+_EXPRESSION_BODY = re.compile(r"(?:[^'}]+|\}(?!\})|'[^']*(?:''[^']*)*'(?!'))*")
+
+
 def _closing(text: str, start: int) -> int:
     """Where the ``}}`` that ends the expression starting at ``start`` is (``}}`` inside a
     quoted string does not count), or -1."""
-    i = start
-    while i < len(text):
-        if text[i] == "'":
-            i += 1
-            while i < len(text) and not (text[i] == "'" and text[i + 1 : i + 2] != "'"):
-                i += 2 if text[i] == "'" else 1
-            i += 1
-        elif text.startswith("}}", i):
-            return i
-        else:
-            i += 1
-    return -1
+    match = _EXPRESSION_BODY.match(text, start)
+    end = match.end() if match else start
+    return end if text.startswith("}}", end) else -1
 
 
 @lru_cache(maxsize=1024)
 def split(text: str) -> tuple[str | Expression, ...]:
-    """``text`` as literal pieces and parsed expressions, in order (cached: a pipeline
-    renders the same strings for every run and every ``for_each`` item)."""
+    """:func:`parse_template`, cached: a pipeline renders the same strings for every run
+    and every ``for_each`` item."""
+    return parse_template(text)
+
+
+def parse_template(text: str) -> tuple[str | Expression, ...]:
+    """``text`` as literal pieces and parsed expressions, in order. Validation reads each
+    string of a file once, so it parses without the cache: a large file would only evict
+    what runs use, and keep its own expressions alive."""
     pieces: list[str | Expression] = []
     position = 0
     while (opening := text.find("${{", position)) >= 0:
@@ -130,11 +135,28 @@ def find_templates(value: JSON, path: Path = ()) -> Iterator[Template]:
             yield from find_templates(item, (*path, key))
 
 
-def parse_condition(text: str, *, contexts: set[str] | None = None) -> Expression:
-    """An ``if:`` condition, bare (``success() && inputs.deploy``) or as one ``${{ }}``."""
+def parse_condition(
+    text: str, *, contexts: set[str] | None = None, cached: bool = True
+) -> Expression:
+    """An ``if:`` condition, bare (``success() && inputs.deploy``) or as one ``${{ }}``.
+
+    Cached (without ``contexts``): the executor asks for a step's condition on every run
+    and every ``for_each`` item; an error is not cached. Validation, which reads each
+    condition once, passes ``cached=False`` (see :func:`parse_template`)."""
+    if contexts is None and cached:
+        return _condition(text)
+    return _parse_condition(text, contexts)
+
+
+@lru_cache(maxsize=1024)
+def _condition(text: str) -> Expression:
+    return _parse_condition(text, None)
+
+
+def _parse_condition(text: str, contexts: set[str] | None) -> Expression:
     if "${{" not in text:
         return parse_in(text, source=text, base=0, contexts=contexts)
-    whole = _whole(split(text))
+    whole = _whole(parse_template(text))
     if whole is None:
         raise _fail(
             text, text.index("${{") + 1, "this if: mixes text with ${{ }}, so it would "

@@ -22,9 +22,15 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from logomesh.errors import PipelineExpressionError, PipelineValidationError, Problem
-from logomesh.pipelines.loader import LoadedDocument, PathKey, dotted, load_file
+from logomesh.pipelines.loader import (
+    LoadedDocument,
+    PathKey,
+    collection_paused,
+    dotted,
+    load_file,
+)
 from logomesh.pipelines.model import KEYS_AT, UNION_TAGS, Pipeline, used_pipeline
-from logomesh.pipelines.templates import parse_condition, split
+from logomesh.pipelines.templates import parse_condition, parse_template
 
 
 def references(text: str, *, whole_expression: bool = False) -> Iterator[tuple[str, str]]:
@@ -32,9 +38,11 @@ def references(text: str, *, whole_expression: bool = False) -> Iterator[tuple[s
     (the parser's :meth:`~.expressions.Expression.references`); ``whole_expression``: the
     string is an ``if:`` condition. A malformed expression raises PipelineExpressionError."""
     if whole_expression:
-        expressions = [parse_condition(text)]
+        expressions = [parse_condition(text, cached=False)]
+    elif "${{" in text:
+        expressions = [p for p in parse_template(text) if not isinstance(p, str)]
     else:
-        expressions = [piece for piece in split(text) if not isinstance(piece, str)]
+        return  # plain text (most strings of a file: ids in needs, commands' arguments)
     for expression in expressions:
         for path in sorted(expression.references()):
             if len(path) >= 2 and path[0] in ("steps", "inputs"):
@@ -65,11 +73,12 @@ def validate(
     """
     problems: list[Problem] = []
     pipeline: Pipeline | None = None
-    try:
-        pipeline = Pipeline.model_validate(document.data)
-    except ValidationError as exc:
-        problems.extend(_model_problems(document, exc.errors()))
-    problems.extend(_GraphCheck(document, known_commands, pipelines or {}).problems())
+    with collection_paused():  # a large file's models and expressions, all kept to the end
+        try:
+            pipeline = Pipeline.model_validate(document.data)
+        except ValidationError as exc:
+            problems.extend(_model_problems(document, exc.errors()))
+        problems.extend(_GraphCheck(document, known_commands, pipelines or {}).problems())
     if problems or pipeline is None:
         problems.sort(key=lambda p: (p.line, p.column))
         raise PipelineValidationError(tuple(problems))
@@ -369,12 +378,15 @@ _NAMES = frozenset({"id", "uses"})
 
 
 def _strings(value: Any, path: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
-    """Every string under a value, with its path; ``if:`` is an expression as a whole."""
+    """Every string under a value that may read a context, with its path: an ``if:`` (an
+    expression as a whole) or one with ``${{``. Others (ids in needs...) read nothing."""
     stack = [(value, path)]
     while stack:
         current, at = stack.pop()
         if isinstance(current, str):
-            yield at, current, len(at) == 3 and at[2] == "if"
+            condition = len(at) == 3 and at[2] == "if"
+            if condition or "${{" in current:
+                yield at, current, condition
         elif isinstance(current, dict):
             step_level = len(at) == 2 and at[0] == "steps"  # its id and uses are no templates
             stack.extend(

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logomesh.errors import LogoMeshError, PipelineExpressionError
-from logomesh.pipelines import evaluate, find_templates, parse, parse_condition, render
+from logomesh.pipelines import evaluate, find_templates, parse, parse_condition, render, templates
 
 CONTEXT: dict[str, Any] = {
     "inputs": {
@@ -340,6 +340,28 @@ def test_find_templates_and_conditions_report_errors_where_they_are() -> None:
     with pytest.raises(PipelineExpressionError, match="column 5: there is no context 'env'"):
         parse_condition("${{ env.X }}", contexts={"inputs"})
     assert parse_condition("${{ always() }}").uses_status_function
+
+
+def test_a_condition_is_parsed_once_however_often_a_run_asks_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The executor asks for a step's condition on every run (and for_each item): the
+    # per-step overhead budget is 1 ms, so it must not pay for the parser each time.
+    parses: list[str] = []
+    real = templates.parse_in
+
+    def counted(text: str, **kwargs: Any) -> Any:
+        parses.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(templates, "parse_in", counted)
+    bare, wrapped = "inputs.n > 2 && 'cache-test-1' != ''", "${{ inputs.n < 2 || 'cache-test-2' }}"
+    assert all(parse_condition(bare) is parse_condition(bare) for _ in range(3))
+    assert all(parse_condition(wrapped) is parse_condition(wrapped) for _ in range(3))
+    assert len(parses) == 2
+    for _ in range(2):  # a bad one is not remembered as good: it fails each time
+        with pytest.raises(PipelineExpressionError, match="mixes text"):
+            parse_condition("x ${{ 'cache-test-3' }}")
 
 
 def test_unknown_contexts_can_be_refused_when_parsing() -> None:

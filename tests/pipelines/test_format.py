@@ -300,6 +300,13 @@ def test_deep_aliases_are_refused_at_the_alias() -> None:
     assert problems_of(alias_only)[0].startswith("p.yaml:3:")
 
 
+def test_an_alias_in_a_key_place_is_refused_at_its_mapping() -> None:
+    # Found by the fuzz test below: the path once ended in the key not yet read (None).
+    assert problems_of("{*1") == [f"p.yaml:1:2: {NO_ANCHORS}"]
+    text = pipeline_text("  - id: a\n    *x: audit.query\n")
+    assert problems_of(text) == [f"p.yaml:5:5: steps[0]: {NO_ANCHORS}"]
+
+
 def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     with path.open("wb") as handle:
