@@ -280,9 +280,9 @@ class _Composer:
                         continue
                     if frame is None:
                         path: PathKey = ()
-                    elif frame.mapping:
+                    elif frame.key is not None:  # a mapping's value
                         path = (*frame.path, frame.key)
-                    else:
+                    else:  # a sequence's item
                         path = (*frame.path, len(frame.container))
                     depth = len(stack)
                     if (
