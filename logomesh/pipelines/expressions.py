@@ -192,12 +192,12 @@ def _tokens(text: str, source: str, base: int) -> list[_Token]:
 def _name(text: str, column: int) -> _Token:
     if "." not in text:
         return _Token("name", text, column, None, "name")
-    head, *fields = text.split(".")
-    dots, at = [], column + len(head)
-    for field in fields:
+    names = text.split(".")
+    dots, at = [], column - 1
+    for name in names[:-1]:
+        at += len(name) + 1
         dots.append(at)
-        at += len(field) + 1
-    return _Token("name", head, column, None, "name", tuple(fields), tuple(dots))
+    return _Token("name", names[0], column, None, "name", tuple(names[1:]), tuple(dots))
 
 
 _KEYWORDS: dict[str, JSON] = {"true": True, "false": False, "null": None}

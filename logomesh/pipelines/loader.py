@@ -171,6 +171,8 @@ def _decode(data: bytes, file: str) -> str:
 
 
 def _refuse_tabs(text: str, file: str) -> None:
+    if "\t" not in text:  # the usual file: nothing to look for line by line
+        return
     problems = []
     for number, line in enumerate(text.splitlines(), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
