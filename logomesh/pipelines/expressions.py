@@ -213,8 +213,9 @@ _LEVELS.update(dict.fromkeys(("<", "<=", ">", ">="), _RELATION))
 
 
 class _Parser:
-    """Recursive descent, loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=``, ``!``,
-    then a value with its ``.field`` / ``[index]`` steps."""
+    """Loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=`` (by precedence climbing,
+    :meth:`binary`), then ``!`` and a value with its ``.field`` / ``[index]`` steps (by
+    recursive descent)."""
 
     def __init__(self, tokens: list[_Token], source: str) -> None:
         self.tokens, self.source = tokens, source
@@ -363,8 +364,6 @@ def _steps(node: Node, steps: tuple[str | Node, ...], columns: tuple[int, ...]) 
 
 def _children(node: Node) -> Sequence[Node]:
     if isinstance(node, Access):
-        if all(isinstance(step, str) for step in node.steps):  # the usual a.b.c
-            return (node.target,)
         return (node.target, *(step for step in node.steps if not isinstance(step, str)))
     if isinstance(node, Call):
         return node.args
