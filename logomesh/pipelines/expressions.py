@@ -192,12 +192,12 @@ def _tokens(text: str, source: str, base: int) -> list[_Token]:
 def _name(text: str, column: int) -> _Token:
     if "." not in text:
         return _Token("name", text, column, None, "name")
-    head, *fields = text.split(".")
-    dots, at = [], column + len(head)
-    for field in fields:
+    names = text.split(".")
+    dots, at = [], column - 1
+    for name in names[:-1]:
+        at += len(name) + 1
         dots.append(at)
-        at += len(field) + 1
-    return _Token("name", head, column, None, "name", tuple(fields), tuple(dots))
+    return _Token("name", names[0], column, None, "name", tuple(names[1:]), tuple(dots))
 
 
 _KEYWORDS: dict[str, JSON] = {"true": True, "false": False, "null": None}
@@ -213,8 +213,9 @@ _LEVELS.update(dict.fromkeys(("<", "<=", ">", ">="), _RELATION))
 
 
 class _Parser:
-    """Recursive descent, loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=``, ``!``,
-    then a value with its ``.field`` / ``[index]`` steps."""
+    """Loosest first: ``||``, ``&&``, ``== !=``, ``< <= > >=`` (by precedence climbing,
+    :meth:`binary`), then ``!`` and a value with its ``.field`` / ``[index]`` steps (by
+    recursive descent)."""
 
     def __init__(self, tokens: list[_Token], source: str) -> None:
         self.tokens, self.source = tokens, source
@@ -363,8 +364,6 @@ def _steps(node: Node, steps: tuple[str | Node, ...], columns: tuple[int, ...]) 
 
 def _children(node: Node) -> Sequence[Node]:
     if isinstance(node, Access):
-        if all(isinstance(step, str) for step in node.steps):  # the usual a.b.c
-            return (node.target,)
         return (node.target, *(step for step in node.steps if not isinstance(step, str)))
     if isinstance(node, Call):
         return node.args

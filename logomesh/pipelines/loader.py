@@ -171,6 +171,8 @@ def _decode(data: bytes, file: str) -> str:
 
 
 def _refuse_tabs(text: str, file: str) -> None:
+    if "\t" not in text:  # the usual file: nothing to look for line by line
+        return
     problems = []
     for number, line in enumerate(text.splitlines(), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
@@ -280,10 +282,9 @@ class _Composer:
                         continue
                     if frame is None:
                         path: PathKey = ()
-                    elif frame.mapping:
-                        assert frame.key is not None  # a value follows its key
+                    elif frame.key is not None:  # a mapping's value
                         path = (*frame.path, frame.key)
-                    else:
+                    else:  # a sequence's item
                         path = (*frame.path, len(frame.container))
                     depth = len(stack)
                     if (

@@ -64,10 +64,7 @@ def parse_template(text: str) -> tuple[str | Expression, ...]:
     what runs use, and keep its own expressions alive."""
     pieces: list[str | Expression] = []
     position = 0
-    while (opening := text.find("${{", position)) >= 0:
-        close = _closing(text, opening + 3)
-        if close < 0:
-            raise _fail(text, opening + 1, "this ${{ is never closed", "end the expression with }}")
+    for opening, close in spans(text):
         if opening > position:
             pieces.append(text[position:opening])
         pieces.append(parse_in(text[opening + 3 : close], source=text, base=opening + 3))
@@ -75,6 +72,18 @@ def parse_template(text: str) -> tuple[str | Expression, ...]:
     if position < len(text):
         pieces.append(text[position:])
     return tuple(pieces)
+
+
+def spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where each ``${{ }}`` of ``text`` is: the offsets of its ``${{`` and of its ``}}``,
+    in order (one that is never closed raises when the scan reaches it)."""
+    position = 0
+    while (opening := text.find("${{", position)) >= 0:
+        close = _closing(text, opening + 3)
+        if close < 0:
+            raise _fail(text, opening + 1, "this ${{ is never closed", "end the expression with }}")
+        yield opening, close
+        position = close + 2
 
 
 def _whole(pieces: tuple[str | Expression, ...]) -> Expression | None:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from logomesh.errors import PipelineExpressionError, PipelineValidationError, Problem
+from logomesh.pipelines.expressions import Expression, parse_in
 from logomesh.pipelines.loader import (
     LoadedDocument,
     PathKey,
@@ -30,23 +31,42 @@ from logomesh.pipelines.loader import (
     load_file,
 )
 from logomesh.pipelines.model import KEYS_AT, UNION_TAGS, Pipeline, used_pipeline
-from logomesh.pipelines.templates import parse_condition, parse_template
+from logomesh.pipelines.templates import parse_condition, spans
+
+Reads = list[tuple[str, str]]  # (context, name) of each steps.X / inputs.x read
 
 
-def references(text: str, *, whole_expression: bool = False) -> Iterator[tuple[str, str]]:
+def references(
+    text: str, *, whole_expression: bool = False, memo: dict[str, Reads] | None = None
+) -> Iterator[tuple[str, str]]:
     """(context, name) for each ``steps.X`` / ``inputs.x`` that a string's expressions read
     (the parser's :meth:`~.expressions.Expression.references`); ``whole_expression``: the
-    string is an ``if:`` condition. A malformed expression raises PipelineExpressionError."""
+    string is an ``if:`` condition. A malformed expression raises PipelineExpressionError.
+
+    ``memo`` remembers what each expression reads by its text, for one file: the same
+    expression (``inputs.name``) is written in many steps, and what it reads does not depend
+    on where it is (only its errors do, and a malformed one is never remembered)."""
+    if whole_expression and "${{" in text:
+        yield from _reads(parse_condition(text, cached=False))  # ${{ }} around, or a mistake
+        return
+    found: Iterable[tuple[str, int]]  # each expression, and where it starts in the text
     if whole_expression:
-        expressions = [parse_condition(text, cached=False)]
+        found = [(text, 0)]
     elif "${{" in text:
-        expressions = [p for p in parse_template(text) if not isinstance(p, str)]
+        found = ((text[opening + 3 : close], opening + 3) for opening, close in spans(text))
     else:
         return  # plain text (most strings of a file: ids in needs, commands' arguments)
-    for expression in expressions:
-        for path in sorted(expression.references()):
-            if len(path) >= 2 and path[0] in ("steps", "inputs"):
-                yield path[0], path[1]
+    memo = {} if memo is None else memo
+    for expression, base in found:
+        reads = memo.get(expression)
+        if reads is None:
+            reads = memo[expression] = _reads(parse_in(expression, source=text, base=base))
+        yield from reads
+
+
+def _reads(expression: Expression) -> Reads:
+    paths = sorted(expression.references())
+    return [(p[0], p[1]) for p in paths if len(p) >= 2 and p[0] in ("steps", "inputs")]
 
 
 def load_pipeline(
@@ -169,6 +189,7 @@ class _GraphCheck:
         self.found: list[Problem] = []
         self.index: dict[str, int] = {}  # step id -> its first position in the file
         self.needs: list[list[int]] = []
+        self.reads: dict[str, Reads] = {}  # see references()
 
     def problems(self) -> list[Problem]:
         self._ids()
@@ -281,10 +302,10 @@ class _GraphCheck:
                 if message:
                     self.add(path, message)
 
-    def _read(self, path: PathKey, text: str, whole: bool) -> list[tuple[str, str]]:
+    def _read(self, path: PathKey, text: str, whole: bool) -> Reads:
         """What the string's expressions read; a malformed one is a problem of its own."""
         try:
-            return list(references(text, whole_expression=whole))
+            return list(references(text, whole_expression=whole, memo=self.reads))
         except PipelineExpressionError as exc:
             self.add(path, exc.user_message)
             return []

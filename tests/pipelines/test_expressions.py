@@ -20,7 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logomesh.errors import LogoMeshError, PipelineExpressionError
-from logomesh.pipelines import evaluate, find_templates, parse, parse_condition, render, templates
+from logomesh.pipelines import (
+    evaluate,
+    expressions,
+    find_templates,
+    parse,
+    parse_condition,
+    render,
+    templates,
+)
 
 CONTEXT: dict[str, Any] = {
     "inputs": {
@@ -348,7 +356,7 @@ def test_a_condition_is_parsed_once_however_often_a_run_asks_for_it(
     # The executor asks for a step's condition on every run (and for_each item): the
     # per-step overhead budget is 1 ms, so it must not pay for the parser each time.
     parses: list[str] = []
-    real = templates.parse_in
+    real = expressions.parse_in
 
     def counted(text: str, **kwargs: Any) -> Any:
         parses.append(text)
@@ -511,3 +519,19 @@ def test_no_evaluation_reaches_a_python_object(text: str, data: Any) -> None:
     except PipelineExpressionError:
         return
     assert _is_plain_json(result)
+
+
+FIELD = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,5}", fullmatch=True) | st.sampled_from(
+    ["true", "null", "success", "contains", "inputs", "steps"]
+)
+
+
+@FAST
+@given(st.lists(FIELD, min_size=1, max_size=5), st.sampled_from(["", " ", "\n\t "]))
+def test_a_bare_path_is_read_as_the_parser_reads_it(fields: list[str], space: str) -> None:
+    # A bare path skips the parser (most expressions are one): the node must be the same.
+    text = space + ".".join(fields) + space
+    parser = expressions._Parser(expressions._tokens(text, text, 0), text)
+    assert parse(text).root == parser.whole()
+    spaced = " . ".join(fields)  # a path written with spaces is not one token: same reading
+    assert parse(spaced).references() == parse(".".join(fields)).references()

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logomesh.errors import LogoMeshError, PipelineValidationError, Problem
-from logomesh.pipelines import loader
+from logomesh.pipelines import loader, validation
 from logomesh.pipelines.loader import load_bytes, load_file
 from logomesh.pipelines.model import Pipeline, PipelineUse, schema
 from logomesh.pipelines.validation import load_pipeline, pipelines_used, references, validate
@@ -220,6 +220,28 @@ def test_the_stand_in_reference_finder() -> None:
     assert found == {("steps", "a"), ("inputs", "b")}
     assert set(references("steps.a.outcome == 'x'", whole_expression=True)) == {("steps", "a")}
     assert set(references("${{ foo.steps.x }}")) == set()
+
+
+def test_an_expression_in_many_steps_is_parsed_once_and_each_mistake_reported_where_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[str] = []
+    real = validation.parse_in
+
+    def counted(text: str, **kwargs: object) -> object:
+        parsed.append(text)
+        return real(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validation, "parse_in", counted)
+    same = "    with: {a: '${{ inputs.x }}', b: 'x ${{ inputs.x }}', c: '${{ inputs.x + 1 }}'}\n"
+    text = pipeline_text(*(f"  - id: s{i}\n    uses: audit.query\n{same}" for i in range(3)),
+                         extra="inputs:\n  x: {}\n")  # fmt: skip
+    mistake = "there is no arithmetic: use format('{0}{1}', a, b) to join strings"
+    assert [p.split(": ", 2)[:2] for p in problems_of(text)] == [
+        [f"p.yaml:{line}:61", f"steps[{i}].with.c"] for i, line in ((0, 8), (1, 11), (2, 14))
+    ]
+    assert all(mistake in p for p in problems_of(text))
+    assert parsed.count(" inputs.x ") == 2  # once per validation (problems_of ran twice)
 
 
 def test_unknown_commands_are_named_with_the_closest_one() -> None:
