@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import PipelineError, PipelineValidationError, Problem
-from logomesh.pipelines.loader import LoadedDocument, load_bytes
+from logomesh.pipelines.loader import LoadedDocument, collection_paused, load_bytes
 from logomesh.pipelines.model import MANAGEMENT_VERBS, PIPELINE_NAME, Pipeline, used_pipeline
 from logomesh.pipelines.validation import pipelines_used, validate
 
@@ -77,6 +77,10 @@ class PipelineCatalogue:
 
     def load(self) -> None:
         """Find, read and validate every pipeline file; broken ones keep their problems."""
+        with collection_paused():  # one collection after the whole workspace, not per file
+            self._load()
+
+    def _load(self) -> None:
         self.entries = [read_entry(path) for path in _files(self.folders)]
         documents = [e for e in self.entries if e.document is not None]
         _refuse_clashes(documents)
