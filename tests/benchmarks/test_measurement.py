@@ -56,10 +56,20 @@ def test_overhead_is_the_percentile_of_per_pair_differences_not_of_each_side() -
 
 
 def test_process_memory_sees_an_allocation_in_this_process() -> None:
+    """Private pages count in full. A fork by any other thread of this test process (a
+    subprocess started with a preexec_fn is a real fork) shares every page until the child
+    execs, and USS/PSS dip for that moment: the largest of a few readings counts. (Seen
+    once in a full run, on a loaded machine: USS grew 56.6 MB for the 64 MB block.)"""
     before = process_memory()
     block = bytearray(64 * MB)
     block[::4096] = b"x" * len(block[::4096])  # touch every page: resident, not reserved
-    grown = process_memory() - before
+    readings = []
+    for _ in range(5):
+        readings.append(process_memory() - before)
+        if readings[-1].uss >= 60 * MB:
+            break
+        time.sleep(0.2)
+    grown = max(readings, key=lambda memory: memory.uss)
     del block
     assert grown.rss >= 60 * MB
     assert grown.pss >= 60 * MB and grown.uss >= 60 * MB  # private pages count in full
