@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from functools import cached_property
@@ -44,26 +43,18 @@ from logomesh.commands.models import (
     ErrorInfo,
 )
 from logomesh.commands.registry import CommandRegistry
-from logomesh.commands.threads import (
-    ThreadWork,
-    ThreadWorks,
-    follow_up,
-    still_running_message,
-    stopped_message,
-)
+from logomesh.commands.threads import ThreadWorks
 from logomesh.commands.values import Actor, Outcome, RiskLevel
 from logomesh.config import Settings
+from logomesh.deadline import timed_out
 from logomesh.errors import (
     AuditError,
-    CommandStillRunningError,
-    CommandTimeoutError,
     InvalidArgumentsError,
     LogoMeshError,
     PermissionDeniedError,
 )
 from logomesh.events import (
     AuditRecorded,
-    BackgroundWorkFinished,
     CommandFinished,
     CommandStarted,
     EventBus,
@@ -414,36 +405,7 @@ class Engine:
             async with asyncio.timeout(timeout):
                 return await spec.handler(context, args)
         except TimeoutError:
-            raise await self._timed_out(spec, timeout, context.threads, attempt) from None
-
-    async def _timed_out(
-        self, spec: CommandSpec, limit_s: float, works: ThreadWorks, attempt: Attempt
-    ) -> CommandTimeoutError:
-        """The honest error for a deadline: "stopped" only when nothing of it still runs."""
-        running = await works.settle()
-        if not running:
-            done = [work.what for work in works.stopped() if work.error() is None]
-            if done:  # it ended as the deadline passed: its effects are there
-                attempt.details["finished_at_deadline"] = done
-            return CommandTimeoutError(stopped_message(spec.name, limit_s, works.stopped()))
-        correlation_id = attempt.request.correlation_id
-        attempt.details["still_running"] = True
-        attempt.details["still_running_work"] = [work.what for work in running]
-        follow_up(running, self.events, correlation_id, functools.partial(self._late, attempt))
-        return CommandStillRunningError(
-            still_running_message(spec.name, limit_s, running, correlation_id)
-        )
-
-    def _late(self, attempt: Attempt, work: ThreadWork) -> None:
-        """Audit how work that outlived its command's timeout ended (in a thread)."""
-        entry = attempt.late_entry(work)
-        self.record_audit_sync(entry)
-        request = attempt.request
-        self.events.publish_threadsafe(
-            BackgroundWorkFinished(
-                request.correlation_id, request.command, work.what, str(entry.outcome), entry.error
-            )
-        )
+            raise await timed_out(self, spec, timeout, context.threads, attempt) from None
 
     async def _conclude(
         self,

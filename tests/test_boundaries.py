@@ -88,7 +88,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # features
     frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
     frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine
-    frozenset({"engine", "attempt"}),
+    frozenset({"engine", "attempt", "deadline"}),
     frozenset({"composition"}),
     frozenset({"cli", "__main__"}),  # the adapter
 )
