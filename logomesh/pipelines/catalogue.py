@@ -26,7 +26,7 @@ from logomesh.commands.values import RiskLevel
 from logomesh.errors import PipelineError, PipelineValidationError, Problem
 from logomesh.pipelines.loader import LoadedDocument, collection_paused, load_bytes
 from logomesh.pipelines.model import MANAGEMENT_VERBS, PIPELINE_NAME, Pipeline, used_pipeline
-from logomesh.pipelines.validation import pipelines_used, validate
+from logomesh.pipelines.validation import validate
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -54,11 +54,6 @@ class Entry:
     def valid(self) -> bool:
         return self.pipeline is not None and not self.problems
 
-    @property
-    def uses(self) -> frozenset[str]:
-        """The pipelines its steps use."""
-        return pipelines_used(self.pipeline) if self.pipeline is not None else frozenset()
-
 
 class PipelineCatalogue:
     """The pipelines one engine knows, by name."""
@@ -68,7 +63,9 @@ class PipelineCatalogue:
         self.entries: list[Entry] = []
         # ``pipeline rerun --failed`` hands the steps to keep to the run it starts.
         self._reuse: dict[str, dict[str, StepResult]] = {}
-        self._inputs: dict[str, set[str]] = {}  # each pipeline's input names, from its file
+        # Each pipeline's input names and the pipelines it uses, read from its file.
+        self._inputs: dict[str, set[str]] = {}
+        self._uses: dict[str, frozenset[str]] = {}
 
     @property
     def folders(self) -> list[Path]:
@@ -84,25 +81,32 @@ class PipelineCatalogue:
         self.entries = [read_entry(path) for path in _files(self.folders)]
         documents = [e for e in self.entries if e.document is not None]
         _refuse_clashes(documents)
-        uses = {e.name: _pipelines_used(e.document) for e in documents if e.name and e.document}
-        self._inputs = {e.name: _input_names(e.document) for e in documents
-                        if e.name and e.document}  # fmt: skip
-        known = {spec.name for spec in self.engine.registry} | {f"pipeline.{n}" for n in uses}
+        named = [(e.name, e.document) for e in documents if e.name and e.document]
+        self._uses = {name: _pipelines_used(document) for name, document in named}
+        self._inputs = {name: _input_names(document) for name, document in named}
         for entry in documents:
-            if entry.problems:
-                continue
-            assert entry.document is not None
-            others = {name: used for name, used in uses.items() if name != entry.name}
-            self.check(entry, known, others)
+            if not entry.problems:
+                self.check(entry)
         _refuse_broken_uses(documents)
         broken = [entry.path.name for entry in self.entries if entry.problems]
         if broken:
             logger.warning("pipeline files not loaded: %s (`logomesh pipeline validate` says "
                            "why)", ", ".join(broken))  # fmt: skip
 
-    def check(self, entry: Entry, known: set[str], others: dict[str, frozenset[str]]) -> None:
-        """Validate a loaded entry: the file itself, then its steps' argument names."""
+    def check_file(self, path: Path) -> Entry:
+        """One file (``pipeline validate FILE``), checked as loading the workspace would."""
+        entry = read_entry(self.engine.settings.workspace / path)
+        if entry.document is not None and not entry.problems:
+            self.check(entry)
+        return entry
+
+    def check(self, entry: Entry) -> None:
+        """Validate a loaded entry against the engine's commands and the workspace's other
+        pipelines: the file itself, then its steps' argument names."""
         assert entry.document is not None
+        known = {spec.name for spec in self.engine.registry}
+        known |= {f"pipeline.{name}" for name in self._uses}
+        others = {name: used for name, used in self._uses.items() if name != entry.name}
         try:
             entry.pipeline = validate(entry.document, known_commands=known, pipelines=others)
         except PipelineValidationError as exc:

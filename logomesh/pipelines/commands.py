@@ -21,7 +21,7 @@ from logomesh.errors import (
     PipelineRunFailedError,
     PipelineValidationError,
 )
-from logomesh.pipelines.catalogue import Entry, PipelineCatalogue, read_entry
+from logomesh.pipelines.catalogue import Entry, PipelineCatalogue
 from logomesh.pipelines.executor import StepResult
 from logomesh.pipelines.model import schema
 from logomesh.pipelines.store import RunRecord, StepState
@@ -86,7 +86,7 @@ class ValidateArgs(_Args):
 async def pipeline_validate(ctx: CommandContext, args: ValidateArgs) -> CommandOutput:
     catalogue = ctx.engine.pipelines
     if args.file is not None:
-        entries = [await asyncio.to_thread(_check_one, catalogue, Path(args.file))]
+        entries = [await asyncio.to_thread(catalogue.check_file, Path(args.file))]
     else:
         entries = catalogue.entries
     problems = tuple(problem for entry in entries for problem in entry.problems)
@@ -94,18 +94,6 @@ async def pipeline_validate(ctx: CommandContext, args: ValidateArgs) -> CommandO
         raise PipelineValidationError(problems)
     rows = [_row(catalogue, entry) for entry in entries]
     return CommandOutput(data=rows, message=f"{len(rows)} pipeline files are valid.")
-
-
-def _check_one(catalogue: PipelineCatalogue, path: Path) -> Entry:
-    """One file, validated against the engine's commands and the workspace's pipelines."""
-    path = catalogue.engine.settings.workspace / path
-    entry = read_entry(path)
-    if entry.document is None or entry.problems:
-        return entry
-    known = {spec.name for spec in catalogue.engine.registry}
-    others = {e.name: e.uses for e in catalogue.valid() if e.name and e.name != entry.name}
-    catalogue.check(entry, known, others)
-    return entry
 
 
 @command(

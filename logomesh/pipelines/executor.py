@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from logomesh.commands.models import CommandRequest, CommandResult
+from logomesh.commands.models import CommandRequest, CommandResult, ErrorInfo
 from logomesh.commands.values import Actor, Outcome, Source, new_id
 from logomesh.errors import PipelineExpressionError
 from logomesh.events import CommandProgress, Event
@@ -435,8 +435,6 @@ def _delay(retry: RetrySpec, attempt: int) -> float:
 
 def _failed(command: str, message: str) -> CommandResult:
     """A step that could not even be asked for (its arguments did not render)."""
-    from logomesh.commands.models import ErrorInfo
-
     return CommandResult(command, Outcome.ERROR, new_id(), message=message,
                          error=ErrorInfo("pipeline.expression", message))  # fmt: skip
 

@@ -10,6 +10,7 @@ and a pipeline used as a step nests its run under the step.
 
 from __future__ import annotations
 
+from collections import Counter
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -149,9 +150,7 @@ def _output(name: str, result: RunResult) -> CommandOutput:
             f"{result.run_id}`; `logomesh pipeline rerun {result.run_id} --failed` runs the "
             "failed steps again."
         )
-    counts: dict[str, int] = {}
-    for step in result.steps.values():
-        counts[str(step.state)] = counts.get(str(step.state), 0) + 1
+    counts = Counter(str(step.state) for step in result.steps.values())
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     message = f"Pipeline {name} succeeded (run {result.run_id}): {summary}."
     if result.warnings:
