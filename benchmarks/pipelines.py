@@ -32,7 +32,7 @@ from logomesh.pipelines.events import PipelineRunStarted
 from logomesh.pipelines.executor import RunOptions, RunResult, run_pipeline
 from logomesh.pipelines.loader import load_bytes
 from logomesh.pipelines.model import Pipeline
-from logomesh.pipelines.store import RunState
+from logomesh.pipelines.states import RunState
 from logomesh.pipelines.validation import validate
 
 OVERHEAD_TARGET_MS = 1.0

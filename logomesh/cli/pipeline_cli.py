@@ -24,6 +24,7 @@ from logomesh.cli.session import (
     execute,
     exit_code_for,
     parse_assignments,
+    run_quietly,
     state_of,
     terminal_confirmer,
 )
@@ -61,8 +62,6 @@ def validate(
 @app.command()
 def schema(ctx: typer.Context) -> None:
     """Print the JSON Schema of pipeline files (for an editor's YAML/JSON validation)."""
-    from logomesh.cli.session import run_quietly
-
     result = run_quietly(ctx, "pipeline.schema")
     print(json.dumps(result.data, indent=2, ensure_ascii=False))
 

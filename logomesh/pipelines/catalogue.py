@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import PipelineError, PipelineValidationError, Problem
+from logomesh.pipelines.files import pipeline_files, pipeline_folders
 from logomesh.pipelines.loader import LoadedDocument, collection_paused, load_bytes
 from logomesh.pipelines.model import MANAGEMENT_VERBS, PIPELINE_NAME, Pipeline, used_pipeline
 from logomesh.pipelines.validation import validate
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUFFIXES = (".yaml", ".yml", ".json")
 RESERVED = MANAGEMENT_VERBS  # no pipeline may take their names
 
 
@@ -69,8 +69,7 @@ class PipelineCatalogue:
 
     @property
     def folders(self) -> list[Path]:
-        settings = self.engine.settings
-        return [settings.workspace / path for path in settings.pipelines.paths]
+        return pipeline_folders(self.engine.settings)
 
     def load(self) -> None:
         """Find, read and validate every pipeline file; broken ones keep their problems."""
@@ -78,7 +77,7 @@ class PipelineCatalogue:
             self._load()
 
     def _load(self) -> None:
-        self.entries = [read_entry(path) for path in _files(self.folders)]
+        self.entries = [read_entry(path) for path in pipeline_files(self.folders)]
         documents = [e for e in self.entries if e.document is not None]
         _refuse_clashes(documents)
         named = [(e.name, e.document) for e in documents if e.name and e.document]
@@ -153,15 +152,6 @@ class PipelineCatalogue:
 
     def take_over(self, correlation_id: str) -> dict[str, StepResult]:
         return self._reuse.pop(correlation_id, {})
-
-
-def _files(folders: list[Path]) -> list[Path]:
-    found: list[Path] = []
-    for folder in folders:
-        if folder.is_dir():
-            found.extend(sorted(p for p in folder.iterdir()
-                                if p.suffix in SUFFIXES and p.is_file()))  # fmt: skip
-    return found
 
 
 def read_entry(path: Path) -> Entry:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -21,11 +21,15 @@ from logomesh.errors import (
     PipelineRunFailedError,
     PipelineValidationError,
 )
-from logomesh.pipelines.catalogue import Entry, PipelineCatalogue
-from logomesh.pipelines.executor import StepResult
-from logomesh.pipelines.model import schema
-from logomesh.pipelines.store import RunRecord, StepState
+from logomesh.pipelines.states import StepState
 from logomesh.security.redaction import REDACTED
+
+if TYPE_CHECKING:
+    # Imported where used: the file format, the executor and the stored runs load only
+    # when a pipeline command runs, not whenever an engine is built.
+    from logomesh.pipelines.catalogue import Entry, PipelineCatalogue
+    from logomesh.pipelines.executor import StepResult
+    from logomesh.pipelines.store import RunRecord
 
 
 class _Args(BaseModel):
@@ -104,6 +108,8 @@ async def pipeline_validate(ctx: CommandContext, args: ValidateArgs) -> CommandO
     examples=("show the pipeline file schema",),
 )
 async def pipeline_schema(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    from logomesh.pipelines.model import schema
+
     return CommandOutput(data=schema(), message="The JSON Schema of a pipeline file.")
 
 
@@ -242,6 +248,8 @@ def _holds_redacted(value: Any) -> bool:
 
 def _kept(run: RunRecord) -> dict[str, StepResult]:
     """The steps of ``run`` that succeeded, as results that stand in the new run."""
+    from logomesh.pipelines.executor import StepResult
+
     return {
         step.step_id: StepResult(StepState.SUCCEEDED, step.attempts, step.outcome, step.output,
                                  f"kept from run {run.id}", audit_id=step.audit_id)

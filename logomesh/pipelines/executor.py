@@ -47,7 +47,8 @@ from logomesh.pipelines.events import (
 from logomesh.pipelines.graph import Scheduler, StepGraph
 from logomesh.pipelines.model import PipelineUse, RetrySpec, Step
 from logomesh.pipelines.recorder import RunRecorder, RunStart
-from logomesh.pipelines.store import RunState, RunStore, StepState, StepUpdate
+from logomesh.pipelines.states import RunState, StepState
+from logomesh.pipelines.store import RunStore, StepUpdate
 from logomesh.pipelines.templates import parse_condition, render
 from logomesh.pipelines.values import is_truthy
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from logomesh.commands.feature import Feature, collect_commands
 from logomesh.pipelines import commands
+from logomesh.pipelines.files import pipeline_files, pipeline_folders
 from logomesh.pipelines.pipeline_command import pipeline_spec
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 
 def _install(engine: Engine) -> None:
+    if not pipeline_files(pipeline_folders(engine.settings)):
+        return  # nothing to load: the file format's machinery stays unimported
     catalogue = engine.pipelines
     catalogue.load()
     for entry in catalogue.valid():

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 from logomesh.commands.models import CommandContext, CommandOutput, CommandSpec
 from logomesh.errors import PipelineError, PipelineRunCancelledError, PipelineRunFailedError
 from logomesh.pipelines.events import StepFinished
-from logomesh.pipelines.executor import RunOptions, RunResult, run_pipeline
-from logomesh.pipelines.store import RunState, StepState
+from logomesh.pipelines.states import RunState, StepState
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
     from logomesh.pipelines.catalogue import Entry
+    from logomesh.pipelines.executor import RunResult
     from logomesh.pipelines.model import InputSpec, Pipeline
 
 RUN_PERMISSION = "pipeline.run"
@@ -100,6 +100,8 @@ async def run_named(ctx: CommandContext, name: str, inputs: dict[str, Any]) -> C
             "that uses itself through others never ends. `logomesh pipeline validate` finds it."
         )
     _depth.set(depth + 1)  # this task's context: the steps' tasks copy it
+    from logomesh.pipelines.executor import RunOptions, run_pipeline  # loads with a run
+
     engine = ctx.engine
     entry = engine.pipelines.get(name)
     assert entry.pipeline is not None

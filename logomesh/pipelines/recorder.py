@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from logomesh.errors import StorageError
-from logomesh.pipelines.store import RunState, RunStore, StepUpdate
+from logomesh.pipelines.states import RunState
+from logomesh.pipelines.store import RunStore, StepUpdate
 
 logger = logging.getLogger(__name__)
 

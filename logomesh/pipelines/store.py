@@ -19,7 +19,6 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import psutil
@@ -27,33 +26,10 @@ from sqlalchemy import RowMapping, bindparam, func, insert, select, update
 
 from logomesh.canonical import canonical_json, format_timestamp
 from logomesh.errors import PipelineRunNotFoundError
+from logomesh.pipelines.states import FINISHED_STEP, RunState, StepState
 from logomesh.security.redaction import redact
 from logomesh.storage.database import Database
 from logomesh.storage.tables import pipeline_runs, pipeline_steps
-
-
-class RunState(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"  # its process ended without finishing it
-
-
-class StepState(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-
-FINISHED_RUN = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
-FINISHED_STEP = frozenset(
-    {StepState.SUCCEEDED, StepState.FAILED, StepState.SKIPPED, StepState.CANCELLED}
-)
 
 
 @dataclass(frozen=True, slots=True)

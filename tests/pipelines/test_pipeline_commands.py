@@ -274,3 +274,27 @@ steps:
     }
     [step] = engine.audit.store.query(AuditFilter(action="t.echo"))
     assert step.outcome == "cancelled"
+
+
+def test_an_engine_without_pipeline_files_loads_none_of_their_machinery(
+    workspace: Path, test_env: dict[str, str]
+) -> None:
+    """Building an engine stays cheap: with no pipeline files, neither YAML, nor the file
+    format's models, nor the executor is imported (a fresh process, to see its modules)."""
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from logomesh.composition import build_engine\nfrom logomesh.config import load_settings\n"
+        f"settings = load_settings(Path({str(workspace)!r}), environ={test_env!r}).settings\n"
+        "engine = build_engine(settings)\n"
+        "assert 'pipeline.list' in engine.registry\n"
+        "heavy = ('yaml', 'logomesh.pipelines.model', 'logomesh.pipelines.executor',"
+        " 'logomesh.pipelines.store')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+        "engine.close()\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == ""
