@@ -192,7 +192,28 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+@app.command(
+    "lsp",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def lsp(ctx: typer.Context) -> None:
+    """Run the language server for editors (stdio; --tcp HOST:PORT; --help for more)."""
+    raise typer.Exit(_run_lsp(list(ctx.args)))
+
+
+def _run_lsp(argv: list[str]) -> int:
+    from lsp_server.__main__ import main as lsp_main
+
+    return lsp_main(argv)
+
+
 def main() -> None:
+    import sys
+
+    # An editor waits for the server's first answer: `logomesh lsp` skips typer's start-up.
+    if sys.argv[1:2] == ["lsp"]:
+        raise SystemExit(_run_lsp(sys.argv[2:]))
     app()
 
 

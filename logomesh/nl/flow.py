@@ -130,11 +130,14 @@ async def execute_text(
     *,
     dry_run: bool = False,
     confirmed: bool = False,
+    wait_for_approval: bool = False,
 ) -> TextOutcome:
     """Interpret ``text`` and run the proposal if the decision allows.
 
     ``confirmed`` (a CLI ``--yes``) confirms write-risk proposals in advance, never
     danger-risk ones: text is too easily steered to pre-approve a push or a restore.
+    ``wait_for_approval`` lets the proposal wait for a decision from any adapter (an editor
+    that cannot prompt), as ``CommandRequest.wait_for_approval`` does.
     """
     interpretation = await engine.execute(
         CommandRequest("nl.interpret", actor, {"text": text, "dry_run": dry_run})
@@ -153,5 +156,6 @@ async def execute_text(
         parent_id=interpretation.audit_id,
         require_confirmation=decision is Decision.CONFIRM,
         confirmed=confirmed and proposal.get("risk") != str(RiskLevel.DANGER),
+        wait_for_approval=wait_for_approval,
     )
     return TextOutcome(interpretation, decision, await engine.execute(request, confirmer))

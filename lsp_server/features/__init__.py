@@ -1,0 +1,1 @@
+"""One module per LSP feature, each with a ``register(server)`` that adds its handlers."""

@@ -1,0 +1,162 @@
+"""The LogoMesh language server: built here, features registered, served on stdio or TCP.
+
+Each feature is one module in ``lsp_server/features/`` with a ``register(server)``; this
+module only assembles them and owns the loop's start and end. The end matters: when the
+client goes away (``exit``, or stdin closing mid-command), every request still running is
+cancelled and recorded as cancelled by the engine, and each engine is closed (its audit
+records written, its plugins stopped) before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import queue
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from pygls.io_ import StdoutWriter, run_async
+from pygls.lsp.server import LanguageServer
+
+from logomesh import __version__
+from logomesh.commands.values import Actor, Source
+from lsp_server.inflight import Inflight
+from lsp_server.protocol import LogoMeshProtocol, report_unreadable
+from lsp_server.workspaces import Built, Workspaces
+
+logger = logging.getLogger(__name__)
+
+
+class LogoMeshServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("logomesh", __version__, protocol_cls=LogoMeshProtocol)
+        # The person at the editor: the OS user running it, mapped to an identity (and
+        # roles) by the user's own configuration, exactly as for the CLI.
+        self.actor = Actor(Source.LSP, getpass.getuser())
+        self.inflight = Inflight()
+        self.workspaces = Workspaces(self._engine_built)
+        self.advertised: set[str] = set()
+        self.pending_notices: list[str] = []
+        # Features that want to hear of each new engine (diagnostics, code actions).
+        self.on_engine: list[Callable[[Built], Any]] = []
+        self._closed = False
+
+    def _engine_built(self, folder: Any, built: Built) -> None:
+        self.inflight.subscribe(built.engine)
+        for hook in self.on_engine:
+            hook(built)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        report_unreadable(self, error, source)
+
+    async def close(self) -> None:
+        """Cancel what still runs (recorded as cancelled), then close every engine."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.inflight.cancel_all()
+        await self.workspaces.close()
+
+
+def build_server() -> LogoMeshServer:
+    from lsp_server.features import commands, lifecycle
+
+    server = LogoMeshServer()
+    lifecycle.register(server)
+    commands.register(server)
+    return server
+
+
+def serve(server: LogoMeshServer, *, tcp: tuple[str, int] | None = None) -> int:
+    try:
+        if tcp is not None:
+            asyncio.run(_serve_tcp(server, *tcp))
+        else:
+            asyncio.run(_serve_stdio(server, sys.stdin.buffer, sys.stdout.buffer))
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:  # pygls ends the process on ``exit`` with sys.exit(code)
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
+
+
+async def _serve_stdio(server: LogoMeshServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    server.protocol.set_writer(StdoutWriter(stdout))
+    try:
+        await _run(server, StdinReader(stdin))
+    finally:
+        await server.close()
+
+
+async def _serve_tcp(server: LogoMeshServer, host: str, port: int) -> None:
+    """One client at a time, as editors connect for debugging (``--tcp``)."""
+    done = asyncio.Event()
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.protocol.set_writer(writer)
+        try:
+            await _run(server, reader)
+        finally:
+            await server.close()
+            done.set()
+
+    listening = await asyncio.start_server(connected, host, port)
+    print(f"logomesh lsp: listening on {host}:{port}", file=sys.stderr, flush=True)
+    async with listening:
+        await done.wait()
+
+
+async def _run(server: LogoMeshServer, reader: Any) -> None:
+    stop = threading.Event()
+    await run_async(stop, reader, server.protocol, logger, server.report_server_error)
+
+
+class StdinReader:
+    """Reads the client's frames in one daemon thread.
+
+    pygls' reader uses its thread pool, whose threads Python joins at exit: a client that
+    sends ``exit`` but keeps the pipe open would keep the process alive, blocked in read.
+    """
+
+    def __init__(self, stdin: BinaryIO) -> None:
+        self._stdin = stdin
+        self._calls: queue.SimpleQueue[tuple[Callable[[], bytes], asyncio.Future[bytes]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def readline(self) -> asyncio.Future[bytes]:
+        return self._call(self._stdin.readline)
+
+    def readexactly(self, n: int) -> asyncio.Future[bytes]:
+        return self._call(lambda: self._stdin.read(n))
+
+    def _call(self, read: Callable[[], bytes]) -> asyncio.Future[bytes]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="lsp-stdin", daemon=True)
+            self._thread.start()
+        self._calls.put((read, future))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            read, future = self._calls.get()
+            loop = future.get_loop()
+            try:
+                data = read()
+            except (OSError, ValueError):
+                data = b""  # a closed pipe is the end of the stream
+            try:
+                loop.call_soon_threadsafe(_settle, future, data)
+            except RuntimeError:
+                return  # the loop closed: the server has ended
+
+
+def _settle(future: asyncio.Future[bytes], data: bytes) -> None:
+    if not future.done():
+        future.set_result(data)

@@ -1,0 +1,185 @@
+"""The real language server, started over stdio by pytest-lsp's client, per editor.
+
+Each test gets its own workspace (a git repository), config directory and database; the
+server is ``python -m lsp_server``, the same code ``logomesh lsp`` runs. The client speaks
+for one editor at a time, from a capability snapshot: VS Code and Neovim as pytest-lsp
+records them, and Helix (``clients/helix.json``: no ``window/showMessageRequest``, no pull
+diagnostics, no dynamic registration). Its answers to the server's requests are the test's:
+``editor.answer`` says what the person clicks in a message request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
+
+from tests.conftest import trust_now
+
+HERE = Path(__file__).parent
+SNAPSHOTS = {
+    "vscode": "visual-studio-code@v1.65.2",
+    "neovim": "neovim@v0.11.0",
+    "helix": HERE / "clients" / "helix.json",
+}
+ALL_CLIENTS = tuple(SNAPSHOTS)
+
+
+def capabilities_of(client: str) -> types.ClientCapabilities:
+    snapshot = SNAPSHOTS[client]
+    if isinstance(snapshot, str):
+        return client_capabilities(snapshot)
+    from pygls.protocol import default_converter
+
+    data = json.loads(snapshot.read_text(encoding="utf-8"))
+    return default_converter().structure(data["capabilities"], types.ClientCapabilities)
+
+
+@dataclass
+class Editor:
+    """A connected client, and what the server told it."""
+
+    client: LanguageClient
+    name: str
+    workspace: Path
+    env: dict[str, str]
+    # What the person answers to window/showMessageRequest: an action title, or None.
+    answer: str | None = "Run"
+    asked: list[types.ShowMessageRequestParams] = field(default_factory=list)
+    registrations: list[types.Registration] = field(default_factory=list)
+    # Set while a test wants to hold the person's answer back.
+    hold: asyncio.Event | None = None
+    # What the server answered to initialize.
+    initialized: types.InitializeResult | None = None
+
+    @property
+    def uri(self) -> str:
+        return self.workspace.as_uri()
+
+    async def run(self, command: str, arguments: dict[str, Any] | None = None, **more: Any) -> Any:
+        params = types.ExecuteCommandParams(
+            command=command, arguments=[arguments or {}], **more
+        )
+        return await self.client.workspace_execute_command_async(params)
+
+    def shown(self) -> list[str]:
+        return [message.message for message in self.client.messages]
+
+    def advertised(self) -> set[str]:
+        names: set[str] = set()
+        for registration in self.registrations:
+            options = registration.register_options
+            if isinstance(options, dict):
+                names |= set(options.get("commands", []))
+        return names
+
+
+def make_client(editor_ref: list[Editor]) -> LanguageClient:
+    client = make_test_lsp_client()
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    async def show_message_request(
+        ls: LanguageClient, params: types.ShowMessageRequestParams
+    ) -> types.MessageActionItem | None:
+        editor = editor_ref[0]
+        editor.asked.append(params)
+        if editor.hold is not None:
+            await editor.hold.wait()
+        if editor.answer is None:
+            return None
+        return types.MessageActionItem(title=editor.answer)
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(ls: LanguageClient, params: types.RegistrationParams) -> None:
+        editor_ref[0].registrations.extend(params.registrations)
+
+    @client.feature(types.CLIENT_UNREGISTER_CAPABILITY)
+    def unregister_capability(ls: LanguageClient, params: types.UnregistrationParams) -> None:
+        gone = {item.id for item in params.unregisterations}
+        editor = editor_ref[0]
+        editor.registrations = [r for r in editor.registrations if r.id not in gone]
+
+    return client
+
+
+@pytest.fixture
+def lsp_env(test_env: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("LOGOMESH_")}
+    return {**keep, **test_env, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+@pytest.fixture
+def project(workspace: Path, lsp_env: dict[str, str]) -> Path:
+    """A git repository with one commit, trusted by the test's user."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(workspace)], check=True)
+    (workspace / "README.md").write_text("# demo\n", encoding="utf-8")
+    git = ["git", "-C", str(workspace), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    trust_now(workspace, lsp_env)
+    return workspace
+
+
+StartEditor = Callable[..., "asyncio.Future[Editor]"]
+
+
+@pytest_asyncio.fixture
+async def start_editor(
+    project: Path, lsp_env: dict[str, str]
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start the server and initialize it as ``client`` would; stopped after the test."""
+    started: list[Editor] = []
+
+    async def start(
+        client: str = "vscode",
+        *,
+        options: dict[str, Any] | None = None,
+        folders: list[Path] | None = None,
+        env: dict[str, str] | None = None,
+        configuration: dict[str, Any] | None = None,
+    ) -> Editor:
+        ref: list[Editor] = []
+        lsp = make_client(ref)
+        environ = {**lsp_env, **(env or {})}
+        editor = Editor(lsp, client, project, environ)
+        ref.append(editor)
+        if configuration is not None:
+            lsp.set_configuration(configuration, section="logomesh")
+        await lsp.start_io(sys.executable, "-m", "lsp_server", env=environ, cwd=str(project))
+        roots = folders or [project]
+        editor.initialized = await lsp.initialize_session(
+            types.InitializeParams(
+                capabilities=capabilities_of(client),
+                root_uri=roots[0].as_uri(),
+                workspace_folders=[
+                    types.WorkspaceFolder(uri=root.as_uri(), name=root.name) for root in roots
+                ],
+                initialization_options=options,
+            )
+        )
+        started.append(editor)
+        return editor
+
+    yield start
+    for editor in started:
+        await editor.client.shutdown_session()
+        await editor.client.stop()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something true (the server works asynchronously)."""
+    async with asyncio.timeout(timeout):
+        while not (value := check()):
+            await asyncio.sleep(0.02)
+    return value
