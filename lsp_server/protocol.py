@@ -4,7 +4,10 @@
    a generator that hands the command to a second future, so a ``$/cancelRequest`` answered
    the client but left the command running; here the request's task *is* the command, and
    cancelling it cancels the engine request (which records it as cancelled).
-2. A message that cannot be read (malformed JSON, an unknown shape) is reported to the
+2. A client's answer to a request the server gave up on (a progress bar whose command had
+   already ended) is dropped; pygls set the result on the cancelled future and reported
+   the ``InvalidStateError`` as a server error.
+3. A message that cannot be read (malformed JSON, an unknown shape) is reported to the
    person in words, instead of pygls' bare "Error in server".
 """
 
@@ -32,6 +35,13 @@ class LogoMeshProtocol(LanguageServerProtocol):
         from lsp_server.features.commands import execute
 
         return await execute(self._server, params)
+
+    def _handle_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.done():
+            self._request_futures.pop(msg_id, None)
+            return
+        super()._handle_response(msg_id, result, error)
 
 
 def report_unreadable(server: LogoMeshServer, error: Exception, source: Any) -> None:

@@ -42,7 +42,7 @@ class LogoMeshServer(LanguageServer):
         self.pending_notices: list[str] = []
         # Features that want to hear of each new engine (diagnostics, code actions).
         self.on_engine: list[Callable[[Built], Any]] = []
-        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
 
     def _engine_built(self, folder: Any, built: Built) -> None:
         self.inflight.subscribe(built.engine)
@@ -52,11 +52,16 @@ class LogoMeshServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
         report_unreadable(self, error, source)
 
+    def start_closing(self) -> asyncio.Task[None]:
+        """Cancel what still runs (recorded as cancelled), then close every engine; once."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(), name="logomesh close")
+        return self._closing
+
     async def close(self) -> None:
-        """Cancel what still runs (recorded as cancelled), then close every engine."""
-        if self._closed:
-            return
-        self._closed = True
+        await asyncio.shield(self.start_closing())
+
+    async def _close(self) -> None:
         await self.inflight.cancel_all()
         await self.workspaces.close()
 

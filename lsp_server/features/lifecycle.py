@@ -56,9 +56,12 @@ def register(server: LogoMeshServer) -> None:
         for added in params.event.added:
             await ls.workspaces.add_folder(path_of(added.uri))
 
+    # Not async: pygls resumes its shutdown handler after an async one in another context,
+    # where it no longer knows the request's id and cancels the shutdown answer itself.
+    # The closing finishes before the process exits (lsp_server.server).
     @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: LogoMeshServer, params: None) -> None:
-        await ls.close()
+    def shutdown(ls: LogoMeshServer, params: None) -> None:
+        ls.start_closing()
 
 
 def _folders(params: types.InitializeParams) -> list[Path]:

@@ -1,8 +1,9 @@
 """``$/progress`` for one request: begun when the work shows it takes time, ended with it.
 
 A command that answers in a few milliseconds should not flash a progress bar, so a
-server-created progress (``window/workDoneProgress/create``) begins only when the command
-reports something (DevShell's output lines, a model's tokens) or after ``BEGIN_AFTER_S``.
+server-created progress (``window/workDoneProgress/create``) begins only once the command
+has run for ``BEGIN_AFTER_S``, showing the latest of what it reported (DevShell's output
+lines, a model's tokens) by then.
 A token the client sent with its request (``workDoneToken``) is the client asking to see
 progress: it begins at once. Either way the progress is cancellable, and cancelling it
 cancels the engine request (DevShell kills the child's process group).
@@ -58,6 +59,7 @@ class RequestProgress:
 
     def news(self, message: str, fraction: float | None = None) -> None:
         """A progress message from the engine (the latest few output lines)."""
+        message = message.replace("\0", "\n")  # NUL-separated output (git -z) as lines
         self._latest = message
         if fraction is not None:
             self._fraction = fraction
@@ -82,9 +84,7 @@ class RequestProgress:
 
     async def _run(self) -> None:
         if not self._client_token:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(BEGIN_AFTER_S):
-                    await self._news.wait()
+            await asyncio.sleep(BEGIN_AFTER_S)
             token = f"logomesh-{uuid.uuid4().hex}"
             await self._server.work_done_progress.create_async(token)
             self._token = token

@@ -62,15 +62,15 @@ class Editor:
     hold: asyncio.Event | None = None
     # What the server answered to initialize.
     initialized: types.InitializeResult | None = None
+    # Set by a test that ended the connection itself (nothing to shut down).
+    gone: bool = False
 
     @property
     def uri(self) -> str:
         return self.workspace.as_uri()
 
     async def run(self, command: str, arguments: dict[str, Any] | None = None, **more: Any) -> Any:
-        params = types.ExecuteCommandParams(
-            command=command, arguments=[arguments or {}], **more
-        )
+        params = types.ExecuteCommandParams(command=command, arguments=[arguments or {}], **more)
         return await self.client.workspace_execute_command_async(params)
 
     def shown(self) -> list[str]:
@@ -135,9 +135,7 @@ StartEditor = Callable[..., "asyncio.Future[Editor]"]
 
 
 @pytest_asyncio.fixture
-async def start_editor(
-    project: Path, lsp_env: dict[str, str]
-) -> AsyncIterator[Callable[..., Any]]:
+async def start_editor(project: Path, lsp_env: dict[str, str]) -> AsyncIterator[Callable[..., Any]]:
     """Start the server and initialize it as ``client`` would; stopped after the test."""
     started: list[Editor] = []
 
@@ -148,6 +146,7 @@ async def start_editor(
         folders: list[Path] | None = None,
         env: dict[str, str] | None = None,
         configuration: dict[str, Any] | None = None,
+        command: list[str] | None = None,
     ) -> Editor:
         ref: list[Editor] = []
         lsp = make_client(ref)
@@ -156,7 +155,8 @@ async def start_editor(
         ref.append(editor)
         if configuration is not None:
             lsp.set_configuration(configuration, section="logomesh")
-        await lsp.start_io(sys.executable, "-m", "lsp_server", env=environ, cwd=str(project))
+        argv = command or [sys.executable, "-m", "lsp_server"]
+        await lsp.start_io(*argv, env=environ, cwd=str(project))
         roots = folders or [project]
         editor.initialized = await lsp.initialize_session(
             types.InitializeParams(
@@ -173,13 +173,40 @@ async def start_editor(
 
     yield start
     for editor in started:
-        await editor.client.shutdown_session()
+        if not editor.gone:
+            await editor.client.shutdown_session()
         await editor.client.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
     """Poll ``check`` until it returns something true (the server works asynchronously)."""
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
+    async with asyncio.timeout(within):
+        # Polling: what is checked lives in another process (or a client's list), no event.
+        while not (value := check()):  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     return value
+
+
+def declare(project: Path, env: dict[str, str], toml: str) -> None:
+    """Write the project's logomesh.toml and trust the workspace as it now is."""
+    (project / "logomesh.toml").write_text(toml, encoding="utf-8")
+    trust_now(project, env)
+
+
+# A chatty project command that runs until stopped, and one that needs a yes.
+_CHATTY_CODE = (
+    "import time\\nfor i in range(1200):\\n    print('line', i, flush=True)\\n    time.sleep(0.05)"
+)
+CHATTY = f"""
+[[devshell.commands]]
+name = "chatty"
+summary = "Print a line every 50 ms for a minute"
+argv = ["{sys.executable}", "-c", "{_CHATTY_CODE}", "logomesh-chatty-marker"]
+risk = "read"
+
+[[devshell.commands]]
+name = "wipe"
+summary = "Pretend to wipe the build directory"
+argv = ["{sys.executable}", "-c", "print('wiped')"]
+risk = "danger"
+"""
