@@ -1,5 +1,5 @@
 """``python -m logomesh``: the command line, for when the console script is not on PATH."""
 
-from logomesh.cli.app import main
+from logomesh.cli.entry import main
 
 main()

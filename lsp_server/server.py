@@ -15,7 +15,7 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO
 
 from pygls.io_ import StdoutWriter, run_async
@@ -40,8 +40,10 @@ class LogoMeshServer(LanguageServer):
         self.workspaces = Workspaces(self._engine_built)
         self.advertised: set[str] = set()
         self.pending_notices: list[str] = []
-        # Features that want to hear of each new engine (diagnostics, code actions).
+        # Features that want to hear of each new engine (diagnostics, code actions), and of
+        # each saved document (lsp_server.features.documents).
         self.on_engine: list[Callable[[Built], Any]] = []
+        self.on_saved: list[Callable[[LogoMeshServer, str], Awaitable[None]]] = []
         self._closing: asyncio.Task[None] | None = None
 
     def _engine_built(self, folder: Any, built: Built) -> None:
@@ -67,11 +69,13 @@ class LogoMeshServer(LanguageServer):
 
 
 def build_server() -> LogoMeshServer:
-    from lsp_server.features import commands, lifecycle
+    from lsp_server.features import commands, documents, lifecycle, refresh
 
     server = LogoMeshServer()
     lifecycle.register(server)
     commands.register(server)
+    documents.register(server)
+    refresh.register(server)
     return server
 
 

@@ -30,6 +30,9 @@ ADAPTER_SDKS = {
     "typer",
     "click",
     "rich",
+    # The adapters themselves: the engine serves them, never the reverse.
+    "lsp_server",
+    "bots",
 }
 
 
@@ -54,6 +57,51 @@ def test_engine_imports_no_adapter_sdk() -> None:
         if bad:
             offenders.append(f"{path.relative_to(ROOT)} imports {', '.join(sorted(bad))}")
     assert offenders == []
+
+
+def test_adapters_reach_the_engine_only_through_its_public_api() -> None:
+    """lsp_server/ imports no CLI module: both are adapters over the same engine."""
+    offenders = []
+    for path in sorted((ROOT / "lsp_server").rglob("*.py")):
+        for found in imports_in_any(path):
+            if found.startswith("logomesh.cli"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {found}")
+    assert offenders == []
+
+
+def imports_in_any(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_lsp_initialize_imports_no_engine_dependencies() -> None:
+    """The server answers initialize having paid for pygls and lsprotocol only: the
+    engine (pydantic, SQLAlchemy, torch...) loads in a thread after the answer."""
+    code = (
+        "import sys\n"
+        "from lsprotocol import types\n"
+        "from lsp_server.server import build_server\n"
+        "server = build_server()\n"
+        "params = types.InitializeParams(capabilities=types.ClientCapabilities())\n"
+        "steps = server.protocol.lsp_initialize(params)\n"
+        "handler, args, kwargs = next(steps)\n"
+        "handler(*args)\n"
+        "try:\n    steps.send(None)\nexcept StopIteration as done:\n    result = done.value\n"
+        "assert 'logomesh.do' in result.capabilities.execute_command_provider.commands\n"
+        "heavy = [m for m in ('sqlalchemy', 'pydantic', 'alembic', 'cryptography', 'typer',"
+        " 'torch', 'llama_cpp', 'yaml') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.splitlines()[-1] == "HEAVY="
 
 
 def test_the_boundary_check_catches_a_violation(tmp_path: Path) -> None:

@@ -198,7 +198,10 @@ def _json_object(text: str) -> dict[str, Any]:
     add_help_option=False,
 )
 def lsp(ctx: typer.Context) -> None:
-    """Run the language server for editors (stdio; --tcp HOST:PORT; --help for more)."""
+    """Run the language server for editors (stdio; --tcp HOST:PORT; --help for more).
+
+    The console script sends `logomesh lsp` to the server before this app loads
+    (logomesh.cli.entry); this command serves `logomesh --workspace X lsp` and the help."""
     raise typer.Exit(_run_lsp(list(ctx.args)))
 
 
@@ -209,11 +212,6 @@ def _run_lsp(argv: list[str]) -> int:
 
 
 def main() -> None:
-    import sys
-
-    # An editor waits for the server's first answer: `logomesh lsp` skips typer's start-up.
-    if sys.argv[1:2] == ["lsp"]:
-        raise SystemExit(_run_lsp(sys.argv[2:]))
     app()
 
 

@@ -27,6 +27,7 @@ _EXPORTS = {
     "find_templates": "logomesh.pipelines.templates",
     "parse_condition": "logomesh.pipelines.templates",
     "render": "logomesh.pipelines.templates",
+    "reload_pipelines": "logomesh.pipelines.feature",
 }
 __all__ = [
     "Expression",
@@ -36,6 +37,7 @@ __all__ = [
     "find_templates",
     "parse",
     "parse_condition",
+    "reload_pipelines",
     "render",
 ]
 __getattr__ = lazy_exports(__name__, _EXPORTS)
@@ -43,4 +45,5 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from logomesh.pipelines.evaluator import StatusFunctions, evaluate
     from logomesh.pipelines.expressions import Expression, parse
+    from logomesh.pipelines.feature import reload_pipelines
     from logomesh.pipelines.templates import Template, find_templates, parse_condition, render

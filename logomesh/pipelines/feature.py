@@ -30,4 +30,22 @@ def _install(engine: Engine) -> None:
             engine.registry.register(pipeline_spec(engine, entry))
 
 
+def reload_pipelines(engine: Engine) -> None:
+    """Read the pipeline files again (one was saved in an editor) and bring the
+    ``pipeline.NAME`` commands in line: new ones registered, changed ones replaced, gone or
+    broken ones removed. A long-lived adapter calls it (off its loop: it reads files); a
+    run already under way keeps the pipeline it started with."""
+    catalogue = engine.pipelines
+    before = {f"pipeline.{entry.name}" for entry in catalogue.valid()}
+    catalogue.load()
+    now = {f"pipeline.{entry.name}": entry for entry in catalogue.valid()}
+    for name in before - now.keys():
+        engine.registry.unregister(name)
+    for name, entry in now.items():
+        if name in engine.registry:
+            engine.registry.replace(pipeline_spec(engine, entry))
+        else:
+            engine.registry.register(pipeline_spec(engine, entry))
+
+
 FEATURE = Feature("pipelines", commands=collect_commands(commands), install=_install)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -25,6 +26,8 @@ from lsprotocol import types
 
 if TYPE_CHECKING:
     from lsp_server.server import LogoMeshServer
+
+logger = logging.getLogger(__name__)
 
 BEGIN_AFTER_S = 0.5
 # Reports and output flush at most this often: a chatty build must not flood the editor.
@@ -83,6 +86,16 @@ class RequestProgress:
             self._server.work_done_progress.tokens.pop(self._token, None)
 
     async def _run(self) -> None:
+        """Progress is a courtesy: a client that refuses it (an error answer to
+        ``window/workDoneProgress/create``) costs the command nothing."""
+        try:
+            await self._show()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.info("no progress for %s: %s", self._title, exc)
+
+    async def _show(self) -> None:
         if not self._client_token:
             await asyncio.sleep(BEGIN_AFTER_S)
             token = f"logomesh-{uuid.uuid4().hex}"
