@@ -148,6 +148,7 @@ async def start_editor(
         folders: list[Path] | None = None,
         env: dict[str, str] | None = None,
         configuration: dict[str, Any] | None = None,
+        capabilities: types.ClientCapabilities | None = None,
     ) -> Editor:
         ref: list[Editor] = []
         lsp = make_client(ref)
@@ -160,7 +161,7 @@ async def start_editor(
         roots = folders or [project]
         editor.initialized = await lsp.initialize_session(
             types.InitializeParams(
-                capabilities=capabilities_of(client),
+                capabilities=capabilities or capabilities_of(client),
                 root_uri=roots[0].as_uri(),
                 workspace_folders=[
                     types.WorkspaceFolder(uri=root.as_uri(), name=root.name) for root in roots
