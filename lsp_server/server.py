@@ -42,6 +42,9 @@ class LogoMeshServer(LanguageServer):
         self.pending_notices: list[str] = []
         # Features that want to hear of each new engine (diagnostics, code actions).
         self.on_engine: list[Callable[[Built], Any]] = []
+        # Features whose capabilities depend on the client's (diagnostics: push or pull),
+        # called with the InitializeParams before pygls builds the server's capabilities.
+        self.on_initialize: list[Callable[[Any], None]] = []
         self._closed = False
 
     def _engine_built(self, folder: Any, built: Built) -> None:
@@ -62,11 +65,12 @@ class LogoMeshServer(LanguageServer):
 
 
 def build_server() -> LogoMeshServer:
-    from lsp_server.features import commands, lifecycle
+    from lsp_server.features import commands, diagnostics, lifecycle
 
     server = LogoMeshServer()
     lifecycle.register(server)
     commands.register(server)
+    diagnostics.register(server)
     return server
 
 
