@@ -75,10 +75,11 @@ def pull_capabilities() -> types.ClientCapabilities:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("client", ["vscode", "neovim", "helix"])
+@pytest.mark.parametrize("client", ["vscode", "neovim", "helix", "helix-master"])
 async def test_ruff_problems_are_pushed_on_open_and_save(start_editor, client: str) -> None:
-    """Clients that cannot be asked to pull again get publishDiagnostics (Neovim 0.11
-    pulls only on open and change, so a save's results would wait for the next edit)."""
+    """Clients that cannot be asked to pull again get publishDiagnostics: Neovim 0.11 and
+    Helix master declare pulls but no refresh, and pull only on open and change, so a
+    save's results would wait for the next edit."""
     editor = await start_editor(client, env=VENV_PATH, options=FAST)
     assert editor.initialized is not None
     assert editor.initialized.capabilities.diagnostic_provider is None
