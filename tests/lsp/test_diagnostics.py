@@ -294,3 +294,24 @@ async def test_a_50_mb_document_is_not_linted_and_nothing_hangs(start_editor) ->
     assert elapsed < 20
     # The text is held once (pygls' copy of the document) plus parsing; not many copies.
     assert after["VmHWM"] - before["VmHWM"] < 400 * 1024
+
+
+@pytest.mark.asyncio
+async def test_a_missing_linter_is_said_once_not_at_every_save(start_editor) -> None:
+    editor = await start_editor("helix", env={"PATH": "/usr/bin:/bin"}, options=FAST)
+    path = editor.workspace / "mod.py"
+    path.write_text(BAD, encoding="utf-8")
+    uri = opened(editor, path)
+
+    def failures() -> list[str]:
+        return [m.message for m in editor.client.log_messages if "could not lint" in m.message]
+
+    await eventually(failures)
+    saved(editor, uri)
+    await eventually(lambda: len(failures()) == 2)  # logged each time...
+    told = [m for m in editor.shown() if "could not lint mod.py" in m]
+    assert len(told) == 1  # ...shown once
+    assert "`ruff` is not installed" in told[0] and "pip install ruff" in told[0]
+    records = await lint_records(editor)
+    assert [r["outcome"] for r in records] == ["error", "error"]
+    assert uri not in editor.client.diagnostics
