@@ -25,7 +25,14 @@ REQUEST_CANCELLED = types.LSPErrorCodes.RequestCancelled.value
 INTERNAL_ERROR = types.ErrorCodes.InternalError.value
 
 # Engine error codes that say the request itself was wrong, or was stopped.
-_INVALID = frozenset({"command.unknown", "command.invalid_arguments", "lsp.invalid_arguments"})
+_INVALID = frozenset(
+    {
+        "command.unknown",
+        "command.invalid_arguments",
+        "lsp.invalid_arguments",
+        "lsp.unknown_document",
+    }
+)
 _CANCELLED = frozenset({"command.cancelled", "pipeline.cancelled"})
 
 

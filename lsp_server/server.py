@@ -44,6 +44,9 @@ class LogoMeshServer(LanguageServer):
         # each saved document (lsp_server.features.documents).
         self.on_engine: list[Callable[[Built], Any]] = []
         self.on_saved: list[Callable[[LogoMeshServer, str], Awaitable[None]]] = []
+        # Features whose capabilities depend on the client's (diagnostics: push or pull),
+        # called with the InitializeParams before pygls builds the server's capabilities.
+        self.on_initialize: list[Callable[[Any], None]] = []
         self._closing: asyncio.Task[None] | None = None
 
     def _engine_built(self, folder: Any, built: Built) -> None:
@@ -69,13 +72,14 @@ class LogoMeshServer(LanguageServer):
 
 
 def build_server() -> LogoMeshServer:
-    from lsp_server.features import commands, documents, lifecycle, refresh
+    from lsp_server.features import commands, diagnostics, documents, lifecycle, refresh
 
     server = LogoMeshServer()
     lifecycle.register(server)
     commands.register(server)
     documents.register(server)
     refresh.register(server)
+    diagnostics.register(server)
     return server
 
 

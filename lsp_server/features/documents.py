@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(server: LogoMeshServer) -> None:
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     async def saved(ls: LogoMeshServer, params: types.DidSaveTextDocumentParams) -> None:
         for hook in ls.on_saved:
             task = asyncio.create_task(_quietly(hook(ls, params.text_document.uri), hook))

@@ -35,6 +35,9 @@ def register(server: LogoMeshServer) -> None:
         options, problems = parse_options(params.initialization_options, "initializationOptions")
         ls.workspaces.configure(_folders(params), options)
         ls.pending_notices.extend(problems)
+        # pygls builds the capabilities after this handler: features may still register.
+        for hook in ls.on_initialize:
+            hook(params)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: LogoMeshServer, params: types.InitializedParams) -> None:

@@ -123,6 +123,27 @@ def test_lint_check_reports_structured_diagnostics(workspace: Path, run: Run) ->
     assert clean.ok and clean.data["count"] == 0
 
 
+@pytest.mark.usefixtures("tools_on_path")
+def test_lint_diagnostics_say_where_they_end_and_how_bad_they_are(
+    workspace: Path, run: Run
+) -> None:
+    """Editors underline from the start to the end; a syntax error is an error."""
+    (workspace / "mod.py").write_text("import os\n")
+    (workspace / "broken.py").write_text("x = (\n")
+    result = run("lint.check")
+    assert result.ok, result.message
+    by_file = {d["file"]: d for d in result.data["diagnostics"]}
+    unused = by_file["mod.py"]
+    assert (unused["line"], unused["column"], unused["end_line"], unused["end_column"]) == (
+        1,
+        8,
+        1,
+        10,
+    )
+    assert unused["severity"] == "warning"
+    assert by_file["broken.py"]["severity"] == "error"
+
+
 def test_a_missing_linter_is_a_tool_missing_error_with_a_fix(
     workspace: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,16 +28,27 @@ from logomesh.errors import CommandError
 
 PARSED_HEAD_BYTES = 8 * 1024 * 1024
 PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "ruff.toml", ".ruff.toml")
+RUFF_SYNTAX_CODES = frozenset({"invalid-syntax", "syntax-error", "E999"})
 
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """One problem; lines and columns count from 1, columns in characters (code points).
+
+    The end is where the tool says the problem ends (an editor underlines up to it);
+    ``severity`` is ``error`` for what stops the code from running (a syntax error, an
+    eslint error) and ``warning`` for the rest, as ruff's own language server reports.
+    """
+
     file: str
     line: int
     column: int
     code: str
     message: str
     tool: str
+    end_line: int | None = None
+    end_column: int | None = None
+    severity: str = "warning"
 
 
 class CheckArgs(BaseModel):
@@ -71,17 +82,24 @@ async def _ruff_check(ctx: CommandContext, root: Path, target: str) -> list[Diag
     result = await run_tool(
         ctx, [*argv, "--", target], head_bytes=PARSED_HEAD_BYTES, ok_codes=(0, 1)
     )
-    return [
-        Diagnostic(
-            file=_relative(root, item["filename"]),
-            line=item["location"]["row"],
-            column=item["location"]["column"],
-            code=item.get("code") or "syntax-error",
-            message=item["message"],
-            tool="ruff",
-        )
-        for item in _json(result, "ruff")
-    ]
+    return [_ruff_diagnostic(root, item) for item in _json(result, "ruff")]
+
+
+def _ruff_diagnostic(root: Path, item: dict[str, Any]) -> Diagnostic:
+    # ruff names a syntax error "invalid-syntax" (0.12 and later) or gives no code (older).
+    code = item.get("code") or "syntax-error"
+    end = item.get("end_location") or {}
+    return Diagnostic(
+        file=_relative(root, item["filename"]),
+        line=item["location"]["row"],
+        column=item["location"]["column"],
+        code=code,
+        message=item["message"],
+        tool="ruff",
+        end_line=end.get("row"),
+        end_column=end.get("column"),
+        severity="error" if code in RUFF_SYNTAX_CODES else "warning",
+    )
 
 
 async def _eslint(ctx: CommandContext, root: Path, eslint: Path, target: str) -> list[Diagnostic]:
@@ -95,6 +113,10 @@ async def _eslint(ctx: CommandContext, root: Path, eslint: Path, target: str) ->
             code=message.get("ruleId") or "error",
             message=message["message"],
             tool="eslint",
+            end_line=message.get("endLine"),
+            end_column=message.get("endColumn"),
+            # eslint: 2 is an error, 1 a warning; a fatal parse error has no rule.
+            severity="error" if message.get("severity") == 2 or message.get("fatal") else "warning",
         )
         for report in _json(result, "eslint")
         for message in report.get("messages", [])
