@@ -70,7 +70,13 @@ local function ask(key, name, arguments)
     answers[key] = { err = err, result = result }
     answered = true
   end, buf)
-  return vim.wait(60000, function() return answered end, 20)
+  return vim.wait(30000, function() return answered end, 20)
+end
+
+-- The person's click: Neovim's own handler would wait for a number typed at inputlist().
+vim.lsp.handlers['window/showMessageRequest'] = function(_, params)
+  answers.asked = params
+  return { title = 'Cancel' }
 end
 
 if not (vim.wait(60000, settled, 20) and vim.lsp.get_client_by_id(id)) then
@@ -80,6 +86,7 @@ for _, step in ipairs({
   { 'log', 'git.log', { count = 1 } },
   { 'commands', 'commands', nil },
   { 'unknown', 'git.lgo', nil },
+  { 'push', 'git.push', { remote = 'origin' } },
 }) do
   if not ask(step[1], step[2], step[3]) then
     return finish('no answer to logomesh.' .. step[2])
@@ -231,6 +238,17 @@ def test_neovim_runs_commands_through_the_documented_setup(
     assert unknown["err"]["code"] == -32602
     assert unknown["err"]["data"]["code"] == "command.unknown"
     assert "git.log" in unknown["err"]["message"]
+
+    # A danger command asks first, through Neovim's window/showMessageRequest; Cancel
+    # reaches the editor as a failed request (Neovim drops RequestCancelled answers unseen).
+    asked = answers["asked"]
+    assert [action["title"] for action in asked["actions"]] == ["Run", "Cancel"]
+    assert "git.push" in asked["message"] and "danger" in asked["message"]
+    push = answers["push"]
+    assert "result" not in push, push
+    assert push["err"]["code"] == -32803, push
+    assert push["err"]["data"]["code"] == "command.cancelled"
+    assert "not confirmed" in push["err"]["message"]
 
     # Quitting Neovim stopped the server (it ran in the project folder).
     deadline = time.monotonic() + 15
