@@ -1,8 +1,8 @@
 """A real editor, end to end: the Neovim 0.7 set-up of docs/editors.md in headless Neovim.
 
 The Lua block that docs/editors.md marks as tested becomes ``init.lua`` unchanged, so the
-set-up a reader copies is the one that ran, and the console script it names
-(``logomesh lsp``) is this checkout's. A driver (the only Lua the test adds) plays the
+set-up a reader copies is the one that ran; the ``logomesh`` it starts (``logomesh lsp``)
+is this checkout's. A driver (the only Lua the test adds) plays the
 person: it waits until the set-up's client has initialised, runs commands through the
 set-up's ``logomesh.run``, writes what came back as JSON and quits with ``:qa!``, which
 leaves Neovim to stop the server the way it does when a person quits. The audit record
@@ -19,6 +19,7 @@ import getpass
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -121,16 +122,21 @@ def neovim_or_skip() -> str:
 def editor_env(lsp_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """The tests' config and trust dirs, this checkout's ``logomesh`` first on PATH, and
     Neovim's own files (its LSP log: cache on 0.7, state later) under tmp_path."""
-    scripts = str(Path(sys.executable).parent)
+    # `python -m logomesh`, not the environment's console script: that one may have been
+    # generated from another checkout of the same environment.
+    scripts = tmp_path / "bin"
+    scripts.mkdir()
+    logomesh = scripts / "logomesh"
+    logomesh.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m logomesh "$@"\n')
+    logomesh.chmod(0o755)
     env = {
         **lsp_env,
-        "PATH": os.pathsep.join([scripts, lsp_env.get("PATH", os.defpath)]),
+        "PATH": os.pathsep.join([str(scripts), lsp_env.get("PATH", os.defpath)]),
         "XDG_CACHE_HOME": str(tmp_path / "nvim-cache"),
         "XDG_STATE_HOME": str(tmp_path / "nvim-state"),
         "XDG_DATA_HOME": str(tmp_path / "nvim-data"),
         "LOGOMESH_TEST_ANSWERS": str(tmp_path / "answers.json"),
     }
-    assert shutil.which("logomesh", path=env["PATH"]), f"no logomesh script in {scripts}"
     return env
 
 
