@@ -2,11 +2,11 @@
 
 The Lua block that docs/editors.md marks as tested becomes ``init.lua`` unchanged, so the
 set-up a reader copies is the one that ran; the ``logomesh`` it starts (``logomesh lsp``)
-is this checkout's. A driver (the only Lua the test adds) plays the
-person: it waits until the set-up's client has initialised, runs commands through the
-set-up's ``logomesh.run``, writes what came back as JSON and quits with ``:qa!``, which
-leaves Neovim to stop the server the way it does when a person quits. The audit record
-is then read by an engine in this process, from the same workspace and config directory.
+is this checkout's. A driver (the only Lua the test adds) plays the person: it waits until
+the set-up's client has initialised, runs commands through the set-up's ``logomesh.run``,
+clicks Cancel when the server asks, writes what came back as JSON and quits with ``:qa!``,
+which leaves Neovim to stop the server the way it does when a person quits. The audit
+record is then read by an engine in this process, from the same workspace and config dir.
 
 Neovim comes from the machine's packages (Debian 12: ``apt-get install neovim``, 0.7.2;
 ``.ci/run`` installs it). Without it the test is skipped, or fails where
