@@ -21,10 +21,9 @@ logger = logging.getLogger(__name__)
 # LSP's own codes (lsprotocol.types.LSPErrorCodes / ErrorCodes).
 INVALID_PARAMS = types.ErrorCodes.InvalidParams.value
 REQUEST_FAILED = types.LSPErrorCodes.RequestFailed.value
-REQUEST_CANCELLED = types.LSPErrorCodes.RequestCancelled.value
 INTERNAL_ERROR = types.ErrorCodes.InternalError.value
 
-# Engine error codes that say the request itself was wrong, or was stopped.
+# Engine error codes that say the request itself was wrong.
 _INVALID = frozenset(
     {
         "command.unknown",
@@ -33,15 +32,16 @@ _INVALID = frozenset(
         "lsp.unknown_document",
     }
 )
-_CANCELLED = frozenset({"command.cancelled", "pipeline.cancelled"})
+# A command that was declined, or cancelled by someone else, is a failed request, never
+# RequestCancelled: that code means "the client cancelled it", and clients drop such answers
+# unseen (Neovim: "Do not surface RequestCancelled to users"), so a person's Cancel would
+# leave the editor waiting. A request the client cancels is answered by pygls itself.
 
 
 def response_error(code: str, message: str, data: dict[str, Any] | None = None) -> JsonRpcException:
     """The JSON-RPC error for an engine error ``code``; ``data.code`` keeps the engine's."""
     if code in _INVALID:
         rpc_code = INVALID_PARAMS
-    elif code in _CANCELLED:
-        rpc_code = REQUEST_CANCELLED
     elif code == "internal":
         rpc_code = INTERNAL_ERROR
     else:

@@ -4,8 +4,9 @@ Each test gets its own workspace (a git repository), config directory and databa
 server is ``python -m lsp_server``, the same code ``logomesh lsp`` runs. The client speaks
 for one editor at a time, from a capability snapshot: VS Code and Neovim as pytest-lsp
 records them, and Helix 25.07.1, the current release (``clients/helix.json``, from Helix's
-source: no ``window/showMessageRequest``, no pull diagnostics, no dynamic registration). Its answers to the server's requests are the test's:
-``editor.answer`` says what the person clicks in a message request.
+source: no ``window/showMessageRequest``, no pull diagnostics, no dynamic registration).
+Its answers to the server's requests are the test's: ``editor.answer`` says what the
+person clicks in a message request.
 """
 
 from __future__ import annotations
