@@ -4,7 +4,7 @@ that concern them.
 Each engine's bus delivers events on the server's loop; :meth:`Inflight.subscribe` routes
 a request's progress and output to its :class:`RequestProgress`, and its approval ticket
 to whoever waits for one. A request whose ticket needs someone else's decision (the client
-cannot prompt, or the two-person rule holds) is *pending*: the client's request is answered
+cannot answer a prompt, or the two-person rule holds) is *pending*: the client's request is answered
 with the ticket at once, and the engine request goes on in the background until the ticket
 is decided, from this editor or any other adapter, or expires.
 
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 @dataclass(eq=False, slots=True)
 class Tracked:
     correlation_id: str
-    can_prompt: bool
     progress: RequestProgress | None = None
+    # The request's approval ticket, once the engine opened one.
+    ticket: ApprovalRequested | None = None
     # Set to the ticket's event when the request waits for someone else's decision.
     pending: asyncio.Future[ApprovalRequested] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -40,6 +41,7 @@ class Tracked:
 class Inflight:
     def __init__(self) -> None:
         self._tracked: dict[str, Tracked] = {}
+        self._by_ticket: dict[str, Tracked] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def subscribe(self, engine: Engine) -> None:
@@ -47,14 +49,26 @@ class Inflight:
         engine.events.subscribe(CommandOutputDelta, self._on_output)
         engine.events.subscribe(ApprovalRequested, self._on_approval)
 
-    def track(self, correlation_id: str, *, can_prompt: bool) -> Tracked:
-        tracked = Tracked(correlation_id, can_prompt)
+    def track(self, correlation_id: str) -> Tracked:
+        tracked = Tracked(correlation_id)
         self._tracked[correlation_id] = tracked
         return tracked
 
     def forget(self, tracked: Tracked) -> None:
         if self._tracked.get(tracked.correlation_id) is tracked:
             del self._tracked[tracked.correlation_id]
+        if tracked.ticket is not None:
+            self._by_ticket.pop(tracked.ticket.ticket_id, None)
+
+    def waits_for_others(self, ticket_id: str) -> None:
+        """The editor cannot answer for this ticket: answer its request with the ticket."""
+        tracked = self._by_ticket.get(ticket_id)
+        if tracked is not None and tracked.ticket is not None and not tracked.pending.done():
+            tracked.pending.set_result(tracked.ticket)
+
+    def pending_tickets(self) -> list[ApprovalRequested]:
+        """Tickets of this server's requests that wait for a decision, oldest first."""
+        return [t.ticket for t in self._tracked.values() if t.ticket and t.pending.done()]
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Hold ``task`` until it ends (the loop keeps only weak references)."""
@@ -84,5 +98,7 @@ class Inflight:
         tracked = self._tracked.get(event.correlation_id)
         if tracked is None or tracked.pending.done():
             return
-        if event.separate_approver or not tracked.can_prompt:
+        tracked.ticket = event
+        self._by_ticket[event.ticket_id] = tracked
+        if event.separate_approver:  # the requester's own yes does not count
             tracked.pending.set_result(event)

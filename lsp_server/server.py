@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import queue
 import sys
 import threading
@@ -88,12 +89,32 @@ def serve(server: LogoMeshServer, *, tcp: tuple[str, int] | None = None) -> int:
         if tcp is not None:
             asyncio.run(_serve_tcp(server, *tcp))
         else:
-            asyncio.run(_serve_stdio(server, sys.stdin.buffer, sys.stdout.buffer))
+            stdin, stdout = take_stdio()
+            asyncio.run(_serve_stdio(server, stdin, stdout))
     except KeyboardInterrupt:
         return 130
     except SystemExit as exc:  # pygls ends the process on ``exit`` with sys.exit(code)
         return exc.code if isinstance(exc.code, int) else 0
     return 0
+
+
+def take_stdio() -> tuple[BinaryIO, BinaryIO]:
+    """The protocol's pipes, on file descriptors of the server's own.
+
+    Other code in the process writes to fd 1 and 2 as if they were a terminal: llama.cpp
+    points both at /dev/null while it loads a model (whatever the server wrote meanwhile was
+    lost, a reply among it), a C library prints, a child process inherits them. So the
+    protocol moves to duplicates, fd 1 becomes stderr (the log) and fd 0 /dev/null: a
+    child that reads its stdin cannot take the client's bytes either.
+    """
+    protocol_in = os.fdopen(os.dup(0), "rb")
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol_in, protocol_out
 
 
 async def _serve_stdio(server: LogoMeshServer, stdin: BinaryIO, stdout: BinaryIO) -> None:

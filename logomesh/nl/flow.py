@@ -131,17 +131,21 @@ async def execute_text(
     dry_run: bool = False,
     confirmed: bool = False,
     wait_for_approval: bool = False,
+    correlation_id: str | None = None,
 ) -> TextOutcome:
     """Interpret ``text`` and run the proposal if the decision allows.
 
     ``confirmed`` (a CLI ``--yes``) confirms write-risk proposals in advance, never
     danger-risk ones: text is too easily steered to pre-approve a push or a restore.
     ``wait_for_approval`` lets the proposal wait for a decision from any adapter (an editor
-    that cannot prompt), as ``CommandRequest.wait_for_approval`` does.
+    that cannot prompt), as ``CommandRequest.wait_for_approval`` does. ``correlation_id``
+    ties both requests to an adapter's own (one it tracks events by).
     """
-    interpretation = await engine.execute(
-        CommandRequest("nl.interpret", actor, {"text": text, "dry_run": dry_run})
-    )
+    arguments = {"text": text, "dry_run": dry_run}
+    interpret = CommandRequest("nl.interpret", actor, arguments)
+    if correlation_id is not None:
+        interpret = CommandRequest("nl.interpret", actor, arguments, correlation_id=correlation_id)
+    interpretation = await engine.execute(interpret)
     if not interpretation.ok or not isinstance(interpretation.data, dict):
         return TextOutcome(interpretation, None, None)
     proposal = interpretation.data

@@ -26,13 +26,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp_server import convert
-from lsp_server.features.confirm import EditorConfirmer, can_prompt
-from lsp_server.features.progress import RequestProgress
+from lsp_server.features.confirm import EditorConfirmer
+from lsp_server.running import run_request, settle
 
 if TYPE_CHECKING:
-    from logomesh.commands.models import CommandRequest, CommandResult
+    from logomesh.commands.models import CommandResult
     from logomesh.engine import Engine
-    from logomesh.events import ApprovalRequested
     from lsp_server.server import LogoMeshServer
 
 logger = logging.getLogger(__name__)
@@ -94,8 +93,21 @@ async def _dispatch(server: LogoMeshServer, params: types.ExecuteCommandParams) 
 
     engine = await server.workspaces.engine_for(folder)
     request = CommandRequest(name, server.actor, arguments, wait_for_approval=True)
-    answer = await run_request(server, engine, request, params.work_done_token)
-    return answer if isinstance(answer, dict) else _shown(server, answer)
+
+    def report(result: CommandResult, always: bool) -> dict[str, Any]:
+        return shown(server, result, always)
+
+    return await run_request(server, engine, request, params.work_done_token, report=report)
+
+
+def shown(server: LogoMeshServer, result: CommandResult, always: bool) -> dict[str, Any]:
+    """The result as JSON (or its error raised), with a ``window/showMessage`` summary when
+    the client asked for one (``showResults``) or nobody waits for the answer any more."""
+    if always or server.workspaces.options.show_results:
+        kind, message = convert.message_type(result), convert.summary(result)
+        server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+    answer: dict[str, Any] = result.to_dict() if always else convert.result_or_error(result)
+    return answer
 
 
 def split_arguments(name: str, raw: Sequence[Any] | None) -> tuple[dict[str, Any], str | None]:
@@ -137,109 +149,12 @@ def _shape(values: list[Any]) -> str:
     return "[" + ", ".join(type(value).__name__ for value in values) + "]"
 
 
-async def run_request(
-    server: LogoMeshServer,
-    engine: Engine,
-    request: CommandRequest,
-    token: types.ProgressToken | None,
-) -> CommandResult | dict[str, Any]:
-    """The engine's result, or, when the request waits for someone else's decision on its
-    ticket, the pending answer (the request then finishes in the background)."""
-    prompt = can_prompt(server)
-    confirmer = EditorConfirmer(server, engine) if prompt else None
-    tracked = server.inflight.track(request.correlation_id, can_prompt=prompt)
-    work = asyncio.ensure_future(engine.execute(request, confirmer))
-    progress = RequestProgress(server, request.command, token, work.cancel)
-    tracked.progress = progress
-    progress.start()
-    waiting: set[asyncio.Future[Any]] = {work, tracked.pending}
-    try:
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        work.cancel()
-        await asyncio.wait({work})  # the engine records the request as cancelled
-        await progress.end("cancelled")
-        server.inflight.forget(tracked)
-        raise
-    if work.done():
-        await _finish(server, tracked, work)
-        return work.result()
-    event = tracked.pending.result()
-    finishing = asyncio.ensure_future(_finish_in_background(server, tracked, work))
-    server.inflight.keep(finishing)
-    return pending_answer(request, event)
-
-
-async def _finish(server: LogoMeshServer, tracked: Any, work: asyncio.Future[Any]) -> None:
-    result = work.result() if not work.cancelled() else None
-    await tracked.progress.end(str(result.outcome) if result is not None else "cancelled")
-    server.inflight.forget(tracked)
-
-
-async def _finish_in_background(
-    server: LogoMeshServer, tracked: Any, work: asyncio.Future[CommandResult]
-) -> None:
-    try:
-        await asyncio.wait({work})
-    except asyncio.CancelledError:
-        work.cancel()
-        await asyncio.wait({work})
-        raise
-    finally:
-        await _finish(server, tracked, work)
-    _shown(server, work.result(), always=True)
-
-
-def pending_answer(request: CommandRequest, event: ApprovalRequested) -> dict[str, Any]:
-    who = "another approver" if event.separate_approver else "you or another approver"
-    return {
-        "command": request.command,
-        "ok": False,
-        "outcome": "pending",
-        "message": (
-            f"{request.command} waits for approval on ticket {event.ticket_id} (until "
-            f"{event.expires_at}); {who} can approve it with logomesh.approvals.approve "
-            f"or `logomesh approvals approve {event.ticket_id}`."
-        ),
-        "ticket": {
-            "id": event.ticket_id,
-            "command": event.command,
-            "risk": event.risk,
-            "arguments": event.arguments,
-            "requester": event.requester,
-            "expires_at": event.expires_at,
-            "separate_approver": event.separate_approver,
-        },
-        "approve": {
-            "command": "logomesh.approvals.approve",
-            "arguments": [{"id": event.ticket_id}],
-        },
-        "correlation_id": request.correlation_id,
-    }
-
-
-def _shown(
-    server: LogoMeshServer, result: CommandResult, *, always: bool = False
-) -> dict[str, Any]:
-    """The result as JSON (or its error raised), with a ``window/showMessage`` summary when
-    the client asked for one (``showResults``) or nobody waits for the answer any more."""
-    if always or server.workspaces.options.show_results:
-        server.window_show_message(
-            types.ShowMessageParams(
-                type=convert.message_type(result), message=convert.summary(result)
-            )
-        )
-    if always:
-        return result.to_dict()
-    return convert.result_or_error(result)
-
-
 async def _do(
     server: LogoMeshServer,
     arguments: dict[str, Any],
     folder: str | None,
     token: types.ProgressToken | None,
-) -> dict[str, Any]:
+) -> Any:
     text, dry_run = arguments.get("text"), arguments.get("dry_run", False)
     if not isinstance(text, str) or not text.strip() or not isinstance(dry_run, bool):
         raise convert.response_error(
@@ -247,22 +162,32 @@ async def _do(
             'logomesh.do takes {"text": "what you want, in words", "dry_run": false}, for '
             'example [{"text": "show the last 5 commits"}].',
         )
-    from logomesh.nl.flow import execute_text
+    from logomesh.commands.values import new_id
+    from logomesh.nl.flow import TextOutcome, execute_text
 
     engine = await server.workspaces.engine_for(folder)
-    prompt = can_prompt(server)
-    confirmer = EditorConfirmer(server, engine) if prompt else None
-    outcome = await execute_text(
-        engine, text, server.actor, confirmer, dry_run=dry_run, wait_for_approval=not prompt
+    correlation_id = new_id()
+    work = asyncio.ensure_future(
+        execute_text(
+            engine,
+            text,
+            server.actor,
+            EditorConfirmer(server, engine),
+            dry_run=dry_run,
+            correlation_id=correlation_id,
+        )
     )
-    shown = outcome.to_dict()
-    message = outcome.interpretation.message
-    if outcome.result is not None:
-        message = f"{message} {convert.summary(outcome.result)}"
-    if server.workspaces.options.show_results:
-        kind = types.MessageType.Info if outcome.ok else types.MessageType.Warning
-        server.window_show_message(types.ShowMessageParams(type=kind, message=message))
-    return shown
+
+    def report(outcome: TextOutcome, always: bool) -> dict[str, Any]:
+        message = outcome.interpretation.message
+        if outcome.result is not None:
+            message = f"{message} {convert.summary(outcome.result)}"
+        if always or server.workspaces.options.show_results:
+            kind = types.MessageType.Info if outcome.ok else types.MessageType.Warning
+            server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        return outcome.to_dict()
+
+    return await settle(server, correlation_id, "do", work, token, report)
 
 
 def available(server: LogoMeshServer, engine: Engine) -> list[dict[str, Any]]:

@@ -6,15 +6,19 @@ it through another adapter (``logomesh approvals approve`` in a terminal, a chat
 while the prompt is open, that decision wins and the prompt's later answer is ignored,
 as the approval gate does for every adapter.
 
-A client that cannot show a message request (Helix) gets no confirmer at all; the request
-then waits on its ticket and the client is answered with it (``lsp_server.inflight``).
+Every client is asked: the request is part of the base protocol, and its capability only
+describes extras (Emacs' eglot declares none and answers it). A client that cannot answer
+(Helix 25.07 replies MethodNotFound) makes the request *pending*: the client is answered
+with the ticket at once (``lsp_server.inflight``), and the request goes on waiting for a
+decision from anyone who may approve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -23,12 +27,8 @@ if TYPE_CHECKING:
     from logomesh.engine import Engine
     from lsp_server.server import LogoMeshServer
 
+logger = logging.getLogger(__name__)
 RUN, CANCEL = "Run", "Cancel"
-
-
-def can_prompt(server: LogoMeshServer) -> bool:
-    window = server.client_capabilities.window
-    return bool(window and window.show_message is not None)
 
 
 class EditorConfirmer:
@@ -40,18 +40,21 @@ class EditorConfirmer:
 
     async def confirm(self, request: ConfirmationRequest) -> bool:
         asked = asyncio.ensure_future(self._ask(request))
-        waiters: set[asyncio.Future[Any]] = {asked}
-        if request.ticket_id is not None:
-            waiters.add(asyncio.ensure_future(self._decided_elsewhere(request.ticket_id)))
+        elsewhere = asyncio.ensure_future(self._decided_elsewhere(request.ticket_id))
         try:
-            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({asked, elsewhere}, return_when=asyncio.FIRST_COMPLETED)
+            if asked.done() and asked.exception() is None:
+                return asked.result()
+            if asked.done():
+                logger.info("the editor cannot ask (%s): waiting on the ticket", asked.exception())
+                if request.ticket_id is not None:
+                    self._server.inflight.waits_for_others(request.ticket_id)
+                await elsewhere
+            # Decided elsewhere: the gate reads the ticket and takes that decision.
+            return False
         finally:
-            for waiter in waiters:
-                waiter.cancel()
-        if asked in done and asked.exception() is None:
-            return bool(asked.result())
-        # Decided elsewhere: the gate reads the ticket and takes that decision.
-        return False
+            asked.cancel()
+            elsewhere.cancel()
 
     async def _ask(self, request: ConfirmationRequest) -> bool:
         params = types.ShowMessageRequestParams(
@@ -62,9 +65,9 @@ class EditorConfirmer:
         answer = await self._server.window_show_message_request_async(params)
         return answer is not None and answer.title == RUN
 
-    async def _decided_elsewhere(self, ticket_id: str) -> None:
+    async def _decided_elsewhere(self, ticket_id: str | None) -> None:
         service = self._engine.approvals
-        ticket = await service.current(ticket_id)
+        ticket = await service.current(ticket_id) if ticket_id is not None else None
         if ticket is not None:
             with contextlib.suppress(Exception):
                 await service.wait(ticket)

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BEGIN_AFTER_S = 0.5
+# Record and field separators in machine-readable output (git -z, --format=%x1e) shown as
+# line breaks and spaces; other control characters are dropped.
+_SEPARATORS = {0: "\n", 0x1E: "\n", 0x1F: " "} | {
+    code: None for code in range(32) if code not in (0, 9, 10, 0x1E, 0x1F)
+}
 # Reports and output flush at most this often: a chatty build must not flood the editor.
 TICK_S = 0.1
 
@@ -62,7 +67,7 @@ class RequestProgress:
 
     def news(self, message: str, fraction: float | None = None) -> None:
         """A progress message from the engine (the latest few output lines)."""
-        message = message.replace("\0", "\n")  # NUL-separated output (git -z) as lines
+        message = message.translate(_SEPARATORS)  # git's -z and format separators
         self._latest = message
         if fraction is not None:
             self._fraction = fraction

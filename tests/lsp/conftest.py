@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lsprotocol import types
+from pygls.exceptions import JsonRpcMethodNotFound
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
 from tests.conftest import trust_now
@@ -97,6 +98,9 @@ def make_client(editor_ref: list[Editor]) -> LanguageClient:
     ) -> types.MessageActionItem | None:
         editor = editor_ref[0]
         editor.asked.append(params)
+        if editor.name == "helix":
+            # Helix 25.07 has no handler for it (helix-term/src/application.rs).
+            raise JsonRpcMethodNotFound.of(types.WINDOW_SHOW_MESSAGE_REQUEST)
         if editor.hold is not None:
             await editor.hold.wait()
         if editor.answer is None:
