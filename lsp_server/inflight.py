@@ -10,6 +10,10 @@ is decided, from this editor or any other adapter, or expires.
 
 Every request task is kept here, so a client that disconnects gets each one cancelled, and
 the engine records it as cancelled, before the engines close.
+
+The tickets of pending requests that this editor's person may approve are kept too, until
+decided or the request ends, so the code actions can offer *Approve* for each
+(``lsp_server.features.code_actions``), for clients that cannot prompt.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from logomesh.events import ApprovalRequested, CommandOutputDelta, CommandProgress
+from logomesh.events import ApprovalDecided, ApprovalRequested, CommandOutputDelta, CommandProgress
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -41,11 +45,18 @@ class Inflight:
     def __init__(self) -> None:
         self._tracked: dict[str, Tracked] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Ticket id -> its request, for tickets the requester here may approve.
+        self._tickets: dict[str, ApprovalRequested] = {}
 
     def subscribe(self, engine: Engine) -> None:
         engine.events.subscribe(CommandProgress, self._on_progress)
         engine.events.subscribe(CommandOutputDelta, self._on_output)
         engine.events.subscribe(ApprovalRequested, self._on_approval)
+        engine.events.subscribe(ApprovalDecided, self._on_decided)
+
+    def tickets(self) -> list[ApprovalRequested]:
+        """Pending tickets of this server's requests that their requester may approve."""
+        return list(self._tickets.values())
 
     def track(self, correlation_id: str, *, can_prompt: bool) -> Tracked:
         tracked = Tracked(correlation_id, can_prompt)
@@ -55,6 +66,9 @@ class Inflight:
     def forget(self, tracked: Tracked) -> None:
         if self._tracked.get(tracked.correlation_id) is tracked:
             del self._tracked[tracked.correlation_id]
+        for ticket_id, event in list(self._tickets.items()):
+            if event.correlation_id == tracked.correlation_id:
+                del self._tickets[ticket_id]
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Hold ``task`` until it ends (the loop keeps only weak references)."""
@@ -86,3 +100,8 @@ class Inflight:
             return
         if event.separate_approver or not tracked.can_prompt:
             tracked.pending.set_result(event)
+            if not event.separate_approver:
+                self._tickets[event.ticket_id] = event
+
+    def _on_decided(self, event: ApprovalDecided) -> None:
+        self._tickets.pop(event.ticket_id, None)

@@ -62,11 +62,12 @@ class LogoMeshServer(LanguageServer):
 
 
 def build_server() -> LogoMeshServer:
-    from lsp_server.features import commands, lifecycle
+    from lsp_server.features import code_actions, commands, lifecycle
 
     server = LogoMeshServer()
     lifecycle.register(server)
     commands.register(server)
+    code_actions.register(server)
     return server
 
 
