@@ -10,6 +10,7 @@ Other languages are refused by name, so a person learns why rather than getting 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 
 from logomesh.code.prompts import Prompt, excerpt
@@ -157,13 +158,18 @@ def read_docstring(answer: str, model: str, *, cut_short: bool) -> list[str]:
     return lines[:MAX_LINES]
 
 
+def _dedented(lines: list[str]) -> list[str]:
+    return textwrap.dedent("\n".join(lines)).split("\n")
+
+
 def render(lines: list[str], language: str, indent: str) -> str:
     """The text to insert: the docstring or comment, each line indented, ending in a newline."""
     if language == "python":
         body = [line.replace("\\", "\\\\") for line in lines]
         if len(body) == 1:
             return f'{indent}"""{body[0]}"""\n'
-        rest = [f"{indent}{line.strip()}" if line.strip() else "" for line in body[1:]]
+        # The model indents the rest as the body's code: kept relative to the first line.
+        rest = [f"{indent}{line}" if line.strip() else "" for line in _dedented(body[1:])]
         return "\n".join([f'{indent}"""{body[0]}', *rest, f'{indent}"""']) + "\n"
     style = STYLES[language]
     if style.last is None:

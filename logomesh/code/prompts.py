@@ -15,6 +15,7 @@ nothing does (:class:`~logomesh.errors.UnusableAnswerError`) instead of passing 
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 import textwrap
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from logomesh.security.redaction import REDACTED
 # Characters of code one prompt carries: about 1,000 tokens, an eighth of Gemma's window.
 MAX_EXCERPT = 4_000
 MAX_EXPLANATION = 1_500
+# How much of the original lines a fix must keep (difflib's ratio): "return a - c" to
+# "return a - b" is 0.94; to three new lines that assign c and print, 0.43.
+MIN_LIKENESS = 0.5
 
 _SUFFIXES = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
@@ -118,9 +122,11 @@ def fix_prompt(code: str, language: str, problem: str, line: int | None) -> Prom
 def read_fix(answer: str, original: str, language: str, model: str) -> str:
     """The replacement for ``original`` in ``answer``, or why there is none.
 
-    Refused: no code, the same code, an answer far longer than the code (a rambling model),
-    one that writes ``[REDACTED]`` (the model never saw the secret it would overwrite), and
-    for Python, code that does not parse where the original did.
+    Refused: no code; the same code; one that writes ``[REDACTED]`` (the model never saw
+    the secret it would overwrite); for Python, code that does not parse where the
+    original did; code that keeps little of the original (a fix is a small change, and a
+    tiny model's rewrite tends to drop what the lines did); an answer far longer than the
+    code (a rambling model).
     """
     fenced = re.search(r"```[^\n]*\n(.*?)(?:```|\Z)", answer, re.DOTALL)
     code = fenced.group(1) if fenced else answer.split("```", 1)[0]
@@ -144,13 +150,18 @@ def read_fix(answer: str, original: str, language: str, model: str) -> str:
             f"{model}'s fix would write {REDACTED} where the code holds a secret (secrets are "
             "hidden from the model), so it is not applied; fix it by hand."
         )
+    if language == "python":
+        _check_python(replacement, original, model)
+    if difflib.SequenceMatcher(None, original, replacement).ratio() < MIN_LIKENESS:
+        raise UnusableAnswerError(
+            f"{model}'s answer rewrites these lines instead of fixing them (it keeps too "
+            "little of them), so it is not applied; fix it by hand."
+        )
     if len(replacement) > 3 * len(original) + 200:
         raise UnusableAnswerError(
             f"{model}'s answer is {len(replacement)} characters for {len(original)} of code: "
             "not a fix of these lines, so it is not applied."
         )
-    if language == "python":
-        _check_python(replacement, original, model)
     return replacement
 
 

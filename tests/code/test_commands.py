@@ -147,6 +147,25 @@ def test_an_answer_that_is_no_fix_is_refused_in_words(
     assert any(r.action == "llm.call" for r in linked(remote, result))
 
 
+def test_a_rewrite_that_keeps_little_of_the_lines_is_no_fix(
+    remote: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = "```python\na = 10\nc = 20\nprint(a - c)\n```"  # Gemma's, once
+    result = run(remote, "code.fix", path="calc.py", text="    return a - c\n", diagnostic="F821")
+    assert result.error is not None and "rewrites these lines" in result.error.message
+
+
+def test_a_docstring_keeps_its_own_indentation_under_the_first_line(
+    remote: Engine, server: FakeOpenAIServer
+) -> None:
+    server.reply = "Add a and b.\n\n    Args:\n        a: a number.\n"
+    result = run(remote, "code.docstring", path="calc.py", text=ADD)
+    assert result.ok, result.message
+    assert result.data["insert_text"] == (
+        '    """Add a and b.\n\n    Args:\n        a: a number.\n    """\n'
+    )
+
+
 def test_an_unknown_model_is_named_with_how_to_fix_it(
     llm_engine: Callable[..., Engine],
 ) -> None:
