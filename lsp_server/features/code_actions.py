@@ -25,8 +25,7 @@ from pygls.exceptions import JsonRpcException
 
 from lsp_server import convert
 from lsp_server.features import code_resolve
-from lsp_server.features.code_resolve import DEF, Kind, document_of
-from lsp_server.workspaces import path_of
+from lsp_server.features.code_resolve import DEF, Kind, document_of, relative_path
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -73,7 +72,7 @@ async def listed(ls: LogoMeshServer, params: types.CodeActionParams) -> list[typ
     built = ls.workspaces.ready(uri)
     engine = built.engine if built is not None else None
     folder = ls.workspaces.folder_for(uri)
-    relative = _relative(uri, folder)
+    relative = relative_path(uri, folder)
     actions = _model_actions(ls, document, params)
     actions += await asyncio.to_thread(_test_actions, folder, relative)
     actions.append(_run("Search the audit trail for this file", Kind.AUDIT, "audit.search",
@@ -239,14 +238,6 @@ def _run(
         arguments=[{"command": command, "arguments": arguments}, {"folder": folder.as_uri()}],
     )
     return types.CodeAction(title=f"LogoMesh: {title}", kind=kind, command=run)
-
-
-def _relative(uri: str, folder: Path) -> str:
-    path = path_of(uri)
-    try:
-        return path.relative_to(folder).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _plain(selection: types.Range) -> list[int]:

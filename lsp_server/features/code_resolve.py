@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -29,7 +30,7 @@ from lsp_server import convert
 from lsp_server.workspaces import path_of
 
 if TYPE_CHECKING:
-    from pygls.workspace import TextDocument
+    from pygls.workspace import PositionCodec, ServerTextPosition, TextDocument
 
     from logomesh.commands.models import CommandResult
     from lsp_server.server import LogoMeshServer
@@ -109,9 +110,10 @@ async def resolved(ls: LogoMeshServer, action: types.CodeAction) -> types.CodeAc
             f"{uri} changed since this code action was offered (version {data.get('version')}, "
             f"now {document.version}); ask for code actions again.",
         )
-    lines = document.lines
-    target = _range(document, lines, data, what)
-    arguments = _arguments(ls, document, lines, target, what, data)
+    # Lines and text off the loop: a large document takes a while to split.
+    source, codec = document.source, document.position_codec
+    target, text = await asyncio.to_thread(_excerpt, source, codec, data, what)
+    arguments = _arguments(ls, document, target, text, what, data)
     result = await _run(ls, uri, f"code.{what}", arguments)
     if what == "explain":
         message = f"LogoMesh ({result.data['model']}): {result.data['explanation']}"
@@ -133,25 +135,39 @@ async def resolved(ls: LogoMeshServer, action: types.CodeAction) -> types.CodeAc
     return action
 
 
-def _range(document: TextDocument, lines: Any, data: dict[str, Any], what: str) -> types.Range:
-    """The code to send, as whole lines in client units: the selection, the diagnostic's
-    lines, or the Python function at the cursor."""
+def _excerpt(
+    source: str, codec: PositionCodec, data: dict[str, Any], what: str
+) -> tuple[types.Range, str]:
+    """The code to send and where it is (client units): the selection for *Explain*; whole
+    lines for the rest: the selection's, the diagnostic's, or the Python function at the
+    cursor."""
+    lines = source.splitlines(True)
     start_line, start_character, end_line, end_character = (int(n) for n in data["range"])
     if what == "explain":
-        return _client_range(data["range"])
-    if what == "docstring" and (start_line, start_character) == (end_line, end_character):
-        start_line, end_line = _function_at(lines, start_line)
-    elif end_line > start_line and end_character == 0:
-        end_line -= 1  # a selection of whole lines ends at the start of the next
-    end_line = min(end_line, len(lines) - 1)
-    if end_line + 1 < len(lines):
-        end = types.Position(line=end_line + 1, character=0)
+        target = _client_range(data["range"])
     else:
-        last = lines[end_line].rstrip("\r\n") if lines else ""
-        end = document.position_codec.position_to_client_units(
-            lines, types.Position(line=end_line, character=len(last))
-        )
-    return types.Range(start=types.Position(line=start_line, character=0), end=end)
+        if what == "docstring" and (start_line, start_character) == (end_line, end_character):
+            start_line, end_line = _function_at(lines, start_line)
+        elif end_line > start_line and end_character == 0:
+            end_line -= 1  # a selection of whole lines ends at the start of the next
+        end_line = max(0, min(end_line, len(lines) - 1))
+        if end_line + 1 < len(lines):
+            end = types.Position(line=end_line + 1, character=0)
+        else:
+            last = lines[end_line].rstrip("\r\n") if lines else ""
+            end = codec.position_to_client_units(
+                lines, types.Position(line=end_line, character=len(last))
+            )
+        target = types.Range(start=types.Position(line=start_line, character=0), end=end)
+    server = codec.range_from_client_units(lines, target)
+    begin = _offset(lines, server.start)
+    return target, source[begin : _offset(lines, server.end)]
+
+
+def _offset(lines: list[str], position: ServerTextPosition) -> int:
+    if position.line >= len(lines):
+        return sum(len(line) for line in lines)
+    return sum(len(line) for line in lines[: position.line]) + position.character
 
 
 def _client_range(plain: list[int]) -> types.Range:
@@ -185,32 +201,38 @@ def _function_at(lines: Any, line: int) -> tuple[int, int]:
 def _arguments(
     ls: LogoMeshServer,
     document: TextDocument,
-    lines: Any,
     target: types.Range,
+    text: str,
     what: str,
     data: dict[str, Any],
 ) -> dict[str, Any]:
     from logomesh.code import MAX_EXCERPT
 
-    text = document.text_in_client_range(target)
     if what != "fix":
         text = text[: 4 * MAX_EXCERPT]  # the command cuts the prompt to MAX_EXCERPT
-    folder = ls.workspaces.folder_for(document.uri)
-    path = path_of(document.uri)
-    shown = path.relative_to(folder).as_posix() if folder in path.parents else str(path)
-    end_line = (
-        target.end.line if target.end.character else max(target.start.line, target.end.line - 1)
-    )
+    last = target.end.line if target.end.character else target.end.line - 1
     arguments: dict[str, Any] = {
-        "path": shown,
+        "path": relative_path(document.uri, ls.workspaces.folder_for(document.uri)),
         "text": text,
         "language": document.language_id or "",
-        "range": {"start_line": target.start.line + 1, "end_line": end_line + 1},
+        "range": {
+            "start_line": target.start.line + 1,
+            "end_line": max(target.start.line, last) + 1,
+        },
     }
     if what == "fix":
         code = f" [{data['code']}]" if data.get("code") else ""
         arguments["diagnostic"] = f"{data.get('message') or 'a problem'}{code}"
     return arguments
+
+
+def relative_path(uri: str, folder: Path) -> str:
+    """The file as the engine's commands take it: relative to its workspace folder."""
+    path = path_of(uri)
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return str(path)
 
 
 async def _run(
