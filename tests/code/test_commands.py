@@ -191,3 +191,12 @@ def test_too_much_code_for_a_fix_is_refused_before_any_model_call(
     assert result.error is not None and result.error.code == "command.invalid_arguments"
     assert "send only the lines the diagnostic is on" in result.error.message
     assert server.calls == 0
+
+
+def test_a_range_backwards_is_named_with_its_field(remote: Engine) -> None:
+    result = run(remote, "code.explain", path="calc.py", text=ADD,
+                 range={"start_line": 9, "end_line": 3})  # fmt: skip
+    assert result.error is not None and result.error.code == "command.invalid_arguments"
+    assert "range" in result.error.message and "end_line 3 comes before start_line 9" in (
+        result.error.message
+    )

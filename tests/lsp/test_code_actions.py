@@ -243,13 +243,35 @@ async def test_a_model_that_is_not_there_is_named_in_the_error(start_editor, pro
 
 
 @pytest.mark.asyncio
-async def test_a_document_the_server_never_saw_is_named(start_editor, project: Path) -> None:
+async def test_documents_never_seen_changed_or_closed_are_named(
+    start_editor, project: Path
+) -> None:
     editor = await start_editor("vscode")
     unseen = (project / "nowhere.py").as_uri()
     with pytest.raises(JsonRpcException) as raised:
         await actions(editor, unseen, span(0, 0, 0, 0))
     assert unseen in raised.value.message and "didOpen" in raised.value.message
     assert raised.value.data["code"] == "lsp.unknown_document"
+
+    uri = opened(editor, write(project, "calc.py", CALC))
+    explain = (await actions(editor, uri, span(0, 0, 2, 16)))["LogoMesh: Explain this code"]
+    editor.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=CALC + "\n")],
+        )
+    )
+    with pytest.raises(JsonRpcException) as changed:
+        await editor.client.code_action_resolve_async(explain)
+    assert changed.value.data["code"] == "lsp.document_changed"
+    assert "version 1, now 2" in changed.value.message
+    editor.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    with pytest.raises(JsonRpcException) as closed:
+        await editor.client.code_action_resolve_async(explain)
+    assert closed.value.data["code"] == "lsp.unknown_document" and uri in closed.value.message
+    assert await records(editor, action="code.explain") == []  # nothing ran
 
 
 @pytest.mark.asyncio
