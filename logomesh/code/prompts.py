@@ -120,14 +120,8 @@ def fix_prompt(code: str, language: str, problem: str, line: int | None) -> Prom
 
 
 def read_fix(answer: str, original: str, language: str, model: str) -> str:
-    """The replacement for ``original`` in ``answer``, or why there is none.
-
-    Refused: no code; the same code; one that writes ``[REDACTED]`` (the model never saw
-    the secret it would overwrite); for Python, code that does not parse where the
-    original did; code that keeps little of the original (a fix is a small change, and a
-    tiny model's rewrite tends to drop what the lines did); an answer far longer than the
-    code (a rambling model).
-    """
+    """The replacement for ``original`` in ``answer`` (the first code block, or the text
+    before a closing fence), at ``original``'s indentation; see :func:`_refuse_unusable`."""
     fenced = re.search(r"```[^\n]*\n(.*?)(?:```|\Z)", answer, re.DOTALL)
     code = fenced.group(1) if fenced else answer.split("```", 1)[0]
     lines = [line.rstrip() for line in code.split("\n")]
@@ -140,6 +134,16 @@ def read_fix(answer: str, original: str, language: str, model: str) -> str:
     replacement = _reindent("\n".join(lines), original)
     if original.endswith("\n"):
         replacement += "\n"
+    _refuse_unusable(replacement, original, language, model)
+    return replacement
+
+
+def _refuse_unusable(replacement: str, original: str, language: str, model: str) -> None:
+    """Refused: the same code; one that writes ``[REDACTED]`` (the model never saw the
+    secret it would overwrite); for Python, code that does not parse where the original
+    did; code that keeps little of the original (a fix is a small change, and a tiny
+    model's rewrite tends to drop what the lines did); an answer far longer than the code
+    (a rambling model)."""
     if _words(replacement) == _words(original):
         raise UnusableAnswerError(
             f"{model}'s fix changes nothing; fix it by hand, or point models.code_actions "
@@ -162,7 +166,6 @@ def read_fix(answer: str, original: str, language: str, model: str) -> str:
             f"{model}'s answer is {len(replacement)} characters for {len(original)} of code: "
             "not a fix of these lines, so it is not applied."
         )
-    return replacement
 
 
 def _check_python(replacement: str, original: str, model: str) -> None:
