@@ -95,7 +95,7 @@ def _model_actions(
         actions.append(_resolvable("Explain this code", Kind.EXPLAIN, {**data, "do": "explain"}))
     language = language_of(document.uri, document.language_id or "")
     if docstrings.supports(language) and (
-        selected or _def_above(document, params.range.start.line)
+        selected or (language == "python" and _def_above(document, params.range.start.line))
     ):
         actions.append(_resolvable("Add a docstring", Kind.DOCSTRING, {**data, "do": "docstring"}))
     for diagnostic in params.context.diagnostics:
@@ -110,8 +110,6 @@ def _model_actions(
 
 def _def_above(document: TextDocument, line: int) -> bool:
     """A def or class on ``line`` or within the 200 lines above (the function at the cursor)."""
-    if document.language_id not in ("python", None) or not document.uri.endswith(".py"):
-        return False
     if len(document.source) > MAX_SCANNED:
         return False
     lines = document.lines
