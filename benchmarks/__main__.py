@@ -20,6 +20,7 @@ from benchmarks import (
     execute_overhead,
     llm_local,
     llm_overhead,
+    lsp_code_actions,
     mcp_servers,
     nl_interpret,
     pipelines,
@@ -51,6 +52,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("mounted MCP servers", mcp_servers.run, ""),
     ("approval round trip", approval_round_trip.run, ""),
     ("task pipelines", pipelines.run, ""),
+    ("editor code actions", lsp_code_actions.run, ""),
 )
 
 
