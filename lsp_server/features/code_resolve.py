@@ -103,13 +103,7 @@ async def resolved(ls: LogoMeshServer, action: types.CodeAction) -> types.CodeAc
             "lsp.invalid_arguments",
             f"This code action's data is not LogoMesh's ({data!r}); ask for code actions again.",
         )
-    document = document_of(ls, uri)
-    if data.get("version") != document.version:
-        raise convert.response_error(
-            "lsp.document_changed",
-            f"{uri} changed since this code action was offered (version {data.get('version')}, "
-            f"now {document.version}); ask for code actions again.",
-        )
+    document = _unchanged(ls, uri, data.get("version"), "since this code action was offered")
     # Lines and text off the loop: a large document takes a while to split.
     source, codec = document.source, document.position_codec
     target, text = await asyncio.to_thread(_excerpt, source, codec, data, what)
@@ -131,8 +125,21 @@ async def resolved(ls: LogoMeshServer, action: types.CodeAction) -> types.CodeAc
     else:
         edit = types.TextEdit(range=target, new_text=result.data["replacement"])
         label = f"Fix written by {result.data['model']}"
+    # An edit is for the text the model saw: one typed meanwhile would shift it.
+    document = _unchanged(ls, uri, data.get("version"), "while the model wrote the edit")
     action.edit = workspace_edit(ls, document, edit, label)
     return action
+
+
+def _unchanged(ls: LogoMeshServer, uri: str, version: Any, when: str) -> TextDocument:
+    document = document_of(ls, uri)
+    if version != document.version:
+        raise convert.response_error(
+            "lsp.document_changed",
+            f"{uri} changed {when} (version {version}, now {document.version}); ask for "
+            "code actions again.",
+        )
+    return document
 
 
 def _excerpt(

@@ -197,7 +197,7 @@ async def test_explain_and_docstring_run_the_local_model_audited_and_redacted(
 
 
 @pytest.mark.asyncio
-async def test_a_fix_without_annotation_support_is_plain_changes_and_a_cancel_is_recorded(
+async def test_a_fix_without_annotations_is_plain_changes_refused_if_typed_over_or_cancelled(
     start_editor, project: Path, coder: FakeOpenAIServer
 ) -> None:
     calc = write(project, "calc.py", CALC)
@@ -205,14 +205,28 @@ async def test_a_fix_without_annotation_support_is_plain_changes_and_a_cancel_is
     uri = opened(editor, calc)
     coder.reply = "```python\n    return a - b\n```"
     listed = await actions(editor, uri, span(6, 15, 6, 16), [undefined_c()])
-    fixed = await editor.client.code_action_resolve_async(
-        listed["LogoMesh: Fix: F821 undefined name 'c'"]
-    )
+    fix_title = "LogoMesh: Fix: F821 undefined name 'c'"
+    fixed = await editor.client.code_action_resolve_async(listed[fix_title])
     assert fixed.edit is not None and fixed.edit.change_annotations is None
     # The last line has no line after it: its text is replaced, its line end kept.
     edits = {key: list(value) for key, value in (fixed.edit.changes or {}).items()}
     assert edits == {uri: [types.TextEdit(range=span(6, 0, 6, 16), new_text="    return a - b")]}
     assert "F821 undefined name 'c'" in str(coder.requests[-1]["messages"])
+
+    # A change typed while the model writes: the edit would land on other text; refused.
+    coder.script(Fault("slow", delay_s=1.5))
+    again = (await actions(editor, uri, span(6, 15, 6, 16), [undefined_c()]))[fix_title]
+    typed = asyncio.ensure_future(editor.client.code_action_resolve_async(again))
+    await eventually(lambda: coder.in_flight)
+    editor.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text="x = 1\n" + CALC)],
+        )
+    )
+    with pytest.raises(JsonRpcException) as changed:
+        await typed
+    assert "changed while the model wrote the edit" in changed.value.message
 
     coder.script(Fault("slow", delay_s=20))
     explain = (await actions(editor, uri, span(4, 0, 6, 16)))["LogoMesh: Explain this code"]
