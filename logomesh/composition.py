@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from logomesh.approvals.feature import FEATURE as APPROVALS
 from logomesh.audit.feature import FEATURE as AUDIT
 from logomesh.builtin.feature import FEATURE as BUILTIN
+from logomesh.code.feature import FEATURE as CODE
 from logomesh.devshell.feature import FEATURE as DEVSHELL
 from logomesh.engine import Engine
 from logomesh.errors import CommandError
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 # Every feature LogoMesh ships, in the order their per-engine setup runs: plugins after the
 # built-in features, so a plugin's command that clashes with any other command is the one
 # refused; pipelines last, since their steps may use any command, plugins' too.
-FEATURES: tuple[Feature, ...] = (BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, PLUGINS, PIPELINES)
+FEATURES: tuple[Feature, ...] = (
+    BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, CODE, PLUGINS, PIPELINES,
+)  # fmt: skip
 
 
 def build_engine(

@@ -38,6 +38,7 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     ├── ProviderMissingError           llm.provider_missing
     ├── ModelUnavailableError          llm.unavailable
     ├── ContextWindowError             llm.context_exceeded
+    ├── UnusableAnswerError            llm.unusable_answer  (an answer that is no usable edit)
     └── ModelCallError                 llm.call_failed
         ├── ModelTimeoutError          llm.timeout          (retried)
         ├── ModelConnectionError       llm.connection       (retried)
@@ -252,6 +253,13 @@ class ContextWindowError(LLMError):
     """The prompt and the requested output do not fit the model's context window."""
 
     code = "llm.context_exceeded"
+
+
+class UnusableAnswerError(LLMError):
+    """The model answered, but not with something LogoMesh may use (a fix that is not code,
+    or changes nothing): said, never applied."""
+
+    code = "llm.unusable_answer"
 
 
 class ModelCallError(LLMError):

@@ -10,6 +10,10 @@ is decided, from this editor or any other adapter, or expires.
 
 Every request task is kept here, so a client that disconnects gets each one cancelled, and
 the engine records it as cancelled, before the engines close.
+
+The tickets of pending requests that this editor's person may approve are kept too, until
+decided or the request ends, so the code actions can offer *Approve* for each
+(``lsp_server.features.code_actions``), for clients that cannot prompt.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from logomesh.events import ApprovalRequested, CommandOutputDelta, CommandProgress
+from logomesh.events import ApprovalDecided, ApprovalRequested, CommandOutputDelta, CommandProgress
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -43,11 +47,18 @@ class Inflight:
         self._tracked: dict[str, Tracked] = {}
         self._by_ticket: dict[str, Tracked] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Ticket id -> its request, for tickets the requester here may approve.
+        self._tickets: dict[str, ApprovalRequested] = {}
 
     def subscribe(self, engine: Engine) -> None:
         engine.events.subscribe(CommandProgress, self._on_progress)
         engine.events.subscribe(CommandOutputDelta, self._on_output)
         engine.events.subscribe(ApprovalRequested, self._on_approval)
+        engine.events.subscribe(ApprovalDecided, self._on_decided)
+
+    def tickets(self) -> list[ApprovalRequested]:
+        """Pending tickets of this server's requests that their requester may approve."""
+        return list(self._tickets.values())
 
     def track(self, correlation_id: str) -> Tracked:
         tracked = Tracked(correlation_id)
@@ -59,16 +70,15 @@ class Inflight:
             del self._tracked[tracked.correlation_id]
         if tracked.ticket is not None:
             self._by_ticket.pop(tracked.ticket.ticket_id, None)
+            self._tickets.pop(tracked.ticket.ticket_id, None)
 
     def waits_for_others(self, ticket_id: str) -> None:
-        """The editor cannot answer for this ticket: answer its request with the ticket."""
+        """The editor cannot answer for this ticket: answer its request with the ticket,
+        which its requester may then approve from here (a code action, a command)."""
         tracked = self._by_ticket.get(ticket_id)
         if tracked is not None and tracked.ticket is not None and not tracked.pending.done():
             tracked.pending.set_result(tracked.ticket)
-
-    def pending_tickets(self) -> list[ApprovalRequested]:
-        """Tickets of this server's requests that wait for a decision, oldest first."""
-        return [t.ticket for t in self._tracked.values() if t.ticket and t.pending.done()]
+            self._tickets[ticket_id] = tracked.ticket
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Hold ``task`` until it ends (the loop keeps only weak references)."""
@@ -102,3 +112,6 @@ class Inflight:
         self._by_ticket[event.ticket_id] = tracked
         if event.separate_approver:  # the requester's own yes does not count
             tracked.pending.set_result(event)
+
+    def _on_decided(self, event: ApprovalDecided) -> None:
+        self._tickets.pop(event.ticket_id, None)

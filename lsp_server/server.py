@@ -73,7 +73,14 @@ class LogoMeshServer(LanguageServer):
 
 
 def build_server() -> LogoMeshServer:
-    from lsp_server.features import commands, diagnostics, documents, lifecycle, refresh
+    from lsp_server.features import (
+        code_actions,
+        commands,
+        diagnostics,
+        documents,
+        lifecycle,
+        refresh,
+    )
 
     server = LogoMeshServer()
     lifecycle.register(server)
@@ -81,6 +88,7 @@ def build_server() -> LogoMeshServer:
     documents.register(server)
     refresh.register(server)
     diagnostics.register(server)
+    code_actions.register(server)
     return server
 
 

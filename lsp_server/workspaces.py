@@ -82,6 +82,14 @@ class Workspaces:
         # Shielded: a cancelled request must not cancel the build other requests await.
         return await asyncio.shield(task)
 
+    def ready(self, uri: str | None = None) -> Built | None:
+        """The folder's engine if it is built now; None while it builds or failed (a
+        handler that must answer at once, like code actions, does without it)."""
+        task = self._builds.get(self.folder_for(uri))
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
     def engines(self) -> list[Engine]:
         """The engines built so far (failed and unfinished builds left out)."""
         done = [t for t in self._builds.values() if t.done() and not t.cancelled()]

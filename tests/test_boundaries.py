@@ -133,7 +133,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     # The core: request/result models, registry, shared values, errors, events.
     frozenset({"commands", "errors", "events", "canonical", "layout", "lazy"}),
     frozenset({"storage", "security", "trust"}),  # services every feature may use
-    frozenset({"approvals", "audit", "builtin", "devshell", "llm", "nl", "plugins"}),  # features
+    # features
+    frozenset({"approvals", "audit", "builtin", "code", "devshell", "llm", "nl", "plugins"}),
     frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
     frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine
     frozenset({"engine", "attempt", "deadline"}),

@@ -13,20 +13,24 @@ from logomesh.lazy import lazy_exports
 _EXPORTS = {
     "FEATURE": "logomesh.llm.feature",
     "Caller": "logomesh.llm.models",
+    "Capability": "logomesh.llm.settings",
     "GenerationParams": "logomesh.llm.models",
     "Message": "logomesh.llm.models",
     "LLMService": "logomesh.llm.service",
     "ModelPool": "logomesh.llm.pool",
     "LLMSettings": "logomesh.llm.settings",
+    "Purpose": "logomesh.llm.settings",
 }
 __all__ = [
     "FEATURE",
     "Caller",
+    "Capability",
     "GenerationParams",
     "LLMService",
     "LLMSettings",
     "Message",
     "ModelPool",
+    "Purpose",
 ]
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
@@ -35,4 +39,4 @@ if TYPE_CHECKING:
     from logomesh.llm.models import Caller, GenerationParams, Message
     from logomesh.llm.pool import ModelPool
     from logomesh.llm.service import LLMService
-    from logomesh.llm.settings import LLMSettings
+    from logomesh.llm.settings import Capability, LLMSettings, Purpose
