@@ -111,3 +111,23 @@ async def test_the_server_answers_while_a_long_command_runs(start_editor) -> Non
     quick = await asyncio.wait_for(editor.run("logomesh.git.status"), 10)
     assert quick["ok"] is True and not running.done()
     running.cancel()
+
+
+@pytest.mark.asyncio
+async def test_replies_are_not_lost_while_the_local_model_loads(start_editor) -> None:
+    """llama.cpp points fd 1 at /dev/null while it loads a model; the protocol must not be
+    on fd 1 then, or the replies the server writes meanwhile vanish and the editor hangs."""
+    editor = await start_editor("vscode")
+    await editor.run("logomesh.git.status")
+    asking = asyncio.ensure_future(
+        editor.run("logomesh.llm.ask", {"prompt": "Say hello.", "max_tokens": 8})
+    )
+    answered = 0
+    while not asking.done():
+        # A request answered on the loop at once: an invalid-params error.
+        with pytest.raises(JsonRpcException):
+            await asyncio.wait_for(editor.run("logomesh.run"), 10)
+        answered += 1
+        await asyncio.sleep(0.01)
+    assert (await asking)["ok"] is True
+    assert answered > 5  # the model took a while to load: replies were written meanwhile
