@@ -23,10 +23,14 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from logomesh.events import ApprovalDecided, ApprovalRequested, CommandOutputDelta, CommandProgress
-
 if TYPE_CHECKING:
     from logomesh.engine import Engine
+    from logomesh.events import (
+        ApprovalDecided,
+        ApprovalRequested,
+        CommandOutputDelta,
+        CommandProgress,
+    )
     from lsp_server.features.progress import RequestProgress
 
 
@@ -51,6 +55,14 @@ class Inflight:
         self._tickets: dict[str, ApprovalRequested] = {}
 
     def subscribe(self, engine: Engine) -> None:
+        # Here, not at the top: the events module costs the initialize answer 10 ms.
+        from logomesh.events import (
+            ApprovalDecided,
+            ApprovalRequested,
+            CommandOutputDelta,
+            CommandProgress,
+        )
+
         engine.events.subscribe(CommandProgress, self._on_progress)
         engine.events.subscribe(CommandOutputDelta, self._on_output)
         engine.events.subscribe(ApprovalRequested, self._on_approval)

@@ -36,15 +36,31 @@ ADAPTER_SDKS = {
 }
 
 
-def _imported_top_levels(path: Path) -> set[str]:
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports by absolute name, anywhere in the file."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
     return names
+
+
+def _imported_top_levels(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in _imported_modules(path)}
+
+
+def _heavy_modules_after(snippet: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of ``heavy`` a fresh interpreter has imported after running ``snippet``."""
+    report = f"print('HEAVY=' + ','.join(m for m in {heavy!r} if m in sys.modules))"
+    code = f"{snippet}\nimport sys\n{report}\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    found = result.stdout.splitlines()[-1].removeprefix("HEAVY=")
+    return found.split(",") if found else []
 
 
 def test_engine_imports_no_adapter_sdk() -> None:
@@ -61,30 +77,19 @@ def test_engine_imports_no_adapter_sdk() -> None:
 
 def test_adapters_reach_the_engine_only_through_its_public_api() -> None:
     """lsp_server/ imports no CLI module: both are adapters over the same engine."""
-    offenders = []
-    for path in sorted((ROOT / "lsp_server").rglob("*.py")):
-        for found in imports_in_any(path):
-            if found.startswith("logomesh.cli"):
-                offenders.append(f"{path.relative_to(ROOT)} imports {found}")
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {found}"
+        for path in sorted((ROOT / "lsp_server").rglob("*.py"))
+        for found in _imported_modules(path)
+        if found.startswith("logomesh.cli")
+    ]
     assert offenders == []
-
-
-def imports_in_any(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return found
 
 
 def test_lsp_initialize_imports_no_engine_dependencies() -> None:
     """The server answers initialize having paid for pygls and lsprotocol only: the
     engine (pydantic, SQLAlchemy, torch...) loads in a thread after the answer."""
     code = (
-        "import sys\n"
         "from lsprotocol import types\n"
         "from lsp_server.server import build_server\n"
         "server = build_server()\n"
@@ -94,14 +99,9 @@ def test_lsp_initialize_imports_no_engine_dependencies() -> None:
         "handler(*args)\n"
         "try:\n    steps.send(None)\nexcept StopIteration as done:\n    result = done.value\n"
         "assert 'logomesh.do' in result.capabilities.execute_command_provider.commands\n"
-        "heavy = [m for m in ('sqlalchemy', 'pydantic', 'alembic', 'cryptography', 'typer',"
-        " 'torch', 'llama_cpp', 'yaml') if m in sys.modules]\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert result.stdout.splitlines()[-1] == "HEAVY="
+    heavy = ("sqlalchemy", "pydantic", "alembic", "cryptography", "typer", "torch", "yaml")
+    assert _heavy_modules_after(code, heavy) == []
 
 
 def test_the_boundary_check_catches_a_violation(tmp_path: Path) -> None:
@@ -114,17 +114,11 @@ def test_the_boundary_check_catches_a_violation(tmp_path: Path) -> None:
 def test_cli_help_imports_no_engine_dependencies() -> None:
     """`logomesh --help` must not pay for SQLAlchemy, pydantic, alembic or cryptography."""
     code = (
-        "import sys\n"
         "from logomesh.cli.app import app\n"
         "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('sqlalchemy', 'pydantic', 'alembic', 'cryptography', 'rich')"
-        " if m in sys.modules]\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert result.stdout.splitlines()[-1] == "HEAVY="
+    heavy = ("sqlalchemy", "pydantic", "alembic", "cryptography", "rich")
+    assert _heavy_modules_after(code, heavy) == []
 
 
 # Inner layers first; a unit may import, at run time, only units of its own layer or inner
