@@ -18,7 +18,6 @@ where the client allows it, and registered again when plugins or pipelines chang
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
     from logomesh.commands.models import CommandResult
     from logomesh.engine import Engine
     from lsp_server.server import LogoMeshServer
-
-logger = logging.getLogger(__name__)
 
 PREFIX = "logomesh."
 OWN = ("logomesh.commands", "logomesh.do", "logomesh.run")
