@@ -84,6 +84,12 @@ export interface EngineInfo {
   notices: string[];
 }
 
+/** `logomesh/engineFailed`: a folder's engine could not be built (the message says why). */
+export interface EngineFailure {
+  folder: string;
+  message: string;
+}
+
 /** `logomesh/approvalsChanged`. */
 export interface ApprovalChange {
   ticketId: string;
@@ -100,6 +106,8 @@ export interface LogoMeshClient {
   /** The latest engine of each folder, by folder URI. */
   readonly engines: ReadonlyMap<string, EngineInfo>;
   readonly onDidChangeEngine: vscode.Event<EngineInfo>;
+  /** `logomesh/engineFailed`: the server runs, but this folder has no engine. */
+  readonly onDidFailEngine: vscode.Event<EngineFailure>;
   readonly onDidChangeApprovals: vscode.Event<ApprovalChange>;
   readonly output: vscode.LogOutputChannel;
   /** `logomesh.commands` for the folder (the first folder when omitted). */
