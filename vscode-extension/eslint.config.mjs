@@ -5,7 +5,7 @@ import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  { ignores: ["dist/", "node_modules/", "*.mjs", "vitest.config.ts"] },
+  { ignores: ["dist/", "node_modules/", "*.mjs", "*.mts"] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -39,7 +39,8 @@ import {
 } from "./api";
 import { CrashPolicy, describeEnd } from "./crashPolicy";
 import { describeLaunch, discover, failureMessage, type Launch } from "./discovery";
-import { realProbes } from "./probes";
+import { nodeProbes } from "./probes";
+import { pythonEnvironment } from "./pythonExtension";
 import {
   isCommandResult,
   parseApprovalChange,
@@ -283,7 +284,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     const folder = vscode.workspace.workspaceFolders?.[0];
     const discovery = await discover(
       { settings, workspaceFolder: folder?.uri.fsPath, envPath: process.env.PATH ?? "" },
-      realProbes(folder),
+      nodeProbes(folder?.uri.fsPath, () => pythonEnvironment(folder)),
     );
     for (const attempt of discovery.attempts) {
       this.output.info(`Looking for the server: ${attempt.source} ${attempt.reason ?? "works"}.`);
