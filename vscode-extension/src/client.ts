@@ -3,28 +3,20 @@
  * discovery, start, the crash policy, restart, Workspace Trust and the settings the server
  * is told.
  *
- * Each start is a `Session`: one `LanguageClient` over one server process that this module
- * spawns itself (no shell), so it knows the process's exit code and its last stderr lines
- * and can say why a server stopped. A session that ends by itself is a crash: `CrashPolicy`
- * decides whether a new session starts (3 times in 3 minutes) or the client stops with
- * state `error` and one notification. The client library's own restarts and notifications
- * are turned off, so there is one voice and no loop. Requests made while a session starts
- * wait for it (`whenRunning`).
+ * Each start is a `Session` (src/session.ts): one server process and its `LanguageClient`.
+ * A session that ends by itself is a crash: `CrashPolicy` decides whether a new session
+ * starts (3 times in 3 minutes) or the client stops with state `error` and one notification
+ * with Restart and Show Output; the output has the reason. The client library's own
+ * restarts and notifications are off, so there is one voice and no loop. Requests made
+ * while a session starts wait for it (`whenRunning`).
  */
-import * as cp from "node:child_process";
 import * as os from "node:os";
-import * as readline from "node:readline";
 import * as vscode from "vscode";
 import {
-  CloseAction,
   DidChangeConfigurationNotification,
-  ErrorAction,
   ExecuteCommandRequest,
-  LanguageClient,
   ResponseError,
-  RevealOutputChannelOn,
   State,
-  type LanguageClientOptions,
 } from "vscode-languageclient/node";
 
 import {
@@ -38,9 +30,16 @@ import {
   type ServerState,
 } from "./api";
 import { CrashPolicy, describeEnd } from "./crashPolicy";
-import { describeLaunch, discover, failureMessage, type Launch } from "./discovery";
+import {
+  describeLaunch,
+  discover,
+  failureMessage,
+  SOURCES,
+  type Discovery,
+  type Launch,
+} from "./discovery";
 import { nodeProbes } from "./probes";
-import { pythonEnvironment } from "./pythonExtension";
+import { onPythonEnvironmentChange, pythonEnvironment } from "./pythonExtension";
 import {
   isCommandResult,
   parseApprovalChange,
@@ -51,7 +50,8 @@ import {
   toFailure,
   type ServerOptions,
 } from "./protocol";
-import { readSettings, SECTION, shouldNotify, type Settings } from "./settings";
+import { Session } from "./session";
+import { LAUNCH_SETTINGS, readSettings, SECTION, shouldNotify, type Settings } from "./settings";
 
 /** A slow start is logged after this long... */
 const SLOW_START_MS = 20_000;
@@ -59,54 +59,6 @@ const SLOW_START_MS = 20_000;
 const START_LIMIT_MS = 5 * 60_000;
 /** On stop the server writes its queued audit records before it exits (docs/editors.md). */
 const EXIT_GRACE_MS = 5_000;
-const STDERR_TAIL_LINES = 20;
-
-/** One server process and the LanguageClient talking to it. */
-class Session {
-  client!: LanguageClient;
-  child: cp.ChildProcess | undefined;
-  readonly stderrTail: string[] = [];
-  exit: { code: number | null; signal: string | null } | undefined;
-  /** The extension is stopping it: its end is not a crash. */
-  stopping = false;
-  ended = false;
-  /** Why it must not be restarted (it never finished starting). */
-  fatal: string | undefined;
-  /** What the client library or the spawn reported, if anything. */
-  lastError: string | undefined;
-  readonly timers: NodeJS.Timeout[] = [];
-  private exitListeners: (() => void)[] = [];
-
-  constructor(readonly launch: Launch) {}
-
-  exited(code: number | null, signal: string | null): void {
-    this.exit = { code, signal };
-    for (const listener of this.exitListeners.splice(0)) listener();
-  }
-
-  /** Resolves true when the process has exited, false after `ms`. */
-  waitForExit(ms: number): Promise<boolean> {
-    if (this.exit !== undefined || this.child === undefined) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.exitListeners.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-
-  clearTimers(): void {
-    for (const timer of this.timers.splice(0)) clearTimeout(timer);
-  }
-}
-
-/** The client library, minus its notifications: this module raises the ones people see. */
-class QuietLanguageClient extends LanguageClient {
-  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
-    super.error(message, data, false);
-  }
-}
 
 export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable {
   private currentState: ServerState = { kind: "stopped" };
@@ -118,6 +70,8 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   private readonly failureEmitter = new vscode.EventEmitter<EngineFailure>();
   private readonly approvalsEmitter = new vscode.EventEmitter<ApprovalChange>();
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Whether the Python extension's environment changes are watched (once discovery asked it). */
+  private watchingPython = false;
   /** Serialises start, stop and restart: the person may click Restart twice. */
   private lifecycle: Promise<void> = Promise.resolve();
 
@@ -181,7 +135,9 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     for (const entry of answer) {
       const command = parseServerCommand(entry);
       if (command === undefined) {
-        this.output.warn(`logomesh.commands listed an entry of an unknown shape: ${JSON.stringify(entry)}`);
+        this.output.warn(
+          `logomesh.commands listed an entry of an unknown shape: ${JSON.stringify(entry)}`,
+        );
       } else {
         commands.push(command);
       }
@@ -213,7 +169,11 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       arguments: folder === undefined ? [args] : [args, { folder: converter.asUri(folder) }],
     };
     try {
-      const answer: unknown = await session.client.sendRequest(ExecuteCommandRequest.type, params, token);
+      const answer: unknown = await session.client.sendRequest(
+        ExecuteCommandRequest.type,
+        params,
+        token,
+      );
       return answer;
     } catch (error) {
       if (error instanceof ResponseError) {
@@ -227,7 +187,10 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   }
 
   /** The running session; waits while one starts, fails at once when there is none. */
-  private async whenRunning(command: string, token: vscode.CancellationToken | undefined): Promise<Session> {
+  private async whenRunning(
+    command: string,
+    token: vscode.CancellationToken | undefined,
+  ): Promise<Session> {
     while (this.currentState.kind === "starting") {
       await new Promise<void>((resolve, reject) => {
         const waiting = this.onDidChangeState(() => {
@@ -237,7 +200,12 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         });
         const cancelled = token?.onCancellationRequested(() => {
           waiting.dispose();
-          reject(new CommandError({ code: "lsp.cancelled", message: `LogoMesh: ${command} was cancelled.` }));
+          reject(
+            new CommandError({
+              code: "lsp.cancelled",
+              message: `LogoMesh: ${command} was cancelled.`,
+            }),
+          );
         });
       });
     }
@@ -289,6 +257,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     for (const attempt of discovery.attempts) {
       this.output.info(`Looking for the server: ${attempt.source} ${attempt.reason ?? "works"}.`);
     }
+    this.watchPython(discovery);
     if (!discovery.found) {
       const message = failureMessage(discovery.attempts);
       this.output.error(message);
@@ -300,6 +269,33 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     }
     this.reportOtherProblems(settings);
     this.startSession(discovery.launch);
+  }
+
+  /**
+   * Once discovery has asked the Python extension, a newly selected interpreter may be the
+   * one that works (or the one in use changed): start again, or offer to.
+   */
+  private watchPython(discovery: Discovery): void {
+    const asked = discovery.attempts.some((attempt) => attempt.source.startsWith(SOURCES.python));
+    if (!asked || this.watchingPython) return;
+    this.watchingPython = true;
+    void onPythonEnvironmentChange(() => this.pythonEnvironmentChanged()).then((watch) => {
+      if (watch !== undefined) this.subscriptions.push(watch);
+    });
+  }
+
+  private pythonEnvironmentChanged(): void {
+    if (this.currentState.kind === "error") {
+      this.output.info("The Python extension's environment changed: looking for the server again.");
+      void this.restart();
+    } else if (this.session?.launch.source.startsWith(SOURCES.python) === true) {
+      void vscode.window
+        .showInformationMessage(
+          "LogoMesh: the Python environment changed. Restart the server with it?",
+          "Restart",
+        )
+        .then((choice) => (choice === "Restart" ? this.restart() : undefined));
+    }
   }
 
   /** Settings problems discovery did not already report (mode, showNotifications, args). */
@@ -314,8 +310,12 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   }
 
   private startSession(launch: Launch): void {
-    const session = new Session(launch);
-    session.client = this.createLanguageClient(session);
+    const session = new Session(launch, {
+      output: this.output,
+      serverOptions: () => this.currentServerOptions(),
+      ended: (ended) => void this.sessionEnded(ended),
+      notification: (method, params) => this.notification(method, params),
+    });
     this.session = session;
     this.engineMap.clear();
     this.setState({ kind: "starting" });
@@ -323,7 +323,9 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     const started = Date.now();
     session.timers.push(
       setTimeout(() => {
-        this.output.warn(`The server is still starting after ${SLOW_START_MS / 1000} s; requests wait for it.`);
+        this.output.warn(
+          `The server is still starting after ${SLOW_START_MS / 1000} s; requests wait for it.`,
+        );
       }, SLOW_START_MS),
       setTimeout(() => {
         session.fatal = `it did not finish starting within ${START_LIMIT_MS / 60_000} minutes`;
@@ -339,112 +341,40 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       },
       (error: unknown) => {
         session.lastError ??= String(error);
-        void this.sessionEnded(session);
+        session.end();
       },
     );
   }
 
-  private createLanguageClient(session: Session): LanguageClient {
-    const options: LanguageClientOptions = {
-      // The server's code actions and diagnostics are for any file (docs/code-actions.md).
-      documentSelector: [{ scheme: "file" }],
-      outputChannel: this.output,
-      traceOutputChannel: this.output,
-      revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: () => this.currentServerOptions(),
-      initializationFailedHandler: (error: unknown) => {
-        this.output.error(`The server refused to initialize: ${String(error)}`);
-        return false;
-      },
-      errorHandler: {
-        // A few unreadable messages are survivable; a stream of them is a broken server.
-        error: (_error, _message, count) =>
-          count !== undefined && count <= 3
-            ? { action: ErrorAction.Continue }
-            : { action: ErrorAction.Shutdown, handled: true },
-        closed: () => {
-          void this.sessionEnded(session);
-          return { action: CloseAction.DoNotRestart, handled: true };
-        },
-      },
-      middleware: {
-        workspace: {
-          // The server asks for its section; VS Code's own settings (path, interpreter...)
-          // are not its business and would be warned about as unknown keys.
-          configuration: async (params, token, next) => {
-            const answers: unknown = await next(params, token);
-            if (!Array.isArray(answers)) return answers as ResponseError<void>;
-            return params.items.map((item, index): unknown =>
-              item.section === SECTION ? this.currentServerOptions() : answers[index],
-            );
-          },
-        },
-      },
-      stdioOptions: {
-        stdout: () => undefined, // stdout carries the protocol (stdio transport)
-        stderr: (input) => this.pipeStderr(session, input),
-      },
-    };
-    const client = new QuietLanguageClient(SECTION, "LogoMesh", () => this.spawn(session), options);
-    client.onDidChangeState(({ newState }) => {
-      if (newState === State.Stopped || newState === State.StartFailed) void this.sessionEnded(session);
-    });
-    client.onNotification("logomesh/engineReady", (params: unknown) => {
+  /** The server's own notifications, checked, as the interface's events. */
+  private notification(method: string, params: unknown): void {
+    const unknownShape = () =>
+      this.output.warn(`${method} of an unknown shape: ${JSON.stringify(params)}`);
+    if (method === "logomesh/engineReady") {
       const engine = parseEngineInfo(params);
-      if (engine === undefined) return this.output.warn(`logomesh/engineReady of an unknown shape: ${JSON.stringify(params)}`);
+      if (engine === undefined) return unknownShape();
       this.output.info(
         `Engine ready for ${engine.folder}: mode ${engine.mode}, user ${engine.user}` +
           `${engine.trusted ? "" : ", untrusted"}${engine.restricted ? ", Restricted Mode" : ""}.`,
       );
       this.engineMap.set(engine.folder, engine);
       this.engineEmitter.fire(engine);
-    });
-    client.onNotification("logomesh/engineFailed", (params: unknown) => {
+    } else if (method === "logomesh/engineFailed") {
       const failure = parseEngineFailure(params);
-      if (failure === undefined) return this.output.warn(`logomesh/engineFailed of an unknown shape: ${JSON.stringify(params)}`);
+      if (failure === undefined) return unknownShape();
       this.output.error(`The engine for ${failure.folder} could not be built: ${failure.message}`);
       this.engineMap.delete(failure.folder);
       this.failureEmitter.fire(failure);
-    });
-    client.onNotification("logomesh/approvalsChanged", (params: unknown) => {
+    } else if (method === "logomesh/approvalsChanged") {
       const change = parseApprovalChange(params);
-      if (change === undefined) return this.output.warn(`logomesh/approvalsChanged of an unknown shape: ${JSON.stringify(params)}`);
+      if (change === undefined) return unknownShape();
       this.approvalsEmitter.fire(change);
-    });
-    return client;
-  }
-
-  /** Spawns the server: no shell, stdio pipes, in the first workspace folder. */
-  private spawn(session: Session): Promise<cp.ChildProcess> {
-    const { program, args } = session.launch;
-    const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
-    const child = cp.spawn(program, args, { cwd, env: process.env, stdio: "pipe", windowsHide: true });
-    session.child = child;
-    child.on("exit", (code, signal) => session.exited(code, signal));
-    return new Promise((resolve, reject) => {
-      child.once("spawn", () => resolve(child));
-      child.on("error", (error) => {
-        this.output.error(`The server process ${program}: ${error.message}`);
-        session.lastError = error.message;
-        reject(error);
-      });
-    });
-  }
-
-  private pipeStderr(session: Session, input: NodeJS.ReadableStream): void {
-    const lines = readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 });
-    lines.on("line", (line) => {
-      this.output.warn(`[server] ${line}`);
-      session.stderrTail.push(line);
-      if (session.stderrTail.length > STDERR_TAIL_LINES) session.stderrTail.shift();
-    });
+    }
   }
 
   /** A session ended without being asked to: restart it or stop, as the policy says. */
   private async sessionEnded(session: Session): Promise<void> {
-    if (session.ended || session.stopping || session !== this.session) return;
-    session.ended = true;
-    session.clearTimers();
+    if (session !== this.session) return;
     await session.waitForExit(1_000); // the exit code follows the closed pipe closely
     const reason =
       session.fatal ??
@@ -455,7 +385,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         error: session.lastError,
       });
     this.output.error(`The LogoMesh server stopped: ${reason}`);
-    void session.client.dispose().catch(() => undefined);
+    void session.dispose();
     this.engineMap.clear();
     if (session !== this.session) return; // a restart began meanwhile
     if (session.fatal === undefined) {
@@ -473,8 +403,11 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         ? `it stopped ${this.policy.maxRestarts + 1} times within ${this.policy.describeWindow()} and is not started again; last: ${reason}`
         : reason;
     this.setState({ kind: "error", reason: final });
-    this.notify("error", `LogoMesh: the server stopped: ${final}`, ["Restart", "Show Output"], (choice) =>
-      choice === "Restart" ? this.restart() : this.output.show(),
+    this.notify(
+      "error",
+      `LogoMesh: the server stopped: ${final}`,
+      ["Restart", "Show Output"],
+      (choice) => (choice === "Restart" ? this.restart() : this.output.show()),
     );
   }
 
@@ -484,23 +417,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       this.setState({ kind: "stopped" });
       return;
     }
-    session.stopping = true;
-    session.clearTimers();
-    const { client } = session;
-    if (client.state === State.Running) {
-      try {
-        await client.stop(EXIT_GRACE_MS);
-      } catch (error) {
-        this.output.warn(`The server did not stop cleanly: ${String(error)}`);
-      }
-    } else if (session.exit === undefined) {
-      session.child?.kill("SIGTERM"); // still starting: nothing to say shutdown to
-    }
-    if (!(await session.waitForExit(EXIT_GRACE_MS))) {
-      this.output.warn(`The server did not exit within ${EXIT_GRACE_MS / 1000} s of shutdown; stopping it.`);
-      session.child?.kill("SIGTERM");
-    }
-    await client.dispose().catch(() => undefined);
+    await session.stop(EXIT_GRACE_MS);
     this.session = undefined;
     this.engineMap.clear();
     this.setState({ kind: "stopped" });
@@ -524,9 +441,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   }
 
   private settingsChanged(event: vscode.ConfigurationChangeEvent): void {
-    const launch = ["path", "interpreter", "args"].filter((key) =>
-      event.affectsConfiguration(`${SECTION}.${key}`),
-    );
+    const launch = LAUNCH_SETTINGS.filter((key) => event.affectsConfiguration(`${SECTION}.${key}`));
     if (launch.length > 0) {
       const names = launch.map((key) => `${SECTION}.${key}`).join(", ");
       if (this.currentState.kind === "error" || this.currentState.kind === "stopped") {
@@ -534,7 +449,10 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         void this.restart();
       } else {
         void vscode.window
-          .showInformationMessage(`LogoMesh: ${names} changed. Restart the server to use it?`, "Restart")
+          .showInformationMessage(
+            `LogoMesh: ${names} changed. Restart the server to use it?`,
+            "Restart",
+          )
           .then((choice) => (choice === "Restart" ? this.restart() : undefined));
       }
       return;
@@ -550,7 +468,8 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     then: (choice: string) => unknown,
   ): void {
     if (!shouldNotify(this.readSettings().showNotifications, severity)) return;
-    const show = severity === "error" ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+    const show =
+      severity === "error" ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
     void show(message, ...actions).then((choice) => {
       if (choice !== undefined) void then(choice);
     });

@@ -36,7 +36,9 @@ export class CrashPolicy {
   /** The window in words, for messages ("3 minutes"). */
   describeWindow(): string {
     const minutes = Math.round(this.windowMs / 60_000);
-    return minutes >= 1 ? `${minutes} minute${minutes === 1 ? "" : "s"}` : `${Math.round(this.windowMs / 1000)} s`;
+    return minutes >= 1
+      ? `${minutes} minute${minutes === 1 ? "" : "s"}`
+      : `${Math.round(this.windowMs / 1000)} s`;
   }
 }
 

@@ -98,7 +98,10 @@ async function fromPath(input: DiscoveryInput, probes: Probes): Promise<Outcome>
   if (file === undefined) {
     return { source, reason: `${program} is not an executable file` };
   }
-  return { source, launch: { program: file, args: [...extra, "lsp", ...input.settings.args], source } };
+  return {
+    source,
+    launch: { program: file, args: [...extra, "lsp", ...input.settings.args], source },
+  };
 }
 
 async function fromInterpreter(input: DiscoveryInput, probes: Probes): Promise<Outcome> {

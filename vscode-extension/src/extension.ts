@@ -20,7 +20,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel("LogoMesh", { log: true });
   const client = new LogoMeshLanguageClient(output);
   running = client;
-  const item = vscode.window.createStatusBarItem("logomesh.status", vscode.StatusBarAlignment.Left, 10);
+  const item = vscode.window.createStatusBarItem(
+    "logomesh.status",
+    vscode.StatusBarAlignment.Left,
+    10,
+  );
   item.name = "LogoMesh";
   const statusBar = new StatusBarController(item, client, () =>
     vscode.workspace.workspaceFolders?.[0]?.uri.toString(),

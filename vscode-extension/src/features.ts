@@ -6,4 +6,7 @@ import type * as vscode from "vscode";
 
 import type { LogoMeshClient } from "./api";
 
-export function registerFeatures(_context: vscode.ExtensionContext, _client: LogoMeshClient): void {}
+export function registerFeatures(
+  _context: vscode.ExtensionContext,
+  _client: LogoMeshClient,
+): void {}

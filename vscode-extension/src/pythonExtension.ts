@@ -13,7 +13,10 @@ export async function pythonEnvironment(
   folder: vscode.WorkspaceFolder | undefined,
 ): Promise<PythonEnvironment> {
   if (vscode.extensions.getExtension(PYTHON_EXTENSION) === undefined) {
-    return { kind: "unavailable", reason: `the Python extension (${PYTHON_EXTENSION}) is not installed` };
+    return {
+      kind: "unavailable",
+      reason: `the Python extension (${PYTHON_EXTENSION}) is not installed`,
+    };
   }
   try {
     const { PythonExtension } = await import("@vscode/python-extension");
@@ -31,7 +34,9 @@ export async function pythonEnvironment(
 }
 
 /** Fires when the Python extension's active environment changes, if it is installed. */
-export async function onPythonEnvironmentChange(listener: () => void): Promise<vscode.Disposable | undefined> {
+export async function onPythonEnvironmentChange(
+  listener: () => void,
+): Promise<vscode.Disposable | undefined> {
   if (vscode.extensions.getExtension(PYTHON_EXTENSION) === undefined) return undefined;
   try {
     const { PythonExtension } = await import("@vscode/python-extension");

@@ -43,16 +43,23 @@ describe("CrashPolicy", () => {
 
 describe("describeEnd", () => {
   it("gives the exit code and the server's last stderr line", () => {
-    const tail = ["Traceback (most recent call last):", '  File "x.py", line 1', "RuntimeError: the database is locked", ""];
+    const tail = [
+      "Traceback (most recent call last):",
+      '  File "x.py", line 1',
+      "RuntimeError: the database is locked",
+      "",
+    ];
     expect(describeEnd({ code: 1, signal: null, stderrTail: tail })).toBe(
       "it exited with code 1: RuntimeError: the database is locked",
     );
   });
 
   it("names the signal, or the library's error when the server said nothing", () => {
-    expect(describeEnd({ code: null, signal: "SIGKILL", stderrTail: [] })).toBe("it was stopped by SIGKILL");
-    expect(describeEnd({ code: undefined, signal: undefined, stderrTail: [], error: "spawn ENOENT" })).toBe(
-      "its connection closed (spawn ENOENT)",
+    expect(describeEnd({ code: null, signal: "SIGKILL", stderrTail: [] })).toBe(
+      "it was stopped by SIGKILL",
     );
+    expect(
+      describeEnd({ code: undefined, signal: undefined, stderrTail: [], error: "spawn ENOENT" }),
+    ).toBe("its connection closed (spawn ENOENT)");
   });
 });

@@ -45,7 +45,9 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function input(overrides: Partial<DiscoveryInput["settings"]> & { envPath?: string } = {}): DiscoveryInput {
+function input(
+  overrides: Partial<DiscoveryInput["settings"]> & { envPath?: string } = {},
+): DiscoveryInput {
   const { envPath, ...settings } = overrides;
   return {
     settings: { path: [], interpreter: [], args: [], problems: new Map(), ...settings },
@@ -68,7 +70,10 @@ describe("discovery order", () => {
   it("takes logomesh.path first, with its extra items before lsp and logomesh.args after", async () => {
     const { probes: real, asked } = probes();
     const found = await discover(
-      input({ path: [path.join(bin, "logomesh"), "--profile", "x"], args: ["--log-level", "DEBUG"] }),
+      input({
+        path: [path.join(bin, "logomesh"), "--profile", "x"],
+        args: ["--log-level", "DEBUG"],
+      }),
       real,
     );
     expect(found.found && found.launch).toEqual({
@@ -81,14 +86,20 @@ describe("discovery order", () => {
 
   it("resolves a relative logomesh.path from the workspace folder and a bare name from PATH", async () => {
     const relative = await discover(input({ path: [".venv/bin/logomesh"] }), probes().probes);
-    expect(relative.found && relative.launch.program).toBe(path.join(root, "project", ".venv", "bin", "logomesh"));
+    expect(relative.found && relative.launch.program).toBe(
+      path.join(root, "project", ".venv", "bin", "logomesh"),
+    );
     const bare = await discover(input({ path: ["logomesh"], envPath: bin }), probes().probes);
     expect(bare.found && bare.launch.program).toBe(path.join(bin, "logomesh"));
   });
 
   it("falls from a broken logomesh.path to logomesh.interpreter, run as -m lsp_server", async () => {
     const found = await discover(
-      input({ path: [path.join(root, "missing")], interpreter: [path.join(root, "python-ok")], args: ["--tcp", "x"] }),
+      input({
+        path: [path.join(root, "missing")],
+        interpreter: [path.join(root, "python-ok")],
+        args: ["--tcp", "x"],
+      }),
       probes().probes,
     );
     expect(found.found && found.launch).toEqual({
@@ -96,12 +107,18 @@ describe("discovery order", () => {
       args: ["-m", "lsp_server", "--tcp", "x"],
       source: SOURCES.interpreter,
     });
-    expect(found.attempts.map((attempt) => attempt.source)).toEqual([SOURCES.path, SOURCES.interpreter]);
+    expect(found.attempts.map((attempt) => attempt.source)).toEqual([
+      SOURCES.path,
+      SOURCES.interpreter,
+    ]);
     expect(found.attempts[0]?.reason).toContain("is not an executable file");
   });
 
   it("uses the Python extension's environment when it can import lsp_server", async () => {
-    const { probes: real, asked } = probes({ kind: "found", executable: path.join(root, "python-ok") });
+    const { probes: real, asked } = probes({
+      kind: "found",
+      executable: path.join(root, "python-ok"),
+    });
     const found = await discover(input({ interpreter: [path.join(root, "python-bad")] }), real);
     expect(asked).toEqual(["python extension"]);
     expect(found.found && found.launch.args).toEqual(["-m", "lsp_server"]);
@@ -109,8 +126,15 @@ describe("discovery order", () => {
   });
 
   it("ends with logomesh on the PATH", async () => {
-    const found = await discover(input({ envPath: [path.join(root, "empty"), bin].join(path.delimiter) }), probes().probes);
-    expect(found.found && found.launch).toEqual({ program: path.join(bin, "logomesh"), args: ["lsp"], source: SOURCES.onPath });
+    const found = await discover(
+      input({ envPath: [path.join(root, "empty"), bin].join(path.delimiter) }),
+      probes().probes,
+    );
+    expect(found.found && found.launch).toEqual({
+      program: path.join(bin, "logomesh"),
+      args: ["lsp"],
+      source: SOURCES.onPath,
+    });
     expect(found.attempts.map((attempt) => attempt.reason)).toEqual([
       "is not set",
       "is not set",
@@ -120,9 +144,12 @@ describe("discovery order", () => {
   });
 
   it("skips relative PATH entries: a `.` on the PATH must not run the workspace's own logomesh", async () => {
-    const found = await discover(input({ envPath: "." }), nodeProbes(path.join(root, "bin"), () =>
-      Promise.resolve({ kind: "unavailable", reason: "not installed" }),
-    ));
+    const found = await discover(
+      input({ envPath: "." }),
+      nodeProbes(path.join(root, "bin"), () =>
+        Promise.resolve({ kind: "unavailable", reason: "not installed" }),
+      ),
+    );
     expect(found.found).toBe(false);
   });
 });
@@ -139,29 +166,42 @@ describe("when nothing works", () => {
     );
     expect(found.found).toBe(false);
     const message = failureMessage(found.attempts);
-    expect(message).toContain(`logomesh.path: ${path.join(root, "not-executable")} is not an executable file`);
+    expect(message).toContain(
+      `logomesh.path: ${path.join(root, "not-executable")} is not an executable file`,
+    );
     expect(message).toContain(
       `logomesh.interpreter: ${path.join(root, "python-bad")} cannot import lsp_server ` +
         "(ModuleNotFoundError: No module named 'lsp_server'); install LogoMesh into it",
     );
-    expect(message).toContain(`the Python extension's environment (${path.join(root, "python-bad")}): `);
+    expect(message).toContain(
+      `the Python extension's environment (${path.join(root, "python-bad")}): `,
+    );
     expect(message).toContain(`\`logomesh\` on the PATH: not found in ${path.join(root, "empty")}`);
     expect(message).toContain("Set logomesh.path to the logomesh executable");
   });
 
   it("reports a setting's own problem as that candidate's reason", async () => {
-    const problems = new Map([["logomesh.path", "logomesh.path must be a list of strings; got number 3."]]);
+    const problems = new Map([
+      ["logomesh.path", "logomesh.path must be a list of strings; got number 3."],
+    ]);
     const found = await discover(input({ problems }), probes().probes);
-    expect(failureMessage(found.attempts)).toContain("logomesh.path: logomesh.path must be a list of strings");
+    expect(failureMessage(found.attempts)).toContain(
+      "logomesh.path: logomesh.path must be a list of strings",
+    );
   });
 
   it("says so when the Python extension is not installed or the interpreter is missing", async () => {
     const found = await discover(
       input({ interpreter: ["/nonexistent/python3"] }),
-      probes({ kind: "unavailable", reason: "the Python extension (ms-python.python) is not installed" }).probes,
+      probes({
+        kind: "unavailable",
+        reason: "the Python extension (ms-python.python) is not installed",
+      }).probes,
     );
     const message = failureMessage(found.attempts);
-    expect(message).toContain("logomesh.interpreter: /nonexistent/python3 is not an executable file");
+    expect(message).toContain(
+      "logomesh.interpreter: /nonexistent/python3 is not an executable file",
+    );
     expect(message).toContain("the Python extension (ms-python.python) is not installed");
   });
 });
@@ -169,9 +209,14 @@ describe("when nothing works", () => {
 describe("a real Python", () => {
   const venvPython = path.resolve(__dirname, "..", "..", ".venv", "bin", "python");
   it("the system python3 cannot import lsp_server, and the message quotes Python's error", async () => {
-    const found = await discover(input({ interpreter: ["python3"], envPath: "/usr/bin:/bin" }), probes().probes);
+    const found = await discover(
+      input({ interpreter: ["python3"], envPath: "/usr/bin:/bin" }),
+      probes().probes,
+    );
     const interpreter = found.attempts[1];
-    expect(interpreter?.reason).toMatch(/cannot import lsp_server \(ModuleNotFoundError: No module named 'lsp_server'\)/);
+    expect(interpreter?.reason).toMatch(
+      /cannot import lsp_server \(ModuleNotFoundError: No module named 'lsp_server'\)/,
+    );
   });
 
   it.skipIf(process.env.LOGOMESH_VENV_PYTHON === undefined && !existsSync(venvPython))(
@@ -179,7 +224,11 @@ describe("a real Python", () => {
     async () => {
       const python = process.env.LOGOMESH_VENV_PYTHON ?? venvPython;
       const found = await discover(input({ interpreter: [python] }), probes().probes);
-      expect(found.found && found.launch).toEqual({ program: python, args: ["-m", "lsp_server"], source: SOURCES.interpreter });
+      expect(found.found && found.launch).toEqual({
+        program: python,
+        args: ["-m", "lsp_server"],
+        source: SOURCES.interpreter,
+      });
     },
   );
 });

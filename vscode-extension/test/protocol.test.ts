@@ -15,7 +15,9 @@ import {
 describe("toFailure", () => {
   it("takes the engine's code and result from the JSON-RPC error's data", () => {
     const result = { command: "git.push", ok: false, message: "Cancelled.", outcome: "cancelled" };
-    expect(toFailure(-32803, "LogoMesh: git.push was cancelled.", { code: "command.cancelled", result })).toEqual({
+    expect(
+      toFailure(-32803, "LogoMesh: git.push was cancelled.", { code: "command.cancelled", result }),
+    ).toEqual({
       message: "LogoMesh: git.push was cancelled.",
       code: "command.cancelled",
       result,
@@ -23,19 +25,32 @@ describe("toFailure", () => {
   });
 
   it("says what happened to a request with no engine code", () => {
-    expect(toFailure(-32800, "Request cancelled", null)).toEqual({ message: "Request cancelled", code: "lsp.cancelled" });
+    expect(toFailure(-32800, "Request cancelled", null)).toEqual({
+      message: "Request cancelled",
+      code: "lsp.cancelled",
+    });
     expect(toFailure(-32603, "boom", "text").code).toBe("lsp.error");
     expect(toFailure(-32099, "Client is not running", undefined).code).toBe("server.unavailable");
   });
 
   it("leaves out a result that is not one", () => {
-    expect(toFailure(-32803, "x", { code: "a.b", result: [1] })).toEqual({ message: "x", code: "a.b" });
+    expect(toFailure(-32803, "x", { code: "a.b", result: [1] })).toEqual({
+      message: "x",
+      code: "a.b",
+    });
   });
 });
 
 describe("notifications", () => {
   it("reads logomesh/engineReady and refuses another shape", () => {
-    const ready = { folder: "file:///p", mode: "team", trusted: false, restricted: true, user: "ada", notices: ["n"] };
+    const ready = {
+      folder: "file:///p",
+      mode: "team",
+      trusted: false,
+      restricted: true,
+      user: "ada",
+      notices: ["n"],
+    };
     expect(parseEngineInfo(ready)).toEqual(ready);
     expect(parseEngineInfo({ ...ready, notices: undefined })?.notices).toEqual([]);
     expect(parseEngineInfo({ ...ready, trusted: "yes" })).toBeUndefined();
@@ -43,9 +58,18 @@ describe("notifications", () => {
   });
 
   it("reads logomesh/engineFailed and logomesh/approvalsChanged", () => {
-    expect(parseEngineFailure({ folder: "file:///p", message: "bad" })).toEqual({ folder: "file:///p", message: "bad" });
+    expect(parseEngineFailure({ folder: "file:///p", message: "bad" })).toEqual({
+      folder: "file:///p",
+      message: "bad",
+    });
     expect(parseEngineFailure({ folder: 1 })).toBeUndefined();
-    const change = { ticketId: "t", state: "pending", command: "git.push", risk: "danger", requester: "ada" };
+    const change = {
+      ticketId: "t",
+      state: "pending",
+      command: "git.push",
+      risk: "danger",
+      requester: "ada",
+    };
     expect(parseApprovalChange(change)).toEqual(change);
     expect(parseApprovalChange({ ...change, risk: "extreme" })).toBeUndefined();
   });
@@ -70,15 +94,26 @@ describe("logomesh.commands entries", () => {
 
 describe("pendingTicketIds", () => {
   it("takes the pending tickets of approvals.list", () => {
-    expect(pendingTicketIds([{ id: "a", state: "pending" }, { id: "b", state: "approved" }, "junk"])).toEqual(["a"]);
+    expect(
+      pendingTicketIds([{ id: "a", state: "pending" }, { id: "b", state: "approved" }, "junk"]),
+    ).toEqual(["a"]);
     expect(pendingTicketIds({ not: "a list" })).toBeUndefined();
   });
 });
 
 describe("serverOptions", () => {
   it("sends the trust decision and turns the server's own result messages off", () => {
-    expect(serverOptions(undefined, false)).toEqual({ trusted: false, showResults: false, notifications: true });
-    expect(serverOptions("team", true)).toEqual({ mode: "team", trusted: true, showResults: false, notifications: true });
+    expect(serverOptions(undefined, false)).toEqual({
+      trusted: false,
+      showResults: false,
+      notifications: true,
+    });
+    expect(serverOptions("team", true)).toEqual({
+      mode: "team",
+      trusted: true,
+      showResults: false,
+      notifications: true,
+    });
   });
 
   // The server warns about every key it does not know (lsp_server/options.py): the

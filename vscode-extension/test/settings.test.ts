@@ -17,7 +17,13 @@ function read(values: Record<string, unknown>, where: ExpansionContext = context
 describe("readSettings", () => {
   it("gives the defaults when nothing is set", () => {
     const settings = read({});
-    expect(settings).toMatchObject({ path: [], interpreter: [], args: [], mode: undefined, showNotifications: "always" });
+    expect(settings).toMatchObject({
+      path: [],
+      interpreter: [],
+      args: [],
+      mode: undefined,
+      showNotifications: "always",
+    });
     expect(settings.problems.size).toBe(0);
   });
 
@@ -27,7 +33,11 @@ describe("readSettings", () => {
       interpreter: ["~/.pyenv/shims/python", "-X", "utf8"],
       args: ["--log-level", "DEBUG", "${userHome}/log"],
     });
-    expect(settings.path).toEqual(["/src/project/.venv/bin/logomesh", "--config", "/home/ada/logomesh.toml"]);
+    expect(settings.path).toEqual([
+      "/src/project/.venv/bin/logomesh",
+      "--config",
+      "/home/ada/logomesh.toml",
+    ]);
     expect(settings.interpreter).toEqual(["/home/ada/.pyenv/shims/python", "-X", "utf8"]);
     expect(settings.args).toEqual(["--log-level", "DEBUG", "/home/ada/log"]);
   });
@@ -53,10 +63,12 @@ describe("readSettings", () => {
     expect(settings.mode).toBeUndefined();
     expect(settings.showNotifications).toBe("always");
     expect(Object.fromEntries(settings.problems)).toEqual({
-      "logomesh.path": 'logomesh.path must be a list of strings, e.g. ["~/project/.venv/bin/logomesh"]; got number 42.',
+      "logomesh.path":
+        'logomesh.path must be a list of strings, e.g. ["~/project/.venv/bin/logomesh"]; got number 42.',
       "logomesh.interpreter":
         'logomesh.interpreter must be a list of strings, e.g. ["~/project/.venv/bin/logomesh"]; got a list holding string, number.',
-      "logomesh.mode": 'logomesh.mode must be "" (LogoMesh\'s configuration decides) or one of local, team, readonly, offline; got string "solo".',
+      "logomesh.mode":
+        'logomesh.mode must be "" (LogoMesh\'s configuration decides) or one of local, team, readonly, offline; got string "solo".',
       "logomesh.showNotifications":
         'logomesh.showNotifications must be one of off, onError, onWarning, always; got string "sometimes".',
       "logomesh.args":
@@ -65,14 +77,19 @@ describe("readSettings", () => {
   });
 
   it("says that ${workspaceFolder} needs an open folder", () => {
-    const settings = read({ path: ["${workspaceFolder}/bin/logomesh"] }, { workspaceFolder: undefined, userHome: "/home/ada" });
+    const settings = read(
+      { path: ["${workspaceFolder}/bin/logomesh"] },
+      { workspaceFolder: undefined, userHome: "/home/ada" },
+    );
     expect(settings.problems.get("logomesh.path")).toBe(
       'logomesh.path uses ${workspaceFolder} in "${workspaceFolder}/bin/logomesh", but no folder is open; open the folder or use an absolute path.',
     );
   });
 
   it("refuses an empty program", () => {
-    expect(read({ interpreter: [""] }).problems.get("logomesh.interpreter")).toContain("the first item is the program");
+    expect(read({ interpreter: [""] }).problems.get("logomesh.interpreter")).toContain(
+      "the first item is the program",
+    );
   });
 });
 

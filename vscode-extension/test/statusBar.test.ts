@@ -44,7 +44,9 @@ describe("describeStatus", () => {
   });
 
   it("puts the reason of an error in the tooltip", () => {
-    const view = describeStatus(model({ state: { kind: "error", reason: "it exited with code 1: boom" } }));
+    const view = describeStatus(
+      model({ state: { kind: "error", reason: "it exited with code 1: boom" } }),
+    );
     expect(view.text).toBe("$(error) LogoMesh");
     expect(view.tooltip).toContain("LogoMesh is not running: it exited with code 1: boom");
     expect(view.command).toBe("logomesh.showOutput");
@@ -59,19 +61,25 @@ describe("describeStatus", () => {
   });
 
   it("says Restricted when the engine runs without the workspace's code", () => {
-    const view = describeStatus(model({ engine: { ...engine, trusted: false, restricted: true }, pending: 1 }));
+    const view = describeStatus(
+      model({ engine: { ...engine, trusted: false, restricted: true }, pending: 1 }),
+    );
     expect(view.text).toBe("$(check) LogoMesh: local $(shield) Restricted · 1 pending");
     expect(view.tooltip).toContain("Restricted Mode");
   });
 
   it("warns when the server runs but the engine failed", () => {
-    const view = describeStatus(model({ engine: undefined, engineFailure: "logomesh.toml line 3: bad mode" }));
+    const view = describeStatus(
+      model({ engine: undefined, engineFailure: "logomesh.toml line 3: bad mode" }),
+    );
     expect(view.text).toBe("$(warning) LogoMesh");
     expect(view.tooltip).toContain("logomesh.toml line 3: bad mode");
   });
 
   it("says how to start a stopped server", () => {
-    expect(describeStatus(model({ state: { kind: "stopped" } })).tooltip).toContain("Restart Server");
+    expect(describeStatus(model({ state: { kind: "stopped" } })).tooltip).toContain(
+      "Restart Server",
+    );
   });
 });
 
@@ -99,7 +107,10 @@ class FakeClient implements LogoMeshClient {
   readonly onDidFailEngine = this.failures.event;
   readonly onDidChangeApprovals = this.approvals.event;
   readonly logged: string[] = [];
-  readonly output = { info: (m: string) => this.logged.push(m), warn: (m: string) => this.logged.push(m) } as unknown as vscode.LogOutputChannel;
+  readonly output = {
+    info: (m: string) => this.logged.push(m),
+    warn: (m: string) => this.logged.push(m),
+  } as unknown as vscode.LogOutputChannel;
   calls: [string, Record<string, unknown>][] = [];
   tickets: unknown = [];
   beforeAnswer: () => void = () => undefined;
@@ -112,7 +123,9 @@ class FakeClient implements LogoMeshClient {
     this.calls.push([command, args]);
     this.beforeAnswer();
     if (this.tickets instanceof Error) {
-      return Promise.reject(new CommandError({ code: "command.denied", message: this.tickets.message }));
+      return Promise.reject(
+        new CommandError({ code: "command.denied", message: this.tickets.message }),
+      );
     }
     return Promise.resolve({ ok: true, message: "", data: this.tickets } as CommandResultJson);
   }
@@ -130,9 +143,19 @@ function change(ticketId: string, state: string): ApprovalChange {
 }
 
 function setUp() {
-  const item = { text: "", tooltip: "", command: "", show: () => undefined, dispose: () => undefined };
+  const item = {
+    text: "",
+    tooltip: "",
+    command: "",
+    show: () => undefined,
+    dispose: () => undefined,
+  };
   const client = new FakeClient();
-  const controller = new StatusBarController(item as unknown as vscode.StatusBarItem, client, () => engine.folder);
+  const controller = new StatusBarController(
+    item as unknown as vscode.StatusBarItem,
+    client,
+    () => engine.folder,
+  );
   return { item, client, controller };
 }
 
