@@ -392,9 +392,16 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       const decision = this.policy.onCrash(Date.now());
       if (decision.action === "restart") {
         this.output.warn(
-          `Starting it again (${decision.attempt} of ${this.policy.maxRestarts} within ${this.policy.describeWindow()}).`,
+          `Starting it again in ${decision.delayMs / 1000} s (${decision.attempt} of ` +
+            `${this.policy.maxRestarts} within ${this.policy.describeWindow()}).`,
         );
-        this.startSession(session.launch);
+        this.setState({ kind: "starting" }); // requests wait for the new session
+        // A stop or restart meanwhile clears the session's timers, and with them this one.
+        session.timers.push(
+          setTimeout(() => {
+            if (session === this.session) this.startSession(session.launch);
+          }, decision.delayMs),
+        );
         return;
       }
     }
@@ -448,6 +455,9 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         this.output.info(`${names} changed: starting the server again.`);
         void this.restart();
       } else {
+        this.output.info(
+          `${names} changed: the running server keeps the old value until restarted.`,
+        );
         void vscode.window
           .showInformationMessage(
             `LogoMesh: ${names} changed. Restart the server to use it?`,

@@ -4,10 +4,12 @@
  *
  * A server that crashes at start (a broken install, a bad `logomesh.args`) would otherwise
  * be restarted forever, each time with a notification. The window forgets old crashes, so
- * a server that crashed once an hour ago is still restarted today.
+ * a server that crashed once an hour ago is still restarted today. Each restart waits a
+ * little longer (0.5 s, 1 s, 2 s...), so a passing cause (a locked database, a busy disk)
+ * has time to pass instead of using up the attempts within a second.
  */
 export type CrashDecision =
-  | { readonly action: "restart"; readonly attempt: number }
+  | { readonly action: "restart"; readonly attempt: number; readonly delayMs: number }
   | { readonly action: "stop"; readonly crashes: number };
 
 export class CrashPolicy {
@@ -16,6 +18,7 @@ export class CrashPolicy {
   constructor(
     readonly maxRestarts = 3,
     readonly windowMs = 3 * 60 * 1000,
+    readonly firstDelayMs = 500,
   ) {}
 
   /** Records a crash at `now` (milliseconds) and says what to do about it. */
@@ -23,7 +26,8 @@ export class CrashPolicy {
     this.crashes = this.crashes.filter((time) => now - time < this.windowMs);
     this.crashes.push(now);
     if (this.crashes.length <= this.maxRestarts) {
-      return { action: "restart", attempt: this.crashes.length };
+      const attempt = this.crashes.length;
+      return { action: "restart", attempt, delayMs: this.firstDelayMs * 2 ** (attempt - 1) };
     }
     return { action: "stop", crashes: this.crashes.length };
   }

@@ -141,7 +141,7 @@ export class Session {
       initializationOptions: () => this.hooks.serverOptions(),
       initializationFailedHandler: (error: unknown) => {
         this.lastError = String(error);
-        output.error(`The server refused to initialize: ${String(error)}`);
+        output.error(`The server did not initialize: ${String(error)}`);
         return false;
       },
       errorHandler: {
