@@ -255,7 +255,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       nodeProbes(folder?.uri.fsPath, () => pythonEnvironment(folder)),
     );
     for (const attempt of discovery.attempts) {
-      this.output.info(`Looking for the server: ${attempt.source} ${attempt.reason ?? "works"}.`);
+      this.output.info(`Looking for the server: ${attempt.source}: ${attempt.reason ?? "works"}.`);
     }
     this.watchPython(discovery);
     if (!discovery.found) {
@@ -467,7 +467,10 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       }
       return;
     }
-    if (event.affectsConfiguration(`${SECTION}.mode`)) void this.sendConfiguration();
+    if (event.affectsConfiguration(`${SECTION}.mode`)) {
+      this.output.info("logomesh.mode changed: telling the server.");
+      void this.sendConfiguration();
+    }
   }
 
   /** A notification, if `logomesh.showNotifications` lets it through; `then` gets the choice. */
