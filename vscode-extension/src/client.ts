@@ -41,7 +41,7 @@ import {
 import { nodeProbes } from "./probes";
 import { onPythonEnvironmentChange, pythonEnvironment } from "./pythonExtension";
 import {
-  isCommandResult,
+  isObject,
   parseApprovalChange,
   parseEngineFailure,
   parseEngineInfo,
@@ -152,8 +152,10 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     token?: vscode.CancellationToken,
   ): Promise<CommandResultJson> {
     const answer = await this.request(lspCommand, args, folder, token);
-    if (!isCommandResult(answer)) throw this.unexpected(lspCommand, answer);
-    return answer;
+    if (!isObject(answer)) throw this.unexpected(lspCommand, answer);
+    // Usually a CommandResult; `logomesh.do`'s outcome and a command waiting on its ticket
+    // are other objects, which results.ts tells apart with its own guards.
+    return answer as unknown as CommandResultJson;
   }
 
   private async request(
