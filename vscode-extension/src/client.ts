@@ -194,7 +194,13 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     token: vscode.CancellationToken | undefined,
   ): Promise<Session> {
     while (this.currentState.kind === "starting") {
-      await new Promise<void>((resolve, reject) => {
+      if (token?.isCancellationRequested === true) {
+        throw new CommandError({
+          code: "lsp.cancelled",
+          message: `LogoMesh: ${command} was cancelled.`,
+        });
+      }
+      await new Promise<void>((resolve) => {
         const waiting = this.onDidChangeState(() => {
           cancelled?.dispose();
           waiting.dispose();
@@ -202,12 +208,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         });
         const cancelled = token?.onCancellationRequested(() => {
           waiting.dispose();
-          reject(
-            new CommandError({
-              code: "lsp.cancelled",
-              message: `LogoMesh: ${command} was cancelled.`,
-            }),
-          );
+          resolve(); // the check at the top of the loop says so
         });
       });
     }

@@ -107,9 +107,12 @@ export function isCommandResult(value: unknown): value is CommandResultJson {
   return isObject(value) && typeof value.ok === "boolean" && typeof value.message === "string";
 }
 
-/** JSON-RPC error codes the client library uses for requests that never reached an answer. */
+/** JSON-RPC error codes the client library uses for requests that never got an answer. */
 const REQUEST_CANCELLED = -32800;
+/** The client is not running (ConnectionInactive). */
 const CONNECTION_INACTIVE = -32099;
+/** The server went away with the request unanswered: it crashed, or was stopped. */
+const PENDING_RESPONSE_REJECTED = -32097;
 
 /**
  * A JSON-RPC error as the extension's CommandFailure: the engine's code from `data.code`
@@ -126,7 +129,9 @@ export function toFailure(code: number, message: string, data: unknown): Command
 
 function failureCode(code: number): string {
   if (code === REQUEST_CANCELLED) return "lsp.cancelled";
-  if (code === CONNECTION_INACTIVE) return "server.unavailable";
+  if (code === CONNECTION_INACTIVE || code === PENDING_RESPONSE_REJECTED) {
+    return "server.unavailable";
+  }
   return "lsp.error";
 }
 

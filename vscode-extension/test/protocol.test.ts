@@ -31,6 +31,8 @@ describe("toFailure", () => {
     });
     expect(toFailure(-32603, "boom", "text").code).toBe("lsp.error");
     expect(toFailure(-32099, "Client is not running", undefined).code).toBe("server.unavailable");
+    const gone = "Pending response rejected since connection got disposed";
+    expect(toFailure(-32097, gone, undefined).code).toBe("server.unavailable");
   });
 
   it("leaves out a result that is not one", () => {
