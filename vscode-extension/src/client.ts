@@ -15,8 +15,10 @@ import * as vscode from "vscode";
 import {
   DidChangeConfigurationNotification,
   ExecuteCommandRequest,
+  MessageType,
   ResponseError,
   State,
+  type ShowMessageParams,
 } from "vscode-languageclient/node";
 
 import {
@@ -51,7 +53,14 @@ import {
   type ServerOptions,
 } from "./protocol";
 import { Session } from "./session";
-import { LAUNCH_SETTINGS, readSettings, SECTION, shouldNotify, type Settings } from "./settings";
+import {
+  LAUNCH_SETTINGS,
+  readSettings,
+  SECTION,
+  shouldNotify,
+  type Settings,
+  type Severity,
+} from "./settings";
 
 /** A slow start is logged after this long... */
 const SLOW_START_MS = 20_000;
@@ -318,6 +327,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       serverOptions: () => this.currentServerOptions(),
       ended: (ended) => void this.sessionEnded(ended),
       notification: (method, params) => this.notification(method, params),
+      showMessage: (params) => this.showMessage(params),
     });
     this.session = session;
     this.engineMap.clear();
@@ -347,6 +357,17 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
         session.end();
       },
     );
+  }
+
+  /**
+   * The server's messages (what loading found, a code action's explanation): always in the
+   * output, and a notification when `logomesh.showNotifications` lets its severity through.
+   */
+  private showMessage({ type, message }: ShowMessageParams): void {
+    const severity =
+      type === MessageType.Error ? "error" : type === MessageType.Warning ? "warning" : "info";
+    this.output[severity === "warning" ? "warn" : severity](message);
+    this.notify(severity, message, [], () => undefined);
   }
 
   /** The server's own notifications, checked, as the interface's events. */
@@ -478,14 +499,18 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
 
   /** A notification, if `logomesh.showNotifications` lets it through; `then` gets the choice. */
   private notify(
-    severity: "error" | "warning",
+    severity: Severity,
     message: string,
     actions: string[],
     then: (choice: string) => unknown,
   ): void {
     if (!shouldNotify(this.readSettings().showNotifications, severity)) return;
     const show =
-      severity === "error" ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+      severity === "error"
+        ? vscode.window.showErrorMessage
+        : severity === "warning"
+          ? vscode.window.showWarningMessage
+          : vscode.window.showInformationMessage;
     void show(message, ...actions).then((choice) => {
       if (choice !== undefined) void then(choice);
     });

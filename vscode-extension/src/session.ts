@@ -17,7 +17,9 @@ import {
   ErrorAction,
   LanguageClient,
   RevealOutputChannelOn,
+  ShowMessageNotification,
   State,
+  type ShowMessageParams,
   type LanguageClientOptions,
   type ResponseError,
 } from "vscode-languageclient/node";
@@ -37,6 +39,8 @@ export interface SessionHooks {
   ended(session: Session): void;
   /** A server -> client notification (`logomesh/...`), its params unchecked. */
   notification(method: string, params: unknown): void;
+  /** `window/showMessage`: shown as `logomesh.showNotifications` says, always logged. */
+  showMessage(params: ShowMessageParams): void;
 }
 
 export const NOTIFICATIONS = [
@@ -71,6 +75,8 @@ export class Session {
     for (const method of NOTIFICATIONS) {
       this.client.onNotification(method, (params: unknown) => hooks.notification(method, params));
     }
+    // Replaces the library's own handler (installed first, at start).
+    this.client.onNotification(ShowMessageNotification.type, (params) => hooks.showMessage(params));
   }
 
   /** Resolves true when the process has exited, false after `ms`. */
