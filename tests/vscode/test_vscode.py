@@ -1,0 +1,172 @@
+"""The extension in a real VS Code (code-server 4.139.1, VS Code 1.139.1), end to end.
+
+A person's session, in order, on one code-server: a trusted window on a scratch git
+workspace (status bar, *Do...*, *Run Command...*, a code action from the light bulb, a
+danger command approved from the Approvals view), then a window on another workspace left
+in Restricted Mode. Each window starts the real language server from this checkout, with
+the real local models; nothing is faked. The screenshots are the extension README's.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.vscode.conftest import CodeServer, Project, git, open_window
+from tests.vscode.workbench import SLOW_MS, STEP_MS, Window
+
+pytestmark = [pytest.mark.vscode, pytest.mark.timeout(900)]
+
+READY = re.compile(r"LogoMesh.*(ready|local|team)", re.I)
+RESTRICTED = re.compile(r"LogoMesh.*restricted", re.I)
+
+
+@pytest.fixture(scope="class")
+def trusted(
+    browser: Any, code_server: CodeServer, projects: dict[str, Project]
+) -> Iterator[Window]:
+    window = open_window(browser, code_server, projects["trusted"].folder, trust=True)
+    yield window
+    window.page.context.close()
+
+
+@pytest.fixture(scope="class")
+def restricted(
+    browser: Any, code_server: CodeServer, projects: dict[str, Project]
+) -> Iterator[Window]:
+    window = open_window(browser, code_server, projects["restricted"].folder, trust=False)
+    yield window
+    window.page.context.close()
+
+
+def activation_ms(window: Window) -> int:
+    """The extension's activation time as VS Code reports it (Show Running Extensions)."""
+    window.palette("Developer: Show Running Extensions")
+    row = window.page.locator(".runtime-extensions-editor .monaco-list-row").filter(
+        has_text="LogoMesh"
+    )
+    timing = row.first.locator(".activation-time")
+    expect(timing).to_have_text(re.compile(r"\d+\s*ms"), timeout=STEP_MS)
+    shown = timing.inner_text()
+    window.page.keyboard.press("Control+W")
+    found = re.search(r"(\d+)\s*ms", shown)
+    assert found, f"no activation time in {shown!r}"
+    return int(found[1])
+
+
+class TestTrustedWorkspace:
+    def test_activates_and_the_status_bar_shows_ready_with_the_mode(
+        self, trusted: Window, code_server: CodeServer
+    ) -> None:
+        item = trusted.status_item(READY)
+        assert "local" in (item.inner_text() + (item.get_attribute("aria-label") or "")).lower()
+        trusted.screenshot("status-bar")
+        code_server.figures["activation_ms"] = activation_ms(trusted)
+
+    def test_do_what_changed_since_main(self, trusted: Window, code_server: CodeServer) -> None:
+        trusted.status_item(READY)
+        trusted.palette("LogoMesh: Do...")
+        started = time.monotonic()
+        trusted.answer("what changed since main")
+        # A read proposed with confidence runs at once; anything else is asked first, in a
+        # notification the server raises (window/showMessageRequest) with Run and Cancel.
+        result = trusted.page.locator(".notifications-toasts .notification-toast").filter(
+            has_text=re.compile(r"git\.(status|diff|log)|feature", re.I)
+        )
+        expect(result.last).to_be_visible(timeout=SLOW_MS)
+        if result.last.get_by_role("button", name="Run").count():
+            trusted.click_button(result.last, "Run")
+            result = result.filter(has=trusted.page.get_by_role("button", name="Show details"))
+            expect(result.last).to_be_visible(timeout=SLOW_MS)
+        code_server.figures["do_to_result_s"] = round(time.monotonic() - started, 2)
+        text = result.last.inner_text()
+        assert "feature" in text or "calc.py" in text, text
+        trusted.screenshot("do")
+        trusted.clear_notifications()
+
+    def test_run_command_git_status_and_show_details(self, trusted: Window) -> None:
+        trusted.palette("LogoMesh: Run Command...")
+        trusted.filter_and_pick("git.status", timeout=SLOW_MS)
+        toast = trusted.notification(re.compile(r"On feature", re.I))
+        trusted.screenshot("run-command")
+        trusted.click_button(toast, "Show details")
+        details = trusted.active_editor_text()
+        assert '"branch"' in details and "feature" in details, details
+        assert "notes.py" in details, details  # the untracked file the workspace has
+        trusted.screenshot("show-details")
+        trusted.page.keyboard.press("Control+W")
+        trusted.clear_notifications()
+
+    def test_a_code_action_from_the_light_bulb_explains_the_selection(
+        self, trusted: Window
+    ) -> None:
+        trusted.open_file("calc.py")
+        editor = trusted.page.locator(".editor-group-container.active .monaco-editor").first
+        line = editor.locator(".view-line").filter(has_text="def mean(values):")
+        line.click()
+        trusted.page.keyboard.press("Home")
+        for _ in range(3):
+            trusted.page.keyboard.press("Shift+ArrowDown")
+        bulb = trusted.page.locator(".lightBulbWidget, .codicon-light-bulb").first
+        expect(bulb).to_be_visible(timeout=SLOW_MS)
+        bulb.click()
+        menu = trusted.page.locator(".action-widget")
+        explain = menu.locator(".monaco-list-row").filter(has_text="Explain this code")
+        expect(explain).to_be_visible(timeout=STEP_MS)
+        trusted.screenshot("code-action")
+        explain.click()
+        # The local model answers in a notification (window/showMessage), naming the code.
+        toast = trusted.notification(re.compile(r"mean|average|total|values", re.I))
+        assert len(toast.inner_text()) > 20
+        trusted.screenshot("code-action-explained")
+        trusted.clear_notifications()
+
+    def test_a_danger_command_is_approved_from_the_approvals_view(
+        self, trusted: Window, projects: dict[str, Project]
+    ) -> None:
+        project = projects["trusted"]
+        assert project.remote_has("feature") is None
+        trusted.palette("LogoMesh: Run Command...")
+        trusted.filter_and_pick("git.push", timeout=SLOW_MS)
+        # The arguments from git.push's schema: remote, branch (strings), force (yes/no).
+        trusted.answer("origin")
+        trusted.answer("feature")
+        if trusted.quick_input.locator(".monaco-list-row").filter(has_text="No").count():
+            trusted.pick("No")
+        asked = trusted.notification(re.compile(r"git\.push", re.I))
+        assert asked.get_by_role("button", name="Run").count() == 1
+        trusted.palette("LogoMesh: Show Pending Approvals")
+        approvals = trusted.view("Approvals")
+        ticket = approvals.locator(".monaco-list-row").filter(has_text="git.push")
+        expect(ticket.first).to_be_visible(timeout=STEP_MS)
+        ticket.first.hover()
+        trusted.screenshot("approvals")
+        ticket.first.get_by_role("button", name="Approve").click()
+        trusted.notification(re.compile(r"Pushed feature to origin", re.I))
+        expect(ticket).to_have_count(0, timeout=STEP_MS)
+        assert project.remote_has("feature") == git(project.folder, "rev-parse", "HEAD").strip()
+        trusted.screenshot("approved")
+
+
+class TestRestrictedMode:
+    def test_status_bar_shows_restricted_and_run_command_lacks_workspace_code(
+        self, restricted: Window
+    ) -> None:
+        restricted.status_item(RESTRICTED)
+        restricted.palette("LogoMesh: Run Command...")
+        box = restricted.quick_input.locator("input.input")
+        expect(restricted.quick_input.locator(".monaco-list-row").first).to_be_visible(
+            timeout=SLOW_MS
+        )
+        box.fill("git.status")
+        expect(restricted.row("git.status")).to_be_visible(timeout=STEP_MS)
+        box.fill("tests.run")
+        expect(restricted.row("tests.run")).to_have_count(0)
+        box.fill("")
+        restricted.screenshot("restricted")
+        restricted.escape()
