@@ -161,7 +161,10 @@ def e2e_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(base / "config"),
         "XDG_DATA_HOME": str(base / "data"),
         "PYTHONPATH": os.pathsep.join([str(ROOT), keep.get("PYTHONPATH", "")]).rstrip(":"),
-        "PATH": os.pathsep.join([str(NODE24), keep.get("PATH", os.defpath)]),
+        # The environment's tools (ruff for the lint diagnostics) as a person's venv has them.
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), str(NODE24), keep.get("PATH", os.defpath)]
+        ),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
@@ -198,6 +201,7 @@ def user_settings() -> dict[str, Any]:
         "editor.lightbulb.enabled": "on",
         "chat.disableAIFeatures": True,
         "window.commandCenter": False,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
     }
 
 

@@ -91,6 +91,19 @@ class Window:
         box.fill(text)
         box.press("Enter")
 
+    def arguments(self, command: str, values: dict[str, str]) -> None:
+        """Answer *Run Command...*'s argument steps (one per schema property, titled
+        ``COMMAND: NAME (i of n)``): a pick (enums, yes/no) or an input box, by name."""
+        title = self.quick_input.locator(".quick-input-title")
+        for step in range(1, len(values) + 1):
+            expect(title).to_have_text(re.compile(rf"{re.escape(command)}: \S+ \({step} of \d+\)"))
+            name = re.search(rf"{re.escape(command)}: (\S+) \(", title.inner_text())
+            assert name and name[1] in values, f"no value for step {title.inner_text()!r}"
+            if self.quick_input.locator(".quick-input-list .monaco-list-row").count():
+                self.pick(values[name[1]])
+            else:
+                self.answer(values[name[1]])
+
     def escape(self) -> None:
         self.page.keyboard.press("Escape")
 
