@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -155,7 +156,7 @@ def e2e_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     starts) runs in: private HOME and config dirs, this checkout first, no model hub."""
     base = tmp_path_factory.mktemp("vscode-env")
     keep = {k: v for k, v in os.environ.items() if not k.startswith("LOGOMESH_")}
-    return {
+    env = {
         **keep,
         "HOME": str(base / "home"),
         "XDG_CONFIG_HOME": str(base / "config"),
@@ -169,6 +170,12 @@ def e2e_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
+    # VS Code's server takes the extension host's environment from a login shell, whose
+    # /etc/profile resets PATH: the private HOME's profile puts these tools back in front.
+    home = Path(env["HOME"])
+    home.mkdir(parents=True)
+    (home / ".profile").write_text(f"export PATH={shlex.quote(env['PATH'])}\n")
+    return env
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,30 @@ def activation_ms(window: Window) -> int:
     return int(found[1])
 
 
+def do(window: Window, words: str) -> float:
+    """*LogoMesh: Do...* with ``words``; the seconds from Enter to the result on screen."""
+    window.palette("LogoMesh: Do...")
+    box = window.quick_input.locator("input.input")
+    expect(box).to_be_visible(timeout=STEP_MS)
+    box.fill(words)
+    started = time.monotonic()
+    box.press("Enter")
+    # A read proposed with confidence runs at once; anything else is asked first, in a
+    # notification the server raises (window/showMessageRequest) with Run and Cancel.
+    toasts = window.page.locator(".notifications-toasts .notification-toast")
+    result = toasts.filter(has_text=re.compile(r"LogoMesh git\.\w+: ")).last
+    question = toasts.filter(has=window.page.get_by_role("button", name="Run")).last
+    expect(result.or_(question)).to_be_visible(timeout=SLOW_MS)
+    if question.is_visible():
+        window.click_button(question, "Run")
+    expect(result).to_be_visible(timeout=SLOW_MS)
+    seconds = time.monotonic() - started
+    text = result.inner_text()
+    # git.status or git.diff on the branch: the edit on top of main, or the files beside it.
+    assert "feature" in text or "calc.py" in text, text
+    return seconds
+
+
 class TestTrustedWorkspace:
     def test_activates_and_the_status_bar_shows_ready_with_the_mode(
         self, trusted: Window, code_server: CodeServer
@@ -70,23 +94,13 @@ class TestTrustedWorkspace:
 
     def test_do_what_changed_since_main(self, trusted: Window, code_server: CodeServer) -> None:
         trusted.status_item(READY)
-        trusted.palette("LogoMesh: Do...")
-        started = time.monotonic()
-        trusted.answer("what changed since main")
-        # A read proposed with confidence runs at once; anything else is asked first, in a
-        # notification the server raises (window/showMessageRequest) with Run and Cancel.
-        result = trusted.page.locator(".notifications-toasts .notification-toast").filter(
-            has_text=re.compile(r"git\.(status|diff|log)|feature", re.I)
-        )
-        expect(result.last).to_be_visible(timeout=SLOW_MS)
-        if result.last.get_by_role("button", name="Run").count():
-            trusted.click_button(result.last, "Run")
-            result = result.filter(has=trusted.page.get_by_role("button", name="Show details"))
-            expect(result.last).to_be_visible(timeout=SLOW_MS)
-        code_server.figures["do_to_result_s"] = round(time.monotonic() - started, 2)
-        text = result.last.inner_text()
-        assert "feature" in text or "calc.py" in text, text
+        # The first time loads the interpreter's models in the server; the second is warm.
+        first = do(trusted, "what changed since main")
+        code_server.figures["do_to_result_first_s"] = round(first, 2)
         trusted.screenshot("do")
+        trusted.clear_notifications()
+        warm = do(trusted, "what changed since main")
+        code_server.figures["do_to_result_s"] = round(warm, 2)
         trusted.clear_notifications()
 
     def test_run_command_git_status_and_show_details(self, trusted: Window) -> None:
@@ -112,12 +126,7 @@ class TestTrustedWorkspace:
         trusted.page.keyboard.press("Home")
         for _ in range(3):
             trusted.page.keyboard.press("Shift+ArrowDown")
-        bulb = trusted.page.locator(".lightBulbWidget, .codicon-light-bulb").first
-        expect(bulb).to_be_visible(timeout=SLOW_MS)
-        bulb.click()
-        menu = trusted.page.locator(".action-widget")
-        explain = menu.locator(".monaco-list-row").filter(has_text="Explain this code")
-        expect(explain).to_be_visible(timeout=STEP_MS)
+        explain = trusted.light_bulb("Explain this code")
         trusted.screenshot("code-action")
         explain.click()
         # The local model's explanation, in a notification (window/showMessage) that names it.
@@ -162,8 +171,11 @@ class TestRestrictedMode:
         )
         box.fill("git.status")
         expect(restricted.row("git.status")).to_be_visible(timeout=STEP_MS)
-        box.fill("tests.run")
-        expect(restricted.row("tests.run")).to_have_count(0)
+        # What runs the workspace's code (tests.run imports its conftest.py; git.push runs
+        # its hooks) the server leaves out until the folder is trusted.
+        for left_out in ("tests.run", "git.push"):
+            box.fill(left_out)
+            expect(restricted.row(left_out)).to_have_count(0)
         box.fill("")
         restricted.screenshot("restricted")
         restricted.escape()

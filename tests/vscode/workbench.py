@@ -61,6 +61,7 @@ class Window:
 
     def palette(self, title: str) -> None:
         """F1, type the command's title, pick it (the row, not whatever is first)."""
+        self.page.keyboard.press("Escape")  # whatever menu or pick a step left open
         self.page.keyboard.press("F1")
         box = self.quick_input.locator("input.input")
         expect(box).to_be_visible(timeout=STEP_MS)
@@ -139,6 +140,26 @@ class Window:
         self.filter_and_pick(Path(relative).name)
         tab = self.page.locator(".tabs-container .tab.active").filter(has_text=Path(relative).name)
         expect(tab).to_be_visible(timeout=STEP_MS)
+
+    def light_bulb(self, title: str, *, attempts: int = 10) -> Locator:
+        """Open the light bulb's menu until it offers ``title`` (the row, to click).
+
+        The bulb shows as soon as the cursor's first answer has actions; the answer for a
+        selection made after that can arrive later, so a menu without the action is closed
+        and the bulb clicked again (each try waits a few seconds, the whole up to a minute)."""
+        bulb = self.page.locator(".lightBulbWidget, .codicon-light-bulb").first
+        menu = self.page.locator(".action-widget")
+        row = menu.locator(".monaco-list-row").filter(has_text=title)
+        for _ in range(attempts):
+            expect(bulb).to_be_visible(timeout=SLOW_MS)
+            bulb.click()
+            expect(menu.locator(".monaco-list-row").first).to_be_visible(timeout=STEP_MS)
+            try:
+                expect(row).to_be_visible(timeout=5_000)
+                return row
+            except AssertionError:
+                self.page.keyboard.press("Escape")
+        raise AssertionError(f"the light bulb never offered {title!r}: {menu.inner_text()}")
 
     def view(self, title: str) -> Locator:
         """The sidebar pane titled ``title`` (it must be open)."""
