@@ -144,17 +144,22 @@ class TestTrustedWorkspace:
         trusted.filter_and_pick("git.push", timeout=SLOW_MS)
         # The steps from git.push's schema: remote, branch (input boxes), force (yes/no).
         trusted.arguments("git.push", {"remote": "origin", "branch": "feature", "force": "No"})
-        asked = trusted.notification(re.compile(r"git\.push", re.I))
-        assert asked.get_by_role("button", name="Run").count() == 1
+        # The server asks (Run / Cancel) while the ticket waits: either answer decides it.
+        question = trusted.page.locator(".notifications-toasts .notification-toast").filter(
+            has_text="Run git.push", has=trusted.page.get_by_role("button", name="Run")
+        )
+        expect(question).to_be_visible(timeout=SLOW_MS)
         trusted.palette("LogoMesh: Show Pending Approvals")
         approvals = trusted.view("Approvals")
         ticket = approvals.locator(".monaco-list-row").filter(has_text="git.push")
         expect(ticket.first).to_be_visible(timeout=STEP_MS)
+        trusted.status_item(re.compile(r"LogoMesh.*1 pending"))
         ticket.first.hover()
         trusted.screenshot("approvals")
         ticket.first.get_by_role("button", name="Approve").click()
         trusted.notification(re.compile(r"Pushed feature to origin", re.I))
         expect(ticket).to_have_count(0, timeout=STEP_MS)
+        expect(trusted.status_item(READY)).not_to_have_text(re.compile("pending"))
         assert project.remote_has("feature") == git(project.folder, "rev-parse", "HEAD").strip()
         trusted.screenshot("approved")
 
