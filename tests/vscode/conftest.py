@@ -267,10 +267,13 @@ def code_server(
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=e2e_env, stdout=out, stderr=subprocess.STDOUT)
     server = CodeServer(f"http://127.0.0.1:{port}", process, log, user_data)
+    server.figures["vsix_kb"] = round(VSIX.stat().st_size / 1024, 1)
+    started = time.monotonic()
     try:
         _wait_listening(server)
         yield server
     finally:
+        server.figures["session_s"] = round(time.monotonic() - started, 1)
         process.terminate()
         try:
             process.wait(timeout=30)
@@ -291,14 +294,28 @@ def _wait_listening(server: CodeServer, within: float = 60.0) -> None:
 
 
 def _save_figures(figures: dict[str, Any]) -> None:
+    """Merge this module's figures into FIGURES (the integrator's benchmark table reads it)."""
     if not figures:
         return
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     FIGURES.write_text(json.dumps({**old, **figures}, indent=2, sort_keys=True) + "\n")
-    print(f"\nVS Code end-to-end figures ({FIGURES}):")
-    for key, value in sorted(figures.items()):
-        print(f"  {key}: {value}")
+
+
+STARTED = pytest.StashKey[float]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[STARTED] = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the figures this run measured (pytest shows no output of a passing test)."""
+    if not FIGURES.exists() or FIGURES.stat().st_mtime < config.stash.get(STARTED, 0.0):
+        return
+    terminalreporter.write_sep("-", f"VS Code end-to-end figures ({FIGURES})")
+    for key, value in sorted(json.loads(FIGURES.read_text()).items()):
+        terminalreporter.write_line(f"{key}: {value}")
 
 
 @pytest.fixture(scope="module")
