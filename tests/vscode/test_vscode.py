@@ -135,6 +135,22 @@ class TestTrustedWorkspace:
         trusted.screenshot("code-action-explained")
         trusted.clear_notifications()
 
+    def test_a_declined_confirmation_runs_nothing(
+        self, trusted: Window, projects: dict[str, Project]
+    ) -> None:
+        project = projects["trusted"]
+        trusted.palette("LogoMesh: Run Command...")
+        trusted.filter_and_pick("git.push", timeout=SLOW_MS)
+        trusted.arguments("git.push", {"remote": "origin", "branch": "main", "force": "No"})
+        question = trusted.page.locator(".notifications-toasts .notification-toast").filter(
+            has_text="Run git.push", has=trusted.page.get_by_role("button", name="Cancel")
+        )
+        expect(question).to_be_visible(timeout=SLOW_MS)
+        trusted.click_button(question, "Cancel")
+        trusted.notification(re.compile(r"LogoMesh git\.push: Declined: nothing ran"))
+        assert project.remote_has("main") is None
+        trusted.clear_notifications()
+
     def test_a_danger_command_is_approved_from_the_approvals_view(
         self, trusted: Window, projects: dict[str, Project]
     ) -> None:
