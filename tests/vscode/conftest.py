@@ -294,12 +294,12 @@ def _wait_listening(server: CodeServer, within: float = 60.0) -> None:
 
 
 def _save_figures(figures: dict[str, Any]) -> None:
-    """Merge this module's figures into FIGURES (the integrator's benchmark table reads it)."""
+    """This run's figures in FIGURES (``python -m benchmarks`` reads them): all from one run,
+    never merged with an older one's."""
     if not figures:
         return
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    FIGURES.write_text(json.dumps({**old, **figures}, indent=2, sort_keys=True) + "\n")
+    FIGURES.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 
 
 STARTED = pytest.StashKey[float]()
