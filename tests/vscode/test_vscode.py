@@ -171,7 +171,7 @@ class TestTrustedWorkspace:
         expect(ticket.first).to_be_visible(timeout=STEP_MS)
         trusted.status_item(re.compile(r"LogoMesh.*1 pending"))
         ticket.first.hover()
-        trusted.screenshot("approvals")
+        trusted.screenshot("approvals", settled=False)
         ticket.first.get_by_role("button", name="Approve").click()
         trusted.notification(re.compile(r"Pushed feature to origin", re.I))
         expect(ticket).to_have_count(0, timeout=STEP_MS)

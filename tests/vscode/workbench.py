@@ -59,14 +59,24 @@ class Window:
     def quick_input(self) -> Locator:
         return self.page.locator(".quick-input-widget")
 
-    def palette(self, title: str) -> None:
-        """F1, type the command's title, pick it (the row, not whatever is first)."""
-        self.page.keyboard.press("Escape")  # whatever menu or pick a step left open
-        self.page.keyboard.press("F1")
+    def palette(self, title: str, *, attempts: int = 8) -> None:
+        """F1, type the command's title, pick it (the row, not whatever is first).
+
+        The palette lists the commands known when it opens: one opened while the extension's
+        contributions are still being registered never shows them, so it is opened again."""
         box = self.quick_input.locator("input.input")
-        expect(box).to_be_visible(timeout=STEP_MS)
-        box.fill(f">{title}")
-        self.pick(title)
+        for _ in range(attempts):
+            self.page.keyboard.press("Escape")  # whatever menu or pick a step left open
+            self.page.keyboard.press("F1")
+            expect(box).to_be_visible(timeout=STEP_MS)
+            box.fill(f">{title}")
+            try:
+                expect(self.row(title).first).to_be_visible(timeout=5_000)
+            except AssertionError:
+                continue
+            self.pick(title)
+            return
+        raise AssertionError(f"the command palette never listed {title!r}")
 
     def row(self, label: str) -> Locator:
         """The quick pick rows whose label is ``label`` exactly."""
@@ -169,10 +179,15 @@ class Window:
         expect(pane.first).to_be_visible(timeout=STEP_MS)
         return pane.first
 
-    def screenshot(self, name: str) -> Path:
-        """Save the whole window as media/screenshots/NAME.png, for the extension's README."""
+    def screenshot(self, name: str, *, settled: bool = True) -> Path:
+        """Save the whole window as media/screenshots/NAME.png, for the extension's README:
+        once no notification shows progress (unless ``settled`` is False: a command that
+        waits on purpose), with animations finished."""
+        if settled:
+            busy = self.page.locator(".notifications-toasts .monaco-progress-container.active")
+            expect(busy).to_have_count(0, timeout=SLOW_MS)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=path)
+        self.page.screenshot(path=path, animations="disabled")
         self.screenshots.append(path)
         return path
