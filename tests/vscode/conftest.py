@@ -330,12 +330,11 @@ def browser() -> Iterator[Any]:
 
 
 def open_window(browser: Any, server: CodeServer, folder: Path, *, trust: bool) -> Window:
+    """A window of its own (browser context) on ``folder``, trusted or left restricted."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    window = Window.open(page, server.url, folder, trust=trust)
-    server.figures.setdefault(
-        "workbench_ready_s", round(window.ready_s, 1)
-    )  # the first window: a cold code-server
+    window = Window.open(context.new_page(), server.url, folder, trust=trust)
+    # The figure is the first window's: a code-server that has served nothing yet.
+    server.figures.setdefault("workbench_ready_s", round(window.ready_s, 1))
     return window
 
 
