@@ -95,7 +95,7 @@ interface StepContext {
 function resolve(property: JsonSchema, root: JsonSchema): Field {
   let schema: Schema = deref(property, root);
   let nullable = false;
-  const alternatives = schema.anyOf ?? (schema as Schema).oneOf;
+  const alternatives = schema.anyOf ?? schema.oneOf;
   if (alternatives !== undefined) {
     const options = alternatives.map((option) => deref(option, root));
     nullable = options.some((option) => option.type === "null");
