@@ -130,6 +130,17 @@ export function startValues(record: AuditRecord): Record<string, unknown> {
   return start;
 }
 
+/** Whether `record` is one of the extension's own listings (a view's refresh), which sent
+ * `sent` to `action`: those would otherwise fill Recent Activity with its own refreshes. */
+export function isOwnListing(record: AuditRecord, action: string, sent: Record<string, unknown>): boolean {
+  if (record.action !== action) {
+    return false;
+  }
+  return Object.entries(record.arguments).every(([key, value]) =>
+    key in sent ? JSON.stringify(sent[key]) === JSON.stringify(value) : value === null || value === false,
+  );
+}
+
 /** `key=value` pairs, for one-line summaries of arguments. */
 export function argumentsLine(args: Record<string, unknown>): string {
   return Object.entries(args)
