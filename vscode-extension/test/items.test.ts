@@ -10,6 +10,7 @@ import type { CommandResultJson } from "../src/api";
 import {
   activityFields,
   ago,
+  isOwnListing,
   namedCommand,
   namedFile,
   parseRecord,
@@ -94,6 +95,14 @@ describe("recent activity", () => {
     expect(ago("2026-11-29T00:00:00Z", now)).toBe("3 d ago");
     expect(ago("2026-10-01T00:00:00Z", now)).toBe("2026-10-01");
     expect(ago("not a time", now)).toBe("not a time");
+  });
+
+  it("the views' own listings are recognised by their exact arguments", () => {
+    const listing = record({ action: "audit.query", arguments: { actor: "root", limit: 50, action: null, payloads: false, since: null } });
+    expect(isOwnListing(listing, "audit.query", { actor: "root", limit: 50 })).toBe(true);
+    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, action: "git.*" } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
+    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, limit: 5 } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
+    expect(isOwnListing(listing, "approvals.list", { actor: "root", limit: 50 })).toBe(false);
   });
 
   it("a malformed record is skipped, not shown half-empty", () => {

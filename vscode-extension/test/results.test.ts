@@ -85,7 +85,29 @@ describe("a command's result", () => {
   });
 });
 
+/** A JSON-RPC error as the server sent it -> the CommandFailure the client rejects with. */
+function fromRpc(name: string): CommandError {
+  const error = answers[name] as { message: string; data: { code: string; result: CommandResultJson } };
+  return new CommandError({ message: error.message, code: error.data.code, result: error.data.result });
+}
+
 describe("failures", () => {
+  it("arguments the server refused (the real JSON-RPC error): the field and the bound", () => {
+    expect(showFailure(fromRpc("lsp error git.log count=900"), "always", "logomesh.git.log")).toMatchObject({
+      severity: "error",
+      code: "command.invalid_arguments",
+      text: "LogoMesh git.log: Invalid arguments for git.log: `count`: Input should be less than or equal to 500 (got 900).",
+    });
+  });
+
+  it("Cancel at the server's question (the real JSON-RPC error)", () => {
+    expect(showFailure(fromRpc("lsp error git.push cancelled"), "onError", "logomesh.git.push")).toMatchObject({
+      severity: "warning",
+      notify: false,
+      text: "LogoMesh git.push: Declined: nothing ran. git.push was not confirmed; nothing was done.",
+    });
+  });
+
   it("a declined confirmation says nothing ran", () => {
     const shown = showFailure(rejected(answer("git.push declined")), "always", "logomesh.git.push");
     expect(shown.severity).toBe("warning");
@@ -135,16 +157,9 @@ describe("logomesh.do", () => {
     expect(shown.text).toBe("LogoMesh git.status: On master: 1 changed, 8 untracked. (Running `git.status` (read risk, 62% sure).)");
   });
 
-  it("a declined proposal: Declined: nothing ran", () => {
-    const ran = answers["do git.status"] as Record<string, unknown>;
-    const declined = {
-      ...ran,
-      decision: "confirm",
-      message: "Running `git.push` (danger risk, 80% sure).",
-      result: { ...answer("git.push declined") },
-    };
-    const shown = showAnswer(declined, "always", "logomesh.do");
-    expect(shown).toMatchObject({ severity: "warning", text: "LogoMesh: Declined: nothing ran. Running `git.push` (danger risk, 80% sure)." });
+  it("a declined proposal (the real LSP answer after Cancel): Declined: nothing ran", () => {
+    const shown = showAnswer(answers["lsp do git.push declined"], "always", "logomesh.do");
+    expect(shown).toMatchObject({ severity: "warning", code: "command.cancelled", text: "LogoMesh: Declined: nothing ran. Running `git.push` (danger risk, 83% sure)." });
   });
 
   it("words that matched nothing: LogoMesh asks back, as a warning", () => {
