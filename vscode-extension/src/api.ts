@@ -53,7 +53,8 @@ export interface CommandResultJson {
   data: unknown;
   message: string;
   error: { code: string; message: string } | null;
-  audit_id: number | null;
+  /** The audit record's id (a hex string, as `CommandResult.to_dict()` sends it). */
+  audit_id: string | null;
   correlation_id: string;
   duration_ms: number;
   warnings: string[];

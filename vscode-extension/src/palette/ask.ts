@@ -7,18 +7,8 @@
  */
 import * as vscode from "vscode";
 
+import { checkWords } from "../words";
 import type { Runner } from "./runner";
-
-/** `nl.interpret`'s limit on the text (InterpretArgs.text max_length). */
-export const MAX_TEXT = 2000;
-
-export function checkWords(text: string): string | undefined {
-  if (text.trim() === "") {
-    return "Say what you want in your own words, e.g. what changed since main.";
-  }
-  const length = [...text].length;
-  return length > MAX_TEXT ? `LogoMesh: Do... takes at most ${MAX_TEXT} characters; this has ${length}.` : undefined;
-}
 
 export async function ask(runner: Runner): Promise<void> {
   const text = await vscode.window.showInputBox({
@@ -31,5 +21,5 @@ export async function ask(runner: Runner): Promise<void> {
   if (text === undefined || checkWords(text) !== undefined) {
     return;
   }
-  await runner.run("logomesh.do", { text: text.trim() });
+  await runner.run("logomesh.do", { text: text.trim() }, undefined, `LogoMesh: ${text.trim()}`);
 }

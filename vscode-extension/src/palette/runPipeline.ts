@@ -6,43 +6,10 @@
  */
 import * as vscode from "vscode";
 
+import { parsePipelines, pipelineCommand, pipelineFields, type PipelineEntry } from "../pipelines";
 import { isCommandResult } from "../results";
 import { activeFolder, type Runner } from "./runner";
 import { listCommands, runChosen } from "./runCommand";
-
-export interface PipelineEntry {
-  name: string;
-  file: string;
-  description: string;
-  risk: string | null;
-  valid: boolean;
-  problems: string[];
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** The entries of a `pipeline.list` answer's data. */
-export function parsePipelines(data: unknown): PipelineEntry[] {
-  if (!Array.isArray(data)) {
-    return [];
-  }
-  return data.filter(isObject).flatMap((entry) =>
-    typeof entry.name === "string"
-      ? [
-          {
-            name: entry.name,
-            file: typeof entry.file === "string" ? entry.file : "",
-            description: typeof entry.description === "string" ? entry.description : "",
-            risk: typeof entry.risk === "string" ? entry.risk : null,
-            valid: entry.valid === true,
-            problems: Array.isArray(entry.problems) ? entry.problems.map(String) : [],
-          },
-        ]
-      : [],
-  );
-}
 
 interface PipelineItem extends vscode.QuickPickItem {
   pipeline: PipelineEntry;
@@ -71,7 +38,7 @@ export async function runPipeline(runner: Runner): Promise<void> {
     await openProblem(runner, pipeline, folder);
     return;
   }
-  const command = commands.find((entry) => entry.name === `pipeline.${pipeline.name}`);
+  const command = commands.find((entry) => entry.name === pipelineCommand(pipeline));
   if (command === undefined) {
     runner.problem(
       `LogoMesh: pipeline.${pipeline.name} is not among the commands you may run here: your role lacks pipeline.run, or Restricted Mode leaves out pipelines that run the workspace's code until you trust the folder.`,
@@ -82,18 +49,12 @@ export async function runPipeline(runner: Runner): Promise<void> {
 }
 
 async function listPipelines(runner: Runner, folder: vscode.WorkspaceFolder | undefined): Promise<PipelineEntry[] | undefined> {
-  const answer = await runner.run("logomesh.pipeline.list", {}, folder, true);
+  const answer = await runner.list("logomesh.pipeline.list", {}, folder);
   return isCommandResult(answer) ? parsePipelines(answer.data) : undefined;
 }
 
 function pipelineItem(pipeline: PipelineEntry): PipelineItem {
-  const state = pipeline.valid ? `${pipeline.risk ?? "?"} risk` : "$(error) not valid";
-  return {
-    label: pipeline.name,
-    description: `${state} · ${pipeline.file}`,
-    detail: pipeline.valid ? pipeline.description : pipeline.problems.join("; "),
-    pipeline,
-  };
+  return { ...pipelineFields(pipeline), pipeline };
 }
 
 async function openProblem(runner: Runner, pipeline: PipelineEntry, folder: vscode.WorkspaceFolder | undefined): Promise<void> {

@@ -42,19 +42,29 @@ export class Runner implements vscode.Disposable {
     readonly documents: ResultDocuments,
   ) {}
 
-  /**
-   * Run and show; resolves with the raw answer (undefined when it failed or was cancelled).
-   * `quiet`: a listing the extension needs (pipelines, tickets, records) shows only failures.
-   */
-  async run(lspCommand: string, args: Record<string, unknown>, folder = activeFolder(), quiet = false): Promise<unknown> {
-    const name = engineName(lspCommand);
-    // A listing shows its progress in the status bar; a command the person ran, as a
-    // notification with Cancel.
+  /** Run a command the person asked for, with Cancel, and show its answer; resolves with
+   * the raw answer (undefined when it failed or was cancelled). */
+  run(lspCommand: string, args: Record<string, unknown>, folder = activeFolder(), title?: string): Promise<unknown> {
+    return this.execute(lspCommand, args, folder, false, title);
+  }
+
+  /** A listing the extension needs (pipelines, tickets, records): progress in the status
+   * bar, and only a failure or a warning shown. */
+  list(lspCommand: string, args: Record<string, unknown>, folder = activeFolder()): Promise<unknown> {
+    return this.execute(lspCommand, args, folder, true);
+  }
+
+  private async execute(
+    lspCommand: string,
+    args: Record<string, unknown>,
+    folder: vscode.WorkspaceFolder | undefined,
+    quiet: boolean,
+    title = `LogoMesh: ${engineName(lspCommand)}`,
+  ): Promise<unknown> {
     const location = quiet ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification;
-    const options = { location, title: `LogoMesh: ${name}`, cancellable: !quiet };
     let cancelled = false;
     try {
-      const answer = await vscode.window.withProgress(options, (_progress, token) => {
+      const answer = await vscode.window.withProgress({ location, title, cancellable: !quiet }, (_progress, token) => {
         token.onCancellationRequested(() => (cancelled = true));
         return this.client.execute(lspCommand, args, folder?.uri, token);
       });
@@ -64,7 +74,7 @@ export class Runner implements vscode.Disposable {
     } catch (error) {
       if (cancelled) {
         // The person cancelled it: the server recorded it as cancelled; no alarm.
-        this.client.output.info(`LogoMesh ${name}: cancelled; the audit trail records it as cancelled.`);
+        this.client.output.info(`LogoMesh ${engineName(lspCommand)}: cancelled; the audit trail records it as cancelled.`);
       } else {
         this.present(showFailure(error, notifySetting(folder), lspCommand));
       }

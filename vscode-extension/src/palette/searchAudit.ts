@@ -34,7 +34,7 @@ export async function searchAudit(runner: Runner): Promise<void> {
   }
   const folder = activeFolder();
   const [answer, commands] = await Promise.all([
-    runner.run("logomesh.audit.search", { query: query.trim(), limit: LIMIT }, folder, true),
+    runner.list("logomesh.audit.search", { query: query.trim(), limit: LIMIT }, folder),
     listCommands(runner, folder),
   ]);
   if (!isCommandResult(answer)) {

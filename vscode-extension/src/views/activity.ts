@@ -73,7 +73,7 @@ export class ActivityView implements vscode.TreeDataProvider<AuditRecord>, vscod
       return [];
     }
     const sent = { actor: user, limit: LIMIT };
-    const answer = await this.runner.run("logomesh.audit.query", sent, folder, true);
+    const answer = await this.runner.list("logomesh.audit.query", sent, folder);
     if (!isCommandResult(answer)) {
       this.message("Could not read the audit trail: the LogoMesh output says why.");
       return [];
@@ -92,7 +92,7 @@ export class ActivityView implements vscode.TreeDataProvider<AuditRecord>, vscod
     if (known !== undefined) {
       return known;
     }
-    const answer = await this.runner.run("logomesh.whoami", {}, folder, true);
+    const answer = await this.runner.list("logomesh.whoami", {}, folder);
     const data: unknown = isCommandResult(answer) ? answer.data : undefined;
     const identity = typeof data === "object" && data !== null ? (data as Record<string, unknown>).identity : undefined;
     if (typeof identity !== "string") {

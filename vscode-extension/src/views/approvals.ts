@@ -60,7 +60,7 @@ export class ApprovalsView implements vscode.TreeDataProvider<Ticket>, vscode.Di
       this.show([], this.runner.client.state.kind === "ready" ? undefined : "The LogoMesh server is not running yet.");
       return [];
     }
-    const answer = await this.runner.run("logomesh.approvals.list", { ...LIST_ARGS }, activeFolder(), true);
+    const answer = await this.runner.list("logomesh.approvals.list", { ...LIST_ARGS }, activeFolder());
     if (!isCommandResult(answer)) {
       this.show([], "Could not list the approvals: the LogoMesh output says why.");
       return [];
