@@ -130,15 +130,23 @@ export function startValues(record: AuditRecord): Record<string, unknown> {
   return start;
 }
 
-/** Whether `record` is one of the extension's own listings (a view's refresh), which sent
- * `sent` to `action`: those would otherwise fill Recent Activity with its own refreshes. */
+/**
+ * Whether `record` is one of the extension's own listings, which sent `sent` to `action`
+ * (a view's refresh, the status bar's count): left out of Recent Activity, which they
+ * would otherwise fill with its own refreshes. Any `limit` matches, since the views and
+ * the status bar ask for different numbers; every other argument must be as sent, or
+ * unset (null, false).
+ */
 export function isOwnListing(record: AuditRecord, action: string, sent: Record<string, unknown>): boolean {
   if (record.action !== action) {
     return false;
   }
-  return Object.entries(record.arguments).every(([key, value]) =>
-    key in sent ? JSON.stringify(sent[key]) === JSON.stringify(value) : value === null || value === false,
-  );
+  return Object.entries(record.arguments).every(([key, value]) => {
+    if (key === "limit") {
+      return true;
+    }
+    return key in sent ? JSON.stringify(sent[key]) === JSON.stringify(value) : value === null || value === false;
+  });
 }
 
 /** `key=value` pairs, for one-line summaries of arguments. */

@@ -15,7 +15,7 @@ export type NotifySetting = "off" | "onError" | "onWarning" | "always";
 export type Severity = "info" | "warning" | "error";
 
 /** What a notification may offer besides "Show details". */
-export type Action = "trust" | "approvals" | "output";
+export type Action = "trust" | "approvals" | "output" | "restart";
 
 export interface Details {
   /** The document's name: "git.diff 01a23….diff". */
@@ -154,7 +154,9 @@ export function showFailure(error: unknown, setting: NotifySetting, asked: strin
   if (failure.code === "command.cancelled") {
     return { ...make("warning", `LogoMesh ${command}: Declined: nothing ran. ${firstLine(failure.message, "")}`.trim(), setting, details), code: failure.code };
   }
-  const text = `LogoMesh ${command}: ${firstLine(failure.message, "failed without a message; the LogoMesh output has the server's log.")}`;
+  const said = firstLine(failure.message, "failed without a message; the LogoMesh output has the server's log.");
+  // The client's own messages (server unavailable) already say "LogoMesh: git.log ...".
+  const text = said.startsWith("LogoMesh") ? said : `LogoMesh ${command}: ${said}`;
   return { ...make("error", text, setting, details, actionsFor(failure.code)), code: failure.code };
 }
 
@@ -176,7 +178,15 @@ function actionsFor(code: string | undefined): Action[] {
   if (code === "workspace.restricted") {
     return ["trust"];
   }
-  if (code === "internal" || code?.startsWith("llm.") || code?.startsWith("plugin.")) {
+  if (code === "server.unavailable") {
+    return ["restart", "output"];
+  }
+  if (code === "lsp.invalid_arguments" || code === "lsp.cancelled") {
+    return [];
+  }
+  const prefix = code?.split(".", 1)[0];
+  // The server's log says more: a crash inside it, a model or plugin that failed.
+  if (code === "internal" || prefix === "llm" || prefix === "plugin" || prefix === "lsp") {
     return ["output"];
   }
   return [];

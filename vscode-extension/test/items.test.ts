@@ -101,7 +101,8 @@ describe("recent activity", () => {
     const listing = record({ action: "audit.query", arguments: { actor: "root", limit: 50, action: null, payloads: false, since: null } });
     expect(isOwnListing(listing, "audit.query", { actor: "root", limit: 50 })).toBe(true);
     expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, action: "git.*" } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
-    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, limit: 5 } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
+    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, limit: 1000 } }, "audit.query", { actor: "root", limit: 50 })).toBe(true);
+    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, actor: "alice" } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
     expect(isOwnListing(listing, "approvals.list", { actor: "root", limit: 50 })).toBe(false);
   });
 

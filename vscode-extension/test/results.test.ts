@@ -144,6 +144,18 @@ describe("failures", () => {
     });
   });
 
+  it("a server that is not running offers a restart; the client's message keeps its own prefix", () => {
+    const failure = new CommandError({
+      code: "server.unavailable",
+      message: "LogoMesh: logomesh.git.log cannot run: the server exited. Run LogoMesh: Restart Server once it is fixed.",
+    });
+    expect(showFailure(failure, "always", "logomesh.git.log")).toMatchObject({
+      severity: "error",
+      actions: ["restart", "output"],
+      text: "LogoMesh: logomesh.git.log cannot run: the server exited. Run LogoMesh: Restart Server once it is fixed.",
+    });
+  });
+
   it("something that is not a CommandError is still shown, as internal", () => {
     const shown = showFailure(new Error("Connection got disposed."), "always", "logomesh.git.status");
     expect(shown).toMatchObject({ severity: "error", code: "internal", text: "LogoMesh git.status: Connection got disposed.", actions: ["output"] });

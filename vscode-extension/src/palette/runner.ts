@@ -15,6 +15,7 @@ const ACTION_LABELS: Record<Action, string> = {
   trust: "Manage Workspace Trust",
   approvals: "Show Pending Approvals",
   output: "Show Output",
+  restart: "Restart Server",
 };
 const DETAILS = "Show details";
 
@@ -120,6 +121,8 @@ export class Runner implements vscode.Disposable {
       await vscode.commands.executeCommand("workbench.trust.manage");
     } else if (picked === ACTION_LABELS.approvals) {
       await vscode.commands.executeCommand("logomesh.showApprovals");
+    } else if (picked === ACTION_LABELS.restart) {
+      await vscode.commands.executeCommand("logomesh.restart");
     } else if (picked === ACTION_LABELS.output) {
       this.client.output.show(true);
     }

@@ -1,9 +1,10 @@
 /**
  * The Recent Activity view: your latest audit records in this folder (`audit.query` with
  * actor = you, newest first), refreshed after every command the extension runs and on
- * Refresh. Clicking one opens the whole record. The view's own listings (its `audit.query`
- * and the Approvals view's `approvals.list`) are audited like any request, and left out
- * here so that refreshing does not fill the list with refreshes.
+ * Refresh. Clicking one opens the whole record. The extension's own listings (this view's
+ * `audit.query`, the pending `approvals.list` of the Approvals view and the status bar) are
+ * audited like any request, and left out here so that refreshing does not fill the list
+ * with refreshes.
  */
 import * as vscode from "vscode";
 
