@@ -115,7 +115,10 @@ export function namedFile(record: AuditRecord): string | undefined {
 
 /** The command a record ran, when it is one this user may run now (`approval.declined`
  * and the like are the engine's own actions, not commands). */
-export function namedCommand(record: AuditRecord, runnable: ReadonlySet<string>): string | undefined {
+export function namedCommand(
+  record: AuditRecord,
+  runnable: ReadonlySet<string>,
+): string | undefined {
   return runnable.has(record.action) ? record.action : undefined;
 }
 
@@ -137,7 +140,11 @@ export function startValues(record: AuditRecord): Record<string, unknown> {
  * the status bar ask for different numbers; every other argument must be as sent, or
  * unset (null, false).
  */
-export function isOwnListing(record: AuditRecord, action: string, sent: Record<string, unknown>): boolean {
+export function isOwnListing(
+  record: AuditRecord,
+  action: string,
+  sent: Record<string, unknown>,
+): boolean {
   if (record.action !== action) {
     return false;
   }
@@ -145,7 +152,9 @@ export function isOwnListing(record: AuditRecord, action: string, sent: Record<s
     if (key === "limit") {
       return true;
     }
-    return key in sent ? JSON.stringify(sent[key]) === JSON.stringify(value) : value === null || value === false;
+    return key in sent
+      ? JSON.stringify(sent[key]) === JSON.stringify(value)
+      : value === null || value === false;
   });
 }
 
@@ -175,7 +184,12 @@ export function activityFields(record: AuditRecord, now: Date): ActivityFields {
   if (record.error !== null) {
     lines.push(record.error);
   }
-  return { label: record.action, description: `${record.outcome} · ${when}`, tooltip: lines.join("\n"), icon: outcomeIcon(record.outcome) };
+  return {
+    label: record.action,
+    description: `${record.outcome} · ${when}`,
+    tooltip: lines.join("\n"),
+    icon: outcomeIcon(record.outcome),
+  };
 }
 
 export interface SearchItemFields {
@@ -187,7 +201,9 @@ export interface SearchItemFields {
 /** An audit search result: action and outcome first, then who, when and from where. */
 export function searchItemFields(record: AuditRecord, now: Date): SearchItemFields {
   const score = record.score === undefined ? "" : ` · match ${record.score.toFixed(2)}`;
-  const detail = [argumentsLine(record.arguments), record.error ?? ""].filter((part) => part !== "").join(" · ");
+  const detail = [argumentsLine(record.arguments), record.error ?? ""]
+    .filter((part) => part !== "")
+    .join(" · ");
   return {
     label: `$(${outcomeIcon(record.outcome)}) ${record.action}`,
     description: `${record.outcome} · ${record.actor} · ${ago(record.timestamp, now)} (${record.source})${score}`,

@@ -28,10 +28,17 @@ export class ResultDocuments implements vscode.TextDocumentContentProvider, vsco
   async open(details: Details): Promise<void> {
     this.opened += 1;
     // The counter keeps two results of one command apart; the title stays readable.
-    const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${details.title}`, query: String(this.opened) });
+    const uri = vscode.Uri.from({
+      scheme: SCHEME,
+      path: `/${details.title}`,
+      query: String(this.opened),
+    });
     this.remember(uri.toString(), details.text);
     const document = await vscode.workspace.openTextDocument(uri);
-    const typed = document.languageId === details.language ? document : await vscode.languages.setTextDocumentLanguage(document, details.language);
+    const typed =
+      document.languageId === details.language
+        ? document
+        : await vscode.languages.setTextDocumentLanguage(document, details.language);
     await vscode.window.showTextDocument(typed, { preview: true });
   }
 

@@ -24,7 +24,9 @@ export function registerFeatures(context: vscode.ExtensionContext, client: LogoM
   const runner = new Runner(client, documents);
   const approvals = new ApprovalsView(runner);
   const activity = new ActivityView(runner);
-  const approvalsTree = vscode.window.createTreeView(APPROVALS_VIEW, { treeDataProvider: approvals });
+  const approvalsTree = vscode.window.createTreeView(APPROVALS_VIEW, {
+    treeDataProvider: approvals,
+  });
   const activityTree = vscode.window.createTreeView(ACTIVITY_VIEW, { treeDataProvider: activity });
   approvals.attach(approvalsTree);
   activity.attach(activityTree);
@@ -43,7 +45,9 @@ export function registerFeatures(context: vscode.ExtensionContext, client: LogoM
     command("logomesh.ask", () => ask(runner)),
     command("logomesh.runPipeline", () => runPipeline(runner)),
     command("logomesh.searchAudit", () => searchAudit(runner)),
-    command("logomesh.showApprovals", () => vscode.commands.executeCommand(`${APPROVALS_VIEW}.focus`)),
+    command("logomesh.showApprovals", () =>
+      vscode.commands.executeCommand(`${APPROVALS_VIEW}.focus`),
+    ),
     command("logomesh.approveTicket", (ticket) => approvals.approve(asTicket(ticket))),
     command("logomesh.declineTicket", (ticket) => approvals.decline(asTicket(ticket))),
     command("logomesh.refreshApprovals", () => approvals.refresh()),
@@ -54,7 +58,9 @@ export function registerFeatures(context: vscode.ExtensionContext, client: LogoM
 
 /** The inline buttons pass the tree element (a Ticket); anything else asks which. */
 function asTicket(value: unknown): Ticket | undefined {
-  return typeof value === "object" && value !== null && typeof (value as Ticket).id === "string" ? (value as Ticket) : undefined;
+  return typeof value === "object" && value !== null && typeof (value as Ticket).id === "string"
+    ? (value as Ticket)
+    : undefined;
 }
 
 async function openRecordOrSearch(runner: Runner, value: unknown): Promise<void> {

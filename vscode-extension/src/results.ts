@@ -72,7 +72,12 @@ export interface PendingAnswer {
 }
 
 export function isPending(value: unknown): value is PendingAnswer {
-  return isObject(value) && value.outcome === "pending" && isObject(value.ticket) && typeof value.ticket.id === "string";
+  return (
+    isObject(value) &&
+    value.outcome === "pending" &&
+    isObject(value.ticket) &&
+    typeof value.ticket.id === "string"
+  );
 }
 
 /** `logomesh.do`'s answer (TextOutcome.to_dict()). */
@@ -85,7 +90,12 @@ export interface DoOutcome {
 }
 
 export function isDoOutcome(value: unknown): value is DoOutcome {
-  return isObject(value) && "interpretation" in value && typeof value.message === "string" && "decision" in value;
+  return (
+    isObject(value) &&
+    "interpretation" in value &&
+    typeof value.message === "string" &&
+    "decision" in value
+  );
 }
 
 /** The first line of a message, or the fallback when it has none. */
@@ -97,7 +107,13 @@ export function firstLine(message: unknown, fallback: string): string {
 /** Any answer of `client.execute` -> what to show. */
 export function showAnswer(answer: unknown, setting: NotifySetting, asked: string): Shown {
   if (isPending(answer)) {
-    return make("warning", firstLine(answer.message, `LogoMesh ${answer.command}: waits for approval.`), setting, json(`${answer.command} pending`, answer), ["approvals"]);
+    return make(
+      "warning",
+      firstLine(answer.message, `LogoMesh ${answer.command}: waits for approval.`),
+      setting,
+      json(`${answer.command} pending`, answer),
+      ["approvals"],
+    );
   }
   if (isDoOutcome(answer)) {
     return showDo(answer, setting);
@@ -105,7 +121,12 @@ export function showAnswer(answer: unknown, setting: NotifySetting, asked: strin
   if (isCommandResult(answer)) {
     return showResult(answer, setting);
   }
-  return make("info", `LogoMesh ${engineName(asked)}: done.`, setting, json(engineName(asked), answer));
+  return make(
+    "info",
+    `LogoMesh ${engineName(asked)}: done.`,
+    setting,
+    json(engineName(asked), answer),
+  );
 }
 
 /** `logomesh.git.log` -> `git.log`: the name people know the command by. */
@@ -119,14 +140,28 @@ export function showResult(result: CommandResultJson, setting: NotifySetting): S
   if (!result.ok) {
     const code = result.error?.code;
     if (code === "command.cancelled") {
-      return { ...make("warning", `LogoMesh ${result.command}: Declined: nothing ran. ${firstLine(result.message, "")}`.trim(), setting, details), code };
+      return {
+        ...make(
+          "warning",
+          `LogoMesh ${result.command}: Declined: nothing ran. ${firstLine(result.message, "")}`.trim(),
+          setting,
+          details,
+        ),
+        code,
+      };
     }
     return { ...make("error", line, setting, details, actionsFor(code)), code };
   }
   const warnings = Array.isArray(result.warnings) ? result.warnings : [];
   if (warnings.length > 0) {
     const first = firstLine(warnings[0], "");
-    return make("warning", `${line} (${warnings.length} warning${warnings.length === 1 ? "" : "s"}: ${first})`, setting, details, ["output"]);
+    return make(
+      "warning",
+      `${line} (${warnings.length} warning${warnings.length === 1 ? "" : "s"}: ${first})`,
+      setting,
+      details,
+      ["output"],
+    );
   }
   return make("info", line, setting, details);
 }
@@ -152,9 +187,20 @@ export function showFailure(error: unknown, setting: NotifySetting, asked: strin
   const command = failure.result?.command ?? engineName(asked);
   const details = json(`${command} failed`, failure);
   if (failure.code === "command.cancelled") {
-    return { ...make("warning", `LogoMesh ${command}: Declined: nothing ran. ${firstLine(failure.message, "")}`.trim(), setting, details), code: failure.code };
+    return {
+      ...make(
+        "warning",
+        `LogoMesh ${command}: Declined: nothing ran. ${firstLine(failure.message, "")}`.trim(),
+        setting,
+        details,
+      ),
+      code: failure.code,
+    };
   }
-  const said = firstLine(failure.message, "failed without a message; the LogoMesh output has the server's log.");
+  const said = firstLine(
+    failure.message,
+    "failed without a message; the LogoMesh output has the server's log.",
+  );
   // The client's own messages (server unavailable) already say "LogoMesh: git.log ...".
   const text = said.startsWith("LogoMesh") ? said : `LogoMesh ${command}: ${said}`;
   return { ...make("error", text, setting, details, actionsFor(failure.code)), code: failure.code };
@@ -192,7 +238,13 @@ function actionsFor(code: string | undefined): Action[] {
   return [];
 }
 
-function make(severity: Severity, text: string, setting: NotifySetting, details: Details, actions: Action[] = []): Shown {
+function make(
+  severity: Severity,
+  text: string,
+  setting: NotifySetting,
+  details: Details,
+  actions: Action[] = [],
+): Shown {
   return { severity, text, notify: shouldNotify(setting, severity), actions, details };
 }
 

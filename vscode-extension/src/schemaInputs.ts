@@ -14,7 +14,8 @@ import type { JsonSchema } from "./api";
 type Schema = JsonSchema & { oneOf?: JsonSchema[]; minItems?: number; maxItems?: number };
 
 /** What a step produced: a value to send, or nothing (the field is left out). */
-export type Parsed = { kind: "value"; value: unknown } | { kind: "omit" } | { kind: "error"; message: string };
+export type Parsed =
+  { kind: "value"; value: unknown } | { kind: "omit" } | { kind: "error"; message: string };
 
 export interface PickOption {
   label: string;
@@ -60,7 +61,11 @@ interface Field {
 
 /** The argument steps of `command`, in the schema's property order. `start` holds values
  * to begin from (a past run's arguments) instead of the defaults. */
-export function buildSteps(command: string, schema: JsonSchema, start: Record<string, unknown> = {}): Step[] {
+export function buildSteps(
+  command: string,
+  schema: JsonSchema,
+  start: Record<string, unknown> = {},
+): Step[] {
   const properties = Object.entries(schema.properties ?? {});
   const required = new Set(schema.required ?? []);
   return properties.map(([name, property], index) => {
@@ -101,10 +106,19 @@ function resolve(property: JsonSchema, root: JsonSchema): Field {
     nullable = options.some((option) => option.type === "null");
     const rest = options.filter((option) => option.type !== "null");
     if (rest.length > 0 && rest.every((option) => "const" in option)) {
-      return { schema: { ...schema, ...rest[0] }, nullable, choices: rest.map((option) => option.const) };
+      return {
+        schema: { ...schema, ...rest[0] },
+        nullable,
+        choices: rest.map((option) => option.const),
+      };
     }
     // Several non-null types (string | array of strings): the first one is asked for.
-    schema = { ...rest[0], description: schema.description, default: schema.default, title: schema.title };
+    schema = {
+      ...rest[0],
+      description: schema.description,
+      default: schema.default,
+      title: schema.title,
+    };
   }
   if (Array.isArray(schema.type) && schema.type.includes("null")) {
     nullable = true;
@@ -112,7 +126,11 @@ function resolve(property: JsonSchema, root: JsonSchema): Field {
     schema = { ...schema, type: types.length === 1 ? types[0] : types };
   }
   const choices = schema.enum ?? ("const" in schema ? [schema.const] : undefined);
-  return { schema: { ...schema, items: schema.items && deref(schema.items, root) }, nullable, choices };
+  return {
+    schema: { ...schema, items: schema.items && deref(schema.items, root) },
+    nullable,
+    choices,
+  };
 }
 
 /** `{"$ref": "#/$defs/X"}` (or pydantic v1's `allOf: [{$ref}]`) -> the definition, merged
@@ -157,7 +175,14 @@ function pickStep(context: StepContext): PickStep {
   }
   // The default first, so Enter takes it.
   options.sort((a, b) => Number(b.picked) - Number(a.picked));
-  return { kind: "pick", name: context.name, title: context.title, prompt: describe(context), required, options };
+  return {
+    kind: "pick",
+    name: context.name,
+    title: context.title,
+    prompt: describe(context),
+    required,
+    options,
+  };
 }
 
 function inputStep(context: StepContext): InputStep {
@@ -185,7 +210,9 @@ function inputStep(context: StepContext): InputStep {
           : converted;
       }
       const problem = check(field.schema, converted.value, name, context.root);
-      return problem === undefined ? converted : { kind: "error", message: `${command} ${problem}` };
+      return problem === undefined
+        ? converted
+        : { kind: "error", message: `${command} ${problem}` };
     },
   };
 }
@@ -218,7 +245,9 @@ export function expects(schema: Schema): string {
 
 function objectHint(schema: Schema): string {
   const keys = Object.keys(schema.properties ?? {});
-  return keys.length > 0 ? `a JSON object such as {${keys.map((key) => `"${key}": ...`).join(", ")}}` : "a JSON object";
+  return keys.length > 0
+    ? `a JSON object such as {${keys.map((key) => `"${key}": ...`).join(", ")}}`
+    : "a JSON object";
 }
 
 function range(schema: Schema): string {
@@ -249,7 +278,10 @@ function show(value: unknown): string {
   if (typeof value === "string") {
     return value;
   }
-  if (Array.isArray(value) && value.every((item) => typeof item !== "object" && !String(item).includes(","))) {
+  if (
+    Array.isArray(value) &&
+    value.every((item) => typeof item !== "object" && !String(item).includes(","))
+  ) {
     return value.map(String).join(", ");
   }
   return JSON.stringify(value);
@@ -297,8 +329,12 @@ function list(schema: Schema, text: string): Parsed {
   }
   const item = schema.items ?? {};
   const values: unknown[] = [];
-  for (const part of text.split(",").map((piece) => piece.trim()).filter((piece) => piece !== "")) {
-    const converted = typeOf(item) === undefined ? { kind: "value" as const, value: part } : convert(item, part);
+  for (const part of text
+    .split(",")
+    .map((piece) => piece.trim())
+    .filter((piece) => piece !== "")) {
+    const converted =
+      typeOf(item) === undefined ? { kind: "value" as const, value: part } : convert(item, part);
     if (converted.kind === "error") {
       return converted;
     }
@@ -320,7 +356,12 @@ function json(text: string, what: string): Parsed {
 
 /** Why `value` fails `schema` ("count must be at most 500; ..."), or undefined. The same
  * keywords pydantic enforces: type, enum/const, bounds, lengths, pattern, required keys. */
-export function check(given: Schema, value: unknown, path: string, root: JsonSchema = given): string | undefined {
+export function check(
+  given: Schema,
+  value: unknown,
+  path: string,
+  root: JsonSchema = given,
+): string | undefined {
   const schema = deref(given, root);
   const alternatives = schema.anyOf ?? schema.oneOf;
   if (alternatives !== undefined) {
@@ -333,7 +374,9 @@ export function check(given: Schema, value: unknown, path: string, root: JsonSch
     return problems[Math.max(real, 0)];
   }
   if (value === null) {
-    return acceptsNull(schema) ? undefined : `${path} may not be empty (null): type ${expects(schema)}.`;
+    return acceptsNull(schema)
+      ? undefined
+      : `${path} may not be empty (null): type ${expects(schema)}.`;
   }
   const choices = schema.enum ?? ("const" in schema ? [schema.const] : undefined);
   if (choices !== undefined) {
@@ -362,7 +405,10 @@ export function check(given: Schema, value: unknown, path: string, root: JsonSch
 
 function acceptsNull(schema: Schema): boolean {
   const kinds = Array.isArray(schema.type) ? schema.type : [schema.type];
-  return kinds.includes("null") || (schema.type === undefined && schema.enum === undefined && !("const" in schema));
+  return (
+    kinds.includes("null") ||
+    (schema.type === undefined && schema.enum === undefined && !("const" in schema))
+  );
 }
 
 function hasType(kind: string, value: unknown): boolean {
@@ -397,7 +443,10 @@ function checkNumber(schema: Schema, value: number, path: string): string | unde
 
 function checkString(schema: Schema, value: string, path: string): string | undefined {
   const length = [...value].length; // code points, as Python's len() counts
-  if ((schema.minLength !== undefined && length < schema.minLength) || (schema.maxLength !== undefined && length > schema.maxLength)) {
+  if (
+    (schema.minLength !== undefined && length < schema.minLength) ||
+    (schema.maxLength !== undefined && length > schema.maxLength)
+  ) {
     return `${path} must be ${expects(schema)}; this has ${length}.`;
   }
   if (schema.pattern !== undefined) {
@@ -419,12 +468,21 @@ function compile(pattern: string): RegExp | undefined {
   }
 }
 
-function checkArray(schema: Schema, value: unknown[], path: string, root: JsonSchema): string | undefined {
-  if ((schema.minItems !== undefined && value.length < schema.minItems) || (schema.maxItems !== undefined && value.length > schema.maxItems)) {
+function checkArray(
+  schema: Schema,
+  value: unknown[],
+  path: string,
+  root: JsonSchema,
+): string | undefined {
+  if (
+    (schema.minItems !== undefined && value.length < schema.minItems) ||
+    (schema.maxItems !== undefined && value.length > schema.maxItems)
+  ) {
     return `${path} must have${lengths(schema.minItems, schema.maxItems, "item").slice(1)}; this has ${value.length}.`;
   }
   for (const [index, item] of value.entries()) {
-    const problem = schema.items === undefined ? undefined : check(schema.items, item, `${path}[${index}]`, root);
+    const problem =
+      schema.items === undefined ? undefined : check(schema.items, item, `${path}[${index}]`, root);
     if (problem !== undefined) {
       return problem;
     }
@@ -432,7 +490,12 @@ function checkArray(schema: Schema, value: unknown[], path: string, root: JsonSc
   return undefined;
 }
 
-function checkObject(schema: Schema, value: Record<string, unknown>, path: string, root: JsonSchema): string | undefined {
+function checkObject(
+  schema: Schema,
+  value: Record<string, unknown>,
+  path: string,
+  root: JsonSchema,
+): string | undefined {
   for (const key of schema.required ?? []) {
     if (!(key in value)) {
       return `${path} needs the key "${key}": ${objectHint(schema)}.`;

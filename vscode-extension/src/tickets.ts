@@ -52,7 +52,9 @@ export function pendingTickets(data: unknown): Ticket[] {
   if (!Array.isArray(data)) {
     return [];
   }
-  return data.map(parseTicket).filter((ticket): ticket is Ticket => ticket !== undefined && ticket.state === "pending");
+  return data
+    .map(parseTicket)
+    .filter((ticket): ticket is Ticket => ticket !== undefined && ticket.state === "pending");
 }
 
 export interface TicketFields {
@@ -64,7 +66,10 @@ export interface TicketFields {
 }
 
 export function ticketFields(ticket: Ticket): TicketFields {
-  const from = ticket.requester_source === "" ? ticket.requester : `${ticket.requester} (${ticket.requester_source})`;
+  const from =
+    ticket.requester_source === ""
+      ? ticket.requester
+      : `${ticket.requester} (${ticket.requester_source})`;
   const args = argumentsLine(ticket.arguments);
   const lines = [
     `${ticket.command} (${ticket.risk} risk), asked by ${from}`,

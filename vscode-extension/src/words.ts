@@ -11,5 +11,7 @@ export function checkWords(text: string): string | undefined {
     return "Say what you want in your own words, e.g. what changed since main.";
   }
   const length = [...text].length;
-  return length > MAX_TEXT ? `LogoMesh: Do... takes at most ${MAX_TEXT} characters; this has ${length}.` : undefined;
+  return length > MAX_TEXT
+    ? `LogoMesh: Do... takes at most ${MAX_TEXT} characters; this has ${length}.`
+    : undefined;
 }

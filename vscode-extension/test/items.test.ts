@@ -21,7 +21,9 @@ import {
 } from "../src/auditRecords";
 import { PENDING_CONTEXT, pendingTickets, ticketFields } from "../src/tickets";
 
-const answers = JSON.parse(readFileSync(join(__dirname, "fixtures", "answers.json"), "utf8")) as Record<string, CommandResultJson>;
+const answers = JSON.parse(
+  readFileSync(join(__dirname, "fixtures", "answers.json"), "utf8"),
+) as Record<string, CommandResultJson>;
 
 function data(name: string): unknown {
   const found = answers[name];
@@ -44,7 +46,12 @@ describe("approval tickets", () => {
     const [ticket] = pendingTickets(data("approvals.list pending"));
     expect(ticket).toBeDefined();
     const fields = ticketFields(ticket!);
-    expect(fields).toMatchObject({ label: "git.push", description: "root · danger", contextValue: PENDING_CONTEXT, icon: "warning" });
+    expect(fields).toMatchObject({
+      label: "git.push",
+      description: "root · danger",
+      contextValue: PENDING_CONTEXT,
+      icon: "warning",
+    });
     expect(PENDING_CONTEXT).toBe("pendingTicket");
     const lines = fields.tooltip.split("\n");
     expect(lines[0]).toBe("git.push (danger risk), asked by root (cli)");
@@ -77,14 +84,26 @@ describe("recent activity", () => {
 
   it("records are parsed in the server's order (newest first)", () => {
     const records = parseRecords(data("audit.query"));
-    expect(records.map((entry) => entry.action)).toEqual(["git.push", "approvals.decline", "approval.declined", "approvals.list", "approval.requested"]);
-    expect(records.map((entry) => entry.seq)).toEqual([...records.map((entry) => entry.seq)].sort((a, b) => (b ?? 0) - (a ?? 0)));
+    expect(records.map((entry) => entry.action)).toEqual([
+      "git.push",
+      "approvals.decline",
+      "approval.declined",
+      "approvals.list",
+      "approval.requested",
+    ]);
+    expect(records.map((entry) => entry.seq)).toEqual(
+      [...records.map((entry) => entry.seq)].sort((a, b) => (b ?? 0) - (a ?? 0)),
+    );
   });
 
   it("an item: the action, its outcome and how long ago, the error in the tooltip", () => {
     const pushed = record({ timestamp: "2026-12-02T00:26:30Z" });
     const fields = activityFields(pushed, now);
-    expect(fields).toMatchObject({ label: "git.push", description: "cancelled · 3 min ago", icon: "circle-slash" });
+    expect(fields).toMatchObject({
+      label: "git.push",
+      description: "cancelled · 3 min ago",
+      icon: "circle-slash",
+    });
     expect(fields.tooltip).toContain("force=false remote=origin");
     expect(fields.tooltip).toMatch(/\[command\.cancelled\] git\.push was declined by root/);
   });
@@ -98,11 +117,32 @@ describe("recent activity", () => {
   });
 
   it("the views' own listings are recognised by their exact arguments", () => {
-    const listing = record({ action: "audit.query", arguments: { actor: "root", limit: 50, action: null, payloads: false, since: null } });
+    const listing = record({
+      action: "audit.query",
+      arguments: { actor: "root", limit: 50, action: null, payloads: false, since: null },
+    });
     expect(isOwnListing(listing, "audit.query", { actor: "root", limit: 50 })).toBe(true);
-    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, action: "git.*" } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
-    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, limit: 1000 } }, "audit.query", { actor: "root", limit: 50 })).toBe(true);
-    expect(isOwnListing({ ...listing, arguments: { ...listing.arguments, actor: "alice" } }, "audit.query", { actor: "root", limit: 50 })).toBe(false);
+    expect(
+      isOwnListing(
+        { ...listing, arguments: { ...listing.arguments, action: "git.*" } },
+        "audit.query",
+        { actor: "root", limit: 50 },
+      ),
+    ).toBe(false);
+    expect(
+      isOwnListing(
+        { ...listing, arguments: { ...listing.arguments, limit: 1000 } },
+        "audit.query",
+        { actor: "root", limit: 50 },
+      ),
+    ).toBe(true);
+    expect(
+      isOwnListing(
+        { ...listing, arguments: { ...listing.arguments, actor: "alice" } },
+        "audit.query",
+        { actor: "root", limit: 50 },
+      ),
+    ).toBe(false);
     expect(isOwnListing(listing, "approvals.list", { actor: "root", limit: 50 })).toBe(false);
   });
 
@@ -117,7 +157,11 @@ describe("audit search results", () => {
 
   it("best match first, with action, outcome, actor, time and score", () => {
     const records = parseRecords(data("audit.search"));
-    expect(records.map((entry) => entry.action)).toEqual(["git.push", "approval.declined", "approval.decide"]);
+    expect(records.map((entry) => entry.action)).toEqual([
+      "git.push",
+      "approval.declined",
+      "approval.decide",
+    ]);
     const fields = searchItemFields({ ...records[0]!, timestamp: "2026-12-01T22:00:00Z" }, now);
     expect(fields.label).toBe("$(circle-slash) git.push");
     expect(fields.description).toBe("cancelled · root · 2 h ago (cli) · match 0.60");
@@ -130,12 +174,21 @@ describe("audit search results", () => {
     expect(namedCommand(pushed!, runnable)).toBe("git.push");
     expect(namedCommand(declined!, runnable)).toBeUndefined();
     expect(namedFile(pushed!)).toBeUndefined();
-    expect(namedFile(record({ action: "files.read", arguments: { path: "src/app.py" } }))).toBe("src/app.py");
-    expect(namedFile(record({ action: "pipeline.ci", arguments: {}, details: { file: "pipelines/ci.yaml" } }))).toBe("pipelines/ci.yaml");
+    expect(namedFile(record({ action: "files.read", arguments: { path: "src/app.py" } }))).toBe(
+      "src/app.py",
+    );
+    expect(
+      namedFile(
+        record({ action: "pipeline.ci", arguments: {}, details: { file: "pipelines/ci.yaml" } }),
+      ),
+    ).toBe("pipelines/ci.yaml");
   });
 
   it("running again starts from the record's arguments, redacted ones left to type", () => {
-    const secret = record({ action: "db.restore", arguments: { path: "b.sqlite", token: "[REDACTED]", note: "x [REDACTED] y", branch: null } });
+    const secret = record({
+      action: "db.restore",
+      arguments: { path: "b.sqlite", token: "[REDACTED]", note: "x [REDACTED] y", branch: null },
+    });
     expect(startValues(secret)).toEqual({ path: "b.sqlite" });
     expect(namedFile(record({ arguments: { path: "[REDACTED]" } }))).toBeUndefined();
   });

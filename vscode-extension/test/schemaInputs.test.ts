@@ -9,9 +9,18 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import type { ServerCommand } from "../src/api";
-import { buildSteps, check, type InputStep, type Parsed, type PickStep, type Step } from "../src/schemaInputs";
+import {
+  buildSteps,
+  check,
+  type InputStep,
+  type Parsed,
+  type PickStep,
+  type Step,
+} from "../src/schemaInputs";
 
-const commands = JSON.parse(readFileSync(join(__dirname, "fixtures", "commands.json"), "utf8")) as ServerCommand[];
+const commands = JSON.parse(
+  readFileSync(join(__dirname, "fixtures", "commands.json"), "utf8"),
+) as ServerCommand[];
 
 function command(name: string): ServerCommand {
   const found = commands.find((entry) => entry.name === name);
@@ -25,7 +34,12 @@ function steps(name: string, start?: Record<string, unknown>): Step[] {
   return buildSteps(name, command(name).schema, start);
 }
 
-function step<K extends Step["kind"]>(name: string, field: string, kind: K, start?: Record<string, unknown>): Extract<Step, { kind: K }> {
+function step<K extends Step["kind"]>(
+  name: string,
+  field: string,
+  kind: K,
+  start?: Record<string, unknown>,
+): Extract<Step, { kind: K }> {
   const found = steps(name, start).find((entry) => entry.name === field);
   expect(found?.kind).toBe(kind);
   return found as Extract<Step, { kind: K }>;
@@ -56,15 +70,23 @@ describe("git.log", () => {
   it("fills in the default and says the range", () => {
     const count = input("git.log", "count");
     expect(count.value).toBe("10");
-    expect(count.prompt).toBe("count: how many commits (a whole number from 1 to 500; leave empty to leave it out)");
+    expect(count.prompt).toBe(
+      "count: how many commits (a whole number from 1 to 500; leave empty to leave it out)",
+    );
     expect(count.parse("5")).toEqual({ kind: "value", value: 5 });
   });
 
   it("says why a count fails before sending it", () => {
     const count = input("git.log", "count");
-    expect(error(count.parse("900"))).toBe("git.log count must be a whole number from 1 to 500; got 900.");
-    expect(error(count.parse("0"))).toBe("git.log count must be a whole number from 1 to 500; got 0.");
-    expect(error(count.parse("five"))).toBe('git.log count: "five" is not a whole number from 1 to 500.');
+    expect(error(count.parse("900"))).toBe(
+      "git.log count must be a whole number from 1 to 500; got 900.",
+    );
+    expect(error(count.parse("0"))).toBe(
+      "git.log count must be a whole number from 1 to 500; got 0.",
+    );
+    expect(error(count.parse("five"))).toBe(
+      'git.log count: "five" is not a whole number from 1 to 500.',
+    );
     expect(error(count.parse("2.5"))).toContain("is not a whole number");
   });
 
@@ -78,7 +100,9 @@ describe("git.log", () => {
 
   it("checks a string's length in characters, as the server counts them", () => {
     const path = input("git.log", "path");
-    expect(error(path.parse("x".repeat(4097)))).toBe("git.log path must be text, 1 to 4096 characters; this has 4097.");
+    expect(error(path.parse("x".repeat(4097)))).toBe(
+      "git.log path must be text, 1 to 4096 characters; this has 4097.",
+    );
     expect(path.parse("é".repeat(4096))).toEqual({ kind: "value", value: "é".repeat(4096) });
   });
 
@@ -100,7 +124,13 @@ describe("booleans and enums are picks", () => {
 
   it("tests.run runner: the enum's values, default first, no way to leave out", () => {
     const runner = pick("tests.run", "runner");
-    expect(runner.options.map((option) => option.label)).toEqual(["auto", "pytest", "npm", "go", "cargo"]);
+    expect(runner.options.map((option) => option.label)).toEqual([
+      "auto",
+      "pytest",
+      "npm",
+      "go",
+      "cargo",
+    ]);
     expect(runner.options.some((option) => option.omit)).toBe(false);
     expect(runner.prompt).toBe("runner: auto: pytest, npm, go or cargo, from the project's files");
   });
@@ -121,7 +151,14 @@ describe("booleans and enums are picks", () => {
   it("approvals.list state: the $defs enum with the field's own description", () => {
     const state = pick("approvals.list", "state");
     expect(state.prompt).toBe("state: only tickets in this state");
-    expect(state.options.map((option) => option.value)).toEqual([undefined, "pending", "approved", "declined", "expired", "cancelled"]);
+    expect(state.options.map((option) => option.value)).toEqual([
+      undefined,
+      "pending",
+      "approved",
+      "declined",
+      "expired",
+      "cancelled",
+    ]);
   });
 
   it("a required boolean has no leave-out option and nothing picked", () => {
@@ -136,11 +173,17 @@ describe("booleans and enums are picks", () => {
   it("anyOf of consts (a Literal union) is a pick of the consts", () => {
     const schema = {
       type: "object",
-      properties: { level: { anyOf: [{ const: "low" }, { const: "high" }, { type: "null" }], default: null } },
+      properties: {
+        level: { anyOf: [{ const: "low" }, { const: "high" }, { type: "null" }], default: null },
+      },
     };
     const [level] = buildSteps("demo", schema);
     expect(level?.kind).toBe("pick");
-    expect((level as PickStep).options.map((option) => option.label)).toEqual(["(leave out)", "low", "high"]);
+    expect((level as PickStep).options.map((option) => option.label)).toEqual([
+      "(leave out)",
+      "low",
+      "high",
+    ]);
   });
 });
 
@@ -155,13 +198,17 @@ describe("required fields", () => {
   it("approvals.approve id: required, with its length bounds", () => {
     const id = input("approvals.approve", "id");
     expect(error(id.parse(""))).toBe("approvals.approve needs id: type text, 1 to 64 characters.");
-    expect(error(id.parse("x".repeat(65)))).toBe("approvals.approve id must be text, 1 to 64 characters; this has 65.");
+    expect(error(id.parse("x".repeat(65)))).toBe(
+      "approvals.approve id must be text, 1 to 64 characters; this has 65.",
+    );
   });
 
   it("approvals.approve reason: optional, bounded", () => {
     const reason = input("approvals.approve", "reason");
     expect(reason.parse("")).toEqual({ kind: "omit" });
-    expect(error(reason.parse("r".repeat(2001)))).toBe("approvals.approve reason must be text, at most 2000 characters; this has 2001.");
+    expect(error(reason.parse("r".repeat(2001)))).toBe(
+      "approvals.approve reason must be text, at most 2000 characters; this has 2001.",
+    );
   });
 });
 
@@ -169,14 +216,20 @@ describe("numbers", () => {
   it("llm.ask temperature: a number from 0 to 2", () => {
     const temperature = input("llm.ask", "temperature");
     expect(temperature.parse("0.7")).toEqual({ kind: "value", value: 0.7 });
-    expect(error(temperature.parse("2.5"))).toBe("llm.ask temperature must be a number from 0 to 2; got 2.5.");
-    expect(error(temperature.parse("1,5"))).toBe('llm.ask temperature: "1,5" is not a number from 0 to 2.');
+    expect(error(temperature.parse("2.5"))).toBe(
+      "llm.ask temperature must be a number from 0 to 2; got 2.5.",
+    );
+    expect(error(temperature.parse("1,5"))).toBe(
+      'llm.ask temperature: "1,5" is not a number from 0 to 2.',
+    );
   });
 
   it("llm.ask max_tokens: exclusive minimum inside anyOf", () => {
     const tokens = input("llm.ask", "max_tokens");
     expect(tokens.placeholder).toBe("a whole number above 0 and at most 32768");
-    expect(error(tokens.parse("0"))).toBe("llm.ask max_tokens must be a whole number above 0 and at most 32768; got 0.");
+    expect(error(tokens.parse("0"))).toBe(
+      "llm.ask max_tokens must be a whole number above 0 and at most 32768; got 0.",
+    );
     expect(tokens.parse("64")).toEqual({ kind: "value", value: 64 });
   });
 
@@ -190,35 +243,51 @@ describe("numbers", () => {
 describe("arrays and objects (pipeline inputs)", () => {
   it("an array is typed as comma-separated values", () => {
     const names = input("pipeline.kinds", "names");
-    expect(names.parse("alice, bob ,carol,")).toEqual({ kind: "value", value: ["alice", "bob", "carol"] });
+    expect(names.parse("alice, bob ,carol,")).toEqual({
+      kind: "value",
+      value: ["alice", "bob", "carol"],
+    });
     expect(names.parse('["a,b", "c"]')).toEqual({ kind: "value", value: ["a,b", "c"] });
     expect(names.parse("")).toEqual({ kind: "omit" });
   });
 
   it("an array of integers parses each item and names the bad one", () => {
-    const schema = { type: "object", properties: { ids: { type: "array", items: { type: "integer", minimum: 1 } } } };
+    const schema = {
+      type: "object",
+      properties: { ids: { type: "array", items: { type: "integer", minimum: 1 } } },
+    };
     const ids = buildSteps("demo", schema)[0] as InputStep;
     expect(ids.parse("1, 2, 3")).toEqual({ kind: "value", value: [1, 2, 3] });
     expect(error(ids.parse("1, x"))).toBe('demo ids: "x" is not a whole number at least 1.');
-    expect(error(ids.parse("[1, 0]"))).toBe("demo ids[1] must be a whole number at least 1; got 0.");
+    expect(error(ids.parse("[1, 0]"))).toBe(
+      "demo ids[1] must be a whole number at least 1; got 0.",
+    );
   });
 
   it("a list default is shown comma-separated", () => {
-    const schema = { type: "object", properties: { tags: { type: "array", items: { type: "string" }, default: ["a", "b"] } } };
+    const schema = {
+      type: "object",
+      properties: { tags: { type: "array", items: { type: "string" }, default: ["a", "b"] } },
+    };
     expect((buildSteps("demo", schema)[0] as InputStep).value).toBe("a, b");
   });
 
   it("an object is typed as JSON", () => {
     const opts = input("pipeline.kinds", "opts");
     expect(opts.parse('{"x": 1}')).toEqual({ kind: "value", value: { x: 1 } });
-    expect(error(opts.parse("{x: 1}"))).toMatch(/^pipeline\.kinds opts: this is not a JSON object \(/);
+    expect(error(opts.parse("{x: 1}"))).toMatch(
+      /^pipeline\.kinds opts: this is not a JSON object \(/,
+    );
     expect(error(opts.parse("[1]"))).toBe("pipeline.kinds opts must be a JSON object; got [1].");
   });
 
   it("code.explain range: a $ref'd object, its keys and types checked", () => {
     const range = input("code.explain", "range");
     expect(range.placeholder).toBe('a JSON object such as {"start_line": ..., "end_line": ...}');
-    expect(range.parse('{"start_line": 1, "end_line": 4}')).toEqual({ kind: "value", value: { start_line: 1, end_line: 4 } });
+    expect(range.parse('{"start_line": 1, "end_line": 4}')).toEqual({
+      kind: "value",
+      value: { start_line: 1, end_line: 4 },
+    });
     expect(error(range.parse('{"start_line": 1}'))).toContain('range needs the key "end_line"');
     expect(error(range.parse('{"start_line": 0, "end_line": 4}'))).toBe(
       "code.explain range.start_line must be a whole number at least 1; got 0.",
@@ -238,17 +307,25 @@ describe("arrays and objects (pipeline inputs)", () => {
   it("pipeline.release: an anyOf-string input with a default", () => {
     const remote = input("pipeline.release", "remote");
     expect(remote.value).toBe("origin");
-    expect(remote.prompt).toBe("remote: the configured remote to push to (text; leave empty to leave it out)");
+    expect(remote.prompt).toBe(
+      "remote: the configured remote to push to (text; leave empty to leave it out)",
+    );
   });
 });
 
 describe("patterns and the value checker", () => {
-  const schema = { type: "object", properties: { branch: { type: "string", pattern: "^[a-z][a-z0-9-]*$" } }, required: ["branch"] };
+  const schema = {
+    type: "object",
+    properties: { branch: { type: "string", pattern: "^[a-z][a-z0-9-]*$" } },
+    required: ["branch"],
+  };
 
   it("a pattern is checked, as JSON Schema does (search)", () => {
     const branch = buildSteps("demo", schema)[0] as InputStep;
     expect(branch.parse("feature-1")).toEqual({ kind: "value", value: "feature-1" });
-    expect(error(branch.parse("Feature"))).toBe('demo branch must match the pattern ^[a-z][a-z0-9-]*$; "Feature" does not.');
+    expect(error(branch.parse("Feature"))).toBe(
+      'demo branch must match the pattern ^[a-z][a-z0-9-]*$; "Feature" does not.',
+    );
   });
 
   it("a pattern only Python's regex reads is left to the server", () => {
@@ -260,7 +337,9 @@ describe("patterns and the value checker", () => {
     const query = command("audit.query").schema;
     const since = query.properties?.since ?? {};
     expect(check(since, null, "since", query)).toBeUndefined();
-    expect(check({ type: "integer" }, null, "limit")).toBe("limit may not be empty (null): type a whole number.");
+    expect(check({ type: "integer" }, null, "limit")).toBe(
+      "limit may not be empty (null): type a whole number.",
+    );
   });
 
   it("enums reached through $ref are checked against the whole schema", () => {

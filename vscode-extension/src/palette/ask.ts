@@ -13,7 +13,8 @@ import type { Runner } from "./runner";
 export async function ask(runner: Runner): Promise<void> {
   const text = await vscode.window.showInputBox({
     title: "LogoMesh: Do...",
-    prompt: "What do you want to do? In your own words; LogoMesh shows what it will run and asks before anything that changes something.",
+    prompt:
+      "What do you want to do? In your own words; LogoMesh shows what it will run and asks before anything that changes something.",
     placeHolder: "what changed since main",
     ignoreFocusOut: true,
     validateInput: (value) => (value === "" ? undefined : checkWords(value)),

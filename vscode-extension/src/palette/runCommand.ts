@@ -18,7 +18,10 @@ interface CommandItem extends vscode.QuickPickItem {
 }
 
 /** The commands of the folder, or undefined (already shown) when they cannot be listed. */
-export async function listCommands(runner: Runner, folder = activeFolder()): Promise<ServerCommand[] | undefined> {
+export async function listCommands(
+  runner: Runner,
+  folder = activeFolder(),
+): Promise<ServerCommand[] | undefined> {
   try {
     return await runner.client.commands(folder?.uri);
   } catch (error) {
@@ -36,7 +39,10 @@ export interface Preset {
 
 export async function runCommand(runner: Runner, preset?: Preset): Promise<void> {
   const folder = activeFolder();
-  const chosen = preset === undefined ? await pickCommand(runner, folder) : await findCommand(runner, preset.command, folder);
+  const chosen =
+    preset === undefined
+      ? await pickCommand(runner, folder)
+      : await findCommand(runner, preset.command, folder);
   if (chosen === undefined) {
     return;
   }
@@ -56,18 +62,26 @@ export async function runChosen(
   }
 }
 
-async function pickCommand(runner: Runner, folder: vscode.WorkspaceFolder | undefined): Promise<ServerCommand | undefined> {
+async function pickCommand(
+  runner: Runner,
+  folder: vscode.WorkspaceFolder | undefined,
+): Promise<ServerCommand | undefined> {
   const items = listCommands(runner, folder).then((commands) => (commands ?? []).map(commandItem));
   const picked = await vscode.window.showQuickPick(items, {
     title: "LogoMesh: Run Command",
-    placeHolder: "The commands you may run here (risk: $(eye) read, $(edit) write, $(warning) danger)",
+    placeHolder:
+      "The commands you may run here (risk: $(eye) read, $(edit) write, $(warning) danger)",
     matchOnDescription: true,
     matchOnDetail: true,
   });
   return picked?.command;
 }
 
-async function findCommand(runner: Runner, name: string, folder: vscode.WorkspaceFolder | undefined): Promise<ServerCommand | undefined> {
+async function findCommand(
+  runner: Runner,
+  name: string,
+  folder: vscode.WorkspaceFolder | undefined,
+): Promise<ServerCommand | undefined> {
   const commands = await listCommands(runner, folder);
   const found = commands?.find((command) => command.name === name);
   if (commands !== undefined && found === undefined) {

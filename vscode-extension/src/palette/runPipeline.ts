@@ -17,12 +17,17 @@ interface PipelineItem extends vscode.QuickPickItem {
 
 export async function runPipeline(runner: Runner): Promise<void> {
   const folder = activeFolder();
-  const [listed, commands] = await Promise.all([listPipelines(runner, folder), listCommands(runner, folder)]);
+  const [listed, commands] = await Promise.all([
+    listPipelines(runner, folder),
+    listCommands(runner, folder),
+  ]);
   if (listed === undefined || commands === undefined) {
     return;
   }
   if (listed.length === 0) {
-    runner.problem("LogoMesh: this workspace has no pipelines. A pipeline is a YAML file in pipelines/ (docs/pipelines.md).");
+    runner.problem(
+      "LogoMesh: this workspace has no pipelines. A pipeline is a YAML file in pipelines/ (docs/pipelines.md).",
+    );
     return;
   }
   const picked = await vscode.window.showQuickPick(listed.map(pipelineItem), {
@@ -48,7 +53,10 @@ export async function runPipeline(runner: Runner): Promise<void> {
   await runChosen(runner, command, {}, folder);
 }
 
-async function listPipelines(runner: Runner, folder: vscode.WorkspaceFolder | undefined): Promise<PipelineEntry[] | undefined> {
+async function listPipelines(
+  runner: Runner,
+  folder: vscode.WorkspaceFolder | undefined,
+): Promise<PipelineEntry[] | undefined> {
   const answer = await runner.list("logomesh.pipeline.list", {}, folder);
   return isCommandResult(answer) ? parsePipelines(answer.data) : undefined;
 }
@@ -57,7 +65,11 @@ function pipelineItem(pipeline: PipelineEntry): PipelineItem {
   return { ...pipelineFields(pipeline), pipeline };
 }
 
-async function openProblem(runner: Runner, pipeline: PipelineEntry, folder: vscode.WorkspaceFolder | undefined): Promise<void> {
+async function openProblem(
+  runner: Runner,
+  pipeline: PipelineEntry,
+  folder: vscode.WorkspaceFolder | undefined,
+): Promise<void> {
   const first = pipeline.problems[0] ?? "it does not validate";
   const choice = await vscode.window.showErrorMessage(
     `LogoMesh: pipeline ${pipeline.name} is not valid and cannot run: ${first} Fix the file (\`logomesh pipeline validate\` lists every problem).`,

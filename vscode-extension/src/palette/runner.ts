@@ -9,7 +9,14 @@ import * as vscode from "vscode";
 
 import type { LogoMeshClient } from "../api";
 import type { ResultDocuments } from "../details";
-import { engineName, showAnswer, showFailure, type Action, type NotifySetting, type Shown } from "../results";
+import {
+  engineName,
+  showAnswer,
+  showFailure,
+  type Action,
+  type NotifySetting,
+  type Shown,
+} from "../results";
 
 const ACTION_LABELS: Record<Action, string> = {
   trust: "Manage Workspace Trust",
@@ -22,14 +29,17 @@ const DETAILS = "Show details";
 /** The workspace folder a command runs in: the active editor's, else the first. */
 export function activeFolder(): vscode.WorkspaceFolder | undefined {
   const document = vscode.window.activeTextEditor?.document;
-  const own = document === undefined ? undefined : vscode.workspace.getWorkspaceFolder(document.uri);
+  const own =
+    document === undefined ? undefined : vscode.workspace.getWorkspaceFolder(document.uri);
   return own ?? vscode.workspace.workspaceFolders?.[0];
 }
 
 /** `logomesh.showNotifications` (helper A's settings module documents it; read here so
  * each result honours a change at once). An unknown value counts as the default. */
 export function notifySetting(folder?: vscode.WorkspaceFolder): NotifySetting {
-  const value = vscode.workspace.getConfiguration("logomesh", folder?.uri).get<string>("showNotifications");
+  const value = vscode.workspace
+    .getConfiguration("logomesh", folder?.uri)
+    .get<string>("showNotifications");
   return value === "off" || value === "onError" || value === "onWarning" ? value : "always";
 }
 
@@ -45,13 +55,22 @@ export class Runner implements vscode.Disposable {
 
   /** Run a command the person asked for, with Cancel, and show its answer; resolves with
    * the raw answer (undefined when it failed or was cancelled). */
-  run(lspCommand: string, args: Record<string, unknown>, folder = activeFolder(), title?: string): Promise<unknown> {
+  run(
+    lspCommand: string,
+    args: Record<string, unknown>,
+    folder = activeFolder(),
+    title?: string,
+  ): Promise<unknown> {
     return this.execute(lspCommand, args, folder, false, title);
   }
 
   /** A listing the extension needs (pipelines, tickets, records): progress in the status
    * bar, and only a failure or a warning shown. */
-  list(lspCommand: string, args: Record<string, unknown>, folder = activeFolder()): Promise<unknown> {
+  list(
+    lspCommand: string,
+    args: Record<string, unknown>,
+    folder = activeFolder(),
+  ): Promise<unknown> {
     return this.execute(lspCommand, args, folder, true);
   }
 
@@ -65,17 +84,22 @@ export class Runner implements vscode.Disposable {
     const location = quiet ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification;
     let cancelled = false;
     try {
-      const answer = await vscode.window.withProgress({ location, title, cancellable: !quiet }, (_progress, token) => {
-        token.onCancellationRequested(() => (cancelled = true));
-        return this.client.execute(lspCommand, args, folder?.uri, token);
-      });
+      const answer = await vscode.window.withProgress(
+        { location, title, cancellable: !quiet },
+        (_progress, token) => {
+          token.onCancellationRequested(() => (cancelled = true));
+          return this.client.execute(lspCommand, args, folder?.uri, token);
+        },
+      );
       const shown = showAnswer(answer, notifySetting(folder), lspCommand);
       this.present(quiet && shown.severity === "info" ? { ...shown, notify: false } : shown);
       return answer;
     } catch (error) {
       if (cancelled) {
         // The person cancelled it: the server recorded it as cancelled; no alarm.
-        this.client.output.info(`LogoMesh ${engineName(lspCommand)}: cancelled; the audit trail records it as cancelled.`);
+        this.client.output.info(
+          `LogoMesh ${engineName(lspCommand)}: cancelled; the audit trail records it as cancelled.`,
+        );
       } else {
         this.present(showFailure(error, notifySetting(folder), lspCommand));
       }

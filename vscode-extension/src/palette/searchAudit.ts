@@ -6,7 +6,14 @@
  */
 import * as vscode from "vscode";
 
-import { namedCommand, namedFile, parseRecords, searchItemFields, startValues, type AuditRecord } from "../auditRecords";
+import {
+  namedCommand,
+  namedFile,
+  parseRecords,
+  searchItemFields,
+  startValues,
+  type AuditRecord,
+} from "../auditRecords";
 import { isCommandResult } from "../results";
 import { activeFolder, type Runner } from "./runner";
 import { listCommands, runCommand } from "./runCommand";
@@ -14,8 +21,14 @@ import { listCommands, runCommand } from "./runCommand";
 /** How many records to ask for (SearchArgs allows 1 to 100). */
 const LIMIT = 50;
 
-const OPEN_FILE: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("go-to-file"), tooltip: "Open the file this record names" };
-const RUN_AGAIN: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("debug-rerun"), tooltip: "Run this command again" };
+const OPEN_FILE: vscode.QuickInputButton = {
+  iconPath: new vscode.ThemeIcon("go-to-file"),
+  tooltip: "Open the file this record names",
+};
+const RUN_AGAIN: vscode.QuickInputButton = {
+  iconPath: new vscode.ThemeIcon("debug-rerun"),
+  tooltip: "Run this command again",
+};
 
 interface RecordItem extends vscode.QuickPickItem {
   record: AuditRecord;
@@ -27,7 +40,8 @@ export async function searchAudit(runner: Runner): Promise<void> {
     prompt: "What to look for, in your own words (by meaning, not exact text)",
     placeHolder: "who pushed to main",
     ignoreFocusOut: true,
-    validateInput: (value) => (value.length > 0 && value.trim() === "" ? "Type what to look for." : undefined),
+    validateInput: (value) =>
+      value.length > 0 && value.trim() === "" ? "Type what to look for." : undefined,
   });
   if (query === undefined || query.trim() === "") {
     return;
@@ -70,14 +84,17 @@ async function pickRecord(
   const now = new Date();
   const pick = vscode.window.createQuickPick<RecordItem>();
   pick.title = `LogoMesh: audit records for "${query}" (best match first)`;
-  pick.placeholder = "Pick a record to see it whole; the buttons open its file or run its command again";
+  pick.placeholder =
+    "Pick a record to see it whole; the buttons open its file or run its command again";
   pick.matchOnDescription = true;
   pick.matchOnDetail = true;
   pick.items = records.map((record) => recordItem(record, runnable, now));
   const done = new Promise<void>((resolve) => {
     pick.onDidTriggerItemButton(({ item, button }) => {
       pick.hide();
-      void (button === OPEN_FILE ? openFile(runner, item.record, folder) : runAgain(runner, item.record));
+      void (button === OPEN_FILE
+        ? openFile(runner, item.record, folder)
+        : runAgain(runner, item.record));
     });
     pick.onDidAccept(() => {
       const item = pick.selectedItems[0];
@@ -98,15 +115,27 @@ async function pickRecord(
 /** The record's details, as a read-only JSON document (`logomesh.openRecord`). */
 export async function openRecord(runner: Runner, record: AuditRecord): Promise<void> {
   const title = `audit ${record.seq ?? record.id} ${record.action}.json`;
-  await runner.documents.open({ title, language: "json", text: JSON.stringify(record, null, 2) + "\n" });
+  await runner.documents.open({
+    title,
+    language: "json",
+    text: JSON.stringify(record, null, 2) + "\n",
+  });
 }
 
-export async function openFile(runner: Runner, record: AuditRecord, folder = activeFolder()): Promise<void> {
+export async function openFile(
+  runner: Runner,
+  record: AuditRecord,
+  folder = activeFolder(),
+): Promise<void> {
   const path = namedFile(record);
   if (path === undefined) {
     return;
   }
-  const uri = path.startsWith("/") ? vscode.Uri.file(path) : folder === undefined ? undefined : vscode.Uri.joinPath(folder.uri, path);
+  const uri = path.startsWith("/")
+    ? vscode.Uri.file(path)
+    : folder === undefined
+      ? undefined
+      : vscode.Uri.joinPath(folder.uri, path);
   if (uri === undefined) {
     runner.problem(`LogoMesh: ${path} is relative to a workspace folder, and none is open.`);
     return;
@@ -115,7 +144,9 @@ export async function openFile(runner: Runner, record: AuditRecord, folder = act
     await vscode.window.showTextDocument(uri);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    runner.problem(`LogoMesh: cannot open ${path}, which the record of ${record.action} names (${reason}). It may have moved or been deleted since.`);
+    runner.problem(
+      `LogoMesh: cannot open ${path}, which the record of ${record.action} names (${reason}). It may have moved or been deleted since.`,
+    );
   }
 }
 

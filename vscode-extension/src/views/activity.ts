@@ -58,19 +58,29 @@ export class ActivityView implements vscode.TreeDataProvider<AuditRecord>, vscod
     item.description = fields.description;
     item.tooltip = fields.tooltip;
     item.iconPath = new vscode.ThemeIcon(fields.icon);
-    item.command = { command: "logomesh.openRecord", title: "Open Audit Record", arguments: [record] };
+    item.command = {
+      command: "logomesh.openRecord",
+      title: "Open Audit Record",
+      arguments: [record],
+    };
     return item;
   }
 
   async getChildren(parent?: AuditRecord): Promise<AuditRecord[]> {
     if (parent !== undefined || this.runner.client.state.kind !== "ready") {
-      this.message(this.runner.client.state.kind === "ready" ? undefined : "The LogoMesh server is not running yet.");
+      this.message(
+        this.runner.client.state.kind === "ready"
+          ? undefined
+          : "The LogoMesh server is not running yet.",
+      );
       return [];
     }
     const folder = activeFolder();
     const user = await this.user(folder);
     if (user === undefined) {
-      this.message("Could not tell who you are to LogoMesh (logomesh.whoami failed): the LogoMesh output says why.");
+      this.message(
+        "Could not tell who you are to LogoMesh (logomesh.whoami failed): the LogoMesh output says why.",
+      );
       return [];
     }
     const sent = { actor: user, limit: LIMIT };
@@ -81,7 +91,9 @@ export class ActivityView implements vscode.TreeDataProvider<AuditRecord>, vscod
     }
     this.message(undefined);
     return parseRecords(answer.data).filter(
-      (record) => !isOwnListing(record, "audit.query", sent) && !isOwnListing(record, "approvals.list", LIST_ARGS),
+      (record) =>
+        !isOwnListing(record, "audit.query", sent) &&
+        !isOwnListing(record, "approvals.list", LIST_ARGS),
     );
   }
 
@@ -95,7 +107,10 @@ export class ActivityView implements vscode.TreeDataProvider<AuditRecord>, vscod
     }
     const answer = await this.runner.list("logomesh.whoami", {}, folder);
     const data: unknown = isCommandResult(answer) ? answer.data : undefined;
-    const identity = typeof data === "object" && data !== null ? (data as Record<string, unknown>).identity : undefined;
+    const identity =
+      typeof data === "object" && data !== null
+        ? (data as Record<string, unknown>).identity
+        : undefined;
     if (typeof identity !== "string") {
       return undefined;
     }

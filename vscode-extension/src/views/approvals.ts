@@ -57,10 +57,19 @@ export class ApprovalsView implements vscode.TreeDataProvider<Ticket>, vscode.Di
 
   async getChildren(parent?: Ticket): Promise<Ticket[]> {
     if (parent !== undefined || this.runner.client.state.kind !== "ready") {
-      this.show([], this.runner.client.state.kind === "ready" ? undefined : "The LogoMesh server is not running yet.");
+      this.show(
+        [],
+        this.runner.client.state.kind === "ready"
+          ? undefined
+          : "The LogoMesh server is not running yet.",
+      );
       return [];
     }
-    const answer = await this.runner.list("logomesh.approvals.list", { ...LIST_ARGS }, activeFolder());
+    const answer = await this.runner.list(
+      "logomesh.approvals.list",
+      { ...LIST_ARGS },
+      activeFolder(),
+    );
     if (!isCommandResult(answer)) {
       this.show([], "Could not list the approvals: the LogoMesh output says why.");
       return [];
@@ -75,7 +84,10 @@ export class ApprovalsView implements vscode.TreeDataProvider<Ticket>, vscode.Di
       return;
     }
     this.view.message = message;
-    this.view.badge = tickets.length === 0 ? undefined : { value: tickets.length, tooltip: `${tickets.length} approval(s) waiting` };
+    this.view.badge =
+      tickets.length === 0
+        ? undefined
+        : { value: tickets.length, tooltip: `${tickets.length} approval(s) waiting` };
   }
 
   /** Approve `ticket` (the inline button), or one picked from the pending ones. */
@@ -95,9 +107,13 @@ export class ApprovalsView implements vscode.TreeDataProvider<Ticket>, vscode.Di
     }
     const reason = await vscode.window.showInputBox({
       title: `Decline ${chosen.command} (ticket ${chosen.id.slice(0, 8)}…)`,
-      prompt: "Why? Optional: the requester sees it. Empty declines without a reason; Escape keeps the ticket waiting.",
+      prompt:
+        "Why? Optional: the requester sees it. Empty declines without a reason; Escape keeps the ticket waiting.",
       ignoreFocusOut: true,
-      validateInput: (value) => ([...value].length > 2000 ? `A reason has at most 2000 characters; this has ${[...value].length}.` : undefined),
+      validateInput: (value) =>
+        [...value].length > 2000
+          ? `A reason has at most 2000 characters; this has ${[...value].length}.`
+          : undefined,
     });
     if (reason === undefined) {
       return;
