@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import type { ServerCommand } from "../src/api";
+import { check } from "../src/schemaCheck";
 import {
   buildSteps,
-  check,
   type InputStep,
   type Parsed,
   type PickStep,
