@@ -50,10 +50,10 @@ export interface InputStep extends BaseStep {
 
 export type Step = PickStep | InputStep;
 
-/** A property with `$ref`s followed and `anyOf [X, null]` unwrapped. */
+/** A property with `$ref`s followed and `anyOf [X, null]` unwrapped (the step decides
+ * whether it may be left out from `required`, as pydantic does). */
 interface Field {
   schema: Schema;
-  nullable: boolean;
   choices: unknown[] | undefined;
 }
 
@@ -97,38 +97,29 @@ interface StepContext {
 
 function resolve(property: JsonSchema, root: JsonSchema): Field {
   let schema: Schema = deref(property, root);
-  let nullable = false;
   const alternatives = schema.anyOf ?? schema.oneOf;
   if (alternatives !== undefined) {
     const options = alternatives.map((option) => deref(option, root));
-    nullable = options.some((option) => option.type === "null");
     const rest = options.filter((option) => option.type !== "null");
+    const first = rest[0] ?? {};
+    // The field's own description and default win; an enum class's docstring is the fallback.
+    const own = {
+      description: schema.description ?? first.description,
+      default: schema.default,
+      title: schema.title ?? first.title,
+    };
     if (rest.length > 0 && rest.every((option) => "const" in option)) {
-      return {
-        schema: { ...schema, ...rest[0] },
-        nullable,
-        choices: rest.map((option) => option.const),
-      };
+      return { schema: { ...first, ...own }, choices: rest.map((option) => option.const) };
     }
     // Several non-null types (string | array of strings): the first one is asked for.
-    schema = {
-      ...rest[0],
-      description: schema.description,
-      default: schema.default,
-      title: schema.title,
-    };
+    schema = { ...first, ...own };
   }
-  if (Array.isArray(schema.type) && schema.type.includes("null")) {
-    nullable = true;
+  if (Array.isArray(schema.type)) {
     const types = schema.type.filter((kind) => kind !== "null");
     schema = { ...schema, type: types.length === 1 ? types[0] : types };
   }
   const choices = schema.enum ?? ("const" in schema ? [schema.const] : undefined);
-  return {
-    schema: { ...schema, items: schema.items && deref(schema.items, root) },
-    nullable,
-    choices,
-  };
+  return { schema: { ...schema, items: schema.items && deref(schema.items, root) }, choices };
 }
 
 function pickStep(context: StepContext): PickStep {

@@ -146,6 +146,10 @@ describe("booleans and enums are picks", () => {
       "started",
     ]);
     expect(outcome.options[0]).toMatchObject({ omit: true, picked: true });
+    // No description of its own: the enum's docstring says what it is.
+    expect(pick("audit.query", "source").prompt).toBe(
+      "source: The adapter or part of the engine an interaction came through.",
+    );
   });
 
   it("approvals.list state: the $defs enum with the field's own description", () => {
@@ -168,6 +172,13 @@ describe("booleans and enums are picks", () => {
       ["Yes", false],
       ["No", false],
     ]);
+  });
+
+  it("a plugin's type list with null is the non-null type", () => {
+    const schema = { type: "object", properties: { n: { type: ["integer", "null"] } } };
+    const [n] = buildSteps("demo", schema);
+    expect(n?.kind).toBe("input");
+    expect((n as InputStep).parse("4")).toEqual({ kind: "value", value: 4 });
   });
 
   it("anyOf of consts (a Literal union) is a pick of the consts", () => {
