@@ -140,15 +140,7 @@ export function showResult(result: CommandResultJson, setting: NotifySetting): S
   if (!result.ok) {
     const code = result.error?.code;
     if (code === "command.cancelled") {
-      return {
-        ...make(
-          "warning",
-          `LogoMesh ${result.command}: Declined: nothing ran. ${firstLine(result.message, "")}`.trim(),
-          setting,
-          details,
-        ),
-        code,
-      };
+      return declined(result.command, result.message, setting, details);
     }
     return { ...make("error", line, setting, details, actionsFor(code)), code };
   }
@@ -187,15 +179,7 @@ export function showFailure(error: unknown, setting: NotifySetting, asked: strin
   const command = failure.result?.command ?? engineName(asked);
   const details = json(`${command} failed`, failure);
   if (failure.code === "command.cancelled") {
-    return {
-      ...make(
-        "warning",
-        `LogoMesh ${command}: Declined: nothing ran. ${firstLine(failure.message, "")}`.trim(),
-        setting,
-        details,
-      ),
-      code: failure.code,
-    };
+    return declined(command, failure.message, setting, details);
   }
   const said = firstLine(
     failure.message,
@@ -204,6 +188,18 @@ export function showFailure(error: unknown, setting: NotifySetting, asked: strin
   // The client's own messages (server unavailable) already say "LogoMesh: git.log ...".
   const text = said.startsWith("LogoMesh") ? said : `LogoMesh ${command}: ${said}`;
   return { ...make("error", text, setting, details, actionsFor(failure.code)), code: failure.code };
+}
+
+/** A confirmation someone declined (at the prompt, or on the ticket): not an error, and
+ * said plainly, since nothing ran. */
+function declined(
+  command: string,
+  message: string,
+  setting: NotifySetting,
+  details: Details,
+): Shown {
+  const text = `LogoMesh ${command}: Declined: nothing ran. ${firstLine(message, "")}`.trim();
+  return { ...make("warning", text, setting, details), code: "command.cancelled" };
 }
 
 /** A thrown value as the failure it holds; anything else (a transport error, a bug) as an
