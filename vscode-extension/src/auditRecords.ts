@@ -24,6 +24,8 @@ export interface AuditRecord {
   details: Record<string, unknown>;
   /** `audit.search` only: how close the record is to the words (higher is closer). */
   score?: number;
+  /** Everything the server sent (hashes, timings, tokens), for the record's details. */
+  raw: Record<string, unknown>;
 }
 
 export const REDACTED = "[REDACTED]";
@@ -36,8 +38,10 @@ function text(value: unknown): string | null {
   return typeof value === "string" ? value : null;
 }
 
-/** One record from the server's JSON, or undefined when it lacks what is shown. */
-export function parseRecord(value: unknown): AuditRecord | undefined {
+/** One record from the server's JSON (or a record parsed before: a tree item's command
+ * argument), or undefined when it lacks what is shown. */
+export function parseRecord(given: unknown): AuditRecord | undefined {
+  const value = isObject(given) && isObject(given.raw) ? given.raw : given;
   if (!isObject(value) || typeof value.id !== "string" || typeof value.action !== "string") {
     return undefined;
   }
@@ -55,6 +59,7 @@ export function parseRecord(value: unknown): AuditRecord | undefined {
     correlation_id: text(value.correlation_id),
     details: isObject(value.details) ? value.details : {},
     score: typeof value.score === "number" ? value.score : undefined,
+    raw: value,
   };
 }
 

@@ -146,6 +146,13 @@ describe("recent activity", () => {
     expect(isOwnListing(listing, "approvals.list", { actor: "root", limit: 50 })).toBe(false);
   });
 
+  it("a record keeps everything the server sent, and parses again to itself", () => {
+    const [first] = parseRecords(data("audit.query"));
+    expect(first?.raw).toEqual((data("audit.query") as unknown[])[0]);
+    expect(first?.raw.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(parseRecord(first)).toEqual(first);
+  });
+
   it("a malformed record is skipped, not shown half-empty", () => {
     expect(parseRecord({ action: "x" })).toBeUndefined();
     expect(parseRecords([{ id: "1", action: "git.log" }, 3])).toHaveLength(1);

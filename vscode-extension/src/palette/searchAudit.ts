@@ -112,13 +112,14 @@ async function pickRecord(
   await done;
 }
 
-/** The record's details, as a read-only JSON document (`logomesh.openRecord`). */
+/** The whole record as the server sent it, in a read-only JSON document
+ * (`logomesh.openRecord`). */
 export async function openRecord(runner: Runner, record: AuditRecord): Promise<void> {
   const title = `audit ${record.seq ?? record.id} ${record.action}.json`;
   await runner.documents.open({
     title,
     language: "json",
-    text: JSON.stringify(record, null, 2) + "\n",
+    text: JSON.stringify(record.raw, null, 2) + "\n",
   });
 }
 
