@@ -1,7 +1,7 @@
 /**
  * The Recent Activity view: your latest audit records in this folder (`audit.query` with
- * actor = you, newest first), refreshed after every command the extension runs and on
- * Refresh. Clicking one opens the whole record. The extension's own listings (this view's
+ * actor = you, newest first), refreshed after every command the extension runs, when a
+ * ticket changes, and on Refresh. Clicking one opens the whole record. The extension's own listings (this view's
  * `audit.query`, the pending `approvals.list` of the Approvals view and the status bar) are
  * audited like any request, and left out here so that refreshing does not fill the list
  * with refreshes.
@@ -30,6 +30,8 @@ export class ActivityView implements vscode.TreeDataProvider<AuditRecord>, vscod
     const client = runner.client;
     this.disposables.push(
       runner.onDidRun(() => this.refreshSoon()),
+      // A ticket asked for or decided (from any adapter) wrote records too.
+      client.onDidChangeApprovals(() => this.refreshSoon()),
       client.onDidChangeEngine((engine) => {
         this.users.delete(engine.folder);
         this.refreshSoon();
