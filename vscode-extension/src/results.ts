@@ -86,6 +86,8 @@ export interface DoOutcome {
   arguments: Record<string, unknown>;
   decision: string | null;
   message: string;
+  /** `nl.interpret`'s own result: not ok when the words could not be interpreted at all. */
+  interpretation: unknown;
   result: CommandResultJson | null;
 }
 
@@ -161,6 +163,10 @@ export function showResult(result: CommandResultJson, setting: NotifySetting): S
 function showDo(outcome: DoOutcome, setting: NotifySetting): Shown {
   const said = firstLine(outcome.message, "");
   const result = outcome.result;
+  if (isCommandResult(outcome.interpretation) && !outcome.interpretation.ok) {
+    // The interpretation itself failed (no model, a crash): an error, with its reason.
+    return showResult(outcome.interpretation, setting);
+  }
   if (result === null || !isCommandResult(result)) {
     // Nothing ran: LogoMesh asks back (no confident match, or arguments missing).
     const severity = outcome.decision === "ask" || outcome.command === null ? "warning" : "info";

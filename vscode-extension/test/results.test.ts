@@ -255,6 +255,34 @@ describe("logomesh.do", () => {
     });
   });
 
+  it("words that could not be interpreted at all: an error with the reason", () => {
+    const ran = answers["do git.status"] as Record<string, unknown>;
+    const reason =
+      "LogoMesh's nl.interpret failed unexpectedly (ImportError: numpy). The server keeps running.";
+    const failed = {
+      ...ran,
+      command: null,
+      decision: null,
+      result: null,
+      message: reason,
+      interpretation: {
+        ...(ran.interpretation as CommandResultJson),
+        ok: false,
+        outcome: "error",
+        data: null,
+        message: reason,
+        error: { code: "internal", message: reason },
+      },
+    };
+    expect(showAnswer(failed, "onError", "logomesh.do")).toMatchObject({
+      severity: "error",
+      notify: true,
+      code: "internal",
+      actions: ["output"],
+      text: `LogoMesh nl.interpret: ${reason}`,
+    });
+  });
+
   it("words that matched nothing: LogoMesh asks back, as a warning", () => {
     const ran = answers["do git.status"] as Record<string, unknown>;
     const asked = {
