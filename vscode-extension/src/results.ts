@@ -176,7 +176,9 @@ function showDo(outcome: DoOutcome, setting: NotifySetting): Shown {
   if (shown.code === "command.cancelled") {
     return { ...shown, text: `LogoMesh: Declined: nothing ran. ${said}`.trim() };
   }
-  return { ...shown, text: `${shown.text} (${said})` };
+  // How it went, then what the words were taken as (the server's "Running `git.status`
+  // (read risk, 62% sure)."): the command's name stays first, as for Run Command.
+  return { ...shown, text: `${shown.text} — ${said}` };
 }
 
 /** A rejected `client.execute` -> what to show. `asked` is the command that was run. */

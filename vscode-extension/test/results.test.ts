@@ -242,7 +242,7 @@ describe("logomesh.do", () => {
     const shown = showAnswer(answers["do git.status"], "always", "logomesh.do");
     expect(shown.severity).toBe("info");
     expect(shown.text).toBe(
-      "LogoMesh git.status: On master: 1 changed, 8 untracked. (Running `git.status` (read risk, 62% sure).)",
+      "LogoMesh git.status: On master: 1 changed, 8 untracked. — Running `git.status` (read risk, 62% sure).",
     );
   });
 
