@@ -53,7 +53,8 @@ export interface CommandResultJson {
   data: unknown;
   message: string;
   error: { code: string; message: string } | null;
-  audit_id: number | null;
+  /** The audit record's id (a hex string, as `CommandResult.to_dict()` sends it). */
+  audit_id: string | null;
   correlation_id: string;
   duration_ms: number;
   warnings: string[];
@@ -115,6 +116,10 @@ export interface LogoMeshClient {
   /**
    * Run `logomesh.<command>` (or one of the server's own names: pass the full LSP name).
    * Resolves with the result; rejects with a `CommandError` holding a `CommandFailure`.
+   * Two answers are not a `CommandResultJson`, and must resolve too (results.ts reads them
+   * with type guards): `logomesh.do`'s outcome (TextOutcome.to_dict(): the proposal, the
+   * decision and `result`, no top-level `ok`), and a command waiting on an approval ticket
+   * (`outcome: "pending"`, `ticket`, lsp_server/running.py pending_answer).
    */
   execute(
     lspCommand: string,
