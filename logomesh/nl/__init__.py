@@ -15,17 +15,19 @@ _EXPORTS = {
     "Embedder": "logomesh.nl.embedder",
     "Interpreter": "logomesh.nl.interpreter",
     "NLSettings": "logomesh.nl.settings",
+    "import_numpy_first": "logomesh.nl.embedder",
 }
 __all__ = [
     "FEATURE",
     "Embedder",
     "Interpreter",
     "NLSettings",
+    "import_numpy_first",
 ]
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from logomesh.nl.embedder import Embedder
+    from logomesh.nl.embedder import Embedder, import_numpy_first
     from logomesh.nl.feature import FEATURE
     from logomesh.nl.interpreter import Interpreter
     from logomesh.nl.settings import NLSettings

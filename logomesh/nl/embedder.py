@@ -34,6 +34,18 @@ class EmbedderError(LogoMeshError):
     code = "nl.model"
 
 
+def import_numpy_first() -> None:
+    """Import numpy in the calling thread, before it starts a thread that loads models.
+
+    Two threads importing numpy at the same moment (one through torch or llama_cpp while it
+    loads a model, the other at a request's own ``import numpy``) can close a cycle of
+    CPython's per-module import locks; CPython breaks it by handing one thread the
+    half-initialised module, whose first use then fails ("partially initialized module
+    'numpy'"). With numpy complete before any such thread runs there is nothing to race on.
+    """
+    import numpy  # noqa: F401
+
+
 class Embedder:
     """Sentence embeddings: ``encode(texts)`` -> L2-normalised float32 rows of 384.
 
@@ -65,6 +77,7 @@ class Embedder:
         with self._lock:
             if self._backend is not None or self._warming is not None:
                 return
+            import_numpy_first()
             self._warming = threading.Thread(
                 target=self._load_quietly, name="nl-model-load", daemon=True
             )

@@ -28,6 +28,7 @@ from logomesh.commands.models import CommandSpec
 from logomesh.commands.registry import CommandRegistry
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import LogoMeshError
+from logomesh.nl.embedder import import_numpy_first
 from logomesh.nl.extraction import Extracted, extract
 from logomesh.nl.normalise import Vocabulary, name_bonus, with_placeholders
 
@@ -146,6 +147,7 @@ class Interpreter:
         if self._warming is not None and self._warming.is_alive():
             return
         self._stop_warming.clear()
+        import_numpy_first()
         self._warming = threading.Thread(target=self._warm_quietly, name="nl-warm-up", daemon=True)
         self._warming.start()
 

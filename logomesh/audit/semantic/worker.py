@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from logomesh.audit.semantic.text import record_text
 from logomesh.canonical import format_timestamp
 from logomesh.errors import LogoMeshError
+from logomesh.nl import import_numpy_first
 from logomesh.storage import vectors
 from logomesh.storage.database import Database
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS
@@ -119,6 +120,7 @@ class EmbeddingWorker:
             if self.running:
                 return False
             self._stop.clear()
+            import_numpy_first()
             self._thread = threading.Thread(
                 target=self._run, name="logomesh-audit-embedder", daemon=True
             )
