@@ -147,6 +147,27 @@ class PipelineCatalogue:
             risk = max(risk, step_risk, key=lambda r: r.rank)
         return risk
 
+    def project_code_of(self, pipeline: Pipeline, seen: frozenset[str] = frozenset()) -> str | None:
+        """Why the pipeline runs the workspace's code: its first step (through the pipelines
+        it uses) whose command does (``CommandSpec.runs_project_code``); None if none does.
+        Each step is refused on its own anyway; this keeps a restricted workspace from
+        offering a pipeline that could only fail there."""
+        for step in pipeline.steps:
+            name = used_pipeline(step.uses)
+            if name is not None:
+                inner = next((e for e in self.valid() if e.name == name), None)
+                if inner is None or inner.pipeline is None or name in seen:
+                    continue
+                why = self.project_code_of(inner.pipeline, seen | {pipeline.name})
+            elif isinstance(step.uses, str) and step.uses in self.engine.registry:
+                runs = self.engine.registry.get(step.uses).runs_project_code
+                why = f"its step {step.id} runs {step.uses}: {runs}" if runs else None
+            else:
+                continue
+            if why is not None:
+                return why
+        return None
+
     def hand_over(self, correlation_id: str, reuse: dict[str, StepResult]) -> None:
         self._reuse[correlation_id] = reuse
 

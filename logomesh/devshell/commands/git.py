@@ -371,6 +371,11 @@ class PushArgs(BaseModel):
         "force push this branch",
     ),
     timeout_s=ENGINE_BACKSTOP_S,
+    # Reads switch off what could run (git_argv, --no-ext-diff...); a push cannot.
+    runs_project_code=(
+        "git runs the repository's pre-push hook and the credential helper, ssh command and "
+        "receive-pack program its .git/config may name"
+    ),
 )
 async def git_push(ctx: CommandContext, args: PushArgs) -> CommandOutput:
     _require_repository(ctx)
