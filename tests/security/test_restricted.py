@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -137,3 +138,31 @@ def test_a_pipeline_that_runs_the_tests_is_refused_and_not_listed(
     assert result.error is not None and result.error.code == "workspace.restricted"
     assert "its step tests runs tests.run" in result.error.message
     assert not (tested / "conftest-ran").exists()
+
+
+def test_a_restricted_git_read_runs_no_clean_filter_of_the_repository(
+    workspace: Path, engine_for: Callable[..., Engine]
+) -> None:
+    """``filter.<driver>.clean`` (in .git/config, for what .gitattributes assigns to it)
+    runs during git status and diff; restricted, every driver is switched off."""
+    marker = workspace / ".git" / "filter-ran"
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(workspace), *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (workspace / ".gitattributes").write_text("*.txt filter=evil.Driver\n")
+    (workspace / "a.txt").write_text("hello\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one")
+    git("config", "filter.evil.Driver.clean", f"sh -c 'touch {marker}; cat'")
+    git("config", "filter.evil.Driver.required", "true")
+    (workspace / "a.txt").write_text("hello, world\n")
+    restricted = engine_for(trusted=False)
+    for command in ("git.status", "git.diff"):
+        result = run(restricted, command)
+        assert result.ok, f"{command}: {result.message}"
+    assert run(restricted, "git.diff").data["files"][0]["path"] == "a.txt"
+    assert not marker.exists()
+    assert run(engine_for(trusted=None), "git.diff").ok
+    assert marker.exists()  # not restricted: the repository's filters apply, as in git
