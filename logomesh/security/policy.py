@@ -19,16 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from logomesh.commands.values import Identity, Mode, RiskLevel
 from logomesh.errors import ConfigError
+from logomesh.trust import HOW_TO_TRUST
 
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandSpec
     from logomesh.config import Settings
-
-HOW_TO_TRUST = (
-    "To run it, trust the folder: VS Code's 'Manage Workspace Trust' (Trust), or, in an "
-    "editor set up with `trusted: false`, remove that setting and run `logomesh trust` in "
-    "the folder."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +97,7 @@ class Policy:
         return (
             f"{spec.name} runs this workspace's code: {spec.runs_project_code}. The workspace "
             f"{self._settings.workspace} is not trusted (Restricted Mode), so LogoMesh does not "
-            f"run it. {HOW_TO_TRUST}"
+            f"run it. To run it, {HOW_TO_TRUST}."
         )
 
     def permissions_of(self, identity: Identity) -> list[str]:
