@@ -47,7 +47,8 @@ class ClientOptions:
     show_results: bool = True
     # LogoMesh's own status notifications (engine ready or failed, approvals changed), for
     # an extension that shows them (lsp_server.features.status); other clients get none.
-    notifications: bool = False
+    # None: not said (a configuration answer without it keeps what initialize said).
+    notifications: bool | None = None
 
     def flags(self) -> dict[str, Any]:
         """The settings layer these options make, as command-line flags would."""
