@@ -9,7 +9,6 @@ merely never ``logomesh trust``-ed keeps running them, as the CLI always did.
 
 from __future__ import annotations
 
-import getpass
 import os
 import stat
 import subprocess
@@ -20,14 +19,11 @@ from pathlib import Path
 import pytest
 
 from logomesh.audit.query import AuditFilter
-from logomesh.cli.sync import run_sync
-from logomesh.commands.models import CommandRequest, CommandResult
-from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.engine import Engine
+from tests.plugins.conftest import run_command as run
 
-ME = Actor(Source.CLI, getpass.getuser())
 CONFTEST = "import pathlib\n(pathlib.Path(__file__).parent / 'conftest-ran').write_text('ran')\n"
 TESTS = "def test_ok():\n    assert True\n"
 PROJECT_RUFF = (
@@ -58,10 +54,6 @@ def engine_for(workspace: Path, test_env: dict[str, str]) -> Iterator[Callable[.
     yield build
     for engine in engines:
         engine.close()
-
-
-def run(engine: Engine, command: str, **arguments: object) -> CommandResult:
-    return run_sync(engine, CommandRequest(command, ME, arguments))
 
 
 def test_a_restricted_engine_refuses_tests_run_before_pytest_starts(
