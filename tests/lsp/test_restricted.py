@@ -13,6 +13,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.lsp.conftest import eventually
+from tests.lsp.test_code_actions import actions, opened, span
+
+RUN_TESTS = "LogoMesh: Run the tests for this file"
 
 CONFTEST = "import pathlib\n(pathlib.Path(__file__).parent / 'conftest-ran').write_text('ran')\n"
 
@@ -42,6 +45,9 @@ async def test_an_untrusted_window_gets_no_tests_run_until_the_folder_is_trusted
     assert "Manage Workspace Trust" in raised.value.message
     assert raised.value.data["result"]["outcome"] == "denied"
     assert not (project / "conftest-ran").exists()
+    uri = opened(editor, project / "test_demo.py")
+    listed = await actions(editor, uri, span(0, 0, 0, 0))
+    assert RUN_TESTS not in listed and "LogoMesh: Search the audit trail for this file" in listed
 
     # The person trusts the folder: the extension says the configuration changed (its
     # answer need not repeat the opt-in to notifications: what initialize said stays).
@@ -55,3 +61,4 @@ async def test_an_untrusted_window_gets_no_tests_run_until_the_folder_is_trusted
     assert result["ok"] is True and result["data"]["passed"] is True, result["message"]
     assert (project / "conftest-ran").exists()
     await eventually(lambda: "logomesh.tests.run" in editor.advertised())
+    assert RUN_TESTS in await actions(editor, uri, span(0, 0, 0, 0))
