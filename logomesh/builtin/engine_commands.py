@@ -44,6 +44,8 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
         "mode": str(settings.mode),
         "workspace": str(settings.workspace),
         "workspace_trusted": settings.workspace_trusted,
+        # The adapter said "not trusted" (Restricted Mode): what runs its code is refused.
+        "workspace_restricted": settings.workspace_restricted,
         "database": engine.database.display_url,
         "commands": len(engine.registry),
     }

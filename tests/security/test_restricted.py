@@ -60,7 +60,7 @@ def test_a_restricted_engine_refuses_tests_run_before_pytest_starts(
     tested: Path, engine_for: Callable[..., Engine]
 ) -> None:
     engine = engine_for(trusted=False)
-    assert engine.settings.workspace_restricted is True
+    assert run(engine, "status").data["workspace_restricted"] is True
     result = run(engine, "tests.run")
     assert result.error is not None and result.error.code == "workspace.restricted"
     assert str(result.outcome) == "denied"
