@@ -76,8 +76,12 @@ def test_a_restricted_engine_refuses_tests_run_before_pytest_starts(
     names = {row["name"] for row in listed.data}
     assert "tests.run" not in names and "git.status" in names
     every = {row["name"]: row["allowed"] for row in run(engine, "commands.list", all=True).data}
-    assert every["tests.run"] is False and every["git.push"] is False
-    assert run(engine, "git.push").error.code == "workspace.restricted"  # type: ignore[union-attr]
+    for refused in ("tests.run", "git.push", "plugin.load", "plugin.check"):
+        assert every[refused] is False, refused
+    for command in ("git.push", "plugin.load", "plugin.check"):
+        refusal = run(engine, command, path="plugins/evil") if "plugin" in command else None
+        error = (refusal or run(engine, command)).error
+        assert error is not None and error.code == "workspace.restricted", command
 
 
 @pytest.mark.parametrize("trusted", [None, True], ids=["never-trusted", "trusted"])
