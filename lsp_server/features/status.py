@@ -12,19 +12,24 @@ engine's state and the pending approvals without polling:
   ticket an engine of this server opens (``pending``) or settles (``approved``,
   ``declined``, ``expired``, ``cancelled``).
 
-Each is a notification written from an engine hook or event subscriber on the loop: nothing
-here waits, reads the store or runs a command.
+Each is a notification written from an engine hook or event subscriber on the loop. A
+ticket decided in another process (a terminal, a chat) changes only in the store, so each
+pending ticket is also watched there (the poll the approval gate uses, off the loop) until it
+is settled; each change is announced once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lsp_server.workspaces import Built
 
 if TYPE_CHECKING:
+    from logomesh.engine import Engine
     from logomesh.events import ApprovalDecided, ApprovalRequested
     from lsp_server.server import LogoMeshServer
 
@@ -35,8 +40,12 @@ APPROVALS_CHANGED = "logomesh/approvalsChanged"
 
 
 def register(server: LogoMeshServer) -> None:
+    # Tickets whose end was announced: a decision made here is heard twice (its event, and
+    # the watch on the store), one made in another process only by the watch.
+    settled: set[str] = set()
+
     def built(done: Built) -> None:
-        _watch_tickets(server, done)
+        _watch_tickets(server, done, settled)
         _send(server, ENGINE_READY, engine_ready(server, done))
 
     def failed(folder: Path, error: Exception) -> None:
@@ -59,28 +68,79 @@ def engine_ready(server: LogoMeshServer, built: Built) -> dict[str, Any]:
     }
 
 
-def _watch_tickets(server: LogoMeshServer, built: Built) -> None:
+def _watch_tickets(server: LogoMeshServer, built: Built, settled: set[str]) -> None:
     from logomesh.events import ApprovalDecided, ApprovalRequested
 
+    engine = built.engine
+
     def requested(event: ApprovalRequested) -> None:
+        if not server.workspaces.options.notifications:
+            return
         _send(server, APPROVALS_CHANGED, _change(event.ticket_id, "pending", event))
+        # Decided in a terminal or a chat, the ticket changes in the store only.
+        watch = asyncio.ensure_future(_until_settled(server, engine, event.ticket_id, settled))
+        server.inflight.keep(watch)
 
     def decided(event: ApprovalDecided) -> None:
-        _send(server, APPROVALS_CHANGED, _change(event.ticket_id, event.state, event))
+        _settled(server, settled, event.ticket_id, event.state, event)
 
-    built.engine.events.subscribe(ApprovalRequested, requested)
-    built.engine.events.subscribe(ApprovalDecided, decided)
+    engine.events.subscribe(ApprovalRequested, requested)
+    engine.events.subscribe(ApprovalDecided, decided)
 
 
-def _change(
-    ticket_id: str, state: str, event: ApprovalRequested | ApprovalDecided
-) -> dict[str, Any]:
+async def _until_settled(
+    server: LogoMeshServer, engine: Engine, ticket_id: str, settled: set[str]
+) -> None:
+    """Wait (a poll of one row, off the loop) until the ticket leaves pending, by anyone."""
+    try:
+        ticket = await engine.approvals.current(ticket_id)
+        if ticket is not None:
+            ticket = await engine.approvals.wait(ticket)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the engine closed (a rebuild), the ticket went: nothing to say
+        logger.info("stopped watching ticket %s: %s", ticket_id, exc)
+        return
+    if ticket is not None and ticket.state.final:
+        about = _About(ticket.command, str(ticket.risk), ticket.requester)
+        _settled(server, settled, ticket.id, str(ticket.state), about)
+
+
+class _Ticketed(Protocol):
+    """What a ticket is for: the events carry it, and so does a stored ticket."""
+
+    @property
+    def command(self) -> str: ...
+    @property
+    def risk(self) -> str: ...
+    @property
+    def requester(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _About:
+    """What a ticket is for, as the events carry it."""
+
+    command: str
+    risk: str
+    requester: str
+
+
+def _settled(
+    server: LogoMeshServer, settled: set[str], ticket_id: str, state: str, about: _Ticketed
+) -> None:
+    if ticket_id not in settled:
+        settled.add(ticket_id)
+        _send(server, APPROVALS_CHANGED, _change(ticket_id, state, about))
+
+
+def _change(ticket_id: str, state: str, about: _Ticketed) -> dict[str, Any]:
     return {
         "ticketId": ticket_id,
         "state": state,
-        "command": event.command,
-        "risk": event.risk,
-        "requester": event.requester,
+        "command": about.command,
+        "risk": about.risk,
+        "requester": about.requester,
     }
 
 

@@ -3,6 +3,7 @@ failed, and every change of an approval ticket (lsp_server.features.status)."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from tests.lsp.conftest import CHATTY, declare, eventually
+from tests.lsp.test_confirmation import _approve_from_cli
 
 
 @pytest.fixture
@@ -74,3 +76,26 @@ async def test_a_folder_whose_engine_cannot_be_built_is_reported(
     # As before: the person is told with window/showMessage too.
     await eventually(lambda: [m for m in editor.shown() if "logomesh.toml" in m])
     assert not editor.notes("engineReady")
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("chatty_project")
+async def test_a_ticket_decided_in_another_process_is_announced_once(
+    start_editor, lsp_env: dict[str, str]
+) -> None:
+    """The prompt stays open; a terminal approves the ticket: the view hears of it."""
+    editor = await start_editor("vscode", options={"notifications": True, "showResults": False})
+    editor.hold = asyncio.Event()
+    running = asyncio.ensure_future(editor.run("logomesh.wipe"))
+    ticket = await asyncio.to_thread(_approve_from_cli, editor.workspace, lsp_env)
+    assert (await asyncio.wait_for(running, 30))["ok"] is True
+    editor.hold.set()
+    changes = await eventually(
+        lambda: editor.notes("approvalsChanged")[1:] and editor.notes("approvalsChanged")
+    )
+    await asyncio.sleep(0.5)  # nothing more arrives: one announcement per change
+    assert [(c["ticketId"], c["state"]) for c in editor.notes("approvalsChanged")] == [
+        (ticket, "pending"),
+        (ticket, "approved"),
+    ]
+    assert changes[1]["command"] == "wipe" and changes[1]["requester"] == getpass.getuser()
