@@ -210,6 +210,11 @@ class Settings(BaseSettings):
         default=False,
         description="The workspace's own plugins and commands may run (`logomesh trust`).",
     )
+    workspace_restricted: bool = Field(
+        default=False,
+        description="The adapter declared the workspace untrusted (an editor's Restricted "
+        "Mode): built-in commands that run the workspace's own code are refused too.",
+    )
     database: DatabaseSettings = DatabaseSettings()
     audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
@@ -332,6 +337,9 @@ def load_settings(
             provenance[key] = describe_origin(layer, key)
     merged["workspace"] = ws
     merged["workspace_trusted"] = trust.trusted
+    # Only an adapter's explicit "no" restricts: the trust store's default (never trusted)
+    # leaves the built-in commands as they are, as the CLI always had them.
+    merged["workspace_restricted"] = trusted is False
     provenance["workspace_trusted"] = f"{trust.reason} ({trust.store})"
     merged.setdefault("audit", {}).setdefault("key_path", _user_config_dir(env) / "audit.key")
     merged.setdefault("security", {}).setdefault("trust_store", trust.store)

@@ -44,7 +44,7 @@ from logomesh.commands.models import (
 )
 from logomesh.commands.registry import CommandRegistry
 from logomesh.commands.threads import ThreadWorks
-from logomesh.commands.values import Actor, Outcome, RiskLevel
+from logomesh.commands.values import Actor, Identity, Outcome, RiskLevel
 from logomesh.config import Settings
 from logomesh.deadline import timed_out
 from logomesh.errors import (
@@ -52,6 +52,7 @@ from logomesh.errors import (
     InvalidArgumentsError,
     LogoMeshError,
     PermissionDeniedError,
+    WorkspaceRestrictedError,
 )
 from logomesh.events import (
     AuditRecorded,
@@ -346,6 +347,12 @@ class Engine:
                     await asyncio.to_thread(self.plugins.ensure_started, plugin)
         return self.registry.get(name)
 
+    def permits(self, identity: Identity, spec: CommandSpec) -> bool:
+        """Whether ``identity`` may run ``spec`` here: what every listing of commands shows
+        (the policy allows it, and a restricted workspace does not refuse it)."""
+        allowed = self.policy.authorize(identity, spec.permission, spec.risk).allowed
+        return allowed and self.policy.restriction(spec) is None
+
     def _authorize(self, spec: CommandSpec, attempt: Attempt) -> None:
         decision: Decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
         attempt.details["authorization"] = decision.to_dict()
@@ -353,6 +360,11 @@ class Engine:
             raise PermissionDeniedError(
                 f"{attempt.identity.name} may not run {spec.name}: {decision.reason}."
             )
+        restricted = self.policy.restriction(spec)
+        if restricted is not None:
+            # Recorded as the decision: the roles allowed it, the workspace's trust did not.
+            attempt.details["authorization"] = restricted.to_dict()
+            raise WorkspaceRestrictedError(self.policy.restricted_message(spec))
 
     async def _confirm(
         self, spec: CommandSpec, attempt: Attempt, confirmer: Confirmer | None

@@ -23,7 +23,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
         ├── UnknownCommandError        command.unknown
         ├── InvalidArgumentsError      command.invalid_arguments
         ├── PermissionDeniedError      command.denied
-        │   └── TwoPersonRuleError     approval.two_person
+        │   ├── TwoPersonRuleError     approval.two_person
+        │   └── WorkspaceRestrictedError  workspace.restricted  (runs an untrusted workspace's code)
         ├── ConfirmationDeclinedError  command.cancelled
         ├── CommandTimeoutError        command.timeout          (it was stopped)
         │   └── CommandStillRunningError  command.timeout_still_running
@@ -219,6 +220,14 @@ class TicketAlteredError(ApprovalError):
     """The stored ticket no longer matches what was asked: it is refused, never run."""
 
     code = "approval.altered"
+
+
+class WorkspaceRestrictedError(PermissionDeniedError):
+    """A command that runs the workspace's own code (``tests.run``: pytest imports its
+    conftest.py), refused because the adapter declared the workspace untrusted (an editor's
+    Restricted Mode, ``load_settings(trusted=False)``). Recorded as a denial."""
+
+    code = "workspace.restricted"
 
 
 class TwoPersonRuleError(PermissionDeniedError):

@@ -107,11 +107,17 @@ class ApprovalRequested(Event):
 
 @dataclass(frozen=True, slots=True)
 class ApprovalDecided(Event):
-    """Ticket ``ticket_id`` left ``pending``: approved, declined, expired or cancelled."""
+    """Ticket ``ticket_id`` left ``pending``: approved, declined, expired or cancelled.
+
+    What the ticket is for comes along, so a view of the tickets can update its row without
+    reading the store (the request may have been made in another process)."""
 
     ticket_id: str
     state: str
     by: str | None
+    command: str = ""
+    risk: str = ""
+    requester: str = ""
 
 
 E = TypeVar("E", bound=Event)

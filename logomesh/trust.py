@@ -36,6 +36,11 @@ from typing import Any
 from logomesh.errors import ConfigError
 
 TRUST_FILE = "trusted-workspaces.json"
+# How to trust a folder, in every adapter's words (an editor passes its own decision).
+HOW_TO_TRUST = (
+    "trust the folder: VS Code's 'Manage Workspace Trust' (Trust), or `logomesh trust` in "
+    "it (an editor set up with `trusted: false` must drop that setting too)"
+)
 _FORMAT = 1
 
 

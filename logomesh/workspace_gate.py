@@ -44,12 +44,13 @@ def refuse_reserved_keys(layers: list[Layer], user_file: Path) -> None:
     """Security keys in a workspace file, or a trust decision in any layer, are errors."""
     problems = []
     for layer in layers:
-        if "workspace_trusted" in layer.values:
-            problems.append(
-                f"{describe_origin(layer, 'workspace_trusted')}: `workspace_trusted` is "
-                "decided by `logomesh trust` (or an editor's workspace trust), never by "
-                "configuration; remove it."
-            )
+        for decided in ("workspace_trusted", "workspace_restricted"):
+            if decided in layer.values:
+                problems.append(
+                    f"{describe_origin(layer, decided)}: `{decided}` is decided by "
+                    "`logomesh trust` (or an editor's workspace trust), never by "
+                    "configuration; remove it."
+                )
         if not layer.from_workspace or layer.path is None:
             continue
         for key in dotted_keys(layer.values):

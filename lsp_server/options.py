@@ -29,6 +29,7 @@ KNOWN_KEYS = (
     "diagnostics",
     "lintDebounceMs",
     "showResults",
+    "notifications",
 )
 
 
@@ -44,6 +45,10 @@ class ClientOptions:
     # A ``window/showMessage`` summary of each result; an extension that renders results
     # itself (the VS Code one) turns it off.
     show_results: bool = True
+    # LogoMesh's own status notifications (engine ready or failed, approvals changed), for
+    # an extension that shows them (lsp_server.features.status); other clients get none.
+    # None: not said (a configuration answer without it keeps what initialize said).
+    notifications: bool | None = None
 
     def flags(self) -> dict[str, Any]:
         """The settings layer these options make, as command-line flags would."""
@@ -156,4 +161,5 @@ _PARSERS = {
     "diagnostics": _flag("diagnostics"),
     "lintDebounceMs": _debounce,
     "showResults": _flag("show_results"),
+    "notifications": _flag("notifications"),
 }

@@ -17,6 +17,7 @@ import queue
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from pygls.io_ import StdoutWriter, run_async
@@ -38,12 +39,14 @@ class LogoMeshServer(LanguageServer):
         # roles) by the user's own configuration, exactly as for the CLI.
         self.actor = Actor(Source.LSP, getpass.getuser())
         self.inflight = Inflight()
-        self.workspaces = Workspaces(self._engine_built)
+        self.workspaces = Workspaces(self._engine_built, self._engine_failed)
         self.advertised: set[str] = set()
         self.pending_notices: list[str] = []
         # Features that want to hear of each new engine (diagnostics, code actions), and of
         # each saved document (lsp_server.features.documents).
         self.on_engine: list[Callable[[Built], Any]] = []
+        # ... and of each folder whose engine could not be built (the folder, the error).
+        self.on_engine_failed: list[Callable[[Path, Exception], Any]] = []
         self.on_saved: list[Callable[[LogoMeshServer, str], Awaitable[None]]] = []
         # Features whose capabilities depend on the client's (diagnostics: push or pull),
         # called with the InitializeParams before pygls builds the server's capabilities.
@@ -54,6 +57,10 @@ class LogoMeshServer(LanguageServer):
         self.inflight.subscribe(built.engine)
         for hook in self.on_engine:
             hook(built)
+
+    def _engine_failed(self, folder: Path, error: Exception) -> None:
+        for hook in self.on_engine_failed:
+            hook(folder, error)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         report_unreadable(self, error, source)
@@ -80,6 +87,7 @@ def build_server() -> LogoMeshServer:
         documents,
         lifecycle,
         refresh,
+        status,
     )
 
     server = LogoMeshServer()
@@ -89,6 +97,7 @@ def build_server() -> LogoMeshServer:
     refresh.register(server)
     diagnostics.register(server)
     code_actions.register(server)
+    status.register(server)
     return server
 
 

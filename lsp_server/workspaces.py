@@ -34,10 +34,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Built:
-    """An engine and what loading its settings said a person should know (untrusted...)."""
+    """An engine, its folder, and what loading its settings said a person should know
+    (untrusted...)."""
 
     engine: Engine
     notices: tuple[str, ...]
+    folder: Path
 
 
 def path_of(uri: str) -> Path:
@@ -51,8 +53,13 @@ def path_of(uri: str) -> Path:
 class Workspaces:
     """The folders the editor opened, and their engines."""
 
-    def __init__(self, on_built: Callable[[Path, Built], None]) -> None:
+    def __init__(
+        self,
+        on_built: Callable[[Path, Built], None],
+        on_failed: Callable[[Path, Exception], None] = lambda _folder, _exc: None,
+    ) -> None:
         self._on_built = on_built
+        self._on_failed = on_failed
         self.folders: list[Path] = []
         self.options = ClientOptions()
         self._builds: dict[Path, asyncio.Task[Built]] = {}
@@ -121,7 +128,12 @@ class Workspaces:
 
     async def _build(self, folder: Path) -> Built:
         options = self.options
-        built = await asyncio.to_thread(_build_engine, folder, options)
+        try:
+            built = await asyncio.to_thread(_build_engine, folder, options)
+        except Exception as exc:
+            # Still raised to every request for the folder; told here once, as it happens.
+            self._on_failed(folder, exc)
+            raise
         # Events from this engine's threads (plugins, DevShell output) reach the server's
         # subscribers on this loop, in order (docs/architecture.md).
         built.engine.events.bind(asyncio.get_running_loop())
@@ -137,7 +149,7 @@ def _build_engine(folder: Path, options: ClientOptions) -> Built:
     engine = build_engine(loaded.settings, provenance=loaded.provenance)
     # Plugins start now, off the loop, and reload when their files change (plugins.watch).
     engine.plugins.serve_in_background()
-    return Built(engine, loaded.notices)
+    return Built(engine, loaded.notices, folder)
 
 
 async def _close_build(task: asyncio.Task[Built]) -> None:

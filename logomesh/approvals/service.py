@@ -237,7 +237,15 @@ class ApprovalService:
 
     async def _announce(self, ticket: Ticket, by: str | None) -> None:
         await self._events.publish(
-            ApprovalDecided(ticket.correlation_id, ticket.id, str(ticket.state), by)
+            ApprovalDecided(
+                ticket.correlation_id,
+                ticket.id,
+                str(ticket.state),
+                by,
+                ticket.command,
+                str(ticket.risk),
+                ticket.requester,
+            )
         )
 
     async def _audit(

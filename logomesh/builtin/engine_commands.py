@@ -44,6 +44,8 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
         "mode": str(settings.mode),
         "workspace": str(settings.workspace),
         "workspace_trusted": settings.workspace_trusted,
+        # The adapter said "not trusted" (Restricted Mode): what runs its code is refused.
+        "workspace_restricted": settings.workspace_restricted,
         "database": engine.database.display_url,
         "commands": len(engine.registry),
     }
@@ -130,11 +132,9 @@ async def commands_list(ctx: CommandContext, args: CommandsArgs) -> CommandOutpu
     rows = []
     hints = _server_hints(ctx)
     for spec in ctx.engine.registry:
-        decision = ctx.engine.policy.authorize(ctx.identity, spec.permission, spec.risk)
-        if decision.allowed or args.all:
-            rows.append(
-                {**spec.describe(), "allowed": decision.allowed, **hints.get(spec.name, {})}
-            )
+        allowed = ctx.engine.permits(ctx.identity, spec)
+        if allowed or args.all:
+            rows.append({**spec.describe(), "allowed": allowed, **hints.get(spec.name, {})})
     hidden = _hidden_tools(ctx)
     message = f"{len(rows)} command(s)." + (
         f" {len(hidden)} tool(s) of MCP servers are not commands (see the rows marked so, and "

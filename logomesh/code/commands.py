@@ -26,9 +26,16 @@ from logomesh.code.prompts import (
 from logomesh.commands.models import CommandContext, CommandOutput
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
-from logomesh.errors import InvalidArgumentsError
+from logomesh.errors import (
+    InvalidArgumentsError,
+    LLMError,
+    ModelUnavailableError,
+    ProviderMissingError,
+    UnknownModelError,
+)
 from logomesh.llm import Caller, Capability, GenerationParams, Message, Purpose
 from logomesh.security.redaction import redact_text
+from logomesh.trust import HOW_TO_TRUST
 
 PERMISSION = "llm.code"
 # The most code a caller may send: an editor sends at most a few excerpts' worth.
@@ -150,6 +157,30 @@ async def _ask(ctx: CommandContext, prompt: Prompt, model: str | None) -> tuple[
     A model that completes text gets the prompt to continue; a chat-only one the
     instruction. Every attempt is an ``llm.call`` record under this command's correlation id.
     """
+    try:
+        return await _ask_model(ctx, prompt, model)
+    except (UnknownModelError, ModelUnavailableError, ProviderMissingError) as exc:
+        raise type(exc)(exc.user_message + _choosing(ctx, exc), code=exc.code) from exc
+
+
+def _choosing(ctx: CommandContext, exc: LLMError) -> str:
+    """How to get a model for code actions, said after why this one cannot answer."""
+    choose = (
+        " Pick the code-actions model with the editor's `models.code_actions` setting (or "
+        "`[llm.defaults] code_actions` in your config)."
+    )
+    if isinstance(exc, UnknownModelError) and not ctx.engine.settings.workspace_trusted:
+        # A workspace's [llm.defaults] still apply untrusted; its [[llm.models]] do not.
+        return (
+            " This workspace is not trusted, so the models its logomesh.toml declares are "
+            f"left out: to use them, {HOW_TO_TRUST}." + choose
+        )
+    return choose
+
+
+async def _ask_model(
+    ctx: CommandContext, prompt: Prompt, model: str | None
+) -> tuple[str, str, bool]:
     service = ctx.engine.llm
     catalog = service.catalog
     config = catalog.get(model) if model else catalog.default_for(Purpose.CODE_ACTIONS)

@@ -60,6 +60,10 @@ class CommandSpec:
     # Goes into every record of the command, whatever its outcome (a plugin's name and
     # version), so a denial or a failure says as much as a success.
     audit_details: Mapping[str, Any] = field(default_factory=dict)
+    # Why the command runs the workspace's own code ("pytest imports its conftest.py"), or
+    # None: such a command is refused in a workspace an adapter declared untrusted
+    # (``Settings.workspace_restricted``, an editor's Restricted Mode).
+    runs_project_code: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -27,8 +27,12 @@ def command(
     risk: RiskLevel,
     examples: tuple[str, ...] = (),
     timeout_s: float | None = None,
+    runs_project_code: str | None = None,
 ) -> Callable[[Handler], CommandSpec]:
-    """Declare a command; the handler's second parameter's annotation is its argument model."""
+    """Declare a command; the handler's second parameter's annotation is its argument model.
+
+    ``runs_project_code`` says why the command runs the workspace's own code (a restricted
+    workspace refuses it: :attr:`~logomesh.commands.models.CommandSpec.runs_project_code`)."""
 
     def declare(handler: Handler) -> CommandSpec:
         params = list(inspect.signature(handler).parameters.values())
@@ -45,6 +49,7 @@ def command(
             handler=handler,
             examples=examples,
             timeout_s=timeout_s,
+            runs_project_code=runs_project_code,
         )
 
     return declare

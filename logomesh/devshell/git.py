@@ -1,12 +1,16 @@
 """How DevShell talks to git: a hardened invocation, and readers for its machine formats.
 
 Every git call starts from :func:`git_argv`, which switches off what a repository's own
-configuration could use to run programs during a *read* (an fsmonitor hook, an external
-diff or textconv driver; ``--no-ext-diff``/``--no-textconv`` are added per command) and
-what makes output hard to parse (the pager, colour, quoted non-ASCII paths). Reads also run
-with ``GIT_OPTIONAL_LOCKS=0``, so ``git status`` never rewrites the index under a person's
-editor. Outputs are requested in git's stable, machine-readable forms (porcelain v2,
-``--numstat``, explicit ``--format`` with control-character separators) and parsed here.
+configuration could use to run programs during a *read* (an fsmonitor hook, hooks, a
+signature-verifying ``gpg.program``, an external diff or textconv driver;
+``--no-ext-diff``/``--no-textconv`` are added per command) and what makes output hard to
+parse (the pager, colour, quoted non-ASCII paths). Clean filters (``filter.<driver>.clean``,
+which ``git status`` and ``git diff`` run for files ``.gitattributes`` assigns to a driver)
+stay on, as git-lfs needs them, except in a restricted workspace (:func:`no_filters`).
+Reads also run with ``GIT_OPTIONAL_LOCKS=0``, so ``git status`` never rewrites the index
+under a person's editor. Outputs are requested in git's stable, machine-readable forms
+(porcelain v2, ``--numstat``, explicit ``--format`` with control-character separators) and
+parsed here.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ _KINDS = {
 }
 
 
-def git_argv(*args: str) -> list[str]:
+def git_argv(*args: str, hooks: bool = False) -> list[str]:
+    """git with the repository's means of running programs during a read switched off.
+
+    ``hooks`` keeps the repository's hooks (a push's ``pre-push`` is the person's own
+    check); a read never needs one, yet ``git diff`` writes the refreshed index, and so runs
+    ``post-index-change``, even with ``GIT_OPTIONAL_LOCKS=0``.
+    """
     return [
         "git",
         "--no-pager",
@@ -44,8 +54,31 @@ def git_argv(*args: str) -> list[str]:
         "core.quotePath=false",
         "-c",
         "color.ui=false",
+        # Verifying a signature runs gpg.program (which .git/config may name), and its
+        # report would land in the output that is parsed.
+        "-c",
+        "log.showSignature=false",
+        *([] if hooks else ["-c", "core.hooksPath=/dev/null"]),
         *args,
     ]
+
+
+# Lists every filter driver's keys in the configuration git reads (all levels, includes).
+FILTER_KEYS_ARGV = ("config", "--name-only", "--get-regexp", r"^filter\.")
+
+
+def no_filters(filter_keys: str) -> list[str]:
+    """``-c`` options that switch off each filter driver named in ``filter_keys`` (the
+    output of :data:`FILTER_KEYS_ARGV`): an empty command is no filter, and a ``required``
+    driver that does not run would otherwise fail the read."""
+    drivers = sorted(
+        {key[len("filter.") :].rpartition(".")[0] for key in filter_keys.splitlines() if "." in key}
+    )
+    options: list[str] = []
+    for driver in filter(None, drivers):
+        for setting in ("clean=", "smudge=", "process=", "required=false"):
+            options += ["-c", f"filter.{driver}.{setting}"]
+    return options
 
 
 def find_repository(path: Path) -> Path | None:

@@ -60,11 +60,15 @@ def missing_message(program: str, search_path: str) -> str:
     return f"`{name}` is not installed or not on PATH (looked in {where}). To fix: {hint}."
 
 
-def project_tool(root: Path, name: str) -> str:
+def project_tool(root: Path, name: str, *, restricted: bool = False) -> str:
     """The project's own copy of a tool when it has one (its .venv, node_modules), else ``name``.
 
     A project pins its linter's version; running that copy gives the answers its CI gives.
+    In a restricted workspace (``Settings.workspace_restricted``) that copy is the
+    workspace's code, which must not run: the tool on PATH is used instead.
     """
+    if restricted:
+        return name
     for directory in (".venv/bin", "venv/bin", "node_modules/.bin"):
         candidate = root / directory / name
         if candidate.is_file() and os.access(candidate, os.X_OK):

@@ -26,10 +26,17 @@ from logomesh.commands.values import RiskLevel
 from logomesh.errors import PipelineError, PipelineValidationError, Problem
 from logomesh.pipelines.files import pipeline_files, pipeline_folders
 from logomesh.pipelines.loader import LoadedDocument, collection_paused, load_bytes
-from logomesh.pipelines.model import MANAGEMENT_VERBS, PIPELINE_NAME, Pipeline, used_pipeline
+from logomesh.pipelines.model import (
+    MANAGEMENT_VERBS,
+    PIPELINE_NAME,
+    Pipeline,
+    Step,
+    used_pipeline,
+)
 from logomesh.pipelines.validation import validate
 
 if TYPE_CHECKING:
+    from logomesh.commands.models import CommandSpec
     from logomesh.engine import Engine
     from logomesh.pipelines.executor import StepResult
 
@@ -130,22 +137,34 @@ class PipelineCatalogue:
             f"{', '.join(str(f) for f in self.folders)}; `logomesh pipeline list` shows them."
         )
 
-    def risk_of(self, pipeline: Pipeline, seen: frozenset[str] = frozenset()) -> RiskLevel:
+    def risk_of(self, pipeline: Pipeline) -> RiskLevel:
         """The highest risk among its steps' commands, through the pipelines it uses."""
-        risk = RiskLevel.READ
+        risks = (spec.risk for _, spec in self._commands_of(pipeline))
+        return max(risks, default=RiskLevel.READ, key=lambda r: r.rank)
+
+    def project_code_of(self, pipeline: Pipeline) -> str | None:
+        """Why the pipeline runs the workspace's code: its first step (through the pipelines
+        it uses) whose command does (``CommandSpec.runs_project_code``); None if none does.
+        Each step is refused on its own anyway; this keeps a restricted workspace from
+        offering a pipeline that could only fail there."""
+        for step, spec in self._commands_of(pipeline):
+            if spec.runs_project_code is not None:
+                return f"its step {step.id} runs {spec.name}: {spec.runs_project_code}"
+        return None
+
+    def _commands_of(
+        self, pipeline: Pipeline, seen: frozenset[str] = frozenset()
+    ) -> Iterator[tuple[Step, CommandSpec]]:
+        """Each step and its registered command, in order, through the pipelines it uses
+        (each once: a cycle is the validator's to report)."""
         for step in pipeline.steps:
             name = used_pipeline(step.uses)
             if name is not None:
                 inner = next((e for e in self.valid() if e.name == name), None)
-                if inner is None or inner.pipeline is None or name in seen:
-                    continue
-                step_risk = self.risk_of(inner.pipeline, seen | {pipeline.name})
+                if inner is not None and inner.pipeline is not None and name not in seen:
+                    yield from self._commands_of(inner.pipeline, seen | {pipeline.name})
             elif isinstance(step.uses, str) and step.uses in self.engine.registry:
-                step_risk = self.engine.registry.get(step.uses).risk
-            else:
-                continue
-            risk = max(risk, step_risk, key=lambda r: r.rank)
-        return risk
+                yield step, self.engine.registry.get(step.uses)
 
     def hand_over(self, correlation_id: str, reuse: dict[str, StepResult]) -> None:
         self._reuse[correlation_id] = reuse

@@ -81,6 +81,7 @@ def pipeline_spec(engine: Engine, entry: Entry) -> CommandSpec:
         examples=examples,
         timeout_s=engine.settings.pipelines.run_timeout_s,
         audit_details={"pipeline": pipeline.name, "file": str(entry.path), "digest": entry.digest},
+        runs_project_code=engine.pipelines.project_code_of(pipeline),
     )
 
 

@@ -15,6 +15,13 @@ from logomesh.errors import InvalidArgumentsError, PluginError
 from logomesh.plugins import check, doctor, scaffold, stats
 from logomesh.plugins.manifest import load_manifest
 
+# Said when a restricted workspace refuses these (the folder may be one the workspace ships;
+# workspace plugins found by discovery are not even read until it is trusted).
+RUNS_PLUGIN_CODE = (
+    "it runs the plugin's program (plugin.check starts it; plugin.load registers commands "
+    "that start it), which a plugin folder of the workspace ships"
+)
+
 
 class ListArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +61,7 @@ class FolderArgs(BaseModel):
     permission="plugin.manage",
     risk=RiskLevel.WRITE,
     examples=("load the plugin in this folder",),
+    runs_project_code=RUNS_PLUGIN_CODE,
 )
 async def plugin_load(ctx: CommandContext, args: FolderArgs) -> CommandOutput:
     folder = ctx.engine.settings.workspace / args.path  # an absolute path stays absolute
@@ -206,6 +214,7 @@ class CheckArgs(BaseModel):
         "does this plugin work",
         "test a plugin folder",
     ),
+    runs_project_code=RUNS_PLUGIN_CODE,
 )
 async def plugin_check(ctx: CommandContext, args: CheckArgs) -> CommandOutput:
     settings = ctx.engine.settings

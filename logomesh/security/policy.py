@@ -4,6 +4,11 @@ Deny by default: a command runs only when one of the identity's roles grants its
 (``fnmatch`` patterns, so ``devshell.*`` or ``*``) and its risk is within the mode's limit
 (``readonly`` allows only ``read``). Every decision carries its reason, which the engine writes
 to the audit trail whether it allowed or denied.
+
+On top of the roles, a workspace that the adapter declared untrusted (an editor's Restricted
+Mode: ``Settings.workspace_restricted``) refuses every command that runs the workspace's own
+code (:meth:`Policy.restriction`), whoever asks: VS Code promises not to run a folder's code
+until it is trusted, and ``tests.run`` would (pytest imports its conftest.py).
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from logomesh.commands.values import Identity, Mode, RiskLevel
 from logomesh.errors import ConfigError
+from logomesh.trust import HOW_TO_TRUST
 
 if TYPE_CHECKING:
+    from logomesh.commands.models import CommandSpec
     from logomesh.config import Settings
 
 
@@ -74,6 +81,24 @@ class Policy:
                 f"`{permission}`; an admin can add it under `security.roles`"
             )
         return Decision(False, reason, permission)
+
+    def restriction(self, spec: CommandSpec) -> Decision | None:
+        """The refusal of ``spec`` in a restricted workspace; None when it may run here."""
+        if spec.runs_project_code is None or not self._settings.workspace_restricted:
+            return None
+        reason = (
+            f"{spec.name} runs this workspace's code ({spec.runs_project_code}), and the "
+            "editor has not trusted the workspace (Restricted Mode)"
+        )
+        return Decision(False, reason, spec.permission)
+
+    def restricted_message(self, spec: CommandSpec) -> str:
+        """What a person is told when :meth:`restriction` refused ``spec``, and the fix."""
+        return (
+            f"{spec.name} runs this workspace's code: {spec.runs_project_code}. The workspace "
+            f"{self._settings.workspace} is not trusted (Restricted Mode), so LogoMesh does not "
+            f"run it. To run it, {HOW_TO_TRUST}."
+        )
 
     def permissions_of(self, identity: Identity) -> list[str]:
         granted = {p for role in identity.roles for p in self._roles.get(role, ())}

@@ -211,13 +211,14 @@ def _approvals(ls: LogoMeshServer, folder: Path) -> list[types.CodeAction]:
 def _allowed(
     ls: LogoMeshServer, engine: Engine, actions: list[types.CodeAction]
 ) -> list[types.CodeAction]:
-    """Leave out what the policy would refuse this person (one in-memory check each)."""
+    """Leave out what the engine would refuse this person here (one in-memory check each:
+    the policy, and a restricted workspace's refusal of what runs its code)."""
     identity = engine.identities.resolve(ls.actor)
     kept = []
     for action in actions:
         name = code_resolve.command_of(action)
         spec = engine.registry.get(name) if name and name in engine.registry else None
-        if spec is None or engine.policy.authorize(identity, spec.permission, spec.risk).allowed:
+        if spec is None or engine.permits(identity, spec):
             kept.append(action)
     return kept
 

@@ -188,11 +188,12 @@ async def _do(
 
 
 def available(server: LogoMeshServer, engine: Engine) -> list[dict[str, Any]]:
-    """The commands this user may run in ``engine``, with their LSP names and schemas."""
+    """The commands this user may run in ``engine``, with their LSP names and schemas (a
+    restricted workspace's refusals left out, as the policy's are)."""
     identity = engine.identities.resolve(server.actor)
     listed = []
     for spec in engine.registry:
-        if not engine.policy.authorize(identity, spec.permission, spec.risk).allowed:
+        if not engine.permits(identity, spec):
             continue
         described = spec.describe()
         described["lsp_command"] = PREFIX + spec.name
@@ -208,11 +209,7 @@ async def advertise(server: LogoMeshServer) -> None:
     names: set[str] = set()
     for engine in server.workspaces.engines():
         identity = engine.identities.resolve(server.actor)
-        names |= {
-            PREFIX + spec.name
-            for spec in engine.registry
-            if engine.policy.authorize(identity, spec.permission, spec.risk).allowed
-        }
+        names |= {PREFIX + spec.name for spec in engine.registry if engine.permits(identity, spec)}
     names -= set(OWN)
     if names == server.advertised:
         return

@@ -108,6 +108,9 @@ async def _apply(ls: LogoMeshServer, raw: Any, where: str, *, start: bool = True
     # Trust given at start (the editor's Workspace Trust) stays unless the change says.
     if options.trusted is None and ls.workspaces.options.trusted is not None:
         options = replace(options, trusted=ls.workspaces.options.trusted)
+    # So does the opt-in to LogoMesh's notifications: it says what the client handles.
+    if options.notifications is None:
+        options = replace(options, notifications=ls.workspaces.options.notifications)
     if await ls.workspaces.reconfigure(options) and start:
         await _build_first(ls)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from logomesh.audit.query import AuditFilter
 from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Source
+from logomesh.composition import build_engine
+from logomesh.config import load_settings
 from logomesh.engine import Engine
 from tests.llm.fake_openai import FakeOpenAIServer, Fault
 
@@ -173,6 +176,41 @@ def test_an_unknown_model_is_named_with_how_to_fix_it(
     result = run(engine, "code.explain", path="calc.py", text=ADD)
     assert result.error is not None and result.error.code == "llm.unknown_model"
     assert "no-such-model" in result.error.message and "logomesh llm list" in result.error.message
+
+
+def test_a_model_whose_file_is_missing_is_not_installed_and_says_how_to_fix_it(
+    llm_engine: Callable[..., Engine],
+) -> None:
+    table = {"name": "local-coder", "provider": "llama-cpp",
+             "options": {"path": "/nowhere/coder.gguf"}}  # fmt: skip
+    engine = llm_engine(models=[table], defaults={"code_actions": "local-coder"})
+    result = run(engine, "code.explain", path="calc.py", text=ADD)
+    assert result.error is not None and result.error.code == "llm.unavailable"
+    message = result.error.message
+    assert "local-coder is not installed" in message and "/nowhere/coder.gguf" in message
+    assert "logomesh llm list" in message and "models.code_actions" in message
+
+
+def test_a_model_an_untrusted_workspace_declares_is_named_as_left_out(
+    workspace: Path, test_env: dict[str, str], model_pool: Any
+) -> None:
+    """The editor has not trusted the folder (Restricted Mode): its [[llm.models]] are left
+    out, its [llm.defaults] still name them; the error says why, not "declare it"."""
+    (workspace / "logomesh.toml").write_text(
+        '[[llm.models]]\nname = "team-coder"\nprovider = "openai-compatible"\n'
+        'options = { base_url = "http://127.0.0.1:9/v1", model = "coder" }\n\n'
+        '[llm.defaults]\ncode_actions = "team-coder"\n'
+    )
+    loaded = load_settings(workspace, environ=test_env, trusted=False)
+    engine = build_engine(loaded.settings, provenance=loaded.provenance, models=model_pool)
+    try:
+        result = run(engine, "code.explain", path="calc.py", text=ADD)
+    finally:
+        engine.close()
+    assert result.error is not None and result.error.code == "llm.unknown_model"
+    message = result.error.message
+    assert "team-coder" in message and "not trusted" in message
+    assert "Manage Workspace Trust" in message and "models.code_actions" in message
 
 
 def test_a_model_that_does_not_answer_times_out_with_a_clear_error(

@@ -68,6 +68,8 @@ class Editor:
     initialized: types.InitializeResult | None = None
     # Set by a test that ended the connection itself (nothing to shut down).
     gone: bool = False
+    # LogoMesh's own notifications (logomesh/engineReady, ...): (method, params as a dict).
+    notified: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def uri(self) -> str:
@@ -79,6 +81,10 @@ class Editor:
 
     def shown(self) -> list[str]:
         return [message.message for message in self.client.messages]
+
+    def notes(self, method: str) -> list[dict[str, Any]]:
+        """The params of each ``logomesh/<method>`` notification so far, oldest first."""
+        return [params for name, params in self.notified if name == f"logomesh/{method}"]
 
     def advertised(self) -> set[str]:
         names: set[str] = set()
@@ -117,7 +123,33 @@ def make_client(editor_ref: list[Editor]) -> LanguageClient:
         editor = editor_ref[0]
         editor.registrations = [r for r in editor.registrations if r.id not in gone]
 
+    for method in STATUS_NOTIFICATIONS:
+        client.feature(method)(_collector(editor_ref, method))
     return client
+
+
+# What an extension may opt in to (lsp_server.features.status).
+STATUS_NOTIFICATIONS = (
+    "logomesh/engineReady",
+    "logomesh/engineFailed",
+    "logomesh/approvalsChanged",
+)
+
+
+def _collector(editor_ref: list[Editor], method: str) -> Callable[[LanguageClient, Any], None]:
+    def collect(ls: LanguageClient, params: Any) -> None:
+        editor_ref[0].notified.append((method, _plain(params)))
+
+    return collect
+
+
+def _plain(value: Any) -> Any:
+    """pygls gives an unknown method's params as named tuples: back to JSON values."""
+    if hasattr(value, "_asdict"):
+        return {key: _plain(item) for key, item in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 @pytest.fixture

@@ -253,6 +253,7 @@ async def test_a_model_that_is_not_there_is_named_in_the_error(start_editor, pro
         await editor.client.code_action_resolve_async(listed["LogoMesh: Explain this code"])
     assert raised.value.data["code"] == "llm.unknown_model"
     assert "no-such-model" in raised.value.message and "logomesh llm list" in raised.value.message
+    assert "models.code_actions" in raised.value.message  # the setting that picks another
     await eventually(lambda: [m for m in editor.shown() if "no-such-model" in m])
 
 

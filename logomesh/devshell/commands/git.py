@@ -26,11 +26,13 @@ from logomesh.devshell.arguments import (
 from logomesh.devshell.git import (
     BRANCH_FORMAT,
     FIELD,
+    FILTER_KEYS_ARGV,
     LOG_FORMAT,
     READ_ENV,
     RECORD,
     find_repository,
     git_argv,
+    no_filters,
     parse_branches,
     parse_log,
     parse_status,
@@ -56,6 +58,16 @@ def _require_repository(ctx: CommandContext) -> Path:
             "at a repository with --workspace."
         )
     return root
+
+
+async def _work_tree_options(ctx: CommandContext) -> list[str]:
+    """For a read of the work tree (status, diff): in a restricted workspace, every filter
+    driver off, since git runs a driver's clean command for the files .gitattributes
+    assigns to it, and .git/config, which came with the folder, defines the command."""
+    if not ctx.engine.settings.workspace_restricted:
+        return []
+    keys = await run_tool(ctx, git_argv(*FILTER_KEYS_ARGV), env=READ_ENV, ok_codes=(0, 1))
+    return no_filters(keys.stdout)
 
 
 def _paths(ctx: CommandContext, path: str | None) -> list[str]:
@@ -84,7 +96,14 @@ def _paths(ctx: CommandContext, path: str | None) -> list[str]:
 )
 async def git_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     _require_repository(ctx)
-    argv = git_argv("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    argv = git_argv(
+        *await _work_tree_options(ctx),
+        "status",
+        "--porcelain=v2",
+        "--branch",
+        "-z",
+        "--untracked-files=all",
+    )
     result = await run_tool(ctx, argv, env=READ_ENV, head_bytes=PARSED_HEAD_BYTES)
     status = parse_status(result.stdout)
     where = status.branch or f"detached HEAD {status.commit or ''}".strip()
@@ -144,7 +163,8 @@ class DiffArgs(BaseModel):
 )
 async def git_diff(ctx: CommandContext, args: DiffArgs) -> CommandOutput:
     _require_repository(ctx)
-    argv = git_argv("diff", "--no-ext-diff", "--no-textconv", "--numstat", "--patch")
+    options = await _work_tree_options(ctx)
+    argv = git_argv(*options, "diff", "--no-ext-diff", "--no-textconv", "--numstat", "--patch")
     if args.staged:
         argv.append("--cached")
     argv += ["--end-of-options", *([args.ref] if args.ref else []), *_paths(ctx, args.path)]
@@ -371,6 +391,11 @@ class PushArgs(BaseModel):
         "force push this branch",
     ),
     timeout_s=ENGINE_BACKSTOP_S,
+    # Reads switch off what could run (git_argv, --no-ext-diff...); a push cannot.
+    runs_project_code=(
+        "git runs the repository's pre-push hook and the credential helper, ssh command and "
+        "receive-pack program its .git/config may name"
+    ),
 )
 async def git_push(ctx: CommandContext, args: PushArgs) -> CommandOutput:
     _require_repository(ctx)
@@ -380,7 +405,7 @@ async def git_push(ctx: CommandContext, args: PushArgs) -> CommandOutput:
         if branch is None:
             raise CommandError("HEAD is detached; name the branch to push (branch=...).")
     # No ext:: transport (it runs commands); options end before the remote and branch.
-    argv = git_argv("-c", "protocol.ext.allow=never", "push")
+    argv = git_argv("-c", "protocol.ext.allow=never", "push", hooks=True)
     if args.force:
         argv.append("--force-with-lease")
     argv += ["--", args.remote, branch]

@@ -4,7 +4,10 @@ Python projects are checked with ruff (``--no-fix``, so a ``fix = true`` in the 
 configuration cannot make a read command write files), JavaScript projects with the eslint
 in ``node_modules/.bin``. Both report structured diagnostics; the project's own copies of
 the tools are preferred (see :func:`~logomesh.devshell.tools.project_tool`), which means a
-check runs code the project ships, as opening it in an editor with its linter would.
+check runs code the project ships, as opening it in an editor with its linter would. In a
+workspace the editor has not trusted (Restricted Mode) they are not: ruff runs from PATH
+(ruff itself runs no project code: its configuration is data, with no plugins), and the
+project's eslint, whose configuration is JavaScript, is not run.
 """
 
 from __future__ import annotations
@@ -78,7 +81,9 @@ def _json(result: RunResult, tool: str) -> Any:
 
 
 async def _ruff_check(ctx: CommandContext, root: Path, target: str) -> list[Diagnostic]:
-    argv = [project_tool(root, "ruff"), "check", "--output-format", "json", "--no-fix"]
+    restricted = ctx.engine.settings.workspace_restricted
+    ruff = project_tool(root, "ruff", restricted=restricted)
+    argv = [ruff, "check", "--output-format", "json", "--no-fix"]
     result = await run_tool(
         ctx, [*argv, "--", target], head_bytes=PARSED_HEAD_BYTES, ok_codes=(0, 1)
     )
@@ -145,21 +150,28 @@ async def lint_check(ctx: CommandContext, args: CheckArgs) -> CommandOutput:
     target = _target(ctx, args.path)
     eslint = root / "node_modules/.bin/eslint"
     has_eslint = eslint.is_file()
+    # eslint is the project's own copy and runs its eslint.config.js: not in Restricted Mode.
+    skip_eslint = has_eslint and ctx.engine.settings.workspace_restricted
     diagnostics: list[Diagnostic] = []
     tools: list[str] = []
     if not has_eslint or any((root / marker).is_file() for marker in PYTHON_MARKERS):
         diagnostics += await _ruff_check(ctx, root, target)
         tools.append("ruff")
-    if has_eslint:
+    if has_eslint and not skip_eslint:
         diagnostics += await _eslint(ctx, root, eslint, target)
         tools.append("eslint")
     files = {d.file for d in diagnostics}
-    by = " and ".join(tools)
+    by = " and ".join(tools) or "no linter ran"
     message = (
         f"{len(diagnostics)} problem(s) in {len(files)} file(s) ({by})."
         if diagnostics
         else f"No lint problems ({by})."
     )
+    if skip_eslint:
+        message += (
+            " eslint was not run: it is the workspace's own copy and runs its configuration, "
+            "and the workspace is not trusted (Restricted Mode)."
+        )
     lines = [f"{d.file}:{d.line}:{d.column}: {d.code} {d.message}" for d in diagnostics]
     return CommandOutput(
         data={
@@ -201,7 +213,7 @@ def _files_in_diff(diff: str) -> list[str]:
 async def format_check(ctx: CommandContext, args: CheckArgs) -> CommandOutput:
     root = workspace_root(ctx)
     argv = [
-        project_tool(root, "ruff"),
+        project_tool(root, "ruff", restricted=ctx.engine.settings.workspace_restricted),
         "format",
         "--check",
         "--diff",

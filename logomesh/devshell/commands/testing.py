@@ -1,7 +1,8 @@
 """``tests.run``: run the project's test suite with the runner the workspace uses.
 
 A test run executes the project's own code, so the command is ``write`` risk (with
-``devshell.write``) even though it changes nothing on purpose.
+``devshell.write``) even though it changes nothing on purpose, and a workspace the editor has
+not trusted (Restricted Mode) refuses it (``runs_project_code``).
 
 A failing suite is not a failing command. The command's job is to run the tests and report;
 it did, so the outcome is ``ok`` and the verdict is data: ``passed`` (true only when the
@@ -30,6 +31,11 @@ from logomesh.errors import InvalidArgumentsError
 
 Runner = Literal["pytest", "npm", "go", "cargo"]
 
+# Said when a restricted workspace refuses the command (logomesh.security.policy).
+RUNS_PROJECT_CODE = (
+    "pytest imports its conftest.py and test modules (npm test runs its package.json "
+    "script, go and cargo build and run its code)"
+)
 PYTEST_MARKERS = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "setup.py", "conftest.py")
 
 
@@ -113,6 +119,7 @@ def runner_argv(runner: Runner, root: Path, target: WorkspacePath | None, node: 
         "run the unit tests",
     ),
     timeout_s=ENGINE_BACKSTOP_S,
+    runs_project_code=RUNS_PROJECT_CODE,
 )
 async def tests_run(ctx: CommandContext, args: TestsArgs) -> CommandOutput:
     root = workspace_root(ctx)

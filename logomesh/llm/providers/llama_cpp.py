@@ -20,7 +20,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from logomesh.errors import ConfigError, LLMError
+from logomesh.errors import ConfigError, LLMError, ModelUnavailableError
 from logomesh.llm.models import GenerationRequest, Message
 from logomesh.llm.providers import parse_options
 from logomesh.llm.providers.base import Chunk, LoadContext
@@ -255,9 +255,11 @@ def locate_model_file(config: ModelConfig, options: LlamaCppOptions, cache_dir: 
     if options.path:
         path = Path(options.path).expanduser()
         if not path.is_file():
-            raise ConfigError(
-                f"[[llm.models]] {config.name}: `options.path` = {options.path!r} is not a file. "
-                "Point it at a .gguf model file."
+            raise ModelUnavailableError(
+                f"{config.name} is not installed: its model file {options.path!r} "
+                f"(`options.path` of [[llm.models]] {config.name}) is not there. Put the .gguf "
+                "file there or point `options.path` at it, or use another model (`logomesh llm "
+                "list` shows them)."
             )
         return path
     if not options.package:
