@@ -63,6 +63,7 @@ class Workspaces:
         self.folders: list[Path] = []
         self.options = ClientOptions()
         self._builds: dict[Path, asyncio.Task[Built]] = {}
+        self._closed = False
 
     def configure(self, folders: list[Path], options: ClientOptions) -> None:
         self.folders = folders or [Path.cwd()]
@@ -81,13 +82,24 @@ class Workspaces:
         return (await self.built_for(uri)).engine
 
     async def built_for(self, uri: str | None = None) -> Built:
-        folder = self.folder_for(uri)
+        while True:
+            task = self._build_of(self.folder_for(uri))
+            try:
+                # Shielded: a cancelled request must not cancel the build others await.
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                # New options stopped this build to start another (the person trusted the
+                # folder while it built): the request waits for that one. Its own
+                # cancellation, or the server closing, still ends it.
+                if not task.cancelled() or self._closed or _cancelling():
+                    raise
+
+    def _build_of(self, folder: Path) -> asyncio.Task[Built]:
         task = self._builds.get(folder)
         if task is None:
             task = asyncio.create_task(self._build(folder), name=f"engine {folder}")
             self._builds[folder] = task
-        # Shielded: a cancelled request must not cancel the build other requests await.
-        return await asyncio.shield(task)
+        return task
 
     def ready(self, uri: str | None = None) -> Built | None:
         """The folder's engine if it is built now; None while it builds or failed (a
@@ -118,10 +130,14 @@ class Workspaces:
         rebuild = options.engine_key() != self.options.engine_key()
         self.options = options
         if rebuild:
-            await self.close()
+            await self._close_builds()
         return rebuild
 
     async def close(self) -> None:
+        self._closed = True
+        await self._close_builds()
+
+    async def _close_builds(self) -> None:
         builds, self._builds = list(self._builds.values()), {}
         for task in builds:
             await _close_build(task)
@@ -150,6 +166,12 @@ def _build_engine(folder: Path, options: ClientOptions) -> Built:
     # Plugins start now, off the loop, and reload when their files change (plugins.watch).
     engine.plugins.serve_in_background()
     return Built(engine, loaded.notices, folder)
+
+
+def _cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not only something it awaits)."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 async def _close_build(task: asyncio.Task[Built]) -> None:

@@ -4,6 +4,7 @@ folder (a configuration change) rebuilds the engine and allows them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -62,3 +63,22 @@ async def test_an_untrusted_window_gets_no_tests_run_until_the_folder_is_trusted
     assert (project / "conftest-ran").exists()
     await eventually(lambda: "logomesh.tests.run" in editor.advertised())
     assert RUN_TESTS in await actions(editor, uri, span(0, 0, 0, 0))
+
+
+@pytest.mark.asyncio
+async def test_a_request_waiting_for_the_engine_is_answered_by_the_rebuilt_one(
+    start_editor, project: Path
+) -> None:
+    """The person trusts the folder while its engine is still being built (VS Code's trust
+    dialog is up at start): the request waiting for that build is answered by the engine
+    built with the new options, not failed as cancelled."""
+    options = {"trusted": False, "notifications": True, "showResults": False}
+    editor = await start_editor("vscode", options=options, configuration=options)
+    listing = asyncio.ensure_future(editor.run("logomesh.commands"))
+    editor.client.set_configuration({"trusted": True, "showResults": False}, section="logomesh")
+    editor.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings=None)
+    )
+    listed = {entry["name"] for entry in await listing}
+    assert "tests.run" in listed  # from the trusted engine
+    assert all(note["trusted"] for note in editor.notes("engineReady"))
