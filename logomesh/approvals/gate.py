@@ -134,6 +134,12 @@ class ApprovalGate:
             spec.name, spec.summary, spec.risk, ticket.arguments, identity.name, ticket.id
         )
         answer = await confirmer.confirm(question)
+        # A prompt that lost the race (the ticket was decided from another adapter while it
+        # was open, and the confirmer returned for that) has nothing to decide: deciding
+        # anyway would audit a refused "already decided" decision nobody made.
+        settled = await service.current(ticket.id)
+        if settled is not None and settled.state is not TicketState.PENDING:
+            return settled, False
         try:
             decided = await service.decide(
                 ticket.id, identity, answer, _PROMPT if answer else None, authorization=None

@@ -82,6 +82,8 @@ async def test_an_approval_from_another_adapter_wins_over_an_open_prompt(
     (record,) = records_of(editor.workspace, editor.env, "wipe")
     confirmation = record["details"]["confirmation"]
     assert confirmation["ticket"] == ticket and confirmation["source"] == "cli"
+    # The prompt that lost made no decision of its own: no refused "already decided" record.
+    assert records_of(editor.workspace, editor.env, "approval.decide") == []
 
 
 def _approve_from_cli(project: Path, env: dict[str, str]) -> str:
