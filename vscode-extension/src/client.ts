@@ -44,14 +44,12 @@ import { nodeProbes } from "./probes";
 import { onPythonEnvironmentChange, pythonEnvironment } from "./pythonExtension";
 import {
   isObject,
-  parseApprovalChange,
-  parseEngineFailure,
-  parseEngineInfo,
   parseServerCommand,
   serverOptions,
   toFailure,
   type ServerOptions,
 } from "./protocol";
+import { ServerEvents } from "./serverEvents";
 import { Session } from "./session";
 import {
   LAUNCH_SETTINGS,
@@ -73,11 +71,8 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   private currentState: ServerState = { kind: "stopped" };
   private session: Session | undefined;
   private readonly policy = new CrashPolicy();
-  private readonly engineMap = new Map<string, EngineInfo>();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
-  private readonly engineEmitter = new vscode.EventEmitter<EngineInfo>();
-  private readonly failureEmitter = new vscode.EventEmitter<EngineFailure>();
-  private readonly approvalsEmitter = new vscode.EventEmitter<ApprovalChange>();
+  private readonly events: ServerEvents;
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Whether the Python extension's environment changes are watched (once discovery asked it). */
   private watchingPython = false;
@@ -85,16 +80,18 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   private lifecycle: Promise<void> = Promise.resolve();
 
   readonly onDidChangeState = this.stateEmitter.event;
-  readonly onDidChangeEngine = this.engineEmitter.event;
-  readonly onDidFailEngine = this.failureEmitter.event;
-  readonly onDidChangeApprovals = this.approvalsEmitter.event;
+  readonly onDidChangeEngine: vscode.Event<EngineInfo>;
+  readonly onDidFailEngine: vscode.Event<EngineFailure>;
+  readonly onDidChangeApprovals: vscode.Event<ApprovalChange>;
 
   constructor(readonly output: vscode.LogOutputChannel) {
+    this.events = new ServerEvents(output);
+    this.onDidChangeEngine = this.events.onDidChangeEngine;
+    this.onDidFailEngine = this.events.onDidFailEngine;
+    this.onDidChangeApprovals = this.events.onDidChangeApprovals;
     this.subscriptions.push(
       this.stateEmitter,
-      this.engineEmitter,
-      this.failureEmitter,
-      this.approvalsEmitter,
+      this.events,
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         this.output.info("The workspace is trusted now: telling the server.");
         void this.sendConfiguration();
@@ -108,7 +105,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   }
 
   get engines(): ReadonlyMap<string, EngineInfo> {
-    return this.engineMap;
+    return this.events.engines;
   }
 
   /** Finds the server and starts it; resolves once it runs or has failed. */
@@ -326,11 +323,11 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       output: this.output,
       serverOptions: () => this.currentServerOptions(),
       ended: (ended) => void this.sessionEnded(ended),
-      notification: (method, params) => this.notification(method, params),
+      notification: (method, params) => this.events.handle(method, params),
       showMessage: (params) => this.showMessage(params),
     });
     this.session = session;
-    this.engineMap.clear();
+    this.events.forgetEngines();
     this.setState({ kind: "starting" });
     this.output.info(`Starting the server (${launch.source}): ${describeLaunch(launch)}`);
     const started = Date.now();
@@ -370,32 +367,6 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     this.notify(severity, message, [], () => undefined);
   }
 
-  /** The server's own notifications, checked, as the interface's events. */
-  private notification(method: string, params: unknown): void {
-    const unknownShape = () =>
-      this.output.warn(`${method} of an unknown shape: ${JSON.stringify(params)}`);
-    if (method === "logomesh/engineReady") {
-      const engine = parseEngineInfo(params);
-      if (engine === undefined) return unknownShape();
-      this.output.info(
-        `Engine ready for ${engine.folder}: mode ${engine.mode}, user ${engine.user}` +
-          `${engine.trusted ? "" : ", untrusted"}${engine.restricted ? ", Restricted Mode" : ""}.`,
-      );
-      this.engineMap.set(engine.folder, engine);
-      this.engineEmitter.fire(engine);
-    } else if (method === "logomesh/engineFailed") {
-      const failure = parseEngineFailure(params);
-      if (failure === undefined) return unknownShape();
-      this.output.error(`The engine for ${failure.folder} could not be built: ${failure.message}`);
-      this.engineMap.delete(failure.folder);
-      this.failureEmitter.fire(failure);
-    } else if (method === "logomesh/approvalsChanged") {
-      const change = parseApprovalChange(params);
-      if (change === undefined) return unknownShape();
-      this.approvalsEmitter.fire(change);
-    }
-  }
-
   /** A session ended without being asked to: restart it or stop, as the policy says. */
   private async sessionEnded(session: Session): Promise<void> {
     if (session !== this.session) return;
@@ -410,7 +381,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
       });
     this.output.error(`The LogoMesh server stopped: ${reason}`);
     void session.dispose();
-    this.engineMap.clear();
+    this.events.forgetEngines();
     if (session !== this.session) return; // a restart began meanwhile
     if (session.fatal === undefined) {
       const decision = this.policy.onCrash(Date.now());
@@ -450,7 +421,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     }
     await session.stop(EXIT_GRACE_MS);
     this.session = undefined;
-    this.engineMap.clear();
+    this.events.forgetEngines();
     this.setState({ kind: "stopped" });
   }
 

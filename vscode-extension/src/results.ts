@@ -9,10 +9,11 @@
  * Pure: no vscode import.
  */
 import { CommandError, type CommandFailure, type CommandResultJson } from "./api";
+import { shouldNotify, type NotificationLevel, type Severity } from "./settings";
 
-/** `logomesh.showNotifications` (helper A's settings module reads it; the values match). */
-export type NotifySetting = "off" | "onError" | "onWarning" | "always";
-export type Severity = "info" | "warning" | "error";
+/** `logomesh.showNotifications`, as src/settings.ts reads it. */
+export type NotifySetting = NotificationLevel;
+export type { Severity };
 
 /** What a notification may offer besides "Show details". */
 export type Action = "trust" | "approvals" | "output" | "restart";
@@ -34,19 +35,6 @@ export interface Shown {
   details: Details;
   /** The engine's error code, for a failure. */
   code?: string;
-}
-
-export function shouldNotify(setting: NotifySetting, severity: Severity): boolean {
-  switch (setting) {
-    case "off":
-      return false;
-    case "onError":
-      return severity === "error";
-    case "onWarning":
-      return severity !== "info";
-    default:
-      return true;
-  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

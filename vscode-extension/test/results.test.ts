@@ -14,8 +14,6 @@ import {
   firstLine,
   showAnswer,
   showFailure,
-  shouldNotify,
-  type NotifySetting,
 } from "../src/results";
 
 const answers = JSON.parse(
@@ -39,21 +37,7 @@ function rejected(result: CommandResultJson): CommandError {
   return new CommandError(failure);
 }
 
-describe("which severities notify", () => {
-  const table: [NotifySetting, boolean, boolean, boolean][] = [
-    ["off", false, false, false],
-    ["onError", false, false, true],
-    ["onWarning", false, true, true],
-    ["always", true, true, true],
-  ];
-  it.each(table)("%s: info %s, warning %s, error %s", (setting, info, warning, error) => {
-    expect([
-      shouldNotify(setting, "info"),
-      shouldNotify(setting, "warning"),
-      shouldNotify(setting, "error"),
-    ]).toEqual([info, warning, error]);
-  });
-
+describe("which answers notify (the table itself: settings.test.ts)", () => {
   it("the setting decides notify on every shown answer", () => {
     expect(showAnswer(answer("git.log"), "onError", "logomesh.git.log").notify).toBe(false);
     expect(showAnswer(answer("git.log"), "always", "logomesh.git.log").notify).toBe(true);

@@ -69,8 +69,7 @@ async function pickCommand(
   const items = listCommands(runner, folder).then((commands) => (commands ?? []).map(commandItem));
   const picked = await vscode.window.showQuickPick(items, {
     title: "LogoMesh: Run Command",
-    placeHolder:
-      "The commands you may run here (risk: $(eye) read, $(edit) write, $(warning) danger)",
+    placeHolder: "The commands you may run here, each with its risk: read, write or danger",
     matchOnDescription: true,
     matchOnDetail: true,
   });
