@@ -70,9 +70,10 @@ extension: $(EXT_NPM)
 
 vscode-tools: $(VSCODE_STAMP)
 
+# Under a lock, and skipped when another make finished it meanwhile: .ci/run starts this
+# install in the background, beside the Python one, and `make test` may reach it first.
 $(VSCODE_STAMP): $(VSCODE_DIR)/package.json $(VSCODE_DIR)/package-lock.json | $(NPM_STAMP)
-	cd $(VSCODE_DIR) && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error
-	touch $(VSCODE_STAMP)
+	flock $(VSCODE_DIR)/.install.lock sh -c 'test $(VSCODE_STAMP) -nt $(VSCODE_DIR)/package-lock.json || { cd $(VSCODE_DIR) && $(WITH_NODE24) npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }'
 
 # The extension in a real VS Code: code-server on loopback, Playwright in Debian's chromium
 # (never a downloaded browser). Writes its figures to .benchmarks/vscode-e2e.json and its
