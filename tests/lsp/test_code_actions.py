@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import statistics
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, Union
 
@@ -151,14 +149,9 @@ async def test_the_list_answers_at_once_without_a_model(start_editor, project: P
     )  # fmt: skip
     [docstring] = await editor.client.text_document_code_action_async(only) or []
     assert isinstance(docstring, types.CodeAction) and docstring.title.endswith("docstring")
-    # Warm, the list takes milliseconds; and no model was called for any of it.
-    took = []
-    for _ in range(20):
-        started = time.perf_counter()
-        await actions(editor, uri, span(0, 0, 2, 16), [undefined_c()])
-        took.append((time.perf_counter() - started) * 1000)
-    p95 = statistics.quantiles(took, n=20)[-1]
-    assert p95 < 250, f"codeAction p95 {p95:.1f} ms"
+    # Listing again, warm, calls no model either (how fast it answers is measured by
+    # `make bench`, "the language server": codeAction p95, not asserted here).
+    await actions(editor, uri, span(0, 0, 2, 16), [undefined_c()])
     assert await records(editor, action="llm.call") == []
 
 
