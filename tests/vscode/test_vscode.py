@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -26,22 +27,31 @@ READY = re.compile(r"LogoMesh.*(ready|local|team)", re.I)
 RESTRICTED = re.compile(r"LogoMesh.*restricted", re.I)
 
 
+@contextmanager
+def window_on(
+    browser: Any, code_server: CodeServer, project: Project, *, trust: bool
+) -> Iterator[Window]:
+    window = open_window(browser, code_server, project.folder, trust=trust)
+    try:
+        yield window
+    finally:
+        window.page.context.close()
+
+
 @pytest.fixture(scope="class")
 def trusted(
     browser: Any, code_server: CodeServer, projects: dict[str, Project]
 ) -> Iterator[Window]:
-    window = open_window(browser, code_server, projects["trusted"].folder, trust=True)
-    yield window
-    window.page.context.close()
+    with window_on(browser, code_server, projects["trusted"], trust=True) as window:
+        yield window
 
 
 @pytest.fixture(scope="class")
 def restricted(
     browser: Any, code_server: CodeServer, projects: dict[str, Project]
 ) -> Iterator[Window]:
-    window = open_window(browser, code_server, projects["restricted"].folder, trust=False)
-    yield window
-    window.page.context.close()
+    with window_on(browser, code_server, projects["restricted"], trust=False) as window:
+        yield window
 
 
 def activation_ms(window: Window) -> int:
