@@ -127,7 +127,7 @@ class CodeServer:
 
     def output_channel(self) -> str:
         """The LogoMesh output channel, as VS Code writes it to the window's log dir."""
-        found = self.logs("**/exthost/logomesh.logomesh/*.log") or self.logs("**/*LogoMesh*.log")
+        found = self.logs("**/exthost*/logomesh.logomesh/*.log") or self.logs("**/*LogoMesh*.log")
         return "\n".join(f"== {p}\n{p.read_text(errors='replace')}" for p in found)
 
     def diagnosis(self) -> str:

@@ -9,10 +9,12 @@ the real local models; nothing is faked. The screenshots are the extension READM
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +212,48 @@ class TestRestrictedMode:
         box.fill("")
         restricted.screenshot("restricted")
         restricted.escape()
+
+
+# What a broken installation does at start: complains on stderr and exits.
+CRASHING = "#!/bin/sh\necho 'logomesh: the database file is not a database' >&2\nexit 3\n"
+
+
+@pytest.fixture(scope="class")
+def crashing(
+    browser: Any, code_server: CodeServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Window, Path]]:
+    """A trusted folder whose own settings point logomesh.path at a server that crashes."""
+    base = tmp_path_factory.mktemp("vscode-crashing")
+    server = base / "broken-logomesh"
+    server.write_text(CRASHING)
+    server.chmod(0o755)
+    folder = base / "project"
+    (folder / ".vscode").mkdir(parents=True)
+    (folder / ".vscode" / "settings.json").write_text(json.dumps({"logomesh.path": [str(server)]}))
+    (folder / "logomesh.toml").write_text("")  # what activates the extension
+    with window_on(browser, code_server, Project(folder, base / "none.git"), trust=True) as window:
+        yield window, server
+
+
+class TestCrashingServer:
+    def test_a_crashing_server_is_restarted_three_times_then_offers_restart(
+        self, crashing: tuple[Window, Path], code_server: CodeServer
+    ) -> None:
+        window, server = crashing
+        # Only once the policy gives up: one notification, with the reason and the way out.
+        toast = window.notification(re.compile(r"LogoMesh: the server stopped"))
+        text = toast.inner_text()
+        assert "not a database" in text and "exited with code 3" in text, text
+        assert "Restart" in text and "Show Output" in text, text
+        window.status_item(re.compile(r"LogoMesh")).hover()
+        window.screenshot("crashed")
+        [log] = [
+            log
+            for log in code_server.logs("**/exthost*/logomesh.logomesh/*.log")
+            if str(server) in log.read_text(errors="replace")
+        ]
+        starts = log.read_text(errors="replace").count("Starting the server (")
+        assert starts == 4, f"{starts} starts (the first and 3 restarts):\n{log.read_text()}"
+        window.click_button(toast, "Show Output")
+        output = window.page.locator(".part.panel .view-lines")
+        expect(output.first).to_contain_text("not a database", timeout=STEP_MS)

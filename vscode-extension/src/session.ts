@@ -220,6 +220,9 @@ export class Session {
 /** The client library, minus its notifications: src/client.ts raises the ones people see. */
 class QuietLanguageClient extends LanguageClient {
   override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
-    super.error(message, data, false);
+    // The library would append an Error's stack: frames of the minified bundle, which
+    // bury the server's own reason a few lines up. Its message says what failed.
+    if (data instanceof Error) super.error(`${message} ${data.message}`, undefined, false);
+    else super.error(message, data, false);
   }
 }
