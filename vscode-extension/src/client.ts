@@ -53,6 +53,7 @@ import { ServerEvents } from "./serverEvents";
 import { Session } from "./session";
 import {
   LAUNCH_SETTINGS,
+  launchSetByWorkspace,
   readSettings,
   SECTION,
   shouldNotify,
@@ -60,10 +61,10 @@ import {
   type Severity,
 } from "./settings";
 
-/** A slow start is logged after this long... */
-const SLOW_START_MS = 20_000;
-/** ...and given up after this long: a model loading on a busy machine takes minutes, not ten. */
-const START_LIMIT_MS = 5 * 60_000;
+/** A slow start is logged after 20 s and given up after 5 minutes (models loading on a
+ * busy machine take minutes, not ten). */
+const [SLOW_START_MS, START_LIMIT_MS] = [20_000, 5 * 60_000];
+const TRUST_SETTLES_MS = 5_000;
 /** On stop the server writes its queued audit records before it exits (docs/editors.md). */
 const EXIT_GRACE_MS = 5_000;
 
@@ -76,6 +77,8 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Whether the Python extension's environment changes are watched (once discovery asked it). */
   private watchingPython = false;
+  /** When the folder was last trusted: its own launch settings then apply at once. */
+  private trustedAt = 0;
   /** Serialises start, stop and restart: the person may click Restart twice. */
   private lifecycle: Promise<void> = Promise.resolve();
 
@@ -92,10 +95,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     this.subscriptions.push(
       this.stateEmitter,
       this.events,
-      vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        this.output.info("The workspace is trusted now: telling the server.");
-        void this.sendConfiguration();
-      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.trustGranted()),
       vscode.workspace.onDidChangeConfiguration((event) => this.settingsChanged(event)),
     );
   }
@@ -429,6 +429,23 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     return serverOptions(this.readSettings().mode, vscode.workspace.isTrusted);
   }
 
+  /** Trusted now: the folder's own launch settings (ignored until now) may name another
+   * server, so start that one; otherwise the server rebuilds its engine with the trust. */
+  private trustGranted(): void {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const configuration = vscode.workspace.getConfiguration(SECTION, folder?.uri);
+    const own = launchSetByWorkspace((key) => configuration.inspect(key));
+    // VS Code may report the folder's launch settings only in a change event just after.
+    this.trustedAt = Date.now();
+    if (own.length > 0) {
+      this.output.info(`The workspace is trusted now and sets ${own.join(", ")}: restarting.`);
+      void this.restart();
+    } else {
+      this.output.info("The workspace is trusted now: telling the server.");
+      void this.sendConfiguration();
+    }
+  }
+
   /** `workspace/didChangeConfiguration`: the server pulls its section again. */
   private async sendConfiguration(): Promise<void> {
     const session = this.session;
@@ -446,7 +463,8 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     const launch = LAUNCH_SETTINGS.filter((key) => event.affectsConfiguration(`${SECTION}.${key}`));
     if (launch.length > 0) {
       const names = launch.map((key) => `${SECTION}.${key}`).join(", ");
-      if (this.currentState.kind === "error" || this.currentState.kind === "stopped") {
+      const byTrust = Date.now() - this.trustedAt < TRUST_SETTLES_MS;
+      if (byTrust || this.currentState.kind === "error" || this.currentState.kind === "stopped") {
         this.output.info(`${names} changed: starting the server again.`);
         void this.restart();
       } else {

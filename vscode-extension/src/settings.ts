@@ -24,6 +24,23 @@ export type NotificationLevel = (typeof NOTIFICATION_LEVELS)[number];
 /** Settings that change how the server is started: a change needs a restart. */
 export const LAUNCH_SETTINGS = ["path", "interpreter", "args"] as const;
 
+/** What VS Code's `inspect` says of a setting's values, the part read here. */
+export interface SettingValues {
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/**
+ * The launch settings the workspace sets itself (`logomesh.path`...): restricted
+ * configurations, which VS Code honours only once the folder is trusted.
+ */
+export function launchSetByWorkspace(inspect: (key: string) => SettingValues | undefined): string[] {
+  return LAUNCH_SETTINGS.filter((key) => {
+    const values = inspect(key);
+    return values?.workspaceValue !== undefined || values?.workspaceFolderValue !== undefined;
+  }).map((key) => `${SECTION}.${key}`);
+}
+
 export interface Settings {
   /** `logomesh.path`: the program first, then arguments; [] when not set. */
   readonly path: string[];

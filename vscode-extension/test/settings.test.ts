@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   expandVariables,
+  launchSetByWorkspace,
   readSettings,
   shouldNotify,
   type ExpansionContext,
@@ -115,5 +116,17 @@ describe("shouldNotify", () => {
       ["onWarning", true, true, false],
       ["always", true, true, true],
     ]);
+  });
+});
+
+describe("launchSetByWorkspace", () => {
+  it("names the launch settings a workspace or its folder sets, not the user's", () => {
+    const values: Record<string, { workspaceValue?: unknown; workspaceFolderValue?: unknown }> = {
+      path: { workspaceValue: ["./broken"] },
+      interpreter: {},
+      args: { workspaceFolderValue: ["--log-level", "DEBUG"] },
+    };
+    expect(launchSetByWorkspace((key) => values[key])).toEqual(["logomesh.path", "logomesh.args"]);
+    expect(launchSetByWorkspace(() => undefined)).toEqual([]);
   });
 });
