@@ -95,6 +95,20 @@ def do(window: Window, words: str) -> float:
     return seconds
 
 
+def push(window: Window, branch: str) -> Any:
+    """*Run Command...* ``git.push`` of ``branch`` to origin; the server's question (Run /
+    Cancel, while the ticket waits: either answer decides it), once it shows."""
+    window.palette("LogoMesh: Run Command...")
+    window.filter_and_pick("git.push", timeout=SLOW_MS)
+    # The steps from git.push's schema: remote, branch (input boxes), force (yes/no).
+    window.arguments("git.push", {"remote": "origin", "branch": branch, "force": "No"})
+    question = window.page.locator(".notifications-toasts .notification-toast").filter(
+        has_text="Run git.push", has=window.page.get_by_role("button", name="Cancel")
+    )
+    expect(question).to_be_visible(timeout=SLOW_MS)
+    return question
+
+
 class TestTrustedWorkspace:
     def test_activates_and_the_status_bar_shows_ready_with_the_mode(
         self, trusted: Window, code_server: CodeServer
@@ -151,13 +165,7 @@ class TestTrustedWorkspace:
         self, trusted: Window, projects: dict[str, Project]
     ) -> None:
         project = projects["trusted"]
-        trusted.palette("LogoMesh: Run Command...")
-        trusted.filter_and_pick("git.push", timeout=SLOW_MS)
-        trusted.arguments("git.push", {"remote": "origin", "branch": "main", "force": "No"})
-        question = trusted.page.locator(".notifications-toasts .notification-toast").filter(
-            has_text="Run git.push", has=trusted.page.get_by_role("button", name="Cancel")
-        )
-        expect(question).to_be_visible(timeout=SLOW_MS)
+        question = push(trusted, "main")
         trusted.click_button(question, "Cancel")
         trusted.notification(re.compile(r"LogoMesh git\.push: Declined: nothing ran"))
         assert project.remote_has("main") is None
@@ -168,15 +176,7 @@ class TestTrustedWorkspace:
     ) -> None:
         project = projects["trusted"]
         assert project.remote_has("feature") is None
-        trusted.palette("LogoMesh: Run Command...")
-        trusted.filter_and_pick("git.push", timeout=SLOW_MS)
-        # The steps from git.push's schema: remote, branch (input boxes), force (yes/no).
-        trusted.arguments("git.push", {"remote": "origin", "branch": "feature", "force": "No"})
-        # The server asks (Run / Cancel) while the ticket waits: either answer decides it.
-        question = trusted.page.locator(".notifications-toasts .notification-toast").filter(
-            has_text="Run git.push", has=trusted.page.get_by_role("button", name="Run")
-        )
-        expect(question).to_be_visible(timeout=SLOW_MS)
+        push(trusted, "feature")  # nobody answers the question: the view decides
         trusted.palette("LogoMesh: Show Pending Approvals")
         approvals = trusted.view("Approvals")
         ticket = approvals.locator(".monaco-list-row").filter(has_text="git.push")
