@@ -40,6 +40,7 @@ import {
   type Discovery,
   type Launch,
 } from "./discovery";
+import { showNotification } from "./notify";
 import { nodeProbes } from "./probes";
 import { onPythonEnvironmentChange, pythonEnvironment } from "./pythonExtension";
 import {
@@ -415,13 +416,11 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
 
   private async stopNow(): Promise<void> {
     const session = this.session;
-    if (session === undefined) {
-      this.setState({ kind: "stopped" });
-      return;
+    if (session !== undefined) {
+      await session.stop(EXIT_GRACE_MS);
+      this.session = undefined;
+      this.events.forgetEngines();
     }
-    await session.stop(EXIT_GRACE_MS);
-    this.session = undefined;
-    this.events.forgetEngines();
     this.setState({ kind: "stopped" });
   }
 
@@ -494,13 +493,7 @@ export class LogoMeshLanguageClient implements LogoMeshClient, vscode.Disposable
     then: (choice: string) => unknown,
   ): void {
     if (!shouldNotify(this.readSettings().showNotifications, severity)) return;
-    const show =
-      severity === "error"
-        ? vscode.window.showErrorMessage
-        : severity === "warning"
-          ? vscode.window.showWarningMessage
-          : vscode.window.showInformationMessage;
-    void show(message, ...actions).then((choice) => {
+    void showNotification(severity, message, actions).then((choice) => {
       if (choice !== undefined) void then(choice);
     });
   }

@@ -17,6 +17,7 @@ import {
   type NotifySetting,
   type Shown,
 } from "../results";
+import { showNotification } from "../notify";
 
 const ACTION_LABELS: Record<Action, string> = {
   trust: "Manage Workspace Trust",
@@ -127,15 +128,11 @@ export class Runner implements vscode.Disposable {
     if (!shown.notify) {
       return;
     }
-    const show =
-      shown.severity === "error"
-        ? vscode.window.showErrorMessage
-        : shown.severity === "warning"
-          ? vscode.window.showWarningMessage
-          : vscode.window.showInformationMessage;
     const labels = [DETAILS, ...shown.actions.map((action) => ACTION_LABELS[action])];
     // Not awaited: a notification may stay open long after the command is done.
-    void show(shown.text, ...labels).then((picked) => this.follow(picked, shown));
+    void showNotification(shown.severity, shown.text, labels).then((picked) =>
+      this.follow(picked, shown),
+    );
   }
 
   private async follow(picked: string | undefined, shown: Shown): Promise<void> {
