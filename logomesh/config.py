@@ -37,6 +37,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from logomesh.bot_settings import BotSettings
 from logomesh.commands.values import Mode, RiskLevel
 from logomesh.config_sources import (
     ENV_PREFIX,
@@ -187,10 +188,6 @@ class PipelineSettings(_Section):
     cancel_poll_s: float = Field(
         default=0.1, gt=0, le=10, description="How often a run checks for `pipeline cancel`."
     )
-
-
-class BotSettings(_Section):
-    enabled: bool = False
 
 
 class Settings(BaseSettings):

@@ -129,7 +129,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"storage", "security", "trust"}),  # services every feature may use
     # features
     frozenset({"approvals", "audit", "builtin", "code", "devshell", "llm", "nl", "plugins"}),
-    frozenset({"config", "config_sources", "workspace_gate"}),  # the features' settings
+    # the features' settings, and the adapters' sections of them
+    frozenset({"config", "config_sources", "workspace_gate", "bot_settings"}),
     frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine
     frozenset({"engine", "attempt", "deadline"}),
     frozenset({"composition"}),

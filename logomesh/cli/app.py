@@ -19,9 +19,9 @@ from logomesh.cli.session import (
     YesFlag,
     execute,
     fail,
-    parse_assignments,
     state_of,
 )
+from logomesh.commands.assignments import parse_assignments
 
 app = typer.Typer(
     name="logomesh",

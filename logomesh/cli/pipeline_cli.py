@@ -23,11 +23,11 @@ from logomesh.cli.session import (
     YesFlag,
     execute,
     exit_code_for,
-    parse_assignments,
     run_quietly,
     state_of,
     terminal_confirmer,
 )
+from logomesh.commands.assignments import parse_assignments
 
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandRequest, CommandResult

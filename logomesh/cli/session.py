@@ -165,35 +165,3 @@ def fail(message: str, code: str = "logomesh.error") -> NoReturn:
     """The CLI's one error mapping: a message on stderr and a stable exit code."""
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(_EXIT_BY_CODE.get(code, EXIT_ERROR))
-
-
-def parse_assignments(tokens: list[str]) -> dict[str, Any]:
-    """``key=value`` words into arguments; a repeated key becomes a list.
-
-    Values stay strings (the command's model converts them) unless they are JSON arrays or
-    objects, so ``tags=["a","b"]`` works where a list is wanted.
-    """
-    import json
-
-    arguments: dict[str, Any] = {}
-    for token in tokens:
-        key, sep, raw = token.partition("=")
-        if not sep or not key:
-            from logomesh.errors import InvalidArgumentsError
-
-            raise InvalidArgumentsError(
-                f"Argument {token!r} is not of the form key=value (for example limit=5)."
-            )
-        value: Any = raw
-        if raw[:1] in "[{":
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                value = raw
-        key = key.replace("-", "_")
-        if key in arguments:
-            previous = arguments[key]
-            arguments[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            arguments[key] = value
-    return arguments

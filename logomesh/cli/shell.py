@@ -22,10 +22,10 @@ from logomesh.cli.render import console, render_result
 from logomesh.cli.session import (
     TerminalConfirmer,
     exit_code_for,
-    parse_assignments,
     run_quietly,
     state_of,
 )
+from logomesh.commands.assignments import parse_assignments
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
