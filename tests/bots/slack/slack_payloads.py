@@ -98,10 +98,12 @@ def block_actions(
     blocks: Sequence[Mapping[str, Any]] = (),
     block_id: str = "actions",
     text: str = "",
+    label: str | None = None,
     response_url: str = NO_RESPONSE_URL,
     team_id: str = TEAM_ID,
 ) -> dict[str, Any]:
-    """A button click on a message the bot posted (``message_ts`` in ``channel_id``)."""
+    """A button click on a message the bot posted (``message_ts`` in ``channel_id``);
+    ``label`` is the button's text (default: the action id)."""
     message: dict[str, Any] = {
         "type": "message",
         "ts": message_ts,
@@ -137,7 +139,7 @@ def block_actions(
                 "type": "button",
                 "action_id": action_id,
                 "block_id": block_id,
-                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "text": {"type": "plain_text", "text": label or action_id, "emoji": True},
                 "value": value,
                 "action_ts": fresh_ts(),
             }

@@ -1,25 +1,19 @@
-"""The loopback Slack speaks Slack's protocols as the real clients expect them.
+"""The loopback Slack's Web API, uploads and failures, as the real slack_sdk clients see them.
 
-Every test drives the fake with the real ``slack_sdk`` clients (AsyncWebClient with its
-retry handlers, the sync WebClient, the aiohttp Socket Mode client) or the real Bolt app;
-only Slack itself is replaced, by :class:`tests.bots.slack.fake_slack.FakeSlack` on loopback.
-If these pass, a Slack bot test that fails against the fake fails for the bot's reasons.
+Every test drives :class:`tests.bots.slack.fake_slack.FakeSlack` on loopback (Slack itself
+cannot be reached) with the real ``slack_sdk`` clients: AsyncWebClient with and without its
+retry handlers, and the sync WebClient against the fake on its own thread. If these pass, a
+Slack bot test that fails against the fake fails for the bot's reasons.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -27,34 +21,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
-from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.bots.slack import slack_payloads as payloads
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-
-SECRET = "fake-signing-secret"
-
-
-def signed_request(
-    body: str, secret: str = SECRET, timestamp: int | None = None
-) -> AsyncBoltRequest:
-    headers: dict[str, str | Sequence[str]] = {}
-    headers.update(payloads.signed_headers(secret, body, timestamp=timestamp))
-    return AsyncBoltRequest(body=body, headers=headers)
-
-
-@asynccontextmanager
-async def connected(client: SocketModeClient) -> AsyncIterator[SocketModeClient]:
-    # slack_sdk leaves the Socket Mode client's connect and close unannotated.
-    await client.connect()  # type: ignore[no-untyped-call]
-    try:
-        yield client
-    finally:
-        await client.close()  # type: ignore[no-untyped-call]
 
 
 def section(text: str) -> dict[str, Any]:
@@ -288,143 +257,6 @@ async def test_wait_for_names_what_never_came(
     assert call.args["text"] == "later"
 
 
-async def ack_with_text(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
-    reply = {"text": f"got {request.type}"}
-    await client.send_socket_mode_response(SocketModeResponse(request.envelope_id, reply))
-
-
-@pytest.mark.asyncio
-async def test_socket_mode_client_connects_acks_and_reconnects(fake_slack: FakeSlack) -> None:
-    """Real slack_sdk aiohttp SocketModeClient: apps.connections.open with the app token,
-    hello, an envelope acked with a payload, then Slack's disconnect -> a new URL and
-    connection, on which envelopes still flow."""
-    web = AsyncWebClient(base_url=fake_slack.api_url)
-    client = SocketModeClient(app_token=APP_TOKEN, web_client=web, auto_reconnect_enabled=True)
-    greetings: list[str] = []
-
-    async def on_message(message: aiohttp.WSMessage) -> None:
-        greetings.append(json.loads(message.data).get("type", ""))
-
-    client.on_message_listeners.append(on_message)
-    client.socket_mode_request_listeners.append(ack_with_text)
-    async with connected(client):
-        mode = fake_slack.socket_mode
-        await mode.wait_for_connections()
-        command = payloads.slash_command("help", user_id="U1")
-        envelope = await mode.push("slash_commands", command)
-        ack = await mode.wait_for_ack(envelope)
-        assert ack.payload == {"text": "got slash_commands"}
-        assert ack.at - mode.pushed_at[envelope] < 1.0
-        assert greetings[0] == "hello"
-        assert fake_slack.calls_to("apps.connections.open")[0].token == APP_TOKEN
-
-        await mode.disconnect()
-        await mode.wait_for_connections(2)
-        envelope = await mode.push("events_api", payloads.app_mention("hi", user_id="U1"))
-        assert (await mode.wait_for_ack(envelope)).payload == {"text": "got events_api"}
-        assert len(fake_slack.calls_to("apps.connections.open")) == 2
-        await fake_slack.wait_until(lambda: mode.open_connections == 1, what="old one closed")
-
-
-@pytest.mark.asyncio
-async def test_a_socket_mode_url_admits_one_connection(fake_slack: FakeSlack) -> None:
-    """Real AsyncWebClient + aiohttp: the URL from apps.connections.open is single-use."""
-    web = AsyncWebClient(token=APP_TOKEN, base_url=fake_slack.api_url)
-    url = (await web.apps_connections_open(app_token=APP_TOKEN))["url"]
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url) as socket:
-            hello = await socket.receive_json(timeout=5)
-            assert hello["type"] == "hello"
-        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await session.ws_connect(url)
-        assert refused.value.status == 401
-
-
-@pytest.mark.asyncio
-async def test_bolt_over_socket_mode_acks_a_slash_command(fake_slack: FakeSlack) -> None:
-    """Real Bolt AsyncApp + AsyncSocketModeHandler: a pushed slash command is acked with
-    Bolt's reply, and its respond() posts to the fake's response_url."""
-    app = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
-
-    @app.command("/logomesh")
-    async def command(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
-        await ack("Working on it…")
-        await respond(f"done: {body['text']}")
-
-    handler = AsyncSocketModeHandler(app, APP_TOKEN)
-    try:
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        await fake_slack.socket_mode.wait_for_connections()
-        url = fake_slack.response_url("cmd-1")
-        command_payload = payloads.slash_command("help", user_id="U1", response_url=url)
-        envelope = await fake_slack.socket_mode.push("slash_commands", command_payload)
-        ack = await fake_slack.socket_mode.wait_for_ack(envelope)
-        assert ack.payload == {"text": "Working on it…"}
-        posted = await fake_slack.wait_for("response_url")
-        assert (posted.args["key"], posted.args["text"]) == ("cmd-1", "done: help")
-    finally:
-        await handler.close_async()  # type: ignore[no-untyped-call]
-
-
-@pytest.mark.asyncio
-async def test_signed_payloads_pass_bolts_verification(fake_slack: FakeSlack) -> None:
-    """Real Bolt AsyncApp with a signing secret: each payload builder's request is verified
-    and routed to its listener; a wrong secret or a stale timestamp is 401."""
-    app = AsyncApp(
-        signing_secret=SECRET,
-        client=AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url),
-    )
-    seen: list[str] = []
-
-    @app.command("/logomesh")
-    async def command(ack: AsyncAck, body: dict[str, Any]) -> None:
-        seen.append(f"command {body['text']}")
-        await ack()
-
-    @app.action("logomesh.approve")
-    async def approve(ack: AsyncAck, body: dict[str, Any]) -> None:
-        seen.append(f"click {body['actions'][0]['value']} by {body['user']['id']}")
-        await ack()
-
-    @app.event("app_mention")
-    async def mention(event: dict[str, Any]) -> None:
-        seen.append(f"mention {event['text']}")
-
-    @app.event("message")
-    async def direct(event: dict[str, Any]) -> None:
-        seen.append(f"dm {event['text']}")
-
-    bodies = [
-        payloads.form_body(payloads.slash_command("run git.status", user_id="U1")),
-        payloads.interactive_body(
-            payloads.block_actions("logomesh.approve", "TICKET-1", user_id="U2", message_ts="1.2")
-        ),
-        payloads.event_body(payloads.app_mention("help", user_id="U1")),
-        payloads.event_body(payloads.im_message("status please", user_id="U1")),
-    ]
-    for body in bodies:
-        response = await app.async_dispatch(signed_request(body))
-        assert response.status == 200, response.body
-    await fake_slack.wait_until(lambda: len(seen) == 4, what="four listeners run")
-    assert sorted(seen) == sorted(
-        [
-            "command run git.status",
-            "click TICKET-1 by U2",
-            f"mention <@{payloads.BOT_USER_ID}> help",
-            "dm status please",
-        ]
-    )
-    challenge = payloads.event_body(payloads.url_verification("c-42"))
-    verified = await app.async_dispatch(signed_request(challenge))
-    assert json.loads(verified.body) == {"challenge": "c-42"}
-    for request in (
-        signed_request(bodies[0], secret="not-the-secret"),
-        signed_request(bodies[0], timestamp=1_600_000_000),
-    ):
-        refused = await app.async_dispatch(request)
-        assert refused.status == 401
-
-
 def test_the_thread_fake_serves_a_sync_client(fake_slack_thread: FakeSlack) -> None:
     """Real sync slack_sdk WebClient against the fake on its own thread and loop; the test
     waits through ``blocking``, which refuses to run on a running loop (it would block)."""
@@ -439,20 +271,3 @@ def test_the_thread_fake_serves_a_sync_client(fake_slack_thread: FakeSlack) -> N
 
     with pytest.raises(RuntimeError, match="await it instead"):
         asyncio.run(misuse())
-
-
-@pytest.mark.asyncio
-async def test_the_thread_fake_takes_socket_mode_from_another_loop(
-    fake_slack_thread: FakeSlack,
-) -> None:
-    """Real SocketModeClient on the test's loop, the fake on its own: pushes and waits
-    awaited here are carried to the fake's loop."""
-    web = AsyncWebClient(base_url=fake_slack_thread.api_url)
-    client = SocketModeClient(app_token=APP_TOKEN, web_client=web)
-    client.socket_mode_request_listeners.append(ack_with_text)
-    async with connected(client):
-        mode = fake_slack_thread.socket_mode
-        await mode.wait_for_connections()
-        click = payloads.block_actions("logomesh.decline", "T-9", user_id="U3", message_ts="1.5")
-        envelope = await mode.push("interactive", click)
-        assert (await mode.wait_for_ack(envelope)).payload == {"text": "got interactive"}
