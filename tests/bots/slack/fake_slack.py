@@ -59,7 +59,6 @@ from tests.bots.slack.fake_workspace import (
     SlackWorkspace,
     UploadedFile,
 )
-from tests.bots.slack.slack_payloads import block_actions
 from tests.bots.slack.waiting import run_blocking, wait_until
 
 BOT_TOKEN = "xoxb-fake-bot-token"
@@ -199,35 +198,6 @@ class FakeSlack(SlackWorkspace):
 
     def upload_url(self, file_id: str) -> str:
         return f"{self.base_url}/upload/{file_id}"
-
-    def click(self, message: SlackMessage, action_id: str, *, user_id: str) -> dict[str, Any]:
-        """The ``block_actions`` payload of ``user_id`` clicking the button ``action_id`` on
-        ``message`` as it stands now (its value, block and blocks), answerable through a
-        response_url of this fake. Fails naming the buttons there are when it is absent."""
-        buttons = [
-            (block.get("block_id", ""), element)
-            for block in message.blocks
-            if block.get("type") == "actions"
-            for element in block.get("elements", [])
-            if element.get("type") == "button"
-        ]
-        for block_id, button in buttons:
-            if button.get("action_id") == action_id:
-                return block_actions(
-                    action_id,
-                    str(button.get("value", "")),
-                    user_id=user_id,
-                    message_ts=message.ts,
-                    channel_id=message.channel,
-                    thread_ts=message.thread_ts,
-                    blocks=message.blocks,
-                    block_id=str(block_id),
-                    text=message.text,
-                    label=str((button.get("text") or {}).get("text", action_id)),
-                    response_url=self.response_url(),
-                )
-        present = [button.get("action_id") for _, button in buttons]
-        raise AssertionError(f"no {action_id} button on message {message.ts}; buttons: {present}")
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]

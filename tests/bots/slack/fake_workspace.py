@@ -5,7 +5,9 @@ read in one place: the checks Slack makes before it accepts a message (a channel
 or blocks, Slack's block limits), that ``chat.update`` finds only messages that exist and
 are not ephemeral, and the three steps of an external file upload (a URL for a declared
 length, the bytes, then completion into a channel and thread). A method answers a dict
-merged into ``{"ok": true}``, or raises :class:`SlackError` with Slack's error code.
+merged into ``{"ok": true}``, or raises :class:`SlackError` with Slack's error code. A
+person's click on a posted button is built here too (:meth:`SlackWorkspace.click`), from the
+message as it stands, so a test clicks only what the bot really shows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.bots.slack.slack_payloads import BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+from tests.bots.slack.slack_payloads import (
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    block_actions,
+)
 
 # Slack's documented limits, so a bot that Slack would refuse is refused here too.
 MAX_BLOCKS = 50
@@ -91,6 +99,9 @@ class SlackWorkspace:
     def upload_url(self, file_id: str) -> str:
         raise NotImplementedError("the server that serves the workspace says where")
 
+    def response_url(self, key: str | None = None) -> str:
+        raise NotImplementedError("the server that serves the workspace says where")
+
     def add_user(self, user_id: str, name: str, real_name: str = "") -> None:
         """Make ``users.info`` know ``user_id`` (unknown users answer ``user_not_found``)."""
         self.users[user_id] = {
@@ -111,6 +122,35 @@ class SlackWorkspace:
     def thread(self, channel: str, thread_ts: str) -> list[SlackMessage]:
         """The bot's replies in a thread, in posting order."""
         return [m for m in self.messages if m.channel == channel and m.thread_ts == thread_ts]
+
+    def click(self, message: SlackMessage, action_id: str, *, user_id: str) -> dict[str, Any]:
+        """The ``block_actions`` payload of ``user_id`` clicking the button ``action_id`` on
+        ``message`` as it stands now (its value, block and blocks), answerable through a
+        response_url of this fake. Fails naming the buttons there are when it is absent."""
+        buttons = [
+            (block.get("block_id", ""), element)
+            for block in message.blocks
+            if block.get("type") == "actions"
+            for element in block.get("elements", [])
+            if element.get("type") == "button"
+        ]
+        for block_id, button in buttons:
+            if button.get("action_id") == action_id:
+                return block_actions(
+                    action_id,
+                    str(button.get("value", "")),
+                    user_id=user_id,
+                    message_ts=message.ts,
+                    channel_id=message.channel,
+                    thread_ts=message.thread_ts,
+                    blocks=message.blocks,
+                    block_id=str(block_id),
+                    text=message.text,
+                    label=str((button.get("text") or {}).get("text", action_id)),
+                    response_url=self.response_url(),
+                )
+        present = [button.get("action_id") for _, button in buttons]
+        raise AssertionError(f"no {action_id} button on message {message.ts}; buttons: {present}")
 
     @property
     def files(self) -> list[UploadedFile]:
