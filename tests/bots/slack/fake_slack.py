@@ -34,6 +34,18 @@ only, apps.connections.open. A wrong token answers ``invalid_auth``, none ``not_
 other kind ``not_allowed_token_type``, any other method ``unknown_method``. The upload POST
 is recorded as method ``"upload"`` and response_url posts as ``"response_url"``; both can be
 failed with ``fail_next``. Payloads to send the bot: :mod:`tests.bots.slack.slack_payloads`.
+
+A bot test, in outline::
+
+    fake_slack.fail_next("chat.update", status=429, retry_after=1)  # optional
+    body = payloads.form_body(payloads.slash_command(
+        "run git.status", user_id="U1", response_url=fake_slack.response_url()))
+    ...POST body with payloads.signed_headers(SECRET, body) to the bot's /slack/events...
+    posted = await fake_slack.wait_for("chat.postMessage")
+    await fake_slack.wait_until(lambda: "Done" in fake_slack.message(
+        posted.args["channel"], posted.response["ts"]).text, what="the result")
+    click = fake_slack.click(card, "logomesh.approve", user_id="U2")  # card: a SlackMessage
+    ...POST payloads.interactive_body(click), signed, to the bot...
 """
 
 from __future__ import annotations
