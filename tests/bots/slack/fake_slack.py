@@ -13,7 +13,7 @@ Public API::
     with FakeSlack.running() as fake: ...      # own thread and loop (``fake_slack_thread``)
     fake.api_url  fake.base_url  fake.response_url(key=None)
     fake.add_user(user_id, name, real_name="")              # known to users.info
-    fake.fail_next(method, status=429, times=1, retry_after=1)   # or status=500, 503...
+    fake.fail_next(method, status=429, times=1, retry_after=1)  # or 500...; replaces one pending
     fake.calls: list[ApiCall]  fake.calls_to(method)  fake.mark()
     await fake.wait_for(method, where=None, after=0, timeout=5.0) -> ApiCall
     await fake.wait_until(condition, timeout=5.0, what="...")
@@ -201,7 +201,8 @@ class FakeSlack(SlackWorkspace):
         self, method: str, *, status: int = 429, times: int = 1, retry_after: int = 1
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with ``status``: 429 carries
-        ``Retry-After: retry_after`` and ``ratelimited``, anything else ``fatal_error``."""
+        ``Retry-After: retry_after`` and ``ratelimited``, anything else ``fatal_error``. It
+        replaces a failure still pending for ``method``."""
         self._failures[method] = _Failure(status, times, retry_after)
 
     def response_url(self, key: str | None = None) -> str:

@@ -129,3 +129,16 @@ async def test_the_thread_fake_takes_socket_mode_from_another_loop(
         click = payloads.block_actions("logomesh.decline", "T-9", user_id="U3", message_ts="1.5")
         envelope = await mode.push("interactive", click)
         assert (await mode.wait_for_ack(envelope)).payload == {"text": "got interactive"}
+
+
+@pytest.mark.asyncio
+async def test_a_rate_limited_connections_open_is_retried_after_retry_after(
+    fake_slack: FakeSlack,
+) -> None:
+    """Real SocketModeClient: apps.connections.open answered 429 (``Retry-After: 0``) is
+    retried by slack_sdk's own loop, which reads the header, and the client connects."""
+    fake_slack.fail_next("apps.connections.open", status=429, retry_after=0)
+    web = AsyncWebClient(base_url=fake_slack.api_url)
+    async with connected(SocketModeClient(app_token=APP_TOKEN, web_client=web)):
+        await fake_slack.socket_mode.wait_for_connections()
+    assert [c.status for c in fake_slack.calls_to("apps.connections.open")] == [429, 200]
