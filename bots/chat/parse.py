@@ -238,7 +238,12 @@ _OUTCOME_WORDS = {
     "denied": Outcome.DENIED, "refused": Outcome.DENIED, "cancelled": Outcome.CANCELLED,
     "canceled": Outcome.CANCELLED, "succeeded": Outcome.OK, "successful": Outcome.OK,
 }  # fmt: skip
-_LAST_N = re.compile(r"\b(?:last|latest|recent)\s+(\d{1,5})\b", re.IGNORECASE)
+# "last 50 records", not "last 2 hours" (an age, which extraction reads).
+_LAST_N = re.compile(
+    r"\b(?:last|latest|recent)\s+(\d{1,5})\b(?!\s*(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|"
+    r"hours?|d|days?|w|weeks?|months?)\b)",
+    re.IGNORECASE,
+)
 # Words that follow "ran" without naming an action ("what did alice run today").
 _NOT_ACTIONS = frozenset({
     "what", "anything", "something", "it", "this", "that", "commands", "command", "today",
