@@ -67,8 +67,10 @@ class Flow:
     # -- news, from the bus (always called on the flow's loop) --------------------------
 
     def started(self, command: str) -> None:
-        if command not in _QUIET_COMMANDS and not command.startswith("pipeline."):
-            self.title = f"Running `{command}`"
+        title = f"Running `{command}`"
+        quiet = command in _QUIET_COMMANDS or command.startswith("pipeline.")
+        if not quiet and title != self.title:
+            self.title = title
             self._changed.set()
 
     def progress(self, message: str, fraction: float | None) -> None:
