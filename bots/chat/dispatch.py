@@ -318,9 +318,10 @@ class ChatBot:
         return fit(reply, self._limits) if self._limits is not None else reply
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as a task of the bot's (shutdown waits for it, or cancels it)."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_forget_and_log(self._tasks))
 
     def _warm_up(self) -> None:
         self.engine.start_embedding_worker()
@@ -340,6 +341,16 @@ def _title(intent: Intent) -> str:
             else "Reading the audit trail"
         )
     return "Reading your request"
+
+
+def _forget_and_log(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # handle() answers its own failures; this is a card posted or redrawn in passing.
+            logger.error("chat task %s failed", task.get_name(), exc_info=task.exception())
+
+    return done
 
 
 def _stopping() -> Reply:

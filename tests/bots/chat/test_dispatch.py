@@ -254,3 +254,20 @@ def test_accept_returns_at_once_and_tracks_the_work(chat_engine: Engine) -> None
 
     during, after, _ = asyncio.run(scenario())
     assert (during, after) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("pipeline nosuch", ["Unknown command 'pipeline.nosuch'", "`command.unknown`"]),
+        ("pipeline twostep count=lots", ["count", "`command.invalid_arguments`"]),
+        ("audit since=someday", ["`since`: 'someday' is neither an ISO date/time", "2h, 7d"]),
+        ("audit colour=red", ["colour", "`command.invalid_arguments`"]),
+    ],
+)
+def test_bad_pipeline_and_audit_requests_say_which_field_and_how_to_fix(
+    chat_engine: Engine, text: str, says: list[str]
+) -> None:
+    said = text_of(final(ask(chat_engine, text)))
+    for part in says:
+        assert part in said, said
