@@ -4,6 +4,8 @@ Real parts: the real embedding model (loaded once for the session), a real engin
 SQLite file, the real ChatBot and the recording Conversation (our own port). A mention or
 a direct message is interpreted by ``nl.interpret`` and the proposal runs through the door
 as a child of that record; chat text is data, so an injection stays a proposal that asks.
+(Named to run before test_lifecycle.py: the model is loaded here once, and the bot's
+``start`` there then finds it warm instead of loading it again for seconds.)
 """
 
 from __future__ import annotations
