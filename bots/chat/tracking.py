@@ -190,6 +190,7 @@ class Watch:
 
     def __init__(self, events: EventBus, board: CardBoard, spawn: Callable[[Any], None]) -> None:
         self._flows: dict[str, Flow] = {}
+        self._waiting: dict[str, Flow] = {}  # ticket id -> the flow that shows its card
         self._board = board
         self._spawn = spawn
         self._unsubscribe = [
@@ -210,16 +211,25 @@ class Watch:
     def forget(self, correlation_id: str, flow: Flow) -> None:
         if self._flows.get(correlation_id) is flow:
             del self._flows[correlation_id]
+        for ticket_id in [t for t, waiting in self._waiting.items() if waiting is flow]:
+            del self._waiting[ticket_id]
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
 
-    def _route(self, correlation_id: str, act: Callable[[Flow], None]) -> None:
+    def _route(
+        self, correlation_id: str, act: Callable[[Flow], None], parent_id: str | None = None
+    ) -> Flow | None:
+        """Hand the event to the flow it concerns: its own request's, or (a pipeline's step)
+        the run's, which is the request's parent."""
         flow = self._flows.get(correlation_id)
+        if flow is None and parent_id is not None:
+            flow = self._flows.get(parent_id)
         if flow is not None:
             _on_loop(flow.loop, act, flow)
+        return flow
 
     def _on_started(self, event: CommandStarted) -> None:
         self._route(event.correlation_id, lambda flow: flow.started(event.command))
@@ -243,10 +253,14 @@ class Watch:
             flow.waiting_for(ticket)
             self._spawn(self._board.post(flow.conversation, ticket))
 
-        self._route(event.correlation_id, show)
+        flow = self._route(event.correlation_id, show, event.parent_id)
+        if flow is not None:
+            self._waiting[event.ticket_id] = flow
 
     def _on_decided(self, event: ApprovalDecided) -> None:
-        self._route(event.correlation_id, lambda flow: flow.decided())
+        flow = self._waiting.pop(event.ticket_id, None)
+        if flow is not None:
+            _on_loop(flow.loop, flow.decided)
         loop = self.loop
         if loop is not None:
             _on_loop(

@@ -61,6 +61,17 @@ steps:
 """
 
 
+GUARDED_PIPELINE = """\
+version: 1
+name: guardedrun
+description: A danger step, whose own ticket the run's thread shows.
+steps:
+  - id: guard
+    uses: test.guarded
+    with: {note: from-pipeline}
+"""
+
+
 class ProgressArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: int = 3
@@ -138,6 +149,7 @@ def chat_engine_factory(
         workspace = root / "ws"
         (workspace / "pipelines").mkdir(parents=True)
         (workspace / "pipelines" / "twostep.yaml").write_text(PIPELINE, encoding="utf-8")
+        (workspace / "pipelines" / "guardedrun.yaml").write_text(GUARDED_PIPELINE, "utf-8")
         environ = {"HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "config")}
         trust_now(workspace, environ)
         flags: dict[str, Any] = {"security": {"identities": IDENTITIES, **security}}

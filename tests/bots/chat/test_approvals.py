@@ -251,3 +251,25 @@ def test_no_pending_tickets_is_said_privately(chat_engine: Engine) -> None:
     asyncio.run(ChatBot(chat_engine, platform=Source.SLACK).handle(slash("approvals"), thread))
     assert thread.posted == []
     assert "No approval tickets are waiting" in text_of(thread.whispers[-1])
+
+
+def test_a_pipeline_steps_ticket_shows_in_the_runs_thread(team: Engine) -> None:
+    """A danger pipeline asks once to start, then its danger step asks on its own ticket
+    (the step's request is a child of the run): both cards appear in the run's thread."""
+
+    async def scenario() -> RecordingConversation:
+        bot = ChatBot(team, platform=Source.SLACK)
+        thread = RecordingConversation()
+        run = asyncio.create_task(bot.handle(slash("pipeline guardedrun"), thread))
+        for command in ("pipeline.guardedrun", "test.guarded"):
+            (ref,) = await thread.wait_for(thread.cards)
+            assert f"`{command}` (danger risk)" in text_of(thread.current[ref])
+            await bot.handle_click(click(APPROVE, _ticket_of(thread, ref), BOB, ref), thread)
+        await asyncio.wait_for(run, 30)
+        return thread
+
+    thread = asyncio.run(scenario())
+    cards = [text_of(thread.current[ref]) for ref, _ in thread.posted[1:]]
+    assert [c.split(":")[0] for c in cards] == ["✅ Approved by bob"] * 2
+    assert "✅ *pipeline.guardedrun*" in _result(thread)
+    assert "from-pipeline" in ran(team)
