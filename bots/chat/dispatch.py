@@ -138,27 +138,30 @@ class ChatBot:
 
     async def handle(self, message: ChatMessage, conversation: Conversation) -> None:
         """Answer one message (what :meth:`accept` runs; tests may await it)."""
-        self._watch.loop = asyncio.get_running_loop()
-        try:
-            await self._handle(message, conversation)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("chat message %s failed", message.correlation_id)
-            with contextlib.suppress(Exception):
-                await conversation.post(self._fit(unexpected_reply(message.correlation_id)))
+        work = self._handle(message, conversation)
+        await self._answering(work, message.correlation_id, conversation.post)
 
     async def handle_click(self, click: ButtonClick, conversation: Conversation) -> None:
         """Decide the clicked ticket as the clicker; redraw the card, or whisper why not."""
+        work = self._handle_click(click, conversation)
+        await self._answering(work, click.correlation_id, conversation.whisper)
+
+    async def _answering(
+        self,
+        work: Coroutine[Any, Any, None],
+        correlation_id: str,
+        say: Callable[[Reply], Coroutine[Any, Any, Any]],
+    ) -> None:
+        """Run ``work``; anything unforeseen is logged and answered with the correlation id."""
         self._watch.loop = asyncio.get_running_loop()
         try:
-            await self._handle_click(click, conversation)
+            await work
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("chat click %s failed", click.correlation_id)
+            logger.exception("chat request %s failed", correlation_id)
             with contextlib.suppress(Exception):
-                await conversation.whisper(self._fit(unexpected_reply(click.correlation_id)))
+                await say(self._fit(unexpected_reply(correlation_id)))
 
     async def _handle(self, message: ChatMessage, conversation: Conversation) -> None:
         user, cid = message.who, message.correlation_id

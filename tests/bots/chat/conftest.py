@@ -30,9 +30,9 @@ from logomesh.config import load_settings
 from logomesh.engine import Engine
 from logomesh.errors import CommandError
 from logomesh.nl.embedder import Embedder
+from tests.approvals.conftest import guarded
 from tests.conftest import trust_now
 
-RAN_FILE = "guarded-ran.txt"
 WAIT_S = 30.0  # the longest a test waits for the bot to say something
 ALICE = ChatUser(Source.SLACK, "UALICE", "Alice")  # admin
 BOB = ChatUser(Source.SLACK, "UBOB", "Bob")  # developer: may decide tickets
@@ -102,28 +102,8 @@ async def long_command(ctx: CommandContext, args: LongArgs) -> CommandOutput:
     return CommandOutput(data={"stdout": text}, message=f"{args.lines} lines.")
 
 
-class GuardedArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = "go"
-    token: str | None = None
-
-
-@command(
-    "test.guarded", summary="A danger command", permission="test.guarded", risk=RiskLevel.DANGER
-)
-async def guarded_command(ctx: CommandContext, args: GuardedArgs) -> CommandOutput:
-    path = ctx.engine.settings.workspace / RAN_FILE
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(args.note + "\n")
-    return CommandOutput(data={"note": args.note}, message="ran")
-
-
-TEST_COMMANDS = (progress_command, failing_command, long_command, guarded_command)
-
-
-def ran(engine: Engine) -> list[str]:
-    path = engine.settings.workspace / RAN_FILE
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+# test.guarded: the approvals tests' danger command, which writes down that it ran.
+TEST_COMMANDS = (progress_command, failing_command, long_command, guarded)
 
 
 @pytest.fixture(scope="session")

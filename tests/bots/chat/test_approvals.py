@@ -25,6 +25,7 @@ from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, RiskLevel, Source
 from logomesh.engine import Engine
 from logomesh.events import ApprovalRequested
+from tests.approvals.conftest import ran
 from tests.bots.chat.conftest import (
     ALICE,
     BOB,
@@ -33,7 +34,6 @@ from tests.bots.chat.conftest import (
     EngineFactory,
     RecordingConversation,
     click,
-    ran,
     slash,
     text_of,
 )
