@@ -270,7 +270,10 @@ class Watch:
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, act: Callable[..., None], *args: Any) -> None:
-    """Run ``act`` on ``loop``: at once when called there, else handed over to it."""
+    """Run ``act`` on ``loop``: at once when called there, else handed over to it (not at
+    all once that loop has closed: nothing is left there to show it to)."""
+    if loop.is_closed():
+        return
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
