@@ -16,7 +16,6 @@ that ticket this bot has shown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -62,7 +61,6 @@ class Flow:
         self._waiting: str | None = None
         self._changed = asyncio.Event()
         self._task = self.loop.create_task(self._edit(), name=f"progress {title}")
-        self.edits = 0
 
     # -- news, from the bus (always called on the flow's loop) --------------------------
 
@@ -118,8 +116,7 @@ class Flow:
     async def finish(self, reply: Reply) -> None:
         """Stop editing, and replace the progress reply with ``reply``."""
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await asyncio.wait([self._task])  # unlike awaiting it, never swallows our own cancel
         await self.conversation.update(self.ref, self._fit(reply))
 
     async def _edit(self) -> None:
@@ -128,7 +125,6 @@ class Flow:
             self._changed.clear()
             try:
                 await self.conversation.update(self.ref, self._fit(self.reply()))
-                self.edits += 1
             except asyncio.CancelledError:
                 raise
             except Exception:  # progress is a courtesy; the result still replaces it
