@@ -124,7 +124,9 @@ def chat_engine_factory(
     """Engines on their own workspace and SQLite file, with the users above mapped."""
     made: list[Engine] = []
 
-    def _make(bots: dict[str, Any] | None = None, **security: Any) -> Engine:
+    def _make(
+        bots: dict[str, Any] | None = None, mode: str | None = None, **security: Any
+    ) -> Engine:
         root = tmp_path_factory.mktemp("chat")
         workspace = root / "ws"
         (workspace / "pipelines").mkdir(parents=True)
@@ -134,6 +136,10 @@ def chat_engine_factory(
         trust_now(workspace, environ)
         flags: dict[str, Any] = {"security": {"identities": IDENTITIES, **security}}
         flags["bots"] = {"progress_interval_s": 0.0, **(bots or {})}
+        if mode is not None:
+            flags["mode"] = mode
+            # Team mode wants a database every process shares, named outright.
+            flags["database"] = {"url": f"sqlite:///{root / 'team.db'}"}
         loaded = load_settings(workspace, flags, environ=environ)
         registry = CommandRegistry()
         for spec in TEST_COMMANDS:

@@ -1,7 +1,7 @@
 """Approval buttons: a card per ticket, decided by a click through ``Engine.decide``.
 
-Real parts: a real engine on a real SQLite file with the two-person rule for danger
-commands (alice admin, bob developer, vera viewer, a stranger mapped to nobody), the real
+Real parts: a real engine in team mode on a real SQLite file (the two-person rule for danger
+commands) (alice admin, bob developer, vera viewer, a stranger mapped to nobody), the real
 ChatBot, the recording Conversation (our own port). The CLI side is a real request with a
 CLI actor through ``Engine.execute``, waiting for its ticket in a task, as ``logomesh
 --wait run`` does; the CLI's decision is ``Engine.decide`` with a CLI actor, as ``logomesh
@@ -44,7 +44,10 @@ ALICE_CLI = Actor(Source.CLI, "alice-os")
 
 @pytest.fixture(scope="module")
 def team(chat_engine_factory: EngineFactory) -> Engine:
-    return chat_engine_factory(two_person=["danger"])
+    """Team mode: roles required of everyone, and the two-person rule for danger."""
+    engine = chat_engine_factory(mode="team")
+    assert engine.settings.security.two_person == ("danger",)
+    return engine
 
 
 Scenario = Callable[[ChatBot, RecordingConversation, str, str], Awaitable[Any]]
