@@ -276,3 +276,13 @@ def test_a_pipeline_steps_ticket_shows_in_the_runs_thread(team: Engine) -> None:
     assert [c.split(":")[0] for c in cards] == ["✅ Approved by bob"] * 2
     assert "✅ *pipeline.guardedrun*" in _result(thread)
     assert "from-pipeline" in ran(team)
+
+
+def test_in_team_mode_nothing_runs_for_an_unmapped_user(team: Engine) -> None:
+    thread = RecordingConversation()
+    message = slash("run status", who=STRANGER)
+    asyncio.run(ChatBot(team, platform=Source.SLACK).handle(message, thread))
+    assert thread.posted == []
+    assert 'slack = ["USTRANGER"]' in text_of(thread.whispers[-1])
+    records = team.audit.store.query(AuditFilter(correlation_id=message.correlation_id))
+    assert [(r.action, r.outcome) for r in records] == [("status", "denied")]
