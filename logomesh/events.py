@@ -93,7 +93,9 @@ class ApprovalRequested(Event):
     """A request waits for a decision on ticket ``ticket_id`` (arguments are redacted).
 
     A chat adapter shows it with approve and decline buttons; any adapter answers through
-    ``Engine.decide``. Times are RFC 3339 text in UTC.
+    ``Engine.decide``. Times are RFC 3339 text in UTC. ``parent_id`` is the request's
+    parent: for a pipeline's step, the run's correlation id, so a view that follows the run
+    (a chat thread) can show the step's ticket too.
     """
 
     ticket_id: str
@@ -103,6 +105,7 @@ class ApprovalRequested(Event):
     arguments: dict[str, Any]
     expires_at: str
     separate_approver: bool
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,7 @@ class ApprovalGate:
             requester_source=str(request.actor.source),
             separate_approver=two_person,
             timeout_s=self._security.approval_timeout_s,
+            parent_id=request.parent_id,
         )
         service = self._service()
         try:

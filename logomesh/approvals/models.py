@@ -127,6 +127,8 @@ class TicketRequest:
     requester_source: str
     separate_approver: bool
     timeout_s: float
+    # The request's parent (a pipeline step's run), announced with the ticket, not stored.
+    parent_id: str | None = None
 
 
 def arguments_digest(arguments: Mapping[str, Any]) -> str:

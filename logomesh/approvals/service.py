@@ -101,6 +101,7 @@ class ApprovalService:
                 ticket.arguments,
                 ticket.expires_at,
                 ticket.separate_approver,
+                request.parent_id,
             )
         )
         return ticket
