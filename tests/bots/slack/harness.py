@@ -195,17 +195,29 @@ class SlackStack:
         payload = slack.slash_command(text, user_id=user, **fields)
         return await self.post(slack.form_body(payload))
 
-    async def click(self, action: str, value: str, user: str, message: SlackMessage) -> Answer:
-        payload = slack.block_actions(
-            action,
-            value,
-            user_id=user,
-            message_ts=message.ts,
-            channel_id=message.channel,
-            thread_ts=message.thread_ts,
-            blocks=message.blocks,
-        )
+    async def click(self, message: SlackMessage, action: str, user: str) -> Answer:
+        """``user`` clicks the button ``action`` on ``message`` as it stands now."""
+        payload = self.fake.click(message, action, user_id=user)
         return await self.post(slack.interactive_body(payload))
+
+    async def card(self, ticket_shown: str = "", timeout: float = 10.0) -> SlackMessage:  # noqa: ASYNC109
+        """The first message with buttons (an approval card) that mentions ``ticket_shown``."""
+
+        def found() -> SlackMessage | None:
+            return next(
+                (
+                    m
+                    for m in self.fake.messages
+                    if any(b.get("type") == "actions" for b in m.blocks)
+                    and ticket_shown in text_of(m)
+                ),
+                None,
+            )
+
+        await wait_until(lambda: found() is not None, timeout, "approval card")
+        card = found()
+        assert card is not None
+        return card
 
     async def event(self, payload: dict[str, Any]) -> Answer:
         return await self.post(slack.event_body(payload))
