@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -49,7 +50,7 @@ class Listen:
 class RunningSlack:
     """The bot connected to Slack: ``describe`` says where, ``stop`` cuts Slack off."""
 
-    client: AsyncWebClient
+    app: AsyncApp
     server: HttpServer | None = None
     socket: SocketConnection | None = None
 
@@ -94,8 +95,8 @@ async def connect(
         web_app = build_http_app(
             app, slack, tokens.signing_secret, health=lambda: {"in_flight": bot.in_flight}
         )
-        return RunningSlack(client, server=await start_http(web_app, listen.host, listen.port))
-    return RunningSlack(client, socket=await connect_socket(app, tokens.app_token))
+        return RunningSlack(app, server=await start_http(web_app, listen.host, listen.port))
+    return RunningSlack(app, socket=await connect_socket(app, tokens.app_token))
 
 
 async def serve(

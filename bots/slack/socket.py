@@ -33,13 +33,17 @@ async def connect_socket(app: AsyncApp, app_token: str) -> SocketConnection:
     """Connect ``app`` over Socket Mode; a refused app token is a ConfigError saying where
     to get a right one."""
     handler = AsyncSocketModeHandler(app, app_token)
+    client = handler.client
     try:
-        await handler.client.connect()  # type: ignore[no-untyped-call]
+        # The client's own connect() retries a refused token forever; the first URL is
+        # asked for here, so a wrong token is an error at start, not a loop in the log.
+        client.wss_uri = await client.issue_new_wss_url()
     except SlackApiError as exc:
-        await handler.client.close()  # type: ignore[no-untyped-call]
+        await client.close()  # type: ignore[no-untyped-call]
         error = exc.response.get("error", "unknown error") if exc.response else str(exc)
         raise ConfigError(
             f"Slack refused {APP_TOKEN.variable} when opening Socket Mode ({error}). Check that "
             f"Socket Mode is enabled for the app and get a token at {APP_TOKEN.where}."
         ) from None
+    await client.connect()  # type: ignore[no-untyped-call]
     return SocketConnection(handler)
