@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bots.chat.fitting import Limits, fit
+from bots.chat.fitting import Limits, block_text, fit
 from bots.chat.render import (
     Attachment,
     Block,
@@ -36,6 +36,7 @@ from bots.chat.render import (
 # text 3,000 characters, 10 fields of 2,000, 50 blocks, 25 buttons of 75; a message's
 # ``text`` is cut by Slack past 40,000 but a notification shows far less.
 SECTION_CHARS = 3000
+MAX_BLOCKS = 50
 SLACK_LIMITS = Limits(
     text_chars=2800,
     code_chars=2900,
@@ -63,9 +64,30 @@ class SlackMessage:
 
 def to_slack(reply: Reply, limits: Limits = SLACK_LIMITS) -> SlackMessage:
     fitted = fit(reply, limits)
-    blocks = [drawn for block in fitted.blocks for drawn in _draw(block, limits)]
+    blocks: list[dict[str, Any]] = []
+    attachments = fitted.attachments
+    for index, block in enumerate(fitted.blocks):
+        drawn = _draw(block, limits)
+        if len(blocks) + len(drawn) > MAX_BLOCKS - 1:
+            # Split sections can outgrow Slack's 50 blocks; what does not fit is attached.
+            rest = "\n\n".join(block_text(b) for b in fitted.blocks[index:])
+            name = _unused_name("more.txt", attachments)
+            attachments = (*attachments, Attachment(name, rest, "more"))
+            blocks.append(_section(escape(f"… (cut: the rest attached as {name})")))
+            break
+        blocks += drawn
     fallback = escape(fitted.fallback) or _first_text(fitted) or "LogoMesh"
-    return SlackMessage(fallback[:SECTION_CHARS], blocks, fitted.attachments)
+    return SlackMessage(fallback[:SECTION_CHARS], blocks, attachments)
+
+
+def _unused_name(filename: str, attachments: tuple[Attachment, ...]) -> str:
+    taken = {attachment.filename for attachment in attachments}
+    stem, _, extension = filename.rpartition(".")
+    name, number = filename, 1
+    while name in taken:
+        number += 1
+        name = f"{stem}-{number}.{extension}"
+    return name
 
 
 def escape(text: str) -> str:
