@@ -120,9 +120,9 @@ async def serve(
     try:
         await bot.start()
         running = await connect(bot, settings, tokens, listen, client=client)
-        log.warning("LogoMesh Slack bot %s", running.describe)
+        log.info("LogoMesh Slack bot %s", running.describe)
         await stop.wait()
-        log.warning("Stopping: %d command(s) in flight", bot.in_flight)
+        log.info("Stopping: %d command(s) in flight", bot.in_flight)
     finally:
         if running is not None:
             await running.stop()

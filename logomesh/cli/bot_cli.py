@@ -83,3 +83,7 @@ def _configure_logging() -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # The bot's own news (listening, connected, stopping) is for whoever runs it; Bolt's and
+    # slack_sdk's chatter stays at warnings.
+    logging.getLogger("bots").setLevel(logging.INFO)
+    logging.getLogger("bots.slack.bolt").setLevel(logging.WARNING)
