@@ -6,6 +6,8 @@ under the bot's first reply, so the progress reply, the approval cards and the f
 under one message. A reply's attachments are uploaded into that thread with
 ``files_upload_v2``.
 
+A slash command works in any channel, but the bot posts only where it is a member; there
+the person is told, through the command's ``response_url``, to invite it, and nothing runs.
 Ephemeral messages (a private reply, a whisper) cannot be edited with ``chat.update``; an
 update of one is sent through the click's ``response_url`` when there is one (Slack's way
 to replace it) and otherwise shown as a new ephemeral message.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # A reference to an ephemeral message: it has a ``ts`` but chat.update cannot reach it.
 EPHEMERAL = "ephemeral:"
+# What Slack answers a post in a channel the bot is not in.
+_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 
 class SlackConversation:
@@ -48,6 +53,7 @@ class SlackConversation:
         self._user_id = user_id
         self._thread = place.thread
         self._response_url = response_url
+        self._told_to_invite = False
 
     @property
     def thread(self) -> str | None:
@@ -59,14 +65,18 @@ class SlackConversation:
         if reply.private:
             ref = EPHEMERAL + await self._ephemeral(message)
         else:
-            answer = await self._client.chat_postMessage(
-                channel=self._place.channel,
-                thread_ts=self._thread,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            try:
+                answer = await self._client.chat_postMessage(
+                    channel=self._place.channel,
+                    thread_ts=self._thread,
+                    text=message.text,
+                    blocks=message.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except SlackApiError as exc:
+                await self._explain_if_not_a_member(exc)
+                raise
             ref = str(answer["ts"])
             if self._thread is None:
                 self._thread = ref
@@ -100,13 +110,25 @@ class SlackConversation:
         )
         return str(answer.get("message_ts", ""))
 
+    async def _explain_if_not_a_member(self, error: SlackApiError) -> None:
+        """The bot cannot post where it is not a member (a slash command works anywhere):
+        tell the person, through the command's response URL, how to let it in."""
+        code = error.response.get("error") if error.response else None
+        if code not in _NOT_A_MEMBER or self._response_url is None or self._told_to_invite:
+            return
+        self._told_to_invite = True
+        text = (
+            "LogoMesh cannot post in this channel, so it ran nothing: invite it with "
+            "`/invite @LogoMesh`, or ask in a direct message."
+        )
+        hook = AsyncWebhookClient(self._response_url, retry_handlers=self._client.retry_handlers)
+        await hook.send(text=text, response_type="ephemeral")
+
     async def _replace_ephemeral(self, message: SlackMessage) -> None:
         if self._response_url is None:
             await self._ephemeral(message)
             return
-        hook = AsyncWebhookClient(
-            self._response_url, retry_handlers=list(self._client.retry_handlers)
-        )
+        hook = AsyncWebhookClient(self._response_url, retry_handlers=self._client.retry_handlers)
         answer = await hook.send(text=message.text, blocks=message.blocks, replace_original=True)
         if answer.status_code >= 300:
             log.warning("Slack refused to replace an ephemeral message: HTTP %s %s",

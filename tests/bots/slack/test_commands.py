@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tests.bots.slack import slack_payloads as slack
+from tests.bots.slack.fake_workspace import SlackError
 from tests.bots.slack.harness import (
     ALICE,
     STRANGER,
@@ -138,3 +139,25 @@ async def test_text_cannot_ping_the_channel(stack: SlackStack) -> None:
     sent = [str(call.args) for call in stack.fake.calls if call.method.startswith("chat.")]
     assert sent and not any("<!channel>" in args for args in sent)
     assert any("&lt;!channel&gt;" in args for args in sent)
+
+
+async def test_a_channel_the_bot_is_not_in_gets_told_how_to_invite_it(
+    stack: SlackStack,
+) -> None:
+    """A slash command works in any channel, the bot posts only where it is a member: the
+    person is told through the command's response URL, and nothing runs."""
+
+    def not_in_channel(args: dict[str, object]) -> dict[str, object]:
+        raise SlackError("not_in_channel")
+
+    # Slack's answer in a channel the bot was never invited to (the fake has no membership).
+    stack.fake._methods["chat.postMessage"] = not_in_channel
+    answer = await stack.command(
+        "run test.slow seconds=0", response_url=stack.fake.response_url("cmd")
+    )
+    assert answer.status == 200
+    await stack.settled()
+    [response] = stack.fake.responses
+    assert "/invite @LogoMesh" in response.body["text"]
+    assert response.body["response_type"] == "ephemeral"
+    assert trail(stack.engine, action="test.slow") == []
