@@ -141,6 +141,16 @@ class SlackConversation:
             {"filename": a.filename, "content": a.content, "title": a.title or a.filename}
             for a in attachments
         ]
-        await self._client.files_upload_v2(
-            file_uploads=uploads, channel=self._place.channel, thread_ts=self._thread
-        )
+        try:
+            await self._client.files_upload_v2(
+                file_uploads=uploads, channel=self._place.channel, thread_ts=self._thread
+            )
+        except SlackApiError as exc:
+            # The reply itself is posted; say in its thread why its files are missing.
+            code = exc.response.get("error", "unknown error") if exc.response else str(exc)
+            names = ", ".join(a.filename for a in attachments)
+            log.warning("Could not upload %s: %s", names, code)
+            note = f"Could not attach {names} ({code}); the app needs the files:write scope."
+            await self._client.chat_postMessage(
+                channel=self._place.channel, thread_ts=self._thread, text=note
+            )

@@ -74,3 +74,16 @@ async def test_an_ephemeral_reply_is_replaced_through_the_response_url(
     other = await plain.post(_reply("also private", private=True))
     await plain.update(other, _reply("updated"))
     assert [m.text for m in fake_slack.ephemerals] == ["just for you", "also private", "updated"]
+
+
+async def test_a_file_slack_refuses_is_explained_in_the_thread(
+    fake_slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """The reply stands; the thread says which file is missing and why."""
+    talk = SlackConversation(client, ChatPlace(slack.TEAM_ID, slack.CHANNEL_ID), ALICE)
+    fake_slack.fail_next("files.getUploadURLExternal", status=403, times=5)
+    ref = await talk.post(Reply((Text("result"),), "result", (Attachment("out.txt", "all"),)))
+    assert fake_slack.message(slack.CHANNEL_ID, ref).text == "result"
+    [note] = fake_slack.thread(slack.CHANNEL_ID, ref)
+    assert "Could not attach out.txt" in note.text and "files:write" in note.text
+    assert fake_slack.files == []
