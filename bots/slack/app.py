@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -42,6 +43,7 @@ from bots.slack.inbound import (
     message_from_command,
     message_from_event,
 )
+from bots.slack.names import DisplayNames
 from bots.slack.recent import RecentKeys
 from bots.slack.tokens import SlackTokens
 
@@ -91,6 +93,7 @@ def build_app(
     )
     # Slack delivers an event again when its acknowledgement was late; run it once.
     delivered = RecentKeys(2 * settings.replay_window_s)
+    names = DisplayNames(client)
 
     def first_delivery(body: dict[str, Any]) -> bool:
         event_id = body.get("event_id")
@@ -130,6 +133,9 @@ def build_app(
         except PayloadError as exc:
             log.warning("Ignored a Slack event: %s", exc.user_message)
             return
+        name = await names.of(message.who.user_id)  # after the ack: it may ask Slack
+        if name is not None:
+            message = replace(message, who=replace(message.who, display_name=name))
         bot.accept(message, SlackConversation(client, message.where, message.who.user_id))
 
     @app.event("app_mention")

@@ -223,13 +223,24 @@ class SlackStack:
         return await self.post(slack.event_body(payload))
 
     async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until the bot has nothing in flight (every reply is final)."""
+        """Wait until the bot has nothing in flight (every reply is final): no Bolt listener
+        still running (one may look a name up before it hands the message over), and no
+        request of the neutral bot."""
         await wait_until(
-            lambda: self.bot.in_flight == 0,
+            lambda: not _bolt_listeners_running() and self.bot.in_flight == 0,
             timeout,
             "end of the requests in flight",
             lambda: f"{self.bot.in_flight} still in flight",
         )
+
+
+def _bolt_listeners_running() -> bool:
+    """Whether a listener Bolt started (after its ack) is still running on this loop."""
+    return any(
+        getattr(task.get_coro(), "__qualname__", "").endswith("run_ack_function_asynchronously")
+        for task in asyncio.all_tasks()
+        if not task.done()
+    )
 
 
 @asynccontextmanager

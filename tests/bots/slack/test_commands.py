@@ -161,3 +161,15 @@ async def test_a_channel_the_bot_is_not_in_gets_told_how_to_invite_it(
     assert "/invite @LogoMesh" in response.body["text"]
     assert response.body["response_type"] == "ephemeral"
     assert trail(stack.engine, action="test.slow") == []
+
+
+async def test_a_mentioned_strangers_name_comes_from_users_info(stack: SlackStack) -> None:
+    """An event carries only a user id: the name is asked once (users.info), and the lines
+    an admin is to add for an unmapped person suggest it."""
+    stack.fake.add_user(STRANGER, "Sam Stranger")
+    for _ in range(2):
+        await stack.event(slack.app_mention("run test.slow", user_id=STRANGER))
+    await stack.settled()
+    assert len(stack.fake.calls_to("users.info")) == 1
+    snippets = [text_of(m) for m in stack.fake.ephemerals]
+    assert len(snippets) == 2 and all('name = "sam-stranger"' in s for s in snippets)
