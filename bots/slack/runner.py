@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -68,13 +69,19 @@ class RunningSlack:
 
 
 async def check_bot_token(client: AsyncWebClient) -> str:
-    """The bot's user id, from ``auth.test``; a refused token is a ConfigError with the fix."""
+    """The bot's user id, from ``auth.test``; a refused token, or Slack out of reach, is a
+    ConfigError with the fix."""
     try:
         answer = await client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown error") if exc.response else str(exc)
         raise ConfigError(
             f"Slack refused {BOT_TOKEN.variable} ({error}). Get the right one at {BOT_TOKEN.where}."
+        ) from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise ConfigError(
+            f"Cannot reach Slack's Web API at {client.base_url} ({type(exc).__name__}: {exc}). "
+            "Check the network, a proxy, or the bots.slack.api_url setting."
         ) from None
     return str(answer.get("user_id", ""))
 

@@ -21,8 +21,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from bots.slack.app import web_client
+from bots.slack.runner import check_bot_token
 from bots.slack.tokens import SlackMode, read_tokens
 from logomesh.audit.query import AuditFilter
+from logomesh.bot_settings import SlackSettings
 from logomesh.cli.app import app
 from logomesh.composition import build_engine
 from logomesh.config import load_settings
@@ -208,3 +211,24 @@ def test_the_bot_process_serves_then_stops_cleanly_on_sigterm(
     by_action = {record.action: record.outcome for record in records}
     assert by_action.get("status") == "ok"
     assert "nl.interpret" in by_action  # finished in time, or recorded as cancelled
+
+
+@pytest.mark.asyncio
+async def test_a_refused_bot_token_stops_the_start(fake_slack: FakeSlack) -> None:
+    client = web_client(SlackSettings(api_url=fake_slack.api_url), "xoxb-revoked")
+    with pytest.raises(ConfigError) as refused:
+        await check_bot_token(client)
+    message = refused.value.user_message
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in message
+    assert "Bot User OAuth Token" in message and "xoxb-revoked" not in message
+
+
+@pytest.mark.asyncio
+async def test_slack_out_of_reach_at_start_names_the_url() -> None:
+    """Nothing listens on port 9: after the connection retries, a clear error."""
+    client = web_client(SlackSettings(api_url=slack.NO_RESPONSE_URL + "/api/"), "xoxb-1")
+    with pytest.raises(ConfigError) as unreachable:
+        await check_bot_token(client)
+    message = unreachable.value.user_message
+    assert "Cannot reach Slack's Web API at http://127.0.0.1:9/" in message
+    assert "bots.slack.api_url" in message
