@@ -27,6 +27,7 @@ from benchmarks import (
     plugins,
     semantic_search,
     server_loop,
+    slack_bot,
     vscode_extension,
 )
 from benchmarks.table import Row, describe, render
@@ -54,6 +55,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("approval round trip", approval_round_trip.run, ""),
     ("task pipelines", pipelines.run, ""),
     ("the language server", lsp.run, ""),
+    ("the Slack bot", slack_bot.run, ""),
     ("the VS Code extension (from make e2e)", vscode_extension.run, ""),
 )
 

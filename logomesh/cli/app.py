@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli import approvals_cli, audit_cli, db_cli, llm_cli, pipeline_cli, plugin_cli
+from logomesh.cli import (
+    approvals_cli,
+    audit_cli,
+    bot_cli,
+    db_cli,
+    llm_cli,
+    pipeline_cli,
+    plugin_cli,
+)
 from logomesh.cli.session import (
     CliState,
     JsonFlag,
@@ -39,6 +47,7 @@ app.add_typer(llm_cli.app, name="llm")
 app.add_typer(plugin_cli.app, name="plugin")
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(approvals_cli.app, name="approvals")
+app.add_typer(bot_cli.app, name="bot")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 

@@ -1,0 +1,89 @@
+"""``logomesh bot ...``: run LogoMesh as a chat bot in the team's chat (docs/slack.md).
+
+A bot is a long-lived adapter like the language server: it builds its own engine, keeps it
+warm and stops on SIGTERM. Its SDKs are an optional extra, so ``bots.slack`` is imported
+only when the bot starts, and its absence is answered with the install command.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from logomesh.cli.session import fail, state_of
+
+app = typer.Typer(help="Chat bots: LogoMesh in your team's chat.", no_args_is_help=True)
+_INSTALL = "pip install 'logomesh[slack]'"
+
+
+@app.command("slack")
+def slack(
+    ctx: typer.Context,
+    socket: Annotated[
+        bool,
+        typer.Option("--socket", help="Connect out over Socket Mode (the default; no public URL)."),
+    ] = False,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="Listen for Slack's signed requests on HOST:PORT (path /slack/events).",
+        ),
+    ] = None,
+) -> None:
+    """Run the Slack bot (tokens from SLACK_BOT_TOKEN and SLACK_APP_TOKEN or
+    SLACK_SIGNING_SECRET; stops cleanly on SIGTERM)."""
+    if socket and http is not None:
+        fail("Choose one of --socket and --http HOST:PORT, not both.", "command.invalid_arguments")
+    try:
+        from bots.slack.runner import Listen, run_slack
+        from bots.slack.tokens import SlackMode
+    except ImportError as exc:
+        fail(
+            f"The Slack bot needs the Slack SDKs, which are not installed ({exc.name}): {_INSTALL}",
+            "config.invalid",
+        )
+    if http is None:
+        listen = Listen(SlackMode.SOCKET)
+    else:
+        host, port = _host_and_port(http)
+        listen = Listen(SlackMode.HTTP, host, port)
+    _configure_logging()
+    from logomesh.config import load_settings
+    from logomesh.errors import LogoMeshError
+
+    state = state_of(ctx)
+    try:
+        loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
+        for notice in loaded.notices:
+            typer.echo(f"Note: {notice}", err=True)
+        code = run_slack(loaded.settings, listen, provenance=loaded.provenance)
+    except LogoMeshError as exc:
+        fail(exc.user_message, exc.code)
+    raise typer.Exit(code)
+
+
+def _host_and_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        fail(
+            f"--http wants HOST:PORT, for example 0.0.0.0:3000 (or 127.0.0.1:3000 behind a "
+            f"proxy), not {value!r}.",
+            "command.invalid_arguments",
+        )
+    return host.strip("[]"), int(port)
+
+
+def _configure_logging() -> None:
+    import logging
+    import sys
+
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    # The bot's own news (listening, connected, stopping) is for whoever runs it; Bolt's and
+    # slack_sdk's chatter stays at warnings.
+    logging.getLogger("bots").setLevel(logging.INFO)
+    logging.getLogger("bots.slack.bolt").setLevel(logging.WARNING)

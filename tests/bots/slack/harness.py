@@ -1,0 +1,267 @@
+"""The whole Slack bot on loopback, for tests: real engine, real Bolt app, loopback Slack.
+
+:func:`slack_stack` starts, on the test's loop, the loopback Slack
+(:mod:`tests.bots.slack.fake_slack`, which stands in for Slack: it cannot be reached from
+here), a real engine on the test workspace's SQLite file with test commands and three
+mapped people, the neutral :class:`~bots.chat.dispatch.ChatBot`, and the bot's own HTTP
+server or Socket Mode connection (``bots.slack.runner.connect``). A test then sends signed
+requests over real HTTP (:meth:`SlackStack.post`) or pushes Socket Mode envelopes, and
+asserts what the bot posted, updated and uploaded on the fake.
+
+The bot is not ``start()``-ed: that would warm the language model in the background of
+every test. Its event bus is bound to the test's loop, which is what ``start`` does for the
+replies; tests of warming up and of SIGTERM run the real ``logomesh bot slack`` process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict
+
+from bots.chat.dispatch import ChatBot
+from bots.slack.runner import Listen, RunningSlack, connect
+from bots.slack.tokens import SlackMode, SlackTokens
+from logomesh.audit.models import AuditRecord
+from logomesh.audit.query import AuditFilter
+from logomesh.commands.models import CommandContext, CommandOutput
+from logomesh.commands.registry import command
+from logomesh.commands.values import RiskLevel, Source
+from logomesh.composition import build_engine
+from logomesh.config import DEFAULT_ROLES, LoadedSettings
+from logomesh.engine import Engine
+from logomesh.errors import CommandError
+from tests.bots.slack import slack_payloads as slack
+from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, SlackMessage
+from tests.bots.slack.waiting import wait_until
+
+SECRET = "8f742231b10e8888abcd99b1c1d2e3f4"
+ALICE, BOB, VERA, STRANGER = "U0ALICE", "U0BOB", "U0VERA", "U0STRANGER"
+RAN_FILE = "guarded-ran.txt"
+
+Load = Callable[..., LoadedSettings]
+
+
+class NoteArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = "go"
+
+
+class SlowArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = 1.0
+    steps: int = 1
+
+
+class LongArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lines: int = 400
+
+
+@command("test.guarded", summary="A danger command", permission="test.run", risk=RiskLevel.DANGER)
+async def guarded(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
+    """Leaves a line in the workspace, so a test sees whether it really ran."""
+    with (ctx.engine.settings.workspace / RAN_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(args.note + "\n")
+    return CommandOutput(data={"note": args.note}, message=f"ran with note {args.note}")
+
+
+@command("test.slow", summary="Takes its time", permission="test.run", risk=RiskLevel.READ)
+async def slow(ctx: CommandContext, args: SlowArgs) -> CommandOutput:
+    """A slow plugin or model, as far as the bot can tell: it reports progress and waits."""
+    for step in range(args.steps):
+        await ctx.progress(f"step {step + 1} of {args.steps}", (step + 1) / args.steps)
+        await asyncio.sleep(args.seconds / args.steps)
+    return CommandOutput(data={"slept": args.seconds}, message="done")
+
+
+@command("test.fail", summary="Always fails", permission="test.run", risk=RiskLevel.READ)
+async def failing(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
+    raise CommandError(f"The deploy target refused the release ({args.note}); try again later.")
+
+
+@command("test.long", summary="Prints a lot", permission="test.run", risk=RiskLevel.READ)
+async def long_output(ctx: CommandContext, args: LongArgs) -> CommandOutput:
+    text = "\n".join(f"line {n:05d} of the build log" for n in range(args.lines))
+    return CommandOutput(data={"stdout": text}, message=f"{args.lines} lines")
+
+
+TEST_COMMANDS = (guarded, slow, failing, long_output)
+
+
+def team_flags(api_url: str, **extra: Any) -> dict[str, Any]:
+    """Team mode's rules (roles required, the two-person rule for danger, bots on) on the
+    workspace's SQLite file, and three mapped people."""
+    roles = {name: list(permissions) for name, permissions in DEFAULT_ROLES.items()}
+    roles["developer"] = [*roles["developer"], "test.*"]
+    flags: dict[str, Any] = {
+        "security": {
+            "require_roles": True,
+            "two_person": ["danger"],
+            "roles": roles,
+            "identities": [
+                {"name": "alice", "roles": ["developer"], "slack": [ALICE], "cli": ["alice"]},
+                {"name": "bob", "roles": ["developer"], "slack": [BOB], "cli": ["bob"]},
+                {"name": "vera", "roles": ["viewer"], "slack": [VERA]},
+            ],
+        },
+        "bots": {"enabled": True, "slack": {"api_url": api_url}, "progress_interval_s": 0.05},
+    }
+    for section, values in extra.items():
+        flags[section] = {**flags.get(section, {}), **values}
+    return flags
+
+
+def engine_for(loaded: LoadedSettings) -> Engine:
+    engine = build_engine(loaded.settings, provenance=loaded.provenance)
+    for spec in TEST_COMMANDS:
+        engine.registry.register(spec)
+    return engine
+
+
+def ran(engine: Engine) -> list[str]:
+    path = engine.settings.workspace / RAN_FILE
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def trail(engine: Engine, correlation_id: str | None = None, **where: Any) -> list[AuditRecord]:
+    """Audit records, oldest first (of one correlation id, if given)."""
+    query = AuditFilter(correlation_id=correlation_id, oldest_first=True, **where)
+    return engine.audit.store.query(query)
+
+
+def text_of(message: SlackMessage) -> str:
+    """Everything a person reads in a message: its text and every text in its blocks."""
+    parts = [message.text]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.blocks)
+    return "\n".join(parts)
+
+
+@dataclass
+class Answer:
+    status: int
+    text: str
+    elapsed_s: float
+
+
+@dataclass
+class SlackStack:
+    fake: FakeSlack
+    engine: Engine
+    bot: ChatBot
+    running: RunningSlack
+    session: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        assert self.running.server is not None
+        return f"http://127.0.0.1:{self.running.server.port}/slack/events"
+
+    async def post(
+        self,
+        body: str | bytes,
+        *,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> Answer:
+        """POST ``body`` to the bot, signed with the app's secret unless ``headers`` given."""
+        sent = headers if headers is not None else slack.signed_headers(
+            SECRET, body, timestamp=timestamp
+        )  # fmt: skip
+        started = time.perf_counter()
+        async with self.session.post(self.url, data=body, headers=sent) as response:
+            text = await response.text()
+        return Answer(response.status, text, time.perf_counter() - started)
+
+    async def command(self, text: str, user: str = ALICE, **fields: str) -> Answer:
+        payload = slack.slash_command(text, user_id=user, **fields)
+        return await self.post(slack.form_body(payload))
+
+    async def click(self, message: SlackMessage, action: str, user: str) -> Answer:
+        """``user`` clicks the button ``action`` on ``message`` as it stands now."""
+        payload = self.fake.click(message, action, user_id=user)
+        return await self.post(slack.interactive_body(payload))
+
+    async def card(self, ticket_shown: str = "", timeout: float = 10.0) -> SlackMessage:  # noqa: ASYNC109
+        """The first message with buttons (an approval card) that mentions ``ticket_shown``."""
+
+        def found() -> SlackMessage | None:
+            return next(
+                (
+                    m
+                    for m in self.fake.messages
+                    if any(b.get("type") == "actions" for b in m.blocks)
+                    and ticket_shown in text_of(m)
+                ),
+                None,
+            )
+
+        await wait_until(lambda: found() is not None, timeout, "approval card")
+        card = found()
+        assert card is not None
+        return card
+
+    async def event(self, payload: dict[str, Any]) -> Answer:
+        return await self.post(slack.event_body(payload))
+
+    async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot has nothing in flight (every reply is final): no Bolt listener
+        still running (one may look a name up before it hands the message over), and no
+        request of the neutral bot."""
+        await wait_until(
+            lambda: not _bolt_listeners_running() and self.bot.in_flight == 0,
+            timeout,
+            "end of the requests in flight",
+            lambda: f"{self.bot.in_flight} still in flight",
+        )
+
+
+def _bolt_listeners_running() -> bool:
+    """Whether a listener Bolt started (after its ack) is still running on this loop."""
+    return any(
+        getattr(task.get_coro(), "__qualname__", "").endswith("run_ack_function_asynchronously")
+        for task in asyncio.all_tasks()
+        if not task.done()
+    )
+
+
+@asynccontextmanager
+async def slack_stack(
+    load: Load,
+    *,
+    mode: SlackMode = SlackMode.HTTP,
+    flags: Callable[[str], dict[str, Any]] = team_flags,
+) -> AsyncIterator[SlackStack]:
+    """The bot serving Slack on loopback; ``flags(api_url)`` gives the settings."""
+    async with FakeSlack() as fake:
+        loaded = load(flags(fake.api_url))
+        engine = engine_for(loaded)
+        bot = ChatBot(engine, platform=Source.SLACK)
+        engine.events.bind(asyncio.get_running_loop())
+        tokens = SlackTokens(BOT_TOKEN, SECRET if mode is SlackMode.HTTP else "", APP_TOKEN)
+        running = await connect(bot, loaded.settings, tokens, Listen(mode, "127.0.0.1", 0))
+        try:
+            async with aiohttp.ClientSession() as session:
+                yield SlackStack(fake, engine, bot, running, session)
+        finally:
+            await running.stop()
+            await bot.shutdown(grace_s=5)
+            engine.events.unbind()
