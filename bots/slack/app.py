@@ -52,6 +52,17 @@ if TYPE_CHECKING:
     from logomesh.bot_settings import SlackSettings
 
 log = logging.getLogger(__name__)
+BOLT_LOGGER = "bots.slack.bolt"
+
+
+class _NoTokenSkippedWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and, given our client too (it carries the base URL
+    and the retry handlers), warns on every start that the token "will be unused": it is
+    the same token, so the warning only alarms whoever runs the bot."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
 
 # The buttons the neutral bot draws (the approval cards' Approve and Decline).
 ACTION_IDS = re.compile("^(?:" + "|".join(re.escape(action) for action in ACTIONS) + ")$")
@@ -89,7 +100,7 @@ def build_app(
         client=client,
         signing_secret=tokens.signing_secret,
         request_verification_enabled=bool(tokens.signing_secret),
-        logger=logging.getLogger("bots.slack.bolt"),
+        logger=_bolt_logger(),
     )
     # Slack delivers an event again when its acknowledgement was late; run it once.
     delivered = RecentKeys(2 * settings.replay_window_s)
@@ -166,3 +177,10 @@ def build_app(
         bot.accept_click(click, conversation)
 
     return app
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger(BOLT_LOGGER)
+    if not any(isinstance(f, _NoTokenSkippedWarning) for f in logger.filters):
+        logger.addFilter(_NoTokenSkippedWarning())
+    return logger
