@@ -14,6 +14,7 @@ Public API::
     fake.api_url  fake.base_url  fake.response_url(key=None)
     fake.add_user(user_id, name, real_name="")              # known to users.info
     fake.fail_next(method, status=429, times=1, retry_after=1)  # or 500...; replaces one pending
+    fake.gate(method) -> Gate                 # its calls wait, unanswered, until gate.open()
     fake.calls: list[ApiCall]  fake.calls_to(method)  fake.mark()
     await fake.wait_for(method, where=None, after=0, timeout=5.0) -> ApiCall
     await fake.wait_until(condition, timeout=5.0, what="...")
@@ -22,7 +23,7 @@ Public API::
     fake.click(message, action_id, user_id=...) -> block_actions payload for that button
     fake.socket_mode: FakeSocketMode
         await .wait_for_connections(count=1)  await .push(type, payload) -> envelope_id
-        await .wait_for_ack(envelope_id) -> SocketAck  .acks  .pushed_at[envelope_id]
+        await .wait_for_ack(envelope_id) -> SocketAck  .acks
         .connections (ever)  .open_connections  .received (all client messages)
         await .disconnect(reason="refresh_requested")  await .close()
     fake.blocking(coroutine, timeout=30.0)     # run any of the above from a sync test
@@ -71,6 +72,7 @@ from tests.bots.slack.fake_workspace import (
     SlackWorkspace,
     UploadedFile,
 )
+from tests.bots.slack.gate import Gate
 from tests.bots.slack.waiting import run_blocking, wait_until
 
 BOT_TOKEN = "xoxb-fake-bot-token"
@@ -127,6 +129,7 @@ class FakeSlack(SlackWorkspace):
         self.responses: list[ResponsePost] = []
         self.socket_mode = FakeSocketMode()
         self._failures: dict[str, _Failure] = {}
+        self._gates: dict[str, Gate] = {}
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._methods: dict[str, Method] = {
@@ -159,6 +162,8 @@ class FakeSlack(SlackWorkspace):
         self.socket_mode.bind(self._loop, self.port)
 
     async def stop(self) -> None:
+        for gate in self._gates.values():
+            gate.open()  # no call stays held past the test
         await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -204,6 +209,11 @@ class FakeSlack(SlackWorkspace):
         ``Retry-After: retry_after`` and ``ratelimited``, anything else ``fatal_error``. It
         replaces a failure still pending for ``method``."""
         self._failures[method] = _Failure(status, times, retry_after)
+
+    def gate(self, method: str) -> Gate:
+        """A shut gate where calls of ``method`` wait, unanswered and unrecorded, till opened."""
+        gate = self._gates[method] = Gate()
+        return gate
 
     def response_url(self, key: str | None = None) -> str:
         """A response_url to put in a payload; its posts land in ``responses``."""
@@ -279,6 +289,9 @@ class FakeSlack(SlackWorkspace):
             self._record(method, dict(request.query), None, 200, {"ok": False, "error": error.code})
             return web.json_response({"ok": False, "error": error.code})
         legacy_token = args.pop("token", None)
+        gate = self._gates.get(method)
+        if gate is not None:
+            await gate.passing()
         token = header.removeprefix("Bearer ").strip() if header else legacy_token
         injected = self._injected(method)
         if injected is not None:

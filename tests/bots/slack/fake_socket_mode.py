@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -30,7 +29,6 @@ class SocketAck:
 
     envelope_id: str
     payload: dict[str, Any] | None
-    at: float = field(default_factory=time.monotonic)
 
 
 class FakeSocketMode:
@@ -40,7 +38,6 @@ class FakeSocketMode:
         self.connections = 0  # connections that got their hello, ever
         self.acks: list[SocketAck] = []
         self.received: list[dict[str, Any]] = []  # every message the clients sent
-        self.pushed_at: dict[str, float] = {}  # envelope id -> when it was sent
         self._sockets: list[web.WebSocketResponse] = []
         self._tickets: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,7 +88,6 @@ class FakeSocketMode:
         }
         if envelope_type == "events_api":
             envelope.update(retry_attempt=retry_attempt, retry_reason="")
-        self.pushed_at[envelope_id] = time.monotonic()
         await run_on(self._loop, self._send(envelope))
         return envelope_id
 

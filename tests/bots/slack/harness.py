@@ -6,7 +6,9 @@ here), a real engine on the test workspace's SQLite file with test commands and 
 mapped people, the neutral :class:`~bots.chat.dispatch.ChatBot`, and the bot's own HTTP
 server or Socket Mode connection (``bots.slack.runner.connect``). A test then sends signed
 requests over real HTTP (:meth:`SlackStack.post`) or pushes Socket Mode envelopes, and
-asserts what the bot posted, updated and uploaded on the fake.
+asserts what the bot posted, updated and uploaded on the fake. The ``test.held`` command
+waits at the stack's :class:`~tests.bots.slack.gate.Gate` until the test opens it, so a
+test sees what the bot did while a command still runs (:meth:`SlackStack.acked`).
 
 The bot is not ``start()``-ed: that would warm the language model in the background of
 every test. Its event bus is bound to the test's loop, which is what ``start`` does for the
@@ -16,8 +18,7 @@ replies; tests of warming up and of SIGTERM run the real ``logomesh bot slack`` 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from logomesh.engine import Engine
 from logomesh.errors import CommandError
 from tests.bots.slack import slack_payloads as slack
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, SlackMessage
+from tests.bots.slack.gate import Gate
 from tests.bots.slack.waiting import wait_until
 
 SECRET = "8f742231b10e8888abcd99b1c1d2e3f4"
@@ -81,6 +83,19 @@ async def slow(ctx: CommandContext, args: SlowArgs) -> CommandOutput:
     return CommandOutput(data={"slept": args.seconds}, message="done")
 
 
+# The gate of each running stack, by its engine: what ``test.held`` waits at.
+_GATES: dict[Engine, Gate] = {}
+
+
+@command("test.held", summary="Waits for the test", permission="test.run", risk=RiskLevel.READ)
+async def held(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
+    """Reports progress, then waits at its stack's gate: while the test keeps it shut, the
+    command is running, whatever the machine's speed."""
+    await ctx.progress("step 1 of 2: waiting at the gate", 0.5)
+    await _GATES[ctx.engine].passing()
+    return CommandOutput(data={"note": args.note}, message="done")
+
+
 @command("test.fail", summary="Always fails", permission="test.run", risk=RiskLevel.READ)
 async def failing(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
     raise CommandError(f"The deploy target refused the release ({args.note}); try again later.")
@@ -92,7 +107,7 @@ async def long_output(ctx: CommandContext, args: LongArgs) -> CommandOutput:
     return CommandOutput(data={"stdout": text}, message=f"{args.lines} lines")
 
 
-TEST_COMMANDS = (guarded, slow, failing, long_output)
+TEST_COMMANDS = (guarded, slow, held, failing, long_output)
 
 
 def team_flags(api_url: str, **extra: Any) -> dict[str, Any]:
@@ -159,7 +174,6 @@ def text_of(message: SlackMessage) -> str:
 class Answer:
     status: int
     text: str
-    elapsed_s: float
 
 
 @dataclass
@@ -169,6 +183,7 @@ class SlackStack:
     bot: ChatBot
     running: RunningSlack
     session: aiohttp.ClientSession
+    gate: Gate  # where every ``test.held`` command of this stack waits
 
     @property
     def url(self) -> str:
@@ -186,10 +201,9 @@ class SlackStack:
         sent = headers if headers is not None else slack.signed_headers(
             SECRET, body, timestamp=timestamp
         )  # fmt: skip
-        started = time.perf_counter()
         async with self.session.post(self.url, data=body, headers=sent) as response:
             text = await response.text()
-        return Answer(response.status, text, time.perf_counter() - started)
+        return Answer(response.status, text)
 
     async def command(self, text: str, user: str = ALICE, **fields: str) -> Answer:
         payload = slack.slash_command(text, user_id=user, **fields)
@@ -218,6 +232,28 @@ class SlackStack:
         card = found()
         assert card is not None
         return card
+
+    async def acked(self, *requests: Awaitable[Answer], timeout: float = 10.0) -> list[Answer]:  # noqa: ASYNC109
+        """The answers to ``requests``, all back while the gate is shut, so before any held
+        command could end: a bot that does the work before it acks never answers."""
+        assert not self.gate.is_open, "the acks are to come back while the gate is shut"
+        try:
+            answers = list(await asyncio.wait_for(asyncio.gather(*requests), timeout))
+        except TimeoutError:
+            raise AssertionError(
+                f"no answer within {timeout}s while the held commands waited at the gate"
+            ) from None
+        # Bolt answers 404 to a request its listener did not ack within Slack's 3 s.
+        unacked = [answer for answer in answers if answer.status != 200]
+        assert not unacked, f"not acked while the commands were held (working first?): {unacked}"
+        return answers
+
+    async def held(self, count: int) -> None:
+        """Until ``count`` ``test.held`` commands wait at the gate, then check that each is
+        still in flight, with no audit record yet (the engine writes it at the end)."""
+        await self.gate.wait_for_waiting(count)
+        assert self.bot.in_flight == count
+        assert trail(self.engine, action="test.held") == []
 
     async def event(self, payload: dict[str, Any]) -> Answer:
         return await self.post(slack.event_body(payload))
@@ -257,11 +293,14 @@ async def slack_stack(
         bot = ChatBot(engine, platform=Source.SLACK)
         engine.events.bind(asyncio.get_running_loop())
         tokens = SlackTokens(BOT_TOKEN, SECRET if mode is SlackMode.HTTP else "", APP_TOKEN)
+        gate = _GATES[engine] = Gate()
         running = await connect(bot, loaded.settings, tokens, Listen(mode, "127.0.0.1", 0))
         try:
             async with aiohttp.ClientSession() as session:
-                yield SlackStack(fake, engine, bot, running, session)
+                yield SlackStack(fake, engine, bot, running, session, gate)
         finally:
+            gate.open()  # nothing stays held past the test, even when it failed
             await running.stop()
             await bot.shutdown(grace_s=5)
             engine.events.unbind()
+            del _GATES[engine]

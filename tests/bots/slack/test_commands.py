@@ -3,7 +3,8 @@
 Real parts: the engine on the workspace's SQLite file, the Bolt app behind the bot's own
 aiohttp server (``bots.slack.http``), fed signed requests over real loopback HTTP; Slack's
 Web API is the loopback fake (``tests/bots/slack/fake_slack.py``), which records what the
-bot posted, updated and uploaded, since Slack itself cannot be reached from here.
+bot posted, updated and uploaded, since Slack itself cannot be reached from here. A command
+held at the test's gate (``tests/bots/slack/gate.py``) shows the ack came before the work.
 """
 
 from __future__ import annotations
@@ -35,26 +36,31 @@ async def stack(load: Load) -> AsyncIterator[SlackStack]:
         yield running
 
 
-async def test_a_slash_command_is_acked_at_once_then_answered_in_one_edited_reply(
+async def test_a_slash_command_is_acked_before_it_runs_then_answered_in_one_edited_reply(
     stack: SlackStack,
 ) -> None:
-    """The ack is an empty 200 within Slack's 3 s (before the command runs); the bot posts
-    one progress reply, edits it as progress comes, and replaces it with the result."""
-    answer = await stack.command("run test.slow seconds=0.6 steps=3")
+    """The ack (an empty 200) comes back while the command is held at the gate, so before
+    it could end; the bot posts one progress reply, edits it as progress comes while the
+    command still runs, and replaces it with the result once the gate opens."""
+    [answer] = await stack.acked(stack.command("run test.held"))
     assert answer.status == 200 and answer.text == ""
-    assert answer.elapsed_s < 1.0
-    await stack.settled()
-
+    await stack.held(1)
+    edited = await stack.fake.wait_for(
+        "chat.update", lambda call: "step 1 of 2" in str(call.args.get("blocks"))
+    )
     [post] = stack.fake.calls_to("chat.postMessage")
     assert post.ok and post.args["channel"] == slack.CHANNEL_ID
-    assert "test.slow" in post.args["text"]
+    assert "test.held" in post.args["text"]
+    assert edited.args["ts"] == post.response["ts"]
     message = stack.fake.message(slack.CHANNEL_ID, post.response["ts"])
-    final = text_of(message)
-    assert "✅" in final and "test.slow" in final and "done" in final
-    updates = stack.fake.calls_to("chat.update")
-    assert len(updates) >= 2  # at least one progress edit, then the result
-    assert any("step" in str(call.args.get("blocks")) for call in updates[:-1])
-    [record] = trail(stack.engine, action="test.slow")
+    assert "✅" not in text_of(message)  # no result while the command is held
+
+    stack.gate.open()
+    await stack.settled()
+    final = text_of(stack.fake.message(slack.CHANNEL_ID, post.response["ts"]))
+    assert "✅" in final and "test.held" in final and "done" in final
+    assert stack.fake.calls_to("chat.postMessage") == [post]  # one reply, edited
+    [record] = trail(stack.engine, action="test.held")
     assert record.source == "slack" and record.actor == "alice"
     assert record.correlation_id and record.correlation_id in final  # the context names it
 

@@ -1,11 +1,12 @@
-"""Socket Mode end to end: the bot dials out, acks each envelope at once, answers over the
-Web API, and reconnects when Slack asks it to.
+"""Socket Mode end to end: the bot dials out, acks each envelope before doing its work,
+answers over the Web API, and reconnects when Slack asks it to.
 
 Real parts: the engine on the workspace's SQLite file, the Bolt app with slack_bolt's
 ``AsyncSocketModeHandler`` (slack_sdk's aiohttp Socket Mode client) opened through
 ``apps.connections.open`` at the ``bots.slack.api_url`` base URL; the WebSocket and the Web
 API at the other end are the loopback fake's, which speak Slack's Socket Mode protocol
-(hello, envelopes, acks, disconnect), since Slack cannot be reached from here.
+(hello, envelopes, acks, disconnect), since Slack cannot be reached from here. A command
+held at the test's gate (``tests/bots/slack/gate.py``) shows the ack came first.
 """
 
 from __future__ import annotations
@@ -45,18 +46,22 @@ async def stack(load: Load) -> AsyncIterator[SlackStack]:
 async def test_a_slash_command_over_the_socket_is_acked_then_answered(
     stack: SlackStack,
 ) -> None:
+    """The envelope's ack comes back while the command is held at the gate (so before it
+    could end); the answer follows over the Web API once the gate opens."""
     socket = stack.fake.socket_mode
     opened = stack.fake.calls_to("apps.connections.open")
     assert opened and opened[0].token == stack.fake.app_token  # the app-level token
     envelope = await socket.push(
-        "slash_commands", slack.slash_command("run test.slow seconds=0.5", user_id=ALICE)
+        "slash_commands", slack.slash_command("run test.held", user_id=ALICE)
     )
-    ack = await socket.wait_for_ack(envelope)
-    assert ack.at - socket.pushed_at[envelope] < 0.5  # before the command could finish
+    await socket.wait_for_ack(envelope, timeout=10)
+    await stack.held(1)
+    assert not any("✅" in text_of(message) for message in stack.fake.messages)
+    stack.gate.open()
     await stack.settled()
     [post] = stack.fake.calls_to("chat.postMessage")
     assert "✅" in text_of(stack.fake.message(slack.CHANNEL_ID, post.response["ts"]))
-    [record] = trail(stack.engine, action="test.slow")
+    [record] = trail(stack.engine, action="test.held")
     assert record.source == "slack" and record.actor == "alice"
 
 
