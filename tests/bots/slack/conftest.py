@@ -1,4 +1,5 @@
-"""Fixtures for the Slack tests: the loopback Slack (tests/bots/slack/fake_slack.py)."""
+"""Fixtures for the Slack tests: the loopback Slack (tests/bots/slack/fake_slack.py), and the
+whole bot on it in HTTP mode (tests/bots/slack/harness.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import pytest_asyncio
 
 from tests.bots.slack.fake_slack import FakeSlack
+from tests.bots.slack.harness import Load, SlackStack, slack_stack
 
 
 @pytest_asyncio.fixture
@@ -24,3 +26,10 @@ def fake_slack_thread() -> Iterator[FakeSlack]:
     wait or push from a sync test."""
     with FakeSlack.running() as fake:
         yield fake
+
+
+@pytest_asyncio.fixture
+async def stack(load: Load) -> AsyncIterator[SlackStack]:
+    """The bot in HTTP mode on the loopback Slack, with team mode's rules (harness.py)."""
+    async with slack_stack(load) as running:
+        yield running

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from bots.chat.approvals import APPROVE, DECLINE
 from logomesh.commands.models import CommandRequest
@@ -37,12 +35,6 @@ from tests.bots.slack.harness import (
 )
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def stack(load: Load) -> AsyncIterator[SlackStack]:
-    async with slack_stack(load) as running:
-        yield running
 
 
 def ticket_of(card: SlackMessage) -> str:

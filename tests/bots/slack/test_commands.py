@@ -10,30 +10,20 @@ held at the test's gate (``tests/bots/slack/gate.py``) shows the ack came before
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from tests.bots.slack import slack_payloads as slack
 from tests.bots.slack.fake_workspace import SlackError
 from tests.bots.slack.harness import (
     ALICE,
     STRANGER,
-    Load,
     SlackStack,
-    slack_stack,
     text_of,
     trail,
 )
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def stack(load: Load) -> AsyncIterator[SlackStack]:
-    async with slack_stack(load) as running:
-        yield running
 
 
 async def test_a_slash_command_is_acked_before_it_runs_then_answered_in_one_edited_reply(

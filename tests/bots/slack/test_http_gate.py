@@ -14,18 +14,11 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from tests.bots.slack import slack_payloads as slack
-from tests.bots.slack.harness import ALICE, SECRET, Load, SlackStack, slack_stack, trail
+from tests.bots.slack.harness import ALICE, SECRET, SlackStack, trail
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def stack(load: Load) -> AsyncIterator[SlackStack]:
-    async with slack_stack(load) as running:
-        yield running
 
 
 def _command_body(text: str = "run test.slow seconds=0") -> str:

@@ -12,22 +12,14 @@ Slack cannot be made to.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from logomesh.storage import sqlite
 from tests.bots.slack import slack_payloads as slack
 from tests.bots.slack.harness import Load, SlackStack, slack_stack, team_flags, text_of, trail
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def stack(load: Load) -> AsyncIterator[SlackStack]:
-    async with slack_stack(load) as running:
-        yield running
 
 
 def final_text(stack: SlackStack) -> str:
