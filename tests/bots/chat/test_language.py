@@ -96,3 +96,15 @@ def test_audit_search_by_meaning_is_a_ranked_table(chat_engine: Engine) -> None:
     (table,) = blocks_of(reply, Table)
     assert table.columns[0] == "score"
     assert table.rows and any(row[4] == "test.fail" for row in table.rows)
+
+
+def test_words_that_match_no_command_ask_back_and_run_nothing(chat_engine: Engine) -> None:
+    """Nothing is read with confidence: the reply says so and how to say it better, and the
+    trail holds the interpretation alone."""
+    message = mention("florbnicate the wibbles quarterly")
+    thread = RecordingConversation()
+    asyncio.run(ChatBot(chat_engine, platform=Source.SLACK).handle(message, thread))
+    said = text_of(thread.current[thread.posted[0][0]])
+    assert "🤔" in said and "run COMMAND key=value" in said
+    records = chat_engine.audit.store.query(AuditFilter(correlation_id=message.correlation_id))
+    assert [record.action for record in records] == ["nl.interpret"]
