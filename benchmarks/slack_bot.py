@@ -66,7 +66,8 @@ ACK_MEASURES = (
 LOST_MEASURES = (
     "500 signed `/logomesh run whoami` sent at once by 50 mapped people: the audit records "
     "of whoami with source slack, the replies whose final version is a result (the "
-    "loopback Slack keeps each message's versions), and the HTTP 200 acks."
+    "loopback Slack keeps each message's versions), the HTTP 200 acks, and the seconds "
+    "from the first send until the bot has nothing in flight."
 )
 MEMORY_MEASURES = (
     "RSS of a real `logomesh bot slack --http` process (psutil): when it first answers "
@@ -221,10 +222,14 @@ async def _lost_phase(url: str, fake: FakeSlack, bot: ChatBot, count: int) -> li
 
     replies, records = _final_replies(fake), await asyncio.to_thread(whoami_records)
     whoami = [(_user(n % PEOPLE), "run whoami") for n in range(count)]
+    started = time.perf_counter()
     answered = await _send_from_another_process(url, whoami)
     await _wait(lambda: _final_replies(fake) - replies >= count and bot.in_flight == 0, 600)
+    took = time.perf_counter() - started
     records = await asyncio.to_thread(whoami_records) - records
-    return _lost_rows(count, records, _final_replies(fake) - replies, answered)
+    rows = _lost_rows(count, records, _final_replies(fake) - replies, answered)
+    metric = f"Slack {count} concurrent: until all final"
+    return [*rows, Row(metric, f"{took:.1f} s", measures=LOST_MEASURES)]
 
 
 def _ack_rows(wave: str, acks: list[float]) -> list[Row]:
