@@ -56,6 +56,9 @@ from logomesh.nl.flow import execute_text
 
 logger = logging.getLogger(__name__)
 
+# How often a card of a ticket from elsewhere checks its row: another process's decision
+# publishes no event in this one, and a person reads "Approved by ..." at this pace.
+CARD_POLL_S = 1.0
 _STOPPING = (
     "LogoMesh is restarting and took no new requests; nothing was run. Try again in a minute."
 )
@@ -86,6 +89,8 @@ class ChatBot:
         self._bound = False
         self._board = CardBoard(self._fit)
         self._watch = Watch(engine.events, self._board, self._spawn)
+        # Listed tickets raised elsewhere, each followed until decided (not work in flight).
+        self._followed: dict[str, asyncio.Task[None]] = {}
 
     # -- what adapters call ----------------------------------------------------------------
 
@@ -128,6 +133,10 @@ class ChatBot:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=30)
+        for follower in self._followed.values():
+            follower.cancel()
+        if self._followed:
+            await asyncio.wait(self._followed.values(), timeout=5)
         self._watch.close()
         if self._bound:
             self.engine.events.unbind()
@@ -267,7 +276,32 @@ class ChatBot:
             await conversation.whisper(self._fit(Reply((Text(f"✅ {text}"),), text, private=True)))
             return
         for ticket in result.data:
-            await self._board.post(conversation, TicketCard.from_ticket(ticket))
+            shown = TicketCard.from_ticket(ticket)
+            await self._board.post(conversation, shown)
+            self._follow_ticket(shown.ticket_id)
+
+    def _follow_ticket(self, ticket_id: str) -> None:
+        """Redraw a listed ticket's cards once it is decided, by any process: a decision in
+        another process (``logomesh approvals approve``, an editor) sends no event here."""
+        if ticket_id in self._followed:
+            return
+
+        async def follow() -> None:
+            service = self.engine.approvals
+            try:
+                while (ticket := await service.current(ticket_id)) is not None:
+                    if ticket.state.final:
+                        decision = ticket.final_decision
+                        by = decision.approver if decision else None
+                        await self._board.settle(ticket_id, str(ticket.state), by)
+                        return
+                    await asyncio.sleep(CARD_POLL_S)
+            except Exception:  # the card stays as it was; a click on it still works
+                logger.warning("stopped following ticket %s", ticket_id, exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(follow())
+        self._followed[ticket_id] = task
+        task.add_done_callback(lambda _: self._followed.pop(ticket_id, None))
 
     async def _handle_click(self, click: ButtonClick, conversation: Conversation) -> None:
         user = click.who

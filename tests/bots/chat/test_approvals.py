@@ -23,6 +23,7 @@ from logomesh.approvals.models import TicketRequest
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, RiskLevel, Source
+from logomesh.composition import build_engine
 from logomesh.engine import Engine
 from logomesh.events import ApprovalRequested
 from tests.approvals.conftest import ran
@@ -286,3 +287,35 @@ def test_in_team_mode_nothing_runs_for_an_unmapped_user(team: Engine) -> None:
     assert 'slack = ["USTRANGER"]' in text_of(thread.whispers[-1])
     records = team.audit.store.query(AuditFilter(correlation_id=message.correlation_id))
     assert [(r.action, r.outcome) for r in records] == [("status", "denied")]
+
+
+def test_a_listed_ticket_decided_in_another_process_is_redrawn(team: Engine) -> None:
+    """Another engine on the same database stands for another process: alice waits there
+    (``logomesh --wait run``), bob lists the ticket in chat, then approves it in a terminal
+    (``logomesh approvals approve`` there). No event reaches the bot's engine; its card
+    follows the ticket's row and is redrawn with who decided."""
+    other = build_engine(team.settings, registry=team.registry)
+
+    async def scenario() -> tuple[CommandResult, RecordingConversation]:
+        request = CommandRequest(
+            "test.guarded", ALICE_CLI, {"note": "other-process"}, wait_for_approval=True
+        )
+        waiting = asyncio.create_task(other.execute(request))
+        bot = ChatBot(team, platform=Source.SLACK)
+        thread = RecordingConversation()
+        while not thread.cards():
+            await bot.handle(slash("approvals", who=BOB), thread)
+            await asyncio.sleep(0.05)
+        (ref,) = [r for r in thread.cards() if "other-process" in text_of(thread.current[r])]
+        await other.decide(_ticket_of(thread, ref), BOB_CLI, True, "fine")
+        await asyncio.wait_for(thread.wait_for(lambda: ref not in thread.cards()), 30)
+        result = await asyncio.wait_for(waiting, 30)
+        return result, thread
+
+    try:
+        result, thread = asyncio.run(scenario())
+    finally:
+        other.close()
+    assert result.ok, result.message
+    redrawn = [text_of(r) for r in thread.current.values() if "other-process" in text_of(r)]
+    assert redrawn and redrawn[0].startswith("✅ Approved by bob")
