@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -70,6 +71,11 @@ def test_a_remote_server_serves_commands_like_a_local_one(
     engine.events.subscribe(CommandProgress, seen.append)
     counted = run_command(engine, "remote.count", to=3)
     assert counted.ok and counted.data == {"counted": 3}
+    # Published from the plugin's reader thread, the events reach subscribers on the bus's
+    # own loop, in order, but possibly just after the result: wait for them, not for a time.
+    deadline = time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert [e.fraction for e in seen] == [1 / 3, 2 / 3, 1.0]
 
     # The server drops its stream mid-call; the call resumes with Last-Event-ID and ends.
