@@ -55,7 +55,6 @@ import asyncio
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -214,13 +213,6 @@ class FakeSlack(SlackWorkspace):
         """A shut gate where calls of ``method`` wait, unanswered and unrecorded, till opened."""
         gate = self._gates[method] = Gate()
         return gate
-
-    def response_url(self, key: str | None = None) -> str:
-        """A response_url to put in a payload; its posts land in ``responses``."""
-        return f"{self.base_url}/response/{key or uuid.uuid4().hex}"
-
-    def upload_url(self, file_id: str) -> str:
-        return f"{self.base_url}/upload/{file_id}"
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]

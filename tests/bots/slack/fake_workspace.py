@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,7 @@ class UploadedFile:
     completed: bool = False
 
 
-class SlackWorkspace:
+class SlackWorkspace(ABC):
     """Messages, ephemeral messages, files and users, changed by the Web API methods."""
 
     def __init__(self) -> None:
@@ -96,11 +97,17 @@ class SlackWorkspace:
             "files.completeUploadExternal": self._complete_upload,
         }
 
-    def upload_url(self, file_id: str) -> str:
-        raise NotImplementedError("the server that serves the workspace says where")
+    @property
+    @abstractmethod
+    def base_url(self) -> str:
+        """Where the server that serves this workspace listens."""
 
     def response_url(self, key: str | None = None) -> str:
-        raise NotImplementedError("the server that serves the workspace says where")
+        """A response_url to put in a payload; its posts land in ``responses``."""
+        return f"{self.base_url}/response/{key or uuid.uuid4().hex}"
+
+    def upload_url(self, file_id: str) -> str:
+        return f"{self.base_url}/upload/{file_id}"
 
     def add_user(self, user_id: str, name: str, real_name: str = "") -> None:
         """Make ``users.info`` know ``user_id`` (unknown users answer ``user_not_found``)."""
