@@ -41,6 +41,45 @@ class SlackSettings(_Section):
     )
 
 
+class DiscordSettings(_Section):
+    """``[bots.discord]``: the Discord bot (``logomesh bot discord``, docs/discord.md)."""
+
+    api_url: str = Field(
+        default="https://discord.com/api/v10",
+        pattern=r"^https?://",
+        description="The REST API's base URL, with its version (a loopback Discord in tests).",
+    )
+    gateway_url: str = Field(
+        default="wss://gateway.discord.gg/",
+        pattern=r"^wss?://",
+        description="The gateway first connected to (Discord then names where to resume).",
+    )
+    command: str = Field(
+        default="logomesh",
+        pattern=r"^[a-z0-9_-]{1,32}$",
+        description="The application command's name: /logomesh run, /logomesh do, ...",
+    )
+    public_key: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="HTTP interactions mode: the application's public key (General "
+        "Information in the Developer Portal), which every request's signature is checked "
+        "against.",
+    )
+    replay_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600.0,
+        description="HTTP interactions mode: how old a signed request's timestamp may be.",
+    )
+    max_body_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        le=10_000_000,
+        description="HTTP interactions mode: the largest request body read (413 past it).",
+    )
+
+
 class BotSettings(_Section):
     """``[bots]``: what every chat platform shares (``bots/chat/``)."""
 
@@ -66,3 +105,4 @@ class BotSettings(_Section):
         "cancelled (and recorded as cancelled).",
     )
     slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()

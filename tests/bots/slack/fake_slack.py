@@ -71,8 +71,8 @@ from tests.bots.slack.fake_workspace import (
     SlackWorkspace,
     UploadedFile,
 )
-from tests.bots.slack.gate import Gate
-from tests.bots.slack.waiting import run_blocking, wait_until
+from tests.bots.gate import Gate
+from tests.bots.waiting import run_blocking, wait_until
 
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"

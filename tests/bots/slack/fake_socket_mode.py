@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from tests.bots.slack.slack_payloads import APP_ID
-from tests.bots.slack.waiting import run_on, wait_until
+from tests.bots.waiting import run_on, wait_until
 
 
 @dataclass(frozen=True)

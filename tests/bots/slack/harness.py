@@ -7,7 +7,7 @@ mapped people, the neutral :class:`~bots.chat.dispatch.ChatBot`, and the bot's o
 server or Socket Mode connection (``bots.slack.runner.connect``). A test then sends signed
 requests over real HTTP (:meth:`SlackStack.post`) or pushes Socket Mode envelopes, and
 asserts what the bot posted, updated and uploaded on the fake. The ``test.held`` command
-waits at the stack's :class:`~tests.bots.slack.gate.Gate` until the test opens it, so a
+waits at the stack's :class:`~tests.bots.gate.Gate` until the test opens it, so a
 test sees what the bot did while a command still runs (:meth:`SlackStack.acked`).
 
 The bot is not ``start()``-ed: that would warm the language model in the background of
@@ -24,92 +24,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict
 
 from bots.chat.dispatch import ChatBot
 from bots.slack.runner import Listen, RunningSlack, connect
 from bots.slack.tokens import SlackMode, SlackTokens
-from logomesh.audit.models import AuditRecord
-from logomesh.audit.query import AuditFilter
-from logomesh.commands.models import CommandContext, CommandOutput
-from logomesh.commands.registry import command
-from logomesh.commands.values import RiskLevel, Source
-from logomesh.composition import build_engine
+from logomesh.commands.values import Source
 from logomesh.config import DEFAULT_ROLES, LoadedSettings
-from logomesh.engine import Engine
-from logomesh.errors import CommandError
+from tests.bots.commands import GATES, engine_for, ran, trail
+from tests.bots.gate import Gate
 from tests.bots.slack import slack_payloads as slack
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, SlackMessage
-from tests.bots.slack.gate import Gate
-from tests.bots.slack.waiting import wait_until
+from tests.bots.waiting import wait_until
 
-SECRET = "8f742231b10e8888abcd99b1c1d2e3f4"
-ALICE, BOB, VERA, STRANGER = "U0ALICE", "U0BOB", "U0VERA", "U0STRANGER"
-RAN_FILE = "guarded-ran.txt"
+__all__ = ["ran", "trail"]  # re-exported: the Slack tests import them from here
 
 Load = Callable[..., LoadedSettings]
 
-
-class NoteArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = "go"
-
-
-class SlowArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seconds: float = 1.0
-    steps: int = 1
-
-
-class LongArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lines: int = 400
-
-
-@command("test.guarded", summary="A danger command", permission="test.run", risk=RiskLevel.DANGER)
-async def guarded(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
-    """Leaves a line in the workspace, so a test sees whether it really ran."""
-    with (ctx.engine.settings.workspace / RAN_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(args.note + "\n")
-    return CommandOutput(data={"note": args.note}, message=f"ran with note {args.note}")
-
-
-@command("test.slow", summary="Takes its time", permission="test.run", risk=RiskLevel.READ)
-async def slow(ctx: CommandContext, args: SlowArgs) -> CommandOutput:
-    """A slow plugin or model, as far as the bot can tell: it reports progress and waits."""
-    for step in range(args.steps):
-        await ctx.progress(f"step {step + 1} of {args.steps}", (step + 1) / args.steps)
-        await asyncio.sleep(args.seconds / args.steps)
-    return CommandOutput(data={"slept": args.seconds}, message="done")
-
-
-# The gate of each running stack, by its engine: what ``test.held`` waits at.
-_GATES: dict[Engine, Gate] = {}
-
-
-@command("test.held", summary="Waits for the test", permission="test.run", risk=RiskLevel.READ)
-async def held(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
-    """Reports progress, then waits at its stack's gate: while the test keeps it shut, the
-    command is running, whatever the machine's speed."""
-    await ctx.progress("step 1 of 2: waiting at the gate", 0.5)
-    await _GATES[ctx.engine].passing()
-    return CommandOutput(data={"note": args.note}, message="done")
-
-
-@command("test.fail", summary="Always fails", permission="test.run", risk=RiskLevel.READ)
-async def failing(ctx: CommandContext, args: NoteArgs) -> CommandOutput:
-    raise CommandError(f"The deploy target refused the release ({args.note}); try again later.")
-
-
-@command("test.long", summary="Prints a lot", permission="test.run", risk=RiskLevel.READ)
-async def long_output(ctx: CommandContext, args: LongArgs) -> CommandOutput:
-    text = "\n".join(f"line {n:05d} of the build log" for n in range(args.lines))
-    return CommandOutput(data={"stdout": text}, message=f"{args.lines} lines")
-
-
-TEST_COMMANDS = (guarded, slow, held, failing, long_output)
-
-
+SECRET = "8f742231b10e8888abcd99b1c1d2e3f4"
+ALICE, BOB, VERA, STRANGER = "U0ALICE", "U0BOB", "U0VERA", "U0STRANGER"
 def team_flags(api_url: str, **extra: Any) -> dict[str, Any]:
     """Team mode's rules (roles required, the two-person rule for danger, bots on) on the
     workspace's SQLite file, and three mapped people."""
@@ -131,24 +63,6 @@ def team_flags(api_url: str, **extra: Any) -> dict[str, Any]:
     for section, values in extra.items():
         flags[section] = {**flags.get(section, {}), **values}
     return flags
-
-
-def engine_for(loaded: LoadedSettings) -> Engine:
-    engine = build_engine(loaded.settings, provenance=loaded.provenance)
-    for spec in TEST_COMMANDS:
-        engine.registry.register(spec)
-    return engine
-
-
-def ran(engine: Engine) -> list[str]:
-    path = engine.settings.workspace / RAN_FILE
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-
-
-def trail(engine: Engine, correlation_id: str | None = None, **where: Any) -> list[AuditRecord]:
-    """Audit records, oldest first (of one correlation id, if given)."""
-    query = AuditFilter(correlation_id=correlation_id, oldest_first=True, **where)
-    return engine.audit.store.query(query)
 
 
 def text_of(message: SlackMessage) -> str:
@@ -293,7 +207,7 @@ async def slack_stack(
         bot = ChatBot(engine, platform=Source.SLACK)
         engine.events.bind(asyncio.get_running_loop())
         tokens = SlackTokens(BOT_TOKEN, SECRET if mode is SlackMode.HTTP else "", APP_TOKEN)
-        gate = _GATES[engine] = Gate()
+        gate = GATES[engine] = Gate()
         running = await connect(bot, loaded.settings, tokens, Listen(mode, "127.0.0.1", 0))
         try:
             async with aiohttp.ClientSession() as session:
@@ -303,4 +217,4 @@ async def slack_stack(
             await running.stop()
             await bot.shutdown(grace_s=5)
             engine.events.unbind()
-            del _GATES[engine]
+            del GATES[engine]

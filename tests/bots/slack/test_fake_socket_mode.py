@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.bots.slack import slack_payloads as payloads
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-from tests.bots.slack.gate import Gate
+from tests.bots.gate import Gate
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ asserts what has happened while the gate is still shut: the ack came back, the w
 waiting, nothing final was posted or audited. A bot that did the work before it acked
 never acks while the gate is shut, and the test fails naming the ack it waited for.
 
-The gate is polled, as :mod:`tests.bots.slack.waiting` polls, so it opens from any thread
+The gate is polled, as :mod:`tests.bots.waiting` polls, so it opens from any thread
 or loop (the fake may run on a thread of its own, beside a sync test).
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from tests.bots.slack.waiting import POLL_S, wait_until
+from tests.bots.waiting import POLL_S, wait_until
 
 
 class Gate:
