@@ -121,6 +121,16 @@ class IdentityMapping(_Section):
     discord: tuple[str, ...] = ()
 
 
+class RoleGrant(_Section):
+    """Roles for everyone a platform puts in a group: the members of a Discord guild role
+    (Server Settings -> Roles -> Copy Role ID; a guild's own id is its @everyone role)."""
+
+    discord_role: str = Field(
+        pattern=r"^[0-9]{15,22}$", description="The Discord role's id (a snowflake)."
+    )
+    roles: tuple[str, ...] = Field(min_length=1, description="The LogoMesh roles it gives.")
+
+
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "owner": ("*",),
     "admin": ("*",),
@@ -143,6 +153,11 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
 class SecuritySettings(_Section):
     roles: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
     identities: tuple[IdentityMapping, ...] = ()
+    role_grants: tuple[RoleGrant, ...] = Field(
+        default=(),
+        description="Roles for members of a chat platform's group (a Discord guild role), "
+        "added to those of their own identity.",
+    )
     require_roles: bool = Field(
         default=False,
         description="When false (local mode) the workspace owner may run every command.",

@@ -356,6 +356,10 @@ class Engine:
     def _authorize(self, spec: CommandSpec, attempt: Attempt) -> None:
         decision: Decision = self.policy.authorize(attempt.identity, spec.permission, spec.risk)
         attempt.details["authorization"] = decision.to_dict()
+        if attempt.identity.granted_by:
+            attempt.details["authorization"]["granted_by"] = {
+                f"{attempt.identity.actor.source}_roles": list(attempt.identity.granted_by)
+            }
         if not decision.allowed:
             raise PermissionDeniedError(
                 f"{attempt.identity.name} may not run {spec.name}: {decision.reason}."

@@ -1,9 +1,10 @@
 """Who a chat user is to LogoMesh, and what an admin adds for someone it does not know.
 
 A platform knows people by its own ids (Slack ``U…``, Discord snowflakes); the user's
-configuration maps them to a named identity with roles (``[[security.identities]]``). A
-chat user nobody mapped has no roles, so the engine refuses everything they ask, in every
-mode: a chat channel is not the workspace owner's terminal. The bot still sends their
+configuration maps them to a named identity with roles (``[[security.identities]]``), or
+gives roles to everyone in a platform's group (``[[security.role_grants]]``: a Discord guild
+role). A chat user nobody mapped has no roles, so the engine refuses everything they ask, in
+every mode: a chat channel is not the workspace owner's terminal. The bot still sends their
 request through the engine, so the refusal is in the audit trail, and tells them the exact
 lines an admin must add, their id filled in.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bots.chat.message import ChatUser
 from bots.chat.render import Code, Context, Reply, Text
+from logomesh.commands.values import Source
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -28,14 +30,29 @@ def is_mapped(engine: Engine, user: ChatUser) -> bool:
 
 
 def identity_snippet(user: ChatUser) -> str:
-    """The TOML an admin adds to map ``user`` (their platform id filled in)."""
+    """The TOML an admin adds to map ``user`` (their platform id filled in), and, for a
+    Discord member, the grant that maps one of their guild roles instead."""
     name = _suggested_name(user)
-    return (
+    snippet = (
         "[[security.identities]]\n"
         f'name = "{name}"            # the name the audit trail records\n'
         'roles = ["developer"]       # or "viewer", "admin", or a role under [security.roles]\n'
         f'{user.platform.value} = ["{user.user_id}"]\n'
     )
+    if user.platform is Source.DISCORD:
+        theirs = ", ".join(user.roles) if user.roles else "none yet: give them a role first"
+        snippet += (
+            "\n# or, for everyone with a Discord role (their role ids: "
+            f"{_shorten(theirs)}):\n"
+            "[[security.role_grants]]\n"
+            f'discord_role = "{user.roles[0] if user.roles else "ROLE-ID"}"\n'
+            'roles = ["developer"]\n'
+        )
+    return snippet
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def unmapped_reply(user: ChatUser, correlation_id: str) -> Reply:

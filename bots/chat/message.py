@@ -35,7 +35,7 @@ class ChatUser:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.platform, self.user_id, self.display_name)
+        return Actor(self.platform, self.user_id, self.display_name, self.roles)
 
     @property
     def mention(self) -> str:

@@ -75,11 +75,14 @@ def new_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """A person (or the engine itself) as the adapter knows them."""
+    """A person (or the engine itself) as the adapter knows them; ``groups``: the groups the
+    platform puts them in (a Discord member's guild role ids), which configuration may give
+    roles to (``[[security.role_grants]]``)."""
 
     source: Source
     user_id: str
     display_name: str | None = None
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,9 @@ class Identity:
     name: str
     roles: tuple[str, ...]
     actor: Actor
+    # The actor's platform groups whose ``[[security.role_grants]]`` added roles: recorded
+    # with each authorization decision, so the trail says why a role-mapped member may act.
+    granted_by: tuple[str, ...] = ()
 
     @property
     def known(self) -> bool:

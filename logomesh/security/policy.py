@@ -54,6 +54,14 @@ class Policy:
                     f"{', '.join(unknown)}; define them under `security.roles` or use one of "
                     f"{', '.join(sorted(self._roles))}."
                 )
+        for grant in settings.security.role_grants:
+            unknown = [role for role in grant.roles if role not in self._roles]
+            if unknown:
+                raise ConfigError(
+                    f"`security.role_grants` entry for Discord role {grant.discord_role} names "
+                    f"unknown role(s) {', '.join(unknown)}; define them under `security.roles` "
+                    f"or use one of {', '.join(sorted(self._roles))}."
+                )
 
     def authorize(self, identity: Identity, permission: str, risk: RiskLevel) -> Decision:
         limit = self._settings.risk_limit
@@ -71,7 +79,8 @@ class Policy:
         if not identity.roles:
             reason = (
                 f"{identity.name} has no roles; map this user to an identity under "
-                "`[[security.identities]]` in the user config file "
+                "`[[security.identities]]` (or, on Discord, give one of their roles "
+                "LogoMesh roles under `[[security.role_grants]]`) in the user config file "
                 "(~/.config/logomesh/config.toml, or --config FILE; never a workspace's "
                 "logomesh.toml)"
             )

@@ -63,6 +63,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.bots.gate import Gate
 from tests.bots.slack.fake_socket_mode import FakeSocketMode, SocketAck
 from tests.bots.slack.fake_workspace import (
     Method,
@@ -71,7 +72,6 @@ from tests.bots.slack.fake_workspace import (
     SlackWorkspace,
     UploadedFile,
 )
-from tests.bots.gate import Gate
 from tests.bots.waiting import run_blocking, wait_until
 
 BOT_TOKEN = "xoxb-fake-bot-token"

@@ -30,6 +30,7 @@ from bots.slack.runner import Listen, RunningSlack, connect
 from bots.slack.tokens import SlackMode, SlackTokens
 from logomesh.commands.values import Source
 from logomesh.config import DEFAULT_ROLES, LoadedSettings
+from logomesh.engine import Engine
 from tests.bots.commands import GATES, engine_for, ran, trail
 from tests.bots.gate import Gate
 from tests.bots.slack import slack_payloads as slack
@@ -42,6 +43,8 @@ Load = Callable[..., LoadedSettings]
 
 SECRET = "8f742231b10e8888abcd99b1c1d2e3f4"
 ALICE, BOB, VERA, STRANGER = "U0ALICE", "U0BOB", "U0VERA", "U0STRANGER"
+
+
 def team_flags(api_url: str, **extra: Any) -> dict[str, Any]:
     """Team mode's rules (roles required, the two-person rule for danger, bots on) on the
     workspace's SQLite file, and three mapped people."""

@@ -22,9 +22,9 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.bots.gate import Gate
 from tests.bots.slack import slack_payloads as payloads
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-from tests.bots.gate import Gate
 
 
 @asynccontextmanager
