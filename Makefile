@@ -33,11 +33,24 @@ VSIX         := vscode-extension/logomesh.vsix
 
 install: $(STAMP)
 
+# llama-cpp-python compiles llama.cpp (about 6 minutes on 2 cores). Left to itself it builds
+# for the build machine's CPU (-march=native), and on a virtual CPU that announces AMX the
+# Gemma model then crashes in its first matrix product (SIGSEGV in llama_decode). So it is
+# built for a portable x86-64 with AVX2, once per version and flags: pip's own wheel cache
+# ignores CMAKE_ARGS and would hand back a native build, so the wheel is kept here instead.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_WHEELS  := $(HOME)/.cache/logomesh/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU build; left to the resolver it picks a multi-GB CUDA one.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" \
+	  $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir --wheel-dir $(LLAMA_WHEELS) \
+	  llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
