@@ -21,8 +21,8 @@ from bots.chat.message import ChatUser
 
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandSpec
+    from logomesh.commands.values import Identity
     from logomesh.engine import Engine
-    from logomesh.security.identity import Identity
 
 MAX_CHOICES = 25
 MAX_CHARS = 100
