@@ -64,13 +64,22 @@ def point_at(settings: DiscordSettings) -> None:
 class LogoMeshClient(discord.Client):
     """The client with the ``/logomesh`` command tree and the persistent approval buttons."""
 
-    def __init__(self, settings: DiscordSettings, bot: ChatBot | None = None) -> None:
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        bot: ChatBot | None = None,
+        *,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        """``guild_ready_timeout``: how long discord.py waits for one more guild before it
+        calls the client ready (tests on a loopback Discord with one guild lower it)."""
         super().__init__(
             intents=intents(),
             allowed_mentions=discord.AllowedMentions(
                 everyone=False, users=True, roles=False, replied_user=True
             ),
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT_S,
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.settings = settings
         self.tree: app_commands.CommandTree[LogoMeshClient] = app_commands.CommandTree(self)
@@ -141,10 +150,12 @@ class LogoMeshClient(discord.Client):
         self.bot.accept(chat, conversation)
 
 
-def build_client(bot: ChatBot | None, settings: DiscordSettings) -> LogoMeshClient:
+def build_client(
+    bot: ChatBot | None, settings: DiscordSettings, *, guild_ready_timeout: float = 2.0
+) -> LogoMeshClient:
     """The client for ``settings``, pointed at its Discord; ``bot`` may be attached later."""
     point_at(settings)
-    return LogoMeshClient(settings, bot)
+    return LogoMeshClient(settings, bot, guild_ready_timeout=guild_ready_timeout)
 
 
 async def _defer(acknowledgement: Any, what: str) -> bool:
