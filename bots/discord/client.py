@@ -25,7 +25,7 @@ import yarl
 from discord import app_commands
 
 from bots.discord.commands import build_group
-from bots.discord.conversation import DiscordConversation
+from bots.discord.conversation import DiscordConversation, Thinking
 from bots.discord.inbound import (
     arrival_of,
     click_from_interaction,
@@ -109,16 +109,19 @@ class LogoMeshClient(discord.Client):
 
     # -- what Discord sends ------------------------------------------------------------------
 
-    async def slash_command(self, interaction: discord.Interaction[Any], text: str) -> None:
+    async def slash_command(
+        self, interaction: discord.Interaction[Any], text: str, *, private: bool = False
+    ) -> None:
         """A subcommand's words: defer first, then hand them to the neutral bot."""
-        deferred = await _defer(interaction.response.defer(thinking=True), "command")
+        acknowledgement = interaction.response.defer(thinking=True, ephemeral=private)
+        deferred = await _defer(acknowledgement, "command")
         message = message_from_interaction(interaction, text)
         conversation = DiscordConversation(
             self,
             message.where,
             message.who.user_id,
             interaction=interaction if deferred else None,
-            thinking=deferred,
+            thinking=(Thinking.PRIVATE if private else Thinking.PUBLIC) if deferred else None,
             mention=not deferred,
         )
         self.bot.accept(message, conversation)

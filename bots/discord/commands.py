@@ -41,7 +41,9 @@ class CommandHost(Protocol):
     @property
     def engine(self) -> Engine | None: ...
 
-    async def slash_command(self, interaction: discord.Interaction[Any], text: str) -> None: ...
+    async def slash_command(
+        self, interaction: discord.Interaction[Any], text: str, *, private: bool = False
+    ) -> None: ...
 
 
 def words(*parts: str | None) -> str:
@@ -89,7 +91,7 @@ def build_group(name: str) -> app_commands.Group:
     @group.command(name="help", description="What you may run, or one command in detail")
     @app_commands.describe(command="A command to explain")
     async def help_(interaction: discord.Interaction[Any], command: str | None = None) -> None:
-        await _hand_over(interaction, words("help", command))
+        await _hand_over(interaction, words("help", command), private=True)
 
     run.autocomplete("command")(_command_names)
     run.autocomplete("arguments")(_argument_keys)
@@ -99,11 +101,15 @@ def build_group(name: str) -> app_commands.Group:
     return group
 
 
-async def _hand_over(interaction: discord.Interaction[Any], text: str) -> None:
+async def _hand_over(
+    interaction: discord.Interaction[Any], text: str, *, private: bool = False
+) -> None:
+    """``private``: every answer is for the person only (help), so even the thinking
+    message is."""
     host = interaction.client
     if not isinstance(host, CommandHost):
         raise TypeError("the /logomesh command runs on a LogoMeshClient only")
-    await host.slash_command(interaction, text)
+    await host.slash_command(interaction, text, private=private)
 
 
 def _engine(interaction: discord.Interaction[Any]) -> Engine | None:

@@ -2,7 +2,10 @@
 
 A slash command is deferred with a "thinking" message (its *original response*) before any
 work; the first reply replaces it, later replies are follow-ups, and a private reply is an
-ephemeral follow-up (the thinking message is then deleted, so nothing stays "thinking").
+ephemeral follow-up. Discord turns the first follow-up after a deferral into the thinking
+message itself, public or private as the deferral was; so a private reply to a public
+deferral first ends the thinking with a short note, follows up privately, then deletes the
+note, and a command whose answers are all private (``help``) is deferred privately.
 All of that goes through the interaction's webhook token, which Discord honours for 15
 minutes. A command can run longer (an approval waits up to ``approval_timeout_s``), so
 the token is counted from when the interaction arrived, with a minute's margin, and a
@@ -48,7 +51,15 @@ class Kind(Enum):
     ORIGINAL = "original"  # the interaction's original response
     FOLLOWUP = "followup"
     EPHEMERAL = "ephemeral"  # a follow-up only the person sees: token only
+    EPHEMERAL_ORIGINAL = "ephemeral original"  # a private deferral's original: token only
     CHANNEL = "channel"  # a bot message in a channel (or a direct message)
+
+
+class Thinking(Enum):
+    """How a slash command was deferred: who sees its "thinking" original response."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
 
 
 class DiscordConversation:
@@ -62,16 +73,17 @@ class DiscordConversation:
         user_id: str,
         *,
         interaction: discord.Interaction[Any] | None = None,
-        thinking: bool = False,
+        thinking: Thinking | None = None,
         clicked: str | None = None,
         reply_to: str | None = None,
         mention: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``thinking``: the interaction was deferred with a thinking message, which the
-        first reply fills; ``clicked``: the message whose button made the interaction;
-        ``reply_to``: the person's message the first channel reply answers; ``mention``:
-        name the person in the first channel message (an interaction that came too late)."""
+        """``thinking``: the interaction was deferred with a thinking message (public or
+        private), which the first reply fills; ``clicked``: the message whose button made
+        the interaction; ``reply_to``: the person's message the first channel reply
+        answers; ``mention``: name the person in the first channel message (an
+        interaction that came too late)."""
         self._client = client
         self._place = place
         self._user_id = user_id
@@ -82,6 +94,7 @@ class DiscordConversation:
         self._clock = clock
         self._deadline = clock() + TOKEN_LIFETIME_S - TOKEN_MARGIN_S
         self._refs: dict[str, tuple[Kind, str]] = {}
+        self._note: str | None = None  # the note that ended a public thinking message
         if clicked is not None:
             self._refs[clicked] = (Kind.ORIGINAL, place.channel)
 
@@ -110,7 +123,7 @@ class DiscordConversation:
                 return
             except discord.HTTPException as exc:
                 self._end_token_if_expired(exc)
-        if kind is Kind.EPHEMERAL:
+        if kind in (Kind.EPHEMERAL, Kind.EPHEMERAL_ORIGINAL):
             log.warning("Cannot update private message %s: its interaction's token expired", ref)
             return
         partial = self._client.get_partial_messageable(int(channel)).get_partial_message(int(ref))
@@ -123,18 +136,20 @@ class DiscordConversation:
 
     async def _post_with_token(self, message: DiscordMessage) -> str:
         interaction = self._require_interaction()
-        if self._thinking:
+        if self._thinking is Thinking.PUBLIC:
             sent: discord.Message = await interaction.edit_original_response(
                 **_edit_fields(message)
             )
-            self._thinking = False
+            self._thinking = None
             return self._keep(sent, Kind.ORIGINAL)
+        if self._thinking is Thinking.PRIVATE:
+            await self._end_thinking(interaction, "⏩ The answer is below.")
         sent = await interaction.followup.send(wait=True, **_send_fields(message))
         return self._keep(sent, Kind.FOLLOWUP)
 
     async def _edit_with_token(self, kind: Kind, ref: str, message: DiscordMessage) -> None:
         interaction = self._require_interaction()
-        if kind is Kind.ORIGINAL:
+        if kind in (Kind.ORIGINAL, Kind.EPHEMERAL_ORIGINAL):
             await interaction.edit_original_response(**_edit_fields(message))
         else:
             await interaction.followup.edit_message(int(ref), **_edit_fields(message))
@@ -155,12 +170,7 @@ class DiscordConversation:
     async def _private(self, message: DiscordMessage) -> str:
         if self.through_token:
             try:
-                interaction = self._require_interaction()
-                private = await interaction.followup.send(
-                    wait=True, ephemeral=True, **_send_fields(message)
-                )
-                await self._drop_thinking(interaction)
-                return self._keep(private, Kind.EPHEMERAL)
+                return await self._private_with_token(message)
             except discord.HTTPException as exc:
                 self._end_token_if_expired(exc)
         if self._place.workspace is None:
@@ -176,15 +186,36 @@ class DiscordConversation:
             return await self._channel_send(message)
         return self._keep(sent, Kind.CHANNEL, str(dm.id))
 
-    async def _drop_thinking(self, interaction: discord.Interaction[Any]) -> None:
-        """A private reply came first: the public "thinking" message would stay forever."""
-        if not self._thinking:
+    async def _private_with_token(self, message: DiscordMessage) -> str:
+        interaction = self._require_interaction()
+        if self._thinking is Thinking.PRIVATE:
+            sent = await interaction.edit_original_response(**_edit_fields(message))
+            self._thinking = None
+            return self._keep(sent, Kind.EPHEMERAL_ORIGINAL)
+        if self._thinking is Thinking.PUBLIC:
+            await self._end_thinking(interaction, "🔒 Answered privately.")
+        private = await interaction.followup.send(
+            wait=True, ephemeral=True, **_send_fields(message)
+        )
+        await self._drop_note(interaction)
+        return self._keep(private, Kind.EPHEMERAL)
+
+    async def _end_thinking(self, interaction: discord.Interaction[Any], note: str) -> None:
+        """Replace the thinking message with ``note``, so that the next follow-up is a
+        message of its own (public or private as it asks), not the thinking message."""
+        ended = await interaction.edit_original_response(content=note, embeds=[], view=None)
+        self._thinking = None
+        self._note = str(ended.id)
+
+    async def _drop_note(self, interaction: discord.Interaction[Any]) -> None:
+        """The note said only that the answer was elsewhere: it goes once that is sent."""
+        if self._note is None:
             return
-        self._thinking = False
+        self._note = None
         try:
             await interaction.delete_original_response()
         except discord.HTTPException as exc:
-            log.info("Could not delete the thinking message: %s", exc)
+            log.info("Could not delete the note that ended the thinking message: %s", exc)
 
     # -- as a bot in the channel --------------------------------------------------------------
 

@@ -108,7 +108,10 @@ class DiscordStack:
         return self.fake.message(interaction.original_message_id)
 
     async def answered(
-        self, interaction: FakeInteraction, shown: str, timeout: float = WAIT_S  # noqa: ASYNC109
+        self,
+        interaction: FakeInteraction,
+        shown: str,
+        timeout: float = WAIT_S,  # noqa: ASYNC109
     ) -> FakeMessage:
         """The first message answering ``interaction`` whose text contains ``shown``."""
 
@@ -129,8 +132,13 @@ class DiscordStack:
         return message
 
     def whispers(self, interaction: FakeInteraction) -> list[FakeMessage]:
-        """The ephemeral follow-ups to ``interaction`` (what only its person saw)."""
-        return [m for m in self.fake.messages if m.interaction_id == interaction.id and m.ephemeral]
+        """The private answers to ``interaction`` (what only its person saw), once they say
+        something (not a private thinking message)."""
+        return [
+            m
+            for m in self.fake.messages
+            if m.interaction_id == interaction.id and m.ephemeral and not m.loading
+        ]
 
     async def whispered(self, interaction: FakeInteraction, count: int = 1) -> list[FakeMessage]:
         await wait_until(lambda: len(self.whispers(interaction)) >= count, WAIT_S,
