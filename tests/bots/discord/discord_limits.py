@@ -41,14 +41,6 @@ def _too_long(limit: int) -> Errors:
     }
 
 
-def _too_many(limit: int) -> Errors:
-    return {
-        "_errors": [
-            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
-        ]
-    }
-
-
 def _check_length(errors: Errors, key: str, value: Any, limit: int) -> None:
     if isinstance(value, str) and len(value) > limit:
         errors[key] = _too_long(limit)
@@ -60,7 +52,7 @@ def message_errors(body: dict[str, Any]) -> Errors:
     _check_length(errors, "content", body.get("content"), MAX_CONTENT)
     embeds = body.get("embeds") or []
     if len(embeds) > MAX_EMBEDS:
-        errors["embeds"] = _too_many(MAX_EMBEDS)
+        errors["embeds"] = _too_long(MAX_EMBEDS)
     else:
         embed_errors = {str(i): e for i, embed in enumerate(embeds) if (e := _embed_errors(embed))}
         total = sum(_embed_text_length(embed) for embed in embeds)
@@ -77,7 +69,7 @@ def message_errors(body: dict[str, Any]) -> Errors:
             }
     rows = body.get("components") or []
     if len(rows) > MAX_ACTION_ROWS:
-        errors["components"] = _too_many(MAX_ACTION_ROWS)
+        errors["components"] = _too_long(MAX_ACTION_ROWS)
     else:
         row_errors = {str(i): e for i, row in enumerate(rows) if (e := _row_errors(row))}
         if row_errors:
@@ -95,7 +87,7 @@ def choices_errors(body: dict[str, Any]) -> Errors:
             }
         }
     if len(choices) > MAX_CHOICES:
-        return {"choices": _too_many(MAX_CHOICES)}
+        return {"choices": _too_long(MAX_CHOICES)}
     found: Errors = {}
     for index, choice in enumerate(choices):
         choice_errors: Errors = {}
@@ -122,7 +114,7 @@ def _embed_errors(embed: dict[str, Any]) -> Errors:
         errors["author"] = {"name": _too_long(MAX_AUTHOR_NAME)}
     fields = embed.get("fields") or []
     if len(fields) > MAX_EMBED_FIELDS:
-        errors["fields"] = _too_many(MAX_EMBED_FIELDS)
+        errors["fields"] = _too_long(MAX_EMBED_FIELDS)
     else:
         field_errors: Errors = {}
         for index, field in enumerate(fields):
@@ -148,7 +140,7 @@ def _embed_text_length(embed: dict[str, Any]) -> int:
 def _row_errors(row: dict[str, Any]) -> Errors:
     components = row.get("components") or []
     if len(components) > MAX_ROW_COMPONENTS:
-        return {"components": _too_many(MAX_ROW_COMPONENTS)}
+        return {"components": _too_long(MAX_ROW_COMPONENTS)}
     found: Errors = {}
     for index, component in enumerate(components):
         one: Errors = {}

@@ -24,6 +24,7 @@ from discord import app_commands
 from tests.bots.discord.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
+    USER_ID,
     FakeDiscord,
     FakeInteraction,
     pointed_at,
@@ -307,3 +308,30 @@ def test_an_unknown_route_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"no route POST /webhook/\{app\}.*known:"):
         fake.fail_next("POST", "/webhook/{app}/{token}")
     assert fake.route("", "POST /webhooks/{app}/{token}").name == "POST /webhooks/{app}/{token}"
+
+
+@pytest.mark.asyncio
+async def test_a_429_on_a_bot_route_is_retried_once_by_the_http_client(
+    fake: FakeDiscord, bot: Bot
+) -> None:
+    """Real discord.py HTTPClient (bot token routes): a 429 with the rate-limit headers and
+    body is slept out and retried exactly once; the message is posted once."""
+    fake.fail_next("POST", "/channels/{channel}/messages", retry_after=0.05, global_=True)
+    channel = bot.client.get_channel(int(CHANNEL_ID))
+    assert isinstance(channel, discord.TextChannel)
+    with pointed_at(fake):
+        sent = await channel.send("hello")
+    calls = fake.calls_to("POST", "/channels/{channel}/messages")
+    assert [c.status for c in calls] == [429, 200] and calls[0].response["global"] is True
+    assert fake.message(str(sent.id)).text == "hello"
+
+
+@pytest.mark.asyncio
+async def test_a_slash_command_in_a_direct_message(fake: FakeDiscord, bot: Bot) -> None:
+    """Real discord.py: an interaction from a DM (``user``, no ``member`` or guild) reaches
+    the command; its answer lands in the person's DM channel."""
+    interaction = await fake.slash("card", {"ticket": "DM1"}, guild_id=None)
+    await answered(fake, interaction)
+    [message] = fake.channel_messages(fake.dm_channels[USER_ID])
+    assert message.guild_id is None and message.text.startswith("ticket DM1")
+    assert "member" not in interaction.payload and interaction.payload["user"]["id"] == USER_ID
