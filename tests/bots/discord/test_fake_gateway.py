@@ -176,3 +176,28 @@ def test_the_fake_on_its_own_thread_serves_a_sync_test() -> None:
         with pytest.raises(AssertionError, match="no gateway session"):
             fake.blocking(fake.slash("run"))
         assert fake.interactions  # registered, though nobody was connected to receive it
+
+
+@pytest.mark.asyncio
+async def test_heartbeats_keep_coming_at_the_interval_hello_names() -> None:
+    """Real discord.py KeepAliveHandler (its own thread): with a 50 ms interval in HELLO it
+    heartbeats again and again on the one connection, each acked (its latency is finite)."""
+    fake = FakeDiscord(heartbeat_interval_ms=50)
+    async with fake, run_client(fake, make_client(Seen())) as client:
+        await fake.wait_until(lambda: len(fake.gateway.heartbeats) >= 4, what="4 heartbeats")
+        assert {beat.connection for beat in fake.gateway.heartbeats} == {0}
+        assert fake.gateway.history[0].heartbeats >= 4
+        await fake.wait_until(lambda: client.latency != float("inf"), what="an acked beat")
+
+
+@pytest.mark.asyncio
+async def test_a_client_on_the_test_loop_uses_a_fake_on_its_own_thread() -> None:
+    """FakeDiscord.running() (the benchmark's and a subprocess bot's set-up): the real
+    client on the test's loop, the fake on its thread; a person's action is sent from the
+    test's loop and answered across the two."""
+    with FakeDiscord.running() as fake:
+        seen = Seen()
+        async with run_client(fake, make_client(seen)):
+            interaction = await fake.slash("run", {"command": "git.status"})
+            await fake.wait_until(lambda: interaction.acknowledged, what="the answer")
+            assert fake.channel_messages(CHANNEL_ID)[0].text == f"got {interaction.id}"

@@ -335,3 +335,54 @@ async def test_a_slash_command_in_a_direct_message(fake: FakeDiscord, bot: Bot) 
     [message] = fake.channel_messages(fake.dm_channels[USER_ID])
     assert message.guild_id is None and message.text.startswith("ticket DM1")
     assert "member" not in interaction.payload and interaction.payload["user"]["id"] == USER_ID
+
+
+@pytest.mark.asyncio
+async def test_the_webhook_reaches_only_its_own_interaction_s_messages(
+    fake: FakeDiscord, bot: Bot
+) -> None:
+    """Through one interaction's webhook: GET/PATCH/DELETE of @original and of its own
+    follow-up work; another interaction's message is 404 10008 "Unknown Message"; after
+    DELETE, @original is gone too. (Raw HTTP: the webhook needs no bot token.)"""
+    first = await fake.slash("card", {"ticket": "A"})
+    second = await fake.slash("card", {"ticket": "B"})
+    await answered(fake, first)
+    await answered(fake, second)
+    app = fake.api_url + "/webhooks/" + first.payload["application_id"]
+    other = second.original_message_id
+    async with aiohttp.ClientSession() as session:
+
+        async def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+            async with session.request(method, app + path, json=body) as response:
+                return response.status, await response.json() if response.status != 204 else None
+
+        status, original = await call("GET", f"/{first.token}/messages/@original")
+        assert status == 200 and original["content"] == "ticket A"
+        status, edited = await call(
+            "PATCH", f"/{first.token}/messages/@original", {"content": "A!"}
+        )
+        assert status == 200 and edited["id"] == first.original_message_id
+        status, refused = await call("PATCH", f"/{first.token}/messages/{other}", {"content": "x"})
+        assert (status, refused["code"]) == (404, 10008)
+        status, follow_up = await call("POST", f"/{first.token}?wait=true", {"content": "more"})
+        assert status == 200 and fake.message(follow_up["id"]).interaction_id == first.id
+        assert (await call("DELETE", f"/{first.token}/messages/@original"))[0] == 204
+        status, gone = await call("GET", f"/{first.token}/messages/@original")
+        assert (status, gone["code"]) == (404, 10008)
+    assert fake.message(str(other)).text.startswith("ticket B")
+
+
+@pytest.mark.asyncio
+async def test_a_command_name_discord_would_refuse_is_refused_50035(
+    fake: FakeDiscord, bot: Bot
+) -> None:
+    """Discord's name rule for chat-input commands (lower case, 1-32 word characters):
+    a bulk overwrite with "LogoMesh" is refused naming commands.0.name."""
+    with pointed_at(fake), pytest.raises(discord.HTTPException) as refused:
+        await bot.client.http.bulk_upsert_global_commands(
+            bot.client.application_id or 0, [{"name": "LogoMesh", "description": "x", "type": 1}]
+        )
+    assert refused.value.code == 50035 and "In 0.name: Command name is invalid" in str(
+        refused.value
+    )
+    assert None not in fake.commands
