@@ -248,3 +248,16 @@ async def test_closed_direct_messages_fall_back_to_a_reply_naming_the_person(
         what="the refusal in the channel",
     )
     await stack.settled()
+
+
+async def test_output_cannot_ping_everyone_or_a_role(stack: DiscordStack) -> None:
+    """Command output is data: every message the bot sends allows user mentions only."""
+    asked = await stack.slash("run", {"command": "test.fail", "arguments": "note=@everyone"})
+    said = await stack.answered(asked, "❌")
+    assert "@everyone" in said.text  # shown as it is...
+    sends = [c for c in stack.fake.calls if c.method in ("POST", "PATCH") and c.json]
+    bodies = [c.json for c in sends if isinstance(c.json, dict) and "content" in c.json]
+    assert bodies
+    for body in bodies:  # ...but never a ping
+        assert body.get("allowed_mentions", {}).get("parse") == ["users"], body
+    await stack.settled()
