@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bots.discord.fake_discord import BOT_USER_ID, CHANNEL_ID
-from tests.bots.discord.harness import ALICE, DiscordStack, trail
+from tests.bots.discord.harness import ALICE, BOB, DiscordStack, ran, trail
 
 pytestmark = pytest.mark.asyncio
 
@@ -87,3 +87,18 @@ async def test_a_429_on_a_follow_up_is_retried_once_after_its_wait(stack: Discor
     await stack.settled()
     tries = stack.fake.calls_to("POST", FOLLOW_UP)
     assert [call.status for call in tries] == [429, 200]
+
+
+async def test_a_click_past_its_3_seconds_still_decides(stack: DiscordStack) -> None:
+    """Discord refuses the click's acknowledgement (10062); the decision still counts, and
+    the card and the command's reply follow it."""
+    asked = await stack.slash("run", {"command": "test.guarded", "arguments": "note=late-click"})
+    card = await stack.card("test.guarded")
+    [approve] = [cid for _, cid, _ in card.buttons if cid.startswith("logomesh.approve:")]
+    late = stack.fake.click_payload(card, approve, user=BOB, created_ago_s=5.0)
+    await stack.fake.gateway.dispatch("INTERACTION_CREATE", late.payload)
+    await stack.answered(asked, "ran with note late-click")
+    await stack.settled()
+    assert not late.acknowledged
+    assert "Approved" in stack.fake.message(card.id).text
+    assert ran(stack.engine) == ["late-click"]
