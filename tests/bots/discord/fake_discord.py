@@ -319,7 +319,11 @@ class FakeDiscord(People):
         self.calls.append(
             RestCall(method, path, route.name, parsed, files, status, answer, dict(request.query))
         )
-        return response(status, answer, route.name)
+        answered = response(status, answer, route.name)
+        while self.echoes:  # the bot's own messages, to every session, as Discord does
+            event, data = self.echoes.pop(0)
+            await self.gateway.broadcast(event, data)
+        return answered
 
     async def _handle(self, route: Route, request: RestRequest) -> tuple[int, Any]:
         if route.bot_auth and request.authorization != f"Bot {self.bot_token}":

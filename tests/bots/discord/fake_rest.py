@@ -194,10 +194,13 @@ class DiscordRest(InteractionRoutes):
         body = request.json if isinstance(request.json, dict) else {}
         check_form(message_errors(body))
         message.edit(body, request.files)
+        self.echo("MESSAGE_UPDATE", message)
         return 200, message.payload()
 
     async def _delete_message(self, request: RestRequest) -> Answer:
-        self._channel_message(request).deleted = True
+        gone = self._channel_message(request)
+        gone.deleted = True
+        self.echo("MESSAGE_DELETE", gone)
         return 204, None
 
 

@@ -89,6 +89,7 @@ class InteractionRoutes(DiscordState):
             interaction.original_message_id = clicked.id
             if kind == payloads.UPDATE_MESSAGE:
                 clicked.edit(data, files)
+                self.echo("MESSAGE_UPDATE", clicked)
                 return clicked
             return None
         if kind in (payloads.CHANNEL_MESSAGE, payloads.DEFERRED_MESSAGE):
@@ -148,10 +149,13 @@ class InteractionRoutes(DiscordState):
         body = request.json if isinstance(request.json, dict) else {}
         check_form(message_errors(body))
         message.edit(body, request.files)
+        self.echo("MESSAGE_UPDATE", message)
         return 200, message.payload()
 
     async def _delete_hooked(self, request: RestRequest) -> Answer:
-        self._hooked_message(request).deleted = True
+        gone = self._hooked_message(request)
+        gone.deleted = True
+        self.echo("MESSAGE_DELETE", gone)
         return 204, None
 
     async def _follow_up(self, request: RestRequest) -> Answer:
@@ -165,6 +169,7 @@ class InteractionRoutes(DiscordState):
             # Discord's rule: the first follow-up after a deferral replaces the "thinking"
             # message, keeping the deferral's ephemeral state.
             original.edit({k: v for k, v in body.items() if k != "flags"}, request.files)
+            self.echo("MESSAGE_UPDATE", original)
             return 200, original.payload()
         flags = int(body.get("flags") or 0) & (payloads.EPHEMERAL | 4096)
         message = self.new_message(

@@ -26,6 +26,7 @@ from tests.bots.discord.fake_discord import (
     GUILD_ID,
     USER_ID,
     FakeDiscord,
+    pointed_at,
     run_client,
 )
 
@@ -114,7 +115,7 @@ async def test_a_dropped_connection_resumes_and_replays_what_was_missed(fake: Fa
         [resume] = fake.gateway.resumes
         session = fake.gateway.sessions[resume["session_id"]]
         replayed = [e["t"] for e in session.events if e["s"] > resume["seq"]]
-        assert replayed == ["INTERACTION_CREATE", "RESUMED"]
+        assert replayed[:2] == ["INTERACTION_CREATE", "RESUMED"]  # then the bot's reply
         assert fake.gateway.history[1].path == "/gateway/resume/"
         assert len(fake.gateway.identifies) == 1
         await fake.wait_until(lambda: seen.resumed == 1, what="on_resumed")
@@ -201,3 +202,22 @@ async def test_a_client_on_the_test_loop_uses_a_fake_on_its_own_thread() -> None
             interaction = await fake.slash("run", {"command": "git.status"})
             await fake.wait_until(lambda: interaction.acknowledged, what="the answer")
             assert fake.channel_messages(CHANNEL_ID)[0].text == f"got {interaction.id}"
+
+
+@pytest.mark.asyncio
+async def test_the_bot_s_own_messages_come_back_as_events(fake: FakeDiscord) -> None:
+    """As on Discord, every session gets MESSAGE_CREATE for the bot's own (non-ephemeral)
+    messages, content included without MESSAGE_CONTENT, then MESSAGE_UPDATE and
+    MESSAGE_DELETE: a bot that does not ignore itself would answer itself here."""
+    seen = Seen()
+    async with run_client(fake, make_client(seen)) as client:
+        interaction = await fake.slash("run")
+        await fake.wait_until(lambda: bool(seen.messages), what="the bot's reply as an event")
+        [reply] = seen.messages
+        assert reply.author == client.user and reply.content == f"got {interaction.id}"
+        with pointed_at(fake):
+            await reply.edit(content="edited")
+            await reply.delete()
+        session = fake.gateway.live_sessions()[0]
+        events = [e["t"] for e in session.events]
+        assert events[-3:] == ["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"]
