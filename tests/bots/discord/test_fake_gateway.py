@@ -170,6 +170,23 @@ async def test_a_bad_token_closes_4004_and_zlib_frames_decode(fake: FakeDiscord)
         assert closing.extra == "Authentication failed."
 
 
+@pytest.mark.asyncio
+async def test_plain_text_frames_and_an_unknown_session(fake: FakeDiscord) -> None:
+    """Raw aiohttp WebSocket: with ``compress=zstd-stream`` (what discord.py asks for when
+    ``zstandard`` is importable) or none, frames are plain text; a RESUME of a session the
+    fake never issued is answered INVALID_SESSION (false)."""
+    async with aiohttp.ClientSession() as session:
+        for query in ("?v=10&encoding=json&compress=zstd-stream", "?v=10&encoding=json"):
+            async with session.ws_connect(fake.gateway_url + query) as socket:
+                frame = await socket.receive()
+                assert frame.type == aiohttp.WSMsgType.TEXT
+                assert json.loads(frame.data)["op"] == 10
+                resume = {"token": BOT_TOKEN, "session_id": "never-issued", "seq": 3}
+                await socket.send_json({"op": 6, "d": resume})
+                assert json.loads((await socket.receive()).data) == {"op": 9, "d": False}
+    assert len(fake.gateway.resumes) == 2
+
+
 def test_the_fake_on_its_own_thread_serves_a_sync_test() -> None:
     """FakeDiscord.running(): a loop on its own thread; ``blocking`` runs a person's
     action there (the way a subprocess bot's test or a benchmark drives it)."""
