@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.bots.discord import discord_payloads as payloads
-from tests.bots.discord.discord_limits import invalid_form_body
+from tests.bots.discord.discord_limits import invalid_form_body, message_errors
 from tests.bots.discord.fake_models import FakeInteraction, FakeMessage, RestRequest
 
 Answer = tuple[int, Any]
@@ -139,6 +139,19 @@ class DiscordState:
         if message.author_id == payloads.BOT_USER_ID:
             self.echo("MESSAGE_CREATE", message)
         return message
+
+    def edit(self, message: FakeMessage, request: RestRequest) -> Answer:
+        """An accepted edit (channel route or webhook): checked, applied, announced."""
+        body = request.json if isinstance(request.json, dict) else {}
+        check_form(message_errors(body))
+        message.edit(body, request.files)
+        self.echo("MESSAGE_UPDATE", message)
+        return 200, message.payload()
+
+    def delete(self, message: FakeMessage) -> Answer:
+        message.deleted = True
+        self.echo("MESSAGE_DELETE", message)
+        return 204, None
 
     def echo(self, event: str, message: FakeMessage) -> None:
         """Queue the MESSAGE_CREATE/UPDATE/DELETE Discord sends every session for a bot's

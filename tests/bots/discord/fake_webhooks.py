@@ -145,18 +145,10 @@ class InteractionRoutes(DiscordState):
         return 200, self._hooked_message(request).payload()
 
     async def _edit_hooked(self, request: RestRequest) -> Answer:
-        message = self._hooked_message(request)
-        body = request.json if isinstance(request.json, dict) else {}
-        check_form(message_errors(body))
-        message.edit(body, request.files)
-        self.echo("MESSAGE_UPDATE", message)
-        return 200, message.payload()
+        return self.edit(self._hooked_message(request), request)
 
     async def _delete_hooked(self, request: RestRequest) -> Answer:
-        gone = self._hooked_message(request)
-        gone.deleted = True
-        self.echo("MESSAGE_DELETE", gone)
-        return 204, None
+        return self.delete(self._hooked_message(request))
 
     async def _follow_up(self, request: RestRequest) -> Answer:
         interaction = self._hooked(request)

@@ -11,11 +11,9 @@ as Discord does and records the callbacks: Discord cannot be reached from here.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import discord
@@ -32,6 +30,7 @@ from bots.discord.http import (
 )
 from logomesh.bot_settings import DiscordSettings
 from tests.bots.discord import discord_payloads as payloads
+from tests.bots.discord.approve_button import Approve
 from tests.bots.discord.fake_discord import (
     BOT_TOKEN,
     CHANNEL_ID,
@@ -59,25 +58,6 @@ class Endpoint:
     async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         async with self.session.post(self.url, data=body, headers=headers) as response:
             return response.status, await response.text()
-
-
-class Approve(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"approve:(?P<ticket>\w+)"
-):
-    """A persistent button, found by its custom_id's pattern."""
-
-    def __init__(self, ticket: str) -> None:
-        super().__init__(discord.ui.Button(label="Approve", custom_id=f"approve:{ticket}"))
-        self.ticket = ticket
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> Approve:
-        return cls(match["ticket"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.edit_message(content=f"approved {self.ticket}", view=None)
 
 
 def make_client() -> discord.Client:
