@@ -3,10 +3,18 @@
 Discord cannot be reached from here, so tests stand this server up on 127.0.0.1 and point the
 real client at it (:func:`pointed_at`, or ``bots.discord.api_url`` / ``gateway_url`` in the
 bot's settings). It speaks Discord's wire protocol: JSON over HTTP with rate-limit headers
-and Discord's error bodies (:mod:`.fake_rest`), the gateway over WebSocket with zlib-stream
-compression, heartbeats and RESUME (:mod:`.fake_gateway`). So discord.py's own HTTP client,
-rate-limit buckets, gateway state machine, interaction responses and webhooks run as they
-would against Discord, and a test asserts on what Discord would have shown.
+and Discord's error bodies, the gateway over WebSocket with zlib-stream compression,
+heartbeats and RESUME. So discord.py's own HTTP client, rate-limit buckets, gateway state
+machine, interaction responses and webhooks run as they would against Discord, and a test
+asserts on what Discord would have shown.
+
+The parts: :mod:`.fake_state` (what the application holds), :mod:`.fake_webhooks` (an
+interaction's callback and webhook), :mod:`.fake_rest` (bot-token routes),
+:mod:`.discord_limits` (form-body limits), :mod:`.fake_http` (wire details),
+:mod:`.fake_gateway` (the WebSocket), :mod:`.fake_people` (what a person does),
+:mod:`.discord_payloads` (payloads as discord.py parses them), :mod:`.fake_models` (what is
+recorded). The bot's own non-ephemeral messages come back to every session as
+MESSAGE_CREATE / UPDATE / DELETE, as on Discord.
 
 Public API::
 
@@ -31,7 +39,9 @@ Public API::
     await fake.click(message | message_id, custom_id, *, user=...) -> FakeInteraction
     await fake.say(content, *, user=..., channel_id=CHANNEL_ID, guild_id=GUILD_ID (None: DM),
                    mentions_bot=None (True in a guild)) -> FakeMessage
-    fake.interaction_payload(kind, ...) -> FakeInteraction   # registered, not sent (HTTP mode)
+    # the same interactions registered but not sent (HTTP mode POSTs .payload, signed)
+    fake.slash_payload(subcommand, options, *, focused=None, user=..., guild_id=..., ...)
+    fake.click_payload(message, custom_id, *, user=...)  fake.interaction_payload(kind, data, ...)
     signed_headers(body, timestamp=None, key=SIGNING_KEY)    # for HTTP interactions
     # what the bot did
     fake.calls: list[RestCall]  fake.calls_to(method, route)  fake.mark()
@@ -45,7 +55,8 @@ Public API::
     fake.gate(method, route) -> Gate           # its calls wait, unanswered, until gate.open()
     fake.expire_tokens()                       # webhook calls now 401 50027
     fake.gateway: FakeGateway                  # .connections .open_connections .history
-        .identifies .resumes .heartbeats  await .wait_for_ready(count) .wait_for_resume(count)
+        .identifies .resumes .heartbeats .sessions  await .wait_for_ready(count)
+        await .wait_for_resume(count)  .hold_resumes() -> Gate  await .dispatch(event, data)
         await .disconnect(code=4000) .reconnect() .invalidate(resumable)
 
 Routes are named by Discord's documented templates, with or without the method:
@@ -319,7 +330,11 @@ class FakeDiscord(People):
         self.calls.append(
             RestCall(method, path, route.name, parsed, files, status, answer, dict(request.query))
         )
-        return response(status, answer, route.name)
+        answered = response(status, answer, route.name)
+        while self.echoes:  # the bot's own messages, to every session, as Discord does
+            event, data = self.echoes.pop(0)
+            await self.gateway.broadcast(event, data)
+        return answered
 
     async def _handle(self, route: Route, request: RestRequest) -> tuple[int, Any]:
         if route.bot_auth and request.authorization != f"Bot {self.bot_token}":

@@ -191,14 +191,10 @@ class DiscordRest(InteractionRoutes):
         message = self._channel_message(request)
         if message.author_id != payloads.BOT_USER_ID:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
-        body = request.json if isinstance(request.json, dict) else {}
-        check_form(message_errors(body))
-        message.edit(body, request.files)
-        return 200, message.payload()
+        return self.edit(message, request)
 
     async def _delete_message(self, request: RestRequest) -> Answer:
-        self._channel_message(request).deleted = True
-        return 204, None
+        return self.delete(self._channel_message(request))
 
 
 def _valid_command_name(name: Any) -> bool:

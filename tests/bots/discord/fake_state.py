@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.bots.discord import discord_payloads as payloads
-from tests.bots.discord.discord_limits import invalid_form_body
+from tests.bots.discord.discord_limits import invalid_form_body, message_errors
 from tests.bots.discord.fake_models import FakeInteraction, FakeMessage, RestRequest
 
 Answer = tuple[int, Any]
@@ -83,6 +83,8 @@ class DiscordState:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}  # guild id (None: global)
         self._by_token: dict[str, FakeInteraction] = {}
         self._messages_by_id: dict[str, FakeMessage] = {}
+        # Gateway events for what the bot did, sent after each request's answer is made.
+        self.echoes: list[tuple[str, dict[str, Any]]] = []
 
     def store(self, message: FakeMessage) -> FakeMessage:
         self.messages.append(message)
@@ -133,7 +135,36 @@ class DiscordState:
             **extra,
         )
         message.apply(body, files)
-        return self.store(message)
+        self.store(message)
+        if message.author_id == payloads.BOT_USER_ID:
+            self.echo("MESSAGE_CREATE", message)
+        return message
+
+    def edit(self, message: FakeMessage, request: RestRequest) -> Answer:
+        """An accepted edit (channel route or webhook): checked, applied, announced."""
+        body = request.json if isinstance(request.json, dict) else {}
+        check_form(message_errors(body))
+        message.edit(body, request.files)
+        self.echo("MESSAGE_UPDATE", message)
+        return 200, message.payload()
+
+    def delete(self, message: FakeMessage) -> Answer:
+        message.deleted = True
+        self.echo("MESSAGE_DELETE", message)
+        return 204, None
+
+    def echo(self, event: str, message: FakeMessage) -> None:
+        """Queue the MESSAGE_CREATE/UPDATE/DELETE Discord sends every session for a bot's
+        own message (never for an ephemeral one, which only its person sees)."""
+        if message.ephemeral:
+            return
+        if event == "MESSAGE_DELETE":
+            data = {"id": message.id, "channel_id": message.channel_id}
+            if message.guild_id is not None:
+                data["guild_id"] = message.guild_id
+        else:
+            data = message.payload()
+        self.echoes.append((event, data))
 
     def _guild(self, guild_id: str) -> dict[str, Any]:
         if guild_id not in self.guilds:

@@ -89,6 +89,7 @@ class InteractionRoutes(DiscordState):
             interaction.original_message_id = clicked.id
             if kind == payloads.UPDATE_MESSAGE:
                 clicked.edit(data, files)
+                self.echo("MESSAGE_UPDATE", clicked)
                 return clicked
             return None
         if kind in (payloads.CHANNEL_MESSAGE, payloads.DEFERRED_MESSAGE):
@@ -144,15 +145,10 @@ class InteractionRoutes(DiscordState):
         return 200, self._hooked_message(request).payload()
 
     async def _edit_hooked(self, request: RestRequest) -> Answer:
-        message = self._hooked_message(request)
-        body = request.json if isinstance(request.json, dict) else {}
-        check_form(message_errors(body))
-        message.edit(body, request.files)
-        return 200, message.payload()
+        return self.edit(self._hooked_message(request), request)
 
     async def _delete_hooked(self, request: RestRequest) -> Answer:
-        self._hooked_message(request).deleted = True
-        return 204, None
+        return self.delete(self._hooked_message(request))
 
     async def _follow_up(self, request: RestRequest) -> Answer:
         interaction = self._hooked(request)
@@ -165,6 +161,7 @@ class InteractionRoutes(DiscordState):
             # Discord's rule: the first follow-up after a deferral replaces the "thinking"
             # message, keeping the deferral's ephemeral state.
             original.edit({k: v for k, v in body.items() if k != "flags"}, request.files)
+            self.echo("MESSAGE_UPDATE", original)
             return 200, original.payload()
         flags = int(body.get("flags") or 0) & (payloads.EPHEMERAL | 4096)
         message = self.new_message(

@@ -30,8 +30,10 @@ from bots.discord.http import (
 )
 from logomesh.bot_settings import DiscordSettings
 from tests.bots.discord import discord_payloads as payloads
+from tests.bots.discord.approve_button import Approve
 from tests.bots.discord.fake_discord import (
     BOT_TOKEN,
+    CHANNEL_ID,
     PUBLIC_KEY_HEX,
     FakeDiscord,
     FakeInteraction,
@@ -60,6 +62,7 @@ class Endpoint:
 
 def make_client() -> discord.Client:
     client = discord.Client(intents=discord.Intents.none())
+    client.add_dynamic_items(Approve)
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
     group = app_commands.Group(name="logomesh", description="LogoMesh")
 
@@ -107,6 +110,21 @@ async def test_a_signed_interaction_is_answered_202_and_handled_by_discord_py(
     assert [r["type"] for r in endpoint.fake.responses(interaction)] == [5]
     [message] = [m for m in endpoint.fake.messages if m.interaction_id == interaction.id]
     assert message.text == "ran git.status" and not message.loading
+
+
+@pytest.mark.asyncio
+async def test_a_signed_click_reaches_a_persistent_button(endpoint: Endpoint) -> None:
+    """A click over HTTP goes through discord.py's view store like a gateway click: the
+    DynamicItem's callback updates the card in place (type 7)."""
+    button = {"type": 2, "style": 1, "label": "Approve", "custom_id": "approve:T7"}
+    card = endpoint.fake.new_message(
+        CHANNEL_ID, {"content": "ticket T7", "components": [{"type": 1, "components": [button]}]}
+    )
+    click = endpoint.fake.click_payload(card, "approve:T7")
+    body = json.dumps(click.payload).encode()
+    assert (await endpoint.post(body, signed_headers(body)))[0] == 202
+    await endpoint.fake.wait_until(lambda: click.acknowledged, what="the click's answer")
+    assert click.response_type == 7 and card.text == "approved T7" and card.buttons == []
 
 
 @pytest.mark.asyncio
