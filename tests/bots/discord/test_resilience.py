@@ -102,3 +102,22 @@ async def test_a_click_past_its_3_seconds_still_decides(stack: DiscordStack) -> 
     assert not late.acknowledged
     assert "Approved" in stack.fake.message(card.id).text
     assert ran(stack.engine) == ["late-click"]
+
+
+async def test_a_429_longer_than_30_s_fails_visibly_instead_of_hanging(
+    stack: DiscordStack,
+) -> None:
+    """A channel post rate-limited for a minute: discord.py gives up at once (RateLimited)
+    rather than hold the reply, the bot logs it and says so with the correlation id."""
+    stack.fake.fail_next("POST", "/channels/{channel}/messages", status=429, retry_after=60.0)
+    await stack.fake.say("run status")
+    await stack.fake.wait_until(
+        lambda: any(
+            m.author_id == BOT_USER_ID and "Something went wrong" in m.text
+            for m in stack.fake.channel_messages(CHANNEL_ID)
+        ),
+        what="the failure said in the channel",
+    )
+    await stack.settled()
+    tries = stack.fake.calls_to("POST", "/channels/{channel}/messages")
+    assert [call.status for call in tries][:1] == [429] and len(tries) == 2
