@@ -40,8 +40,8 @@ from benchmarks.memory import MB, Memory, process_memory
 from benchmarks.table import Row
 from benchmarks.timing import percentile
 from benchmarks.workspace import Workspace, private_workspace, trust
-from bots.chat.dispatch import ChatBot
-from bots.slack.runner import LOOP_SWITCH_INTERVAL_S, Listen, connect
+from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S, ChatBot
+from bots.slack.runner import Listen, connect
 from bots.slack.tokens import SlackMode, SlackTokens
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest

@@ -59,6 +59,12 @@ logger = logging.getLogger(__name__)
 # How often a card of a ticket from elsewhere checks its row: another process's decision
 # publishes no event in this one, and a person reads "Approved by ..." at this pace.
 CARD_POLL_S = 1.0
+# Every bot process sets this (sys.setswitchinterval). The local model runs in threads of
+# this process (llama.cpp's sampling loop, torch) and holds the interpreter lock between its
+# C calls. At Python's default 5 ms switch interval the loop waits that long at each
+# hand-over: 50 slash commands arriving while the model was busy were acked in 300 ms at
+# p99; at 1 ms, in 126 ms, with the model no slower (benchmarks/slack_bot.py).
+LOOP_SWITCH_INTERVAL_S = 0.001
 _STOPPING = (
     "LogoMesh is restarting and took no new requests; nothing was run. Try again in a minute."
 )
@@ -349,7 +355,9 @@ class ChatBot:
     @property
     def prefix(self) -> str:
         """How a person starts a command on this platform (the slash command)."""
-        return self.settings.slack.command if self.platform is Source.SLACK else "/logomesh"
+        if self.platform is Source.SLACK:
+            return self.settings.slack.command
+        return "/" + self.settings.discord.command
 
     def _fit(self, reply: Reply) -> Reply:
         return fit(reply, self._limits) if self._limits is not None else reply

@@ -95,6 +95,29 @@ def table_text(table: Table) -> str:
     return "\n".join(lines)
 
 
+def monospaced(table: Table) -> str:
+    """A table as aligned columns under a rule, the way a terminal would show it: what
+    every platform puts in a monospaced block (Slack's preformatted text, Discord's fence)."""
+    rows = [[_one_line(cell) for cell in row] for row in table.rows]
+    header = [_one_line(name) for name in table.columns]
+    widths = [len(name) for name in header]
+    for row in rows:
+        for index, cell in enumerate(row[: len(widths)]):
+            widths[index] = max(widths[index], len(cell))
+
+    def line(cells: list[str]) -> str:
+        padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=False)]
+        return "  ".join(padded).rstrip()
+
+    lines = [line(header), "  ".join("-" * width for width in widths)]
+    lines += [line(row) for row in rows] or ["(none)"]
+    return "\n".join(lines)
+
+
+def _one_line(cell: str) -> str:
+    return " ".join(cell.split())
+
+
 class _Files:
     """The reply's attachments so far, with unique names."""
 

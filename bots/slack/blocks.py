@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bots.chat.fitting import Limits, block_text, fit
+from bots.chat.fitting import Limits, block_text, fit, monospaced
 from bots.chat.render import (
     Attachment,
     Block,
@@ -134,28 +134,6 @@ def _preformatted(text: str, size: int) -> list[dict[str, Any]]:
         }
         for chunk in _chunks(text, size)
     ]
-
-
-def monospaced(table: Table) -> str:
-    """A table as aligned columns under a rule, the way a terminal would show it."""
-    rows = [[_one_line(cell) for cell in row] for row in table.rows]
-    header = [_one_line(name) for name in table.columns]
-    widths = [len(name) for name in header]
-    for row in rows:
-        for index, cell in enumerate(row[: len(widths)]):
-            widths[index] = max(widths[index], len(cell))
-
-    def line(cells: list[str]) -> str:
-        padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=False)]
-        return "  ".join(padded).rstrip()
-
-    lines = [line(header), "  ".join("-" * width for width in widths)]
-    lines += [line(row) for row in rows] or ["(none)"]
-    return "\n".join(lines)
-
-
-def _one_line(cell: str) -> str:
-    return " ".join(cell.split())
 
 
 def _fields(block: Fields) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
 from bots.slack.app import build_app, web_client
 from bots.slack.http import EVENTS_PATH, HttpServer, build_http_app, start_http
 from bots.slack.socket import SocketConnection, connect_socket
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
     from logomesh.config import Settings
 
 log = logging.getLogger(__name__)
-# The local model runs in threads of this process (llama.cpp's sampling loop, torch) and
-# holds the interpreter lock between its C calls. At Python's default 5 ms switch interval
-# the loop waits that long at each hand-over: 50 slash commands arriving while the model was
-# busy were acked in 300 ms at p99; at 1 ms, in 126 ms, with the model no slower
-# (benchmarks/slack_bot.py).
-LOOP_SWITCH_INTERVAL_S = 0.001
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
-"""``logomesh bot ...``: run LogoMesh as a chat bot in the team's chat (docs/slack.md).
+"""``logomesh bot ...``: run LogoMesh as a chat bot in the team's chat (docs/slack.md,
+docs/discord.md).
 
 A bot is a long-lived adapter like the language server: it builds its own engine, keeps it
 warm and stops on SIGTERM. Its SDKs are an optional extra, so ``bots.slack`` is imported
-only when the bot starts, and its absence is answered with the install command.
+only when the bot starts (``bots.discord`` likewise), and its absence is answered with the
+install command.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from logomesh.cli.session import fail, state_of
 
 app = typer.Typer(help="Chat bots: LogoMesh in your team's chat.", no_args_is_help=True)
 _INSTALL = "pip install 'logomesh[slack]'"
+_INSTALL_DISCORD = "pip install 'logomesh[discord]'"
 
 
 @app.command("slack")
@@ -65,6 +68,93 @@ def slack(
     raise typer.Exit(code)
 
 
+@app.command("discord")
+def discord_bot(
+    ctx: typer.Context,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="HTTP interactions mode: no gateway; listen for Discord's signed requests on "
+            "HOST:PORT (path /discord/interactions; needs bots.discord.public_key).",
+        ),
+    ] = None,
+) -> None:
+    """Run the Discord bot over the gateway (token from DISCORD_BOT_TOKEN; stops cleanly on
+    SIGTERM). Register the /logomesh command first with `logomesh bot discord-sync`."""
+    try:
+        from bots.discord.runner import HttpListen, run_discord
+    except ImportError as exc:
+        fail(
+            f"The Discord bot needs discord.py, which is not installed ({exc.name}): "
+            f"{_INSTALL_DISCORD}",
+            "config.invalid",
+        )
+    listen = None if http is None else HttpListen(*_host_and_port(http))
+    _configure_logging()
+    from logomesh.config import load_settings
+    from logomesh.errors import LogoMeshError
+
+    state = state_of(ctx)
+    try:
+        loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
+        for notice in loaded.notices:
+            typer.echo(f"Note: {notice}", err=True)
+        code = run_discord(loaded.settings, http=listen, provenance=loaded.provenance)
+    except LogoMeshError as exc:
+        fail(exc.user_message, exc.code)
+    raise typer.Exit(code)
+
+
+@app.command("discord-sync")
+def discord_sync(
+    ctx: typer.Context,
+    guild: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--guild",
+            metavar="ID",
+            help="A guild (server) id to register the command in at once, for development; "
+            "repeat it for more. Without it the command is registered globally (for "
+            "release: Discord takes up to an hour to show it).",
+        ),
+    ] = None,
+) -> None:
+    """Register the /logomesh command with Discord (token from DISCORD_BOT_TOKEN)."""
+    guild_ids = [_guild_id(value) for value in guild or []]
+    try:
+        from bots.discord.runner import run_sync
+    except ImportError as exc:
+        fail(
+            f"The Discord bot needs discord.py, which is not installed ({exc.name}): "
+            f"{_INSTALL_DISCORD}",
+            "config.invalid",
+        )
+    _configure_logging()
+    from logomesh.config import load_settings
+    from logomesh.errors import LogoMeshError
+
+    state = state_of(ctx)
+    try:
+        loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
+        for line in run_sync(loaded.settings, guild_ids or None):
+            typer.echo(line)
+    except LogoMeshError as exc:
+        fail(exc.user_message, exc.code)
+
+
+def _guild_id(value: str) -> int:
+    if not value.isdigit() or not 17 <= len(value) <= 20:
+        fail(
+            f"--guild wants a guild's id, a number of 17 to 20 digits (Discord: Server "
+            f"Settings -> Widget -> Server ID, or right-click the server with Developer Mode "
+            f"on -> Copy Server ID), not {value!r}.",
+            "command.invalid_arguments",
+        )
+    return int(value)
+
+
 def _host_and_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -87,3 +177,4 @@ def _configure_logging() -> None:
     # slack_sdk's chatter stays at warnings.
     logging.getLogger("bots").setLevel(logging.INFO)
     logging.getLogger("bots.slack.bolt").setLevel(logging.WARNING)
+    logging.getLogger("discord").setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bots.chat.fitting import monospaced
 from bots.chat.render import (
     Block,
     Button,
@@ -22,7 +23,7 @@ from bots.chat.render import (
     Table,
     Text,
 )
-from bots.slack.blocks import SECTION_CHARS, escape, monospaced, to_slack
+from bots.slack.blocks import SECTION_CHARS, escape, to_slack
 from tests.bots.slack.fake_workspace import check_blocks
 
 
