@@ -5,7 +5,8 @@ privileged intent: Discord delivers the content of a message that mentions the b
 a direct message, without ``MESSAGE_CONTENT``; guild and message events are all it needs.
 Everything it sends may mention users only, never ``@everyone`` or a role, since a reply
 shows command output, which is data. discord.py keeps Discord's rate-limit buckets and
-waits out a 429 itself; ``max_ratelimit_timeout`` makes a wait longer than 30 s an error
+waits out a 429 itself, one request per bucket at a time (an interaction's webhook too);
+``max_ratelimit_timeout`` makes a wait longer than 30 s on the bot's own routes an error
 instead of a hang, so a reply fails visibly (the neutral bot logs it) rather than late.
 
 Each handler acknowledges first (a slash command is deferred with a thinking message, a

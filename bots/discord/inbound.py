@@ -58,7 +58,7 @@ def arrival_of(message: discord.Message, bot_id: int) -> Arrival | None:
     author = message.author
     if author.bot or message.webhook_id is not None or author.id == bot_id:
         return None
-    if message.guild is None:
+    if guild_of(message) is None:
         return Arrival.DIRECT
     # The bot named in the text, or a reply that pings it; not @everyone or a role (what
     # ``mentioned_in`` counts): those are for people.
@@ -67,12 +67,22 @@ def arrival_of(message: discord.Message, bot_id: int) -> Arrival | None:
     return None
 
 
+def guild_of(message: discord.Message) -> int | None:
+    """The message's guild id, None for a direct message. ``message.guild`` is None also
+    for a guild not in discord.py's cache (before its GUILD_CREATE): such a message is no
+    direct message, and its channel still knows the guild's id."""
+    if message.guild is not None:
+        return message.guild.id
+    guild_id = getattr(message.channel, "guild_id", None)
+    return guild_id if isinstance(guild_id, int) else None
+
+
 def message_from_message(message: discord.Message, bot_id: int, arrival: Arrival) -> ChatMessage:
     """A mention (the bot's leading ``<@id>`` stripped) or a direct message; replies answer
     the message itself."""
     text = message.content
     if arrival is Arrival.MENTION:
         text = re.sub(rf"^\s*<@!?{bot_id}>[\s:,]*", "", text, count=1)
-    guild = str(message.guild.id) if message.guild is not None else None
-    where = ChatPlace(guild, str(message.channel.id), str(message.id))
+    guild = guild_of(message)
+    where = ChatPlace(str(guild) if guild else None, str(message.channel.id), str(message.id))
     return ChatMessage(user_of(message.author), where, text.strip(), arrival)

@@ -12,6 +12,12 @@ not say). The commands in flight get ``bots.shutdown_grace_s`` to finish, the re
 cancelled (the engine records them so), the engine closes, then the client disconnects and
 the process exits 0, which a service manager reads as a clean stop.
 
+With ``--http HOST:PORT`` (HTTP interactions mode, :mod:`bots.discord.http`) there is no
+gateway connection: Discord POSTs each interaction, signed, to the bot's public URL, which
+needs the application's public key (``bots.discord.public_key``); mentions and direct
+messages arrive only over the gateway, so that mode serves the ``/logomesh`` command and
+the buttons only.
+
 ``logomesh bot discord-sync`` logs in the same way and registers the ``/logomesh``
 command, per guild or globally (:func:`bots.discord.commands.sync_commands`).
 """
@@ -25,6 +31,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -33,9 +40,16 @@ import discord
 from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
 from bots.discord.client import LogoMeshClient, build_client
 from bots.discord.commands import sync_commands
+from bots.discord.http import (
+    INTERACTIONS_PATH,
+    InteractionsServer,
+    build_interactions_app,
+    start_interactions,
+)
 from logomesh.errors import ConfigError
 
 if TYPE_CHECKING:
+    from bots.chat.dispatch import ChatBot
     from logomesh.config import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +57,14 @@ log = logging.getLogger(__name__)
 TOKEN_VARIABLE = "DISCORD_BOT_TOKEN"  # noqa: S105 - the variable's name, not a token
 PORTAL = "https://discord.com/developers/applications"
 TOKEN_WHERE = f"{PORTAL} -> your application -> Bot -> Reset Token"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpListen:
+    """HTTP interactions mode: where to listen for Discord's signed POSTs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
 
 
 def read_token(environ: Mapping[str, str]) -> str:
@@ -60,6 +82,19 @@ def read_token(environ: Mapping[str, str]) -> str:
             "(discord.py adds it)."
         )
     return token
+
+
+def public_key_of(settings: Settings) -> str:
+    """The application's public key, which HTTP interactions mode cannot run without."""
+    key = settings.bots.discord.public_key
+    if not key:
+        raise ConfigError(
+            "HTTP interactions mode (--http) needs the application's public key, to check that "
+            "each request comes from Discord: set bots.discord.public_key to the Public Key "
+            f"shown at {PORTAL} -> your application -> General Information (64 hex digits), "
+            'e.g. [bots.discord] public_key = "..." or LOGOMESH_BOTS__DISCORD__PUBLIC_KEY.'
+        )
+    return key
 
 
 def check_enabled(settings: Settings) -> None:
@@ -90,14 +125,29 @@ async def log_in(client: LogoMeshClient, token: str) -> None:
         ) from None
 
 
+async def connect_http(
+    client: LogoMeshClient, bot: ChatBot, settings: Settings, listen: HttpListen
+) -> InteractionsServer:
+    """Listen for Discord's signed interactions for ``client`` (logged in) on ``listen``."""
+    web_app = build_interactions_app(
+        client,
+        settings.bots.discord,
+        public_key_of(settings),
+        health=lambda: {"in_flight": bot.in_flight},
+    )
+    return await start_interactions(web_app, listen.host, listen.port)
+
+
 async def serve(
     settings: Settings,
     token: str,
     stop: asyncio.Event,
     *,
+    http: HttpListen | None = None,
     provenance: dict[str, str] | None = None,
 ) -> None:
-    """Run the bot until ``stop`` is set, then shut it down in order."""
+    """Run the bot until ``stop`` is set, then shut it down in order: over the gateway, or
+    listening for HTTP interactions on ``http``."""
     from bots.chat.dispatch import ChatBot
     from logomesh.commands.values import Source
     from logomesh.composition import build_engine
@@ -112,17 +162,28 @@ async def serve(
     bot = ChatBot(engine, platform=Source.DISCORD)
     client.attach(bot)
     gateway: asyncio.Task[None] | None = None
+    server: InteractionsServer | None = None
     try:
         await bot.start()
-        gateway = asyncio.create_task(client.connect(reconnect=True))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if gateway.done():
-            _gateway_ended(gateway)
+        if http is not None:
+            server = await connect_http(client, bot, settings, http)
+            log.info(
+                "LogoMesh Discord bot listening on http://%s:%d%s",
+                server.host, server.port, INTERACTIONS_PATH,
+            )  # fmt: skip
+            await stop.wait()
+        else:
+            gateway = asyncio.create_task(client.connect(reconnect=True))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if gateway.done():
+                _gateway_ended(gateway)
         log.info("Stopping: %d command(s) in flight", bot.in_flight)
     finally:
         await bot.shutdown()
+        if server is not None:
+            await server.stop()
         await client.close()
         if gateway is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -149,12 +210,15 @@ def _gateway_ended(gateway: asyncio.Task[None]) -> None:
 def run_discord(
     settings: Settings,
     *,
+    http: HttpListen | None = None,
     environ: Mapping[str, str] | None = None,
     provenance: dict[str, str] | None = None,
 ) -> int:
     """The process's life: 0 after a stop by SIGTERM or SIGINT; a ConfigError (no token, a
     refused one, the bots switched off) is raised for the caller to show."""
     check_enabled(settings)
+    if http is not None:
+        public_key_of(settings)
     token = read_token(os.environ if environ is None else environ)
     sys.setswitchinterval(LOOP_SWITCH_INTERVAL_S)
 
@@ -163,7 +227,7 @@ def run_discord(
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
-        await serve(settings, token, stop, provenance=provenance)
+        await serve(settings, token, stop, http=http, provenance=provenance)
 
     asyncio.run(main())
     return 0

@@ -69,17 +69,29 @@ def slack(
 
 
 @app.command("discord")
-def discord_bot(ctx: typer.Context) -> None:
+def discord_bot(
+    ctx: typer.Context,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="HTTP interactions mode: no gateway; listen for Discord's signed requests on "
+            "HOST:PORT (path /discord/interactions; needs bots.discord.public_key).",
+        ),
+    ] = None,
+) -> None:
     """Run the Discord bot over the gateway (token from DISCORD_BOT_TOKEN; stops cleanly on
     SIGTERM). Register the /logomesh command first with `logomesh bot discord-sync`."""
     try:
-        from bots.discord.runner import run_discord
+        from bots.discord.runner import HttpListen, run_discord
     except ImportError as exc:
         fail(
             f"The Discord bot needs discord.py, which is not installed ({exc.name}): "
             f"{_INSTALL_DISCORD}",
             "config.invalid",
         )
+    listen = None if http is None else HttpListen(*_host_and_port(http))
     _configure_logging()
     from logomesh.config import load_settings
     from logomesh.errors import LogoMeshError
@@ -89,7 +101,7 @@ def discord_bot(ctx: typer.Context) -> None:
         loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
         for notice in loaded.notices:
             typer.echo(f"Note: {notice}", err=True)
-        code = run_discord(loaded.settings, provenance=loaded.provenance)
+        code = run_discord(loaded.settings, http=listen, provenance=loaded.provenance)
     except LogoMeshError as exc:
         fail(exc.user_message, exc.code)
     raise typer.Exit(code)

@@ -88,14 +88,20 @@ def choices_errors(body: dict[str, Any]) -> Errors:
         }
     if len(choices) > MAX_CHOICES:
         return {"choices": _too_long(MAX_CHOICES)}
-    found: Errors = {}
-    for index, choice in enumerate(choices):
-        choice_errors: Errors = {}
-        _check_length(choice_errors, "name", choice.get("name"), MAX_CHOICE_TEXT)
-        _check_length(choice_errors, "value", choice.get("value"), MAX_CHOICE_TEXT)
-        if choice_errors:
-            found[str(index)] = choice_errors
+    found = _each(choices, {"name": MAX_CHOICE_TEXT, "value": MAX_CHOICE_TEXT})
     return {"choices": found} if found else {}
+
+
+def _each(items: list[dict[str, Any]], limits: dict[str, int]) -> Errors:
+    """Errors by index for ``items`` whose named string fields pass their limits."""
+    found: Errors = {}
+    for index, item in enumerate(items):
+        one: Errors = {}
+        for key, limit in limits.items():
+            _check_length(one, key, item.get(key), limit)
+        if one:
+            found[str(index)] = one
+    return found
 
 
 def invalid_form_body(errors: Errors) -> dict[str, Any]:
@@ -115,16 +121,8 @@ def _embed_errors(embed: dict[str, Any]) -> Errors:
     fields = embed.get("fields") or []
     if len(fields) > MAX_EMBED_FIELDS:
         errors["fields"] = _too_long(MAX_EMBED_FIELDS)
-    else:
-        field_errors: Errors = {}
-        for index, field in enumerate(fields):
-            one: Errors = {}
-            _check_length(one, "name", field.get("name"), MAX_FIELD_NAME)
-            _check_length(one, "value", field.get("value"), MAX_FIELD_VALUE)
-            if one:
-                field_errors[str(index)] = one
-        if field_errors:
-            errors["fields"] = field_errors
+    elif field_errors := _each(fields, {"name": MAX_FIELD_NAME, "value": MAX_FIELD_VALUE}):
+        errors["fields"] = field_errors
     return errors
 
 
@@ -141,11 +139,5 @@ def _row_errors(row: dict[str, Any]) -> Errors:
     components = row.get("components") or []
     if len(components) > MAX_ROW_COMPONENTS:
         return {"components": _too_long(MAX_ROW_COMPONENTS)}
-    found: Errors = {}
-    for index, component in enumerate(components):
-        one: Errors = {}
-        _check_length(one, "custom_id", component.get("custom_id"), MAX_CUSTOM_ID)
-        _check_length(one, "label", component.get("label"), MAX_LABEL)
-        if one:
-            found[str(index)] = one
+    found = _each(components, {"custom_id": MAX_CUSTOM_ID, "label": MAX_LABEL})
     return {"components": found} if found else {}

@@ -3,10 +3,18 @@
 Discord cannot be reached from here, so tests stand this server up on 127.0.0.1 and point the
 real client at it (:func:`pointed_at`, or ``bots.discord.api_url`` / ``gateway_url`` in the
 bot's settings). It speaks Discord's wire protocol: JSON over HTTP with rate-limit headers
-and Discord's error bodies (:mod:`.fake_rest`), the gateway over WebSocket with zlib-stream
-compression, heartbeats and RESUME (:mod:`.fake_gateway`). So discord.py's own HTTP client,
-rate-limit buckets, gateway state machine, interaction responses and webhooks run as they
-would against Discord, and a test asserts on what Discord would have shown.
+and Discord's error bodies, the gateway over WebSocket with zlib-stream compression,
+heartbeats and RESUME. So discord.py's own HTTP client, rate-limit buckets, gateway state
+machine, interaction responses and webhooks run as they would against Discord, and a test
+asserts on what Discord would have shown.
+
+The parts: :mod:`.fake_state` (what the application holds), :mod:`.fake_webhooks` (an
+interaction's callback and webhook), :mod:`.fake_rest` (bot-token routes),
+:mod:`.discord_limits` (form-body limits), :mod:`.fake_http` (wire details),
+:mod:`.fake_gateway` (the WebSocket), :mod:`.fake_people` (what a person does),
+:mod:`.discord_payloads` (payloads as discord.py parses them), :mod:`.fake_models` (what is
+recorded). The bot's own non-ephemeral messages come back to every session as
+MESSAGE_CREATE / UPDATE / DELETE, as on Discord.
 
 Public API::
 
@@ -31,7 +39,9 @@ Public API::
     await fake.click(message | message_id, custom_id, *, user=...) -> FakeInteraction
     await fake.say(content, *, user=..., channel_id=CHANNEL_ID, guild_id=GUILD_ID (None: DM),
                    mentions_bot=None (True in a guild)) -> FakeMessage
-    fake.interaction_payload(kind, ...) -> FakeInteraction   # registered, not sent (HTTP mode)
+    # the same interactions registered but not sent (HTTP mode POSTs .payload, signed)
+    fake.slash_payload(subcommand, options, *, focused=None, user=..., guild_id=..., ...)
+    fake.click_payload(message, custom_id, *, user=...)  fake.interaction_payload(kind, data, ...)
     signed_headers(body, timestamp=None, key=SIGNING_KEY)    # for HTTP interactions
     # what the bot did
     fake.calls: list[RestCall]  fake.calls_to(method, route)  fake.mark()
@@ -45,7 +55,8 @@ Public API::
     fake.gate(method, route) -> Gate           # its calls wait, unanswered, until gate.open()
     fake.expire_tokens()                       # webhook calls now 401 50027
     fake.gateway: FakeGateway                  # .connections .open_connections .history
-        .identifies .resumes .heartbeats  await .wait_for_ready(count) .wait_for_resume(count)
+        .identifies .resumes .heartbeats .sessions  await .wait_for_ready(count)
+        await .wait_for_resume(count)  .hold_resumes() -> Gate  await .dispatch(event, data)
         await .disconnect(code=4000) .reconnect() .invalidate(resumable)
 
 Routes are named by Discord's documented templates, with or without the method:
@@ -57,17 +68,13 @@ only when ``Via`` shows it came from Discord rather than Cloudflare).
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-import aiohttp
 import discord
 import discord.gateway
 import discord.http
@@ -87,24 +94,14 @@ from tests.bots.discord.discord_payloads import (
     signed_headers,
 )
 from tests.bots.discord.fake_gateway import FakeGateway
+from tests.bots.discord.fake_http import Failure, read_body, response
 from tests.bots.discord.fake_models import FakeInteraction, FakeMessage, RestCall, RestRequest
 from tests.bots.discord.fake_people import People
-from tests.bots.discord.fake_rest import DiscordError, Route
+from tests.bots.discord.fake_state import DiscordError, Route
 from tests.bots.gate import Gate
 from tests.bots.waiting import run_blocking, wait_until
 
 T = TypeVar("T")
-RATE_LIMIT = 50  # requests per bucket per second, far above what a test sends
-
-
-@dataclass
-class _Failure:
-    status: int
-    times: int
-    retry_after: float
-    global_: bool
-    code: int | None
-    message: str | None
 
 
 class FakeDiscord(People):
@@ -125,7 +122,7 @@ class FakeDiscord(People):
         self.gateway = FakeGateway(
             bot_token, self.guild_creates, self.member_payloads, heartbeat_interval_ms
         )
-        self._failures: dict[str, _Failure] = {}
+        self._failures: dict[str, Failure] = {}
         self._gates: dict[str, Gate] = {}
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -230,7 +227,7 @@ class FakeDiscord(People):
         rate limiter does (``retry_after`` s, ``global_``), anything else with ``code`` and
         ``message`` (a generic one by default). It replaces a failure still pending there."""
         name = self.route(method, route).name
-        self._failures[name] = _Failure(status, times, retry_after, global_, code, message)
+        self._failures[name] = Failure(status, times, retry_after, global_, code, message)
 
     def gate(self, method: str, route: str) -> Gate:
         """A shut gate where the route's calls wait, unanswered and unrecorded, till opened."""
@@ -314,13 +311,13 @@ class FakeDiscord(People):
         if matched is None:
             body = {"message": "404: Not Found", "code": 0}
             self.calls.append(RestCall(method, path, f"{method} {path}", None, [], 404, body))
-            return self._answer(404, body, f"{method} {path}")
+            return response(404, body, f"{method} {path}")
         route, match = matched
         gate = self._gates.get(route.name)
         if gate is not None:
             await gate.passing()
         try:
-            parsed, files = await _read_body(request)
+            parsed, files = await read_body(request)
         except ValueError as error:
             parsed, files = None, []
             status, answer = 400, {"message": f"400: Bad Request ({error})", "code": 50109}
@@ -333,88 +330,22 @@ class FakeDiscord(People):
         self.calls.append(
             RestCall(method, path, route.name, parsed, files, status, answer, dict(request.query))
         )
-        headers = self._failure_headers(route.name, status, answer)
-        return self._answer(status, answer, route.name, headers)
+        answered = response(status, answer, route.name)
+        while self.echoes:  # the bot's own messages, to every session, as Discord does
+            event, data = self.echoes.pop(0)
+            await self.gateway.broadcast(event, data)
+        return answered
 
     async def _handle(self, route: Route, request: RestRequest) -> tuple[int, Any]:
         if route.bot_auth and request.authorization != f"Bot {self.bot_token}":
             return 401, {"message": "401: Unauthorized", "code": 0}
         failure = self._failures.get(route.name)
         if failure is not None and failure.times > 0:
-            failure.times -= 1
-            if failure.status == 429:
-                return 429, {
-                    "message": failure.message or "You are being rate limited.",
-                    "retry_after": failure.retry_after,
-                    "global": failure.global_,
-                    **({"code": failure.code} if failure.code is not None else {}),
-                }
-            return failure.status, {
-                "message": failure.message or f"{failure.status}: injected by the fake",
-                "code": failure.code if failure.code is not None else 0,
-            }
+            return failure.answer()
         try:
             return await route.handler(request)
         except DiscordError as error:
             return error.status, error.body()
-
-    def _failure_headers(self, name: str, status: int, answer: Any) -> dict[str, str]:
-        if status != 429 or not isinstance(answer, dict):
-            return {}
-        retry_after = float(answer.get("retry_after", 1.0))
-        headers = {
-            "Retry-After": str(math.ceil(retry_after)),
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-            "X-RateLimit-Scope": "global" if answer.get("global") else "user",
-        }
-        if answer.get("global"):
-            headers["X-RateLimit-Global"] = "true"
-        return headers
-
-    def _answer(
-        self, status: int, body: Any, bucket: str, extra: dict[str, str] | None = None
-    ) -> web.Response:
-        headers = {
-            "Via": "1.1 google",
-            "X-RateLimit-Bucket": f"{abs(hash(bucket)):x}",
-            "X-RateLimit-Limit": str(RATE_LIMIT),
-            "X-RateLimit-Remaining": str(RATE_LIMIT - 1),
-            "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-            "X-RateLimit-Reset-After": "1.000",
-            **(extra or {}),
-        }
-        if status == 204 or body is None:
-            return web.Response(status=204, headers=headers)
-        # Exactly "application/json": discord.py parses a body as JSON only then (no charset).
-        headers["Content-Type"] = "application/json"
-        return web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
-
-
-async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
-    """The JSON body, or a multipart body's ``payload_json`` and its ``files[n]``."""
-    if request.content_type.startswith("multipart/"):
-        parsed: Any = None
-        files: list[tuple[str, bytes]] = []
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, aiohttp.BodyPartReader):
-                continue
-            content = await part.read()
-            if part.name == "payload_json":
-                parsed = json.loads(content)
-            elif part.filename is not None:
-                files.append((part.filename, bytes(content)))
-        return parsed, files
-    if not request.body_exists:
-        return None, []
-    text = await request.text()
-    if not text:
-        return None, []
-    try:
-        return json.loads(text), []
-    except json.JSONDecodeError as error:
-        raise ValueError(f"the body is not JSON: {error}") from None
 
 
 @contextmanager

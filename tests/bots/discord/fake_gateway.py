@@ -193,6 +193,10 @@ class FakeGateway:
         (kept for RESUME where not); the count of sessions it went to."""
         return await run_on(self._loop, self._dispatch_all(event, data))
 
+    async def broadcast(self, event: str, data: dict[str, Any]) -> int:
+        """As :meth:`dispatch`, but no session is no mistake (HTTP mode has no gateway)."""
+        return await run_on(self._loop, self._dispatch_all(event, data, required=False))
+
     async def disconnect(self, code: int = 4000) -> None:
         """Drop every connection from the server side; discord.py reconnects and RESUMEs."""
         await run_on(self._loop, self._close_all(code))
@@ -220,9 +224,9 @@ class FakeGateway:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    async def _dispatch_all(self, event: str, data: dict[str, Any]) -> int:
+    async def _dispatch_all(self, event: str, data: dict[str, Any], required: bool = True) -> int:
         sessions = self.live_sessions()
-        if not sessions:
+        if not sessions and required:
             raise AssertionError(
                 f"no gateway session to send {event} to (await fake.gateway.wait_for_ready())"
             )
@@ -387,14 +391,16 @@ class FakeGateway:
 
 def _as_intents_allow(event: str, data: dict[str, Any], intents: int) -> dict[str, Any] | None:
     """What a session with ``intents`` receives of ``event``: message events need the
-    (direct) messages intent; without MESSAGE_CONTENT a guild message that does not mention
-    the bot arrives with its content, embeds, attachments and components emptied."""
-    if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+    (direct) messages intent; without MESSAGE_CONTENT a guild message that neither mentions
+    the bot nor is the bot's own arrives with its content, embeds, attachments and
+    components emptied."""
+    if event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"):
         return data
     in_guild = data.get("guild_id") is not None
     if not intents & (GUILD_MESSAGES if in_guild else DIRECT_MESSAGES):
         return None
     mentioned = any(m.get("id") == payloads.BOT_USER_ID for m in data.get("mentions", []))
-    if intents & MESSAGE_CONTENT or not in_guild or mentioned:
+    own = (data.get("author") or {}).get("id") == payloads.BOT_USER_ID
+    if event == "MESSAGE_DELETE" or intents & MESSAGE_CONTENT or not in_guild or mentioned or own:
         return data
     return {**data, "content": "", "embeds": [], "attachments": [], "components": []}

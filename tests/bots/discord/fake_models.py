@@ -71,6 +71,7 @@ class FakeMessage:
     flags: int = 0
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
     interaction_id: str | None = None  # the interaction it answers (responses, follow-ups)
+    interaction_user: dict[str, Any] | None = None  # who started that interaction
     webhook: bool = False  # sent through an interaction's webhook
     edits: int = 0
     deleted: bool = False
@@ -202,7 +203,7 @@ class FakeMessage:
             data["interaction_metadata"] = {
                 "id": self.interaction_id,
                 "type": payloads.APPLICATION_COMMAND,
-                "user": self.author,
+                "user": self.interaction_user or self.author,
                 "authorizing_integration_owners": {},
             }
         return data
@@ -224,6 +225,12 @@ class FakeInteraction:
     choices: list[dict[str, Any]] | None = None  # an autocomplete's answer
     original_message_id: str | None = None
     token_expired: bool = False
+
+    @property
+    def person(self) -> dict[str, Any]:
+        """The user payload of whoever acted (a member's user in a guild)."""
+        member = self.payload.get("member")
+        return dict(member["user"] if member else self.payload["user"])
 
     @property
     def acknowledged(self) -> bool:

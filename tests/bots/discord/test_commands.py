@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bots.chat.message import ChatMessage
-from tests.bots.discord.fake_discord import BOT_USER_ID, DEV_ROLE_ID, GUILD_ID
+from tests.bots.discord.fake_discord import BOT_USER_ID, CHANNEL_ID, DEV_ROLE_ID, GUILD_ID
 from tests.bots.discord.harness import (
     ALICE,
     STRANGER,
@@ -201,3 +201,63 @@ async def test_a_message_that_does_not_mention_the_bot_is_ignored(stack: Discord
     await stack.answered(asked, "✅")
     await stack.settled()
     assert len(trail(stack.engine, action="status")) == 1
+
+
+async def test_do_reads_words_into_a_command(stack: DiscordStack) -> None:
+    """Natural language through the engine's interpreter (its local model)."""
+    asked = await stack.slash("do", {"request": "show the workspace status"})
+    await stack.deferred(asked)
+    await stack.fake.wait_until(
+        lambda: bool(asked.original_message_id) and "⏳" not in stack.original(asked).text
+        and not stack.original(asked).loading,
+        timeout=60, what="the outcome in place of the progress",
+    )  # fmt: skip
+    await stack.settled(timeout=60)
+    [interpreted] = trail(stack.engine, action="nl.interpret")
+    assert interpreted.source == "discord" and interpreted.actor == "alice"
+
+
+async def test_a_stranger_mentioning_the_bot_is_told_privately_by_direct_message(
+    stack: DiscordStack,
+) -> None:
+    """A mention has no interaction to whisper through: the refusal is a direct message."""
+    await stack.fake.say("run status", user=STRANGER)
+    await stack.fake.wait_until(lambda: STRANGER in stack.fake.dm_channels, what="a DM channel")
+    dm = stack.fake.dm_channels[STRANGER]
+    await stack.fake.wait_until(
+        lambda: any(f'discord = ["{STRANGER}"]' in m.text for m in stack.fake.channel_messages(dm)),
+        what="the refusal in the direct message",
+    )
+    await stack.settled()
+    assert not [m for m in stack.fake.channel_messages(CHANNEL_ID) if m.author_id == BOT_USER_ID]
+
+
+async def test_closed_direct_messages_fall_back_to_a_reply_naming_the_person(
+    stack: DiscordStack,
+) -> None:
+    stack.fake.fail_next(
+        "POST", "/channels/{channel}/messages", status=403, code=50007,
+        message="Cannot send messages to this user",
+    )  # fmt: skip
+    await stack.fake.say("run status", user=STRANGER)
+    await stack.fake.wait_until(
+        lambda: any(
+            m.author_id == BOT_USER_ID and m.content.startswith(f"<@{STRANGER}>")
+            for m in stack.fake.channel_messages(CHANNEL_ID)
+        ),
+        what="the refusal in the channel",
+    )
+    await stack.settled()
+
+
+async def test_output_cannot_ping_everyone_or_a_role(stack: DiscordStack) -> None:
+    """Command output is data: every message the bot sends allows user mentions only."""
+    asked = await stack.slash("run", {"command": "test.fail", "arguments": "note=@everyone"})
+    said = await stack.answered(asked, "❌")
+    assert "@everyone" in said.text  # shown as it is...
+    sends = [c for c in stack.fake.calls if c.method in ("POST", "PATCH") and c.json]
+    bodies = [c.json for c in sends if isinstance(c.json, dict) and "content" in c.json]
+    assert bodies
+    for body in bodies:  # ...but never a ping
+        assert body.get("allowed_mentions", {}).get("parse") == ["users"], body
+    await stack.settled()

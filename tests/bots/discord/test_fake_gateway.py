@@ -26,6 +26,7 @@ from tests.bots.discord.fake_discord import (
     GUILD_ID,
     USER_ID,
     FakeDiscord,
+    pointed_at,
     run_client,
 )
 
@@ -114,7 +115,7 @@ async def test_a_dropped_connection_resumes_and_replays_what_was_missed(fake: Fa
         [resume] = fake.gateway.resumes
         session = fake.gateway.sessions[resume["session_id"]]
         replayed = [e["t"] for e in session.events if e["s"] > resume["seq"]]
-        assert replayed == ["INTERACTION_CREATE", "RESUMED"]
+        assert replayed[:2] == ["INTERACTION_CREATE", "RESUMED"]  # then the bot's reply
         assert fake.gateway.history[1].path == "/gateway/resume/"
         assert len(fake.gateway.identifies) == 1
         await fake.wait_until(lambda: seen.resumed == 1, what="on_resumed")
@@ -169,6 +170,23 @@ async def test_a_bad_token_closes_4004_and_zlib_frames_decode(fake: FakeDiscord)
         assert closing.extra == "Authentication failed."
 
 
+@pytest.mark.asyncio
+async def test_plain_text_frames_and_an_unknown_session(fake: FakeDiscord) -> None:
+    """Raw aiohttp WebSocket: with ``compress=zstd-stream`` (what discord.py asks for when
+    ``zstandard`` is importable) or none, frames are plain text; a RESUME of a session the
+    fake never issued is answered INVALID_SESSION (false)."""
+    async with aiohttp.ClientSession() as session:
+        for query in ("?v=10&encoding=json&compress=zstd-stream", "?v=10&encoding=json"):
+            async with session.ws_connect(fake.gateway_url + query) as socket:
+                frame = await socket.receive()
+                assert frame.type == aiohttp.WSMsgType.TEXT
+                assert json.loads(frame.data)["op"] == 10
+                resume = {"token": BOT_TOKEN, "session_id": "never-issued", "seq": 3}
+                await socket.send_json({"op": 6, "d": resume})
+                assert json.loads((await socket.receive()).data) == {"op": 9, "d": False}
+    assert len(fake.gateway.resumes) == 2
+
+
 def test_the_fake_on_its_own_thread_serves_a_sync_test() -> None:
     """FakeDiscord.running(): a loop on its own thread; ``blocking`` runs a person's
     action there (the way a subprocess bot's test or a benchmark drives it)."""
@@ -176,3 +194,47 @@ def test_the_fake_on_its_own_thread_serves_a_sync_test() -> None:
         with pytest.raises(AssertionError, match="no gateway session"):
             fake.blocking(fake.slash("run"))
         assert fake.interactions  # registered, though nobody was connected to receive it
+
+
+@pytest.mark.asyncio
+async def test_heartbeats_keep_coming_at_the_interval_hello_names() -> None:
+    """Real discord.py KeepAliveHandler (its own thread): with a 50 ms interval in HELLO it
+    heartbeats again and again on the one connection, each acked (its latency is finite)."""
+    fake = FakeDiscord(heartbeat_interval_ms=50)
+    async with fake, run_client(fake, make_client(Seen())) as client:
+        await fake.wait_until(lambda: len(fake.gateway.heartbeats) >= 4, what="4 heartbeats")
+        assert {beat.connection for beat in fake.gateway.heartbeats} == {0}
+        assert fake.gateway.history[0].heartbeats >= 4
+        await fake.wait_until(lambda: client.latency != float("inf"), what="an acked beat")
+
+
+@pytest.mark.asyncio
+async def test_a_client_on_the_test_loop_uses_a_fake_on_its_own_thread() -> None:
+    """FakeDiscord.running() (the benchmark's and a subprocess bot's set-up): the real
+    client on the test's loop, the fake on its thread; a person's action is sent from the
+    test's loop and answered across the two."""
+    with FakeDiscord.running() as fake:
+        seen = Seen()
+        async with run_client(fake, make_client(seen)):
+            interaction = await fake.slash("run", {"command": "git.status"})
+            await fake.wait_until(lambda: interaction.acknowledged, what="the answer")
+            assert fake.channel_messages(CHANNEL_ID)[0].text == f"got {interaction.id}"
+
+
+@pytest.mark.asyncio
+async def test_the_bot_s_own_messages_come_back_as_events(fake: FakeDiscord) -> None:
+    """As on Discord, every session gets MESSAGE_CREATE for the bot's own (non-ephemeral)
+    messages, content included without MESSAGE_CONTENT, then MESSAGE_UPDATE and
+    MESSAGE_DELETE: a bot that does not ignore itself would answer itself here."""
+    seen = Seen()
+    async with run_client(fake, make_client(seen)) as client:
+        interaction = await fake.slash("run")
+        await fake.wait_until(lambda: bool(seen.messages), what="the bot's reply as an event")
+        [reply] = seen.messages
+        assert reply.author == client.user and reply.content == f"got {interaction.id}"
+        with pointed_at(fake):
+            await reply.edit(content="edited")
+            await reply.delete()
+        session = fake.gateway.live_sessions()[0]
+        events = [e["t"] for e in session.events]
+        assert events[-3:] == ["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"]

@@ -10,7 +10,6 @@ No LogoMesh adapter runs here: these tests show the fake answers what Discord an
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 import pytest_asyncio
 from discord import app_commands
 
+from tests.bots.discord.approve_button import Approve
 from tests.bots.discord.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
@@ -30,31 +30,10 @@ from tests.bots.discord.fake_discord import (
     pointed_at,
     run_client,
 )
-from tests.bots.gate import Gate
 
-TAKE_ROUTE = "/webhooks/{app}/{token}"
+FOLLOW_UP = "/webhooks/{app}/{token}"
 CALLBACK = "/interactions/{id}/{token}/callback"
 ORIGINAL = "/webhooks/{app}/{token}/messages/@original"
-
-
-class Approve(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"approve:(?P<ticket>\w+)"
-):
-    """A persistent button: discord.py finds it by its custom_id's pattern, even after a
-    restart, with no View object kept in memory."""
-
-    def __init__(self, ticket: str) -> None:
-        super().__init__(discord.ui.Button(label="Approve", custom_id=f"approve:{ticket}"))
-        self.ticket = ticket
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> Approve:
-        return cls(match["ticket"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.edit_message(content=f"approved {self.ticket}", view=None)
 
 
 @dataclass
@@ -64,7 +43,6 @@ class Bot:
     client: discord.Client
     tree: app_commands.CommandTree[discord.Client]
     errors: list[BaseException] = field(default_factory=list)
-    gate: Gate = field(default_factory=Gate)
 
 
 def make_bot() -> Bot:
@@ -166,11 +144,11 @@ async def test_autocomplete_choices_are_recorded(fake: FakeDiscord, bot: Bot) ->
 async def test_a_429_on_a_follow_up_is_retried_exactly_once(fake: FakeDiscord, bot: Bot) -> None:
     """Real discord.py webhook adapter: a 429 from Discord (``Via`` set, retry_after in the
     body) is waited out and retried once; nothing is sent twice."""
-    fake.fail_next("POST", TAKE_ROUTE, retry_after=0.05)
+    fake.fail_next("POST", FOLLOW_UP, retry_after=0.05)
     interaction = await fake.slash("run", {"command": "git.log"})
     await fake.wait_for("PATCH", ORIGINAL)
-    assert [c.status for c in fake.calls_to("POST", TAKE_ROUTE)] == [429, 200]
-    assert fake.calls_to("POST", TAKE_ROUTE)[0].response["retry_after"] == 0.05
+    assert [c.status for c in fake.calls_to("POST", FOLLOW_UP)] == [429, 200]
+    assert fake.calls_to("POST", FOLLOW_UP)[0].response["retry_after"] == 0.05
     assert [m.text for m in fake.channel_messages(CHANNEL_ID)] == ["done: git.log"]
     assert fake.responses(interaction)[0]["type"] == 5
 
@@ -181,14 +159,14 @@ async def test_an_expired_token_answers_50027_and_a_channel_message_still_works(
 ) -> None:
     """Real discord.py: past the token's 15 minutes the webhook answers 401 50027 ("Invalid
     Webhook Token"), and the bot's own channel message (bot token) still goes through."""
-    gate = fake.gate("POST", TAKE_ROUTE)
+    gate = fake.gate("POST", FOLLOW_UP)
     await fake.slash("run", {"command": "git.status"})
     await gate.wait_for_waiting(1)
     fake.expire_tokens()
     gate.open()
     posted = await fake.wait_for("POST", "/channels/{channel}/messages")
     assert posted.ok and bot.errors and getattr(bot.errors[0], "code", None) == 50027
-    assert fake.calls_to("POST", TAKE_ROUTE)[0].status == 401
+    assert fake.calls_to("POST", FOLLOW_UP)[0].status == 401
     assert fake.channel_messages(CHANNEL_ID)[-1].text == "late result for git.status"
 
 
@@ -256,7 +234,7 @@ async def test_too_long_content_is_refused_50035_naming_the_field(
     error = bot.errors[0]
     assert isinstance(error, discord.HTTPException) and error.code == 50035
     assert "In content: Must be 2000 or fewer in length." in str(error)
-    refused = fake.calls_to("POST", TAKE_ROUTE)[0]
+    refused = fake.calls_to("POST", FOLLOW_UP)[0]
     assert refused.status == 400 and "content" in refused.response["errors"]
 
 
@@ -267,7 +245,7 @@ async def test_files_are_recorded_and_ephemeral_messages_stay_out_of_channel_rou
     """Real discord.py multipart upload: the follow-up's file is recorded by name and bytes
     on the (ephemeral) message; the bot's token cannot reach that message by channel route."""
     interaction = await fake.slash("file")
-    await fake.wait_for("POST", TAKE_ROUTE)
+    await fake.wait_for("POST", FOLLOW_UP)
     [message] = [m for m in fake.messages if m.interaction_id == interaction.id]
     assert message.ephemeral and message.attachments == [("run.log", b"line 1\n")]
     channel = bot.client.get_channel(int(CHANNEL_ID))
@@ -335,3 +313,54 @@ async def test_a_slash_command_in_a_direct_message(fake: FakeDiscord, bot: Bot) 
     [message] = fake.channel_messages(fake.dm_channels[USER_ID])
     assert message.guild_id is None and message.text.startswith("ticket DM1")
     assert "member" not in interaction.payload and interaction.payload["user"]["id"] == USER_ID
+
+
+@pytest.mark.asyncio
+async def test_the_webhook_reaches_only_its_own_interaction_s_messages(
+    fake: FakeDiscord, bot: Bot
+) -> None:
+    """Through one interaction's webhook: GET/PATCH/DELETE of @original and of its own
+    follow-up work; another interaction's message is 404 10008 "Unknown Message"; after
+    DELETE, @original is gone too. (Raw HTTP: the webhook needs no bot token.)"""
+    first = await fake.slash("card", {"ticket": "A"})
+    second = await fake.slash("card", {"ticket": "B"})
+    await answered(fake, first)
+    await answered(fake, second)
+    app = fake.api_url + "/webhooks/" + first.payload["application_id"]
+    other = second.original_message_id
+    async with aiohttp.ClientSession() as session:
+
+        async def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+            async with session.request(method, app + path, json=body) as response:
+                return response.status, await response.json() if response.status != 204 else None
+
+        status, original = await call("GET", f"/{first.token}/messages/@original")
+        assert status == 200 and original["content"] == "ticket A"
+        status, edited = await call(
+            "PATCH", f"/{first.token}/messages/@original", {"content": "A!"}
+        )
+        assert status == 200 and edited["id"] == first.original_message_id
+        status, refused = await call("PATCH", f"/{first.token}/messages/{other}", {"content": "x"})
+        assert (status, refused["code"]) == (404, 10008)
+        status, follow_up = await call("POST", f"/{first.token}?wait=true", {"content": "more"})
+        assert status == 200 and fake.message(follow_up["id"]).interaction_id == first.id
+        assert (await call("DELETE", f"/{first.token}/messages/@original"))[0] == 204
+        status, gone = await call("GET", f"/{first.token}/messages/@original")
+        assert (status, gone["code"]) == (404, 10008)
+    assert fake.message(str(other)).text.startswith("ticket B")
+
+
+@pytest.mark.asyncio
+async def test_a_command_name_discord_would_refuse_is_refused_50035(
+    fake: FakeDiscord, bot: Bot
+) -> None:
+    """Discord's name rule for chat-input commands (lower case, 1-32 word characters):
+    a bulk overwrite with "LogoMesh" is refused naming commands.0.name."""
+    with pointed_at(fake), pytest.raises(discord.HTTPException) as refused:
+        await bot.client.http.bulk_upsert_global_commands(
+            bot.client.application_id or 0, [{"name": "LogoMesh", "description": "x", "type": 1}]
+        )
+    assert refused.value.code == 50035 and "In 0.name: Command name is invalid" in str(
+        refused.value
+    )
+    assert None not in fake.commands

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bots.discord.fake_discord import BOT_USER_ID, CHANNEL_ID
-from tests.bots.discord.harness import ALICE, DiscordStack, trail
+from tests.bots.discord.harness import ALICE, BOB, DiscordStack, ran, trail
 
 pytestmark = pytest.mark.asyncio
 
@@ -87,3 +87,37 @@ async def test_a_429_on_a_follow_up_is_retried_once_after_its_wait(stack: Discor
     await stack.settled()
     tries = stack.fake.calls_to("POST", FOLLOW_UP)
     assert [call.status for call in tries] == [429, 200]
+
+
+async def test_a_click_past_its_3_seconds_still_decides(stack: DiscordStack) -> None:
+    """Discord refuses the click's acknowledgement (10062); the decision still counts, and
+    the card and the command's reply follow it."""
+    asked = await stack.slash("run", {"command": "test.guarded", "arguments": "note=late-click"})
+    card = await stack.card("test.guarded")
+    [approve] = [cid for _, cid, _ in card.buttons if cid.startswith("logomesh.approve:")]
+    late = stack.fake.click_payload(card, approve, user=BOB, created_ago_s=5.0)
+    await stack.fake.gateway.dispatch("INTERACTION_CREATE", late.payload)
+    await stack.answered(asked, "ran with note late-click")
+    await stack.settled()
+    assert not late.acknowledged
+    assert "Approved" in stack.fake.message(card.id).text
+    assert ran(stack.engine) == ["late-click"]
+
+
+async def test_a_429_longer_than_30_s_fails_visibly_instead_of_hanging(
+    stack: DiscordStack,
+) -> None:
+    """A channel post rate-limited for a minute: discord.py gives up at once (RateLimited)
+    rather than hold the reply, the bot logs it and says so with the correlation id."""
+    stack.fake.fail_next("POST", "/channels/{channel}/messages", status=429, retry_after=60.0)
+    await stack.fake.say("run status")
+    await stack.fake.wait_until(
+        lambda: any(
+            m.author_id == BOT_USER_ID and "Something went wrong" in m.text
+            for m in stack.fake.channel_messages(CHANNEL_ID)
+        ),
+        what="the failure said in the channel",
+    )
+    await stack.settled()
+    tries = stack.fake.calls_to("POST", "/channels/{channel}/messages")
+    assert [call.status for call in tries][:1] == [429] and len(tries) == 2
