@@ -17,6 +17,7 @@ from benchmarks import (
     cli_startup,
     concurrent_writers,
     devshell_overhead,
+    discord_bot,
     execute_overhead,
     llm_local,
     llm_overhead,
@@ -56,6 +57,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("task pipelines", pipelines.run, ""),
     ("the language server", lsp.run, ""),
     ("the Slack bot", slack_bot.run, ""),
+    ("the Discord bot", discord_bot.run, ""),
     ("the VS Code extension (from make e2e)", vscode_extension.run, ""),
 )
 
