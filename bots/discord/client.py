@@ -74,6 +74,10 @@ class LogoMeshClient(discord.Client):
     ) -> None:
         """``guild_ready_timeout``: how long discord.py waits for one more guild before it
         calls the client ready (tests on a loopback Discord with one guild lower it)."""
+        # The bot never joins a voice channel: discord.py's warnings at every start that
+        # the voice libraries (PyNaCl, davey) are missing would only alarm whoever runs it.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=intents(),
             allowed_mentions=discord.AllowedMentions(
