@@ -40,12 +40,8 @@ import discord
 from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
 from bots.discord.client import LogoMeshClient, build_client
 from bots.discord.commands import sync_commands
-from bots.discord.http import (
-    INTERACTIONS_PATH,
-    InteractionsServer,
-    build_interactions_app,
-    start_interactions,
-)
+from bots.discord.http import INTERACTIONS_PATH, build_interactions_app
+from bots.web import HttpServer, start_http
 from logomesh.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -127,7 +123,7 @@ async def log_in(client: LogoMeshClient, token: str) -> None:
 
 async def connect_http(
     client: LogoMeshClient, bot: ChatBot, settings: Settings, listen: HttpListen
-) -> InteractionsServer:
+) -> HttpServer:
     """Listen for Discord's signed interactions for ``client`` (logged in) on ``listen``."""
     web_app = build_interactions_app(
         client,
@@ -135,7 +131,7 @@ async def connect_http(
         public_key_of(settings),
         health=lambda: {"in_flight": bot.in_flight},
     )
-    return await start_interactions(web_app, listen.host, listen.port)
+    return await start_http(web_app, listen.host, listen.port)
 
 
 async def serve(
@@ -162,7 +158,7 @@ async def serve(
     bot = ChatBot(engine, platform=Source.DISCORD)
     client.attach(bot)
     gateway: asyncio.Task[None] | None = None
-    server: InteractionsServer | None = None
+    server: HttpServer | None = None
     try:
         await bot.start()
         if http is not None:

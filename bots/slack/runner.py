@@ -28,9 +28,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
 from bots.slack.app import build_app, web_client
-from bots.slack.http import EVENTS_PATH, HttpServer, build_http_app, start_http
+from bots.slack.http import EVENTS_PATH, build_http_app
 from bots.slack.socket import SocketConnection, connect_socket
 from bots.slack.tokens import BOT_TOKEN, SlackMode, SlackTokens, read_tokens
+from bots.web import HttpServer, start_http
 from logomesh.errors import ConfigError
 
 if TYPE_CHECKING:
