@@ -28,8 +28,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,10 +35,10 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
 from bots.discord.client import LogoMeshClient, build_client
 from bots.discord.commands import sync_commands
 from bots.discord.http import INTERACTIONS_PATH, build_interactions_app
+from bots.process import run_until_signalled
 from bots.web import HttpServer, start_http
 from logomesh.errors import ConfigError
 
@@ -216,16 +214,7 @@ def run_discord(
     if http is not None:
         public_key_of(settings)
     token = read_token(os.environ if environ is None else environ)
-    sys.setswitchinterval(LOOP_SWITCH_INTERVAL_S)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await serve(settings, token, stop, http=http, provenance=provenance)
-
-    asyncio.run(main())
+    run_until_signalled(lambda stop: serve(settings, token, stop, http=http, provenance=provenance))
     return 0
 
 
