@@ -34,7 +34,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.memory import MB, Memory, process_memory
+from benchmarks.memory import MB, process_memory, steady_memory
 from benchmarks.table import Row
 from benchmarks.timing import percentile
 from benchmarks.workspace import Workspace, private_workspace, trust
@@ -355,7 +355,7 @@ async def _memory_rows() -> list[Row]:
             try:
                 await fake.ask("ready", count=1)
                 connected = process_memory(process.pid)
-                idle = await asyncio.to_thread(_steady_memory, process.pid)
+                idle = await asyncio.to_thread(steady_memory, process.pid)
                 sent = await fake.ask(
                     "slash", subcommand="do", options={"request": "show the git status"},
                     users=[_user(0)],
@@ -374,19 +374,6 @@ async def _memory_rows() -> list[Row]:
         Row("Discord bot RSS, one answer, embedding worker warm", f"{warm.rss / MB:.0f} MB",
             measures=MEMORY_MEASURES),
     ]  # fmt: skip
-
-
-def _steady_memory(pid: int) -> Memory:
-    """RSS once the start's background warm-up is over: unchanged (within 1 MB) for 2 s."""
-    previous = process_memory(pid)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(2)
-        now = process_memory(pid)
-        if abs(now.rss - previous.rss) < MB:
-            return now
-        previous = now
-    return previous
 
 
 def run(quick: bool = False) -> list[Row]:

@@ -14,6 +14,7 @@ for the first time.
 from __future__ import annotations
 
 import gc
+import time
 from dataclasses import dataclass
 
 MB = 1024 * 1024
@@ -44,3 +45,17 @@ def process_memory(pid: int | None = None) -> Memory:
         gc.collect()  # our own garbage is not what a figure measures
     info = psutil.Process(pid).memory_full_info()
     return Memory(int(info.rss), int(info.pss), int(info.uss))
+
+
+def steady_memory(pid: int, *, timeout_s: float = 120.0) -> Memory:
+    """Process ``pid``'s memory once a start's background warm-up is over: its RSS unchanged
+    (within 1 MB) for 2 s, or as it last was after ``timeout_s``."""
+    previous = process_memory(pid)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = process_memory(pid)
+        if abs(now.rss - previous.rss) < MB:
+            return now
+        previous = now
+    return previous

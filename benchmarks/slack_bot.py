@@ -36,7 +36,7 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.memory import MB, Memory, process_memory
+from benchmarks.memory import MB, process_memory, steady_memory
 from benchmarks.table import Row
 from benchmarks.timing import percentile
 from benchmarks.workspace import Workspace, private_workspace, trust
@@ -296,7 +296,7 @@ def _memory_rows(workspace: Workspace, fake: FakeSlack) -> list[Row]:
     try:
         _wait_listening(port, process)
         listening = process_memory(process.pid)
-        idle = _steady_memory(process.pid)
+        idle = steady_memory(process.pid)
         body = slack.form_body(slack.slash_command("do show the git status", user_id=_user(0)))
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/slack/events",
@@ -327,19 +327,6 @@ def _memory_rows(workspace: Workspace, fake: FakeSlack) -> list[Row]:
             measures=MEMORY_MEASURES,
         ),
     ]
-
-
-def _steady_memory(pid: int) -> Memory:
-    """RSS once the start's background warm-up is over: unchanged (within 1 MB) for 2 s."""
-    previous = process_memory(pid)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(2)
-        now = process_memory(pid)
-        if abs(now.rss - previous.rss) < MB:
-            return now
-        previous = now
-    return previous
 
 
 async def _wait_for_result(fake: FakeSlack) -> None:

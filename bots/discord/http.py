@@ -25,7 +25,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -33,25 +32,17 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from bots.chat.recent import RecentKeys
+from bots.web import RequestRefusedError, build_web_app, read_body, refusal
 from logomesh.bot_settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 
 INTERACTIONS_PATH = "/discord/interactions"
-HEALTH_PATH = "/healthz"
 SIGNATURE_HEADER = "X-Signature-Ed25519"
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
 PING = 1
 PONG = {"type": 1}
-
-
-class RequestRefusedError(Exception):
-    """A request the bot will not handle: the HTTP ``status`` and a ``reason`` to show."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class SignatureCheck:
@@ -64,7 +55,8 @@ class SignatureCheck:
         self._key = _public_key(public_key_hex)
         self._window_s = window_s
         self._clock = clock
-        self._accepted: dict[str, float] = {}  # signature -> when it leaves the window
+        # A timestamp may be a window ahead too: the signature stays acceptable two windows.
+        self._accepted = RecentKeys(2 * window_s, clock=clock)
 
     def check(self, headers: Mapping[str, str], body: bytes) -> None:
         """Return if Discord signed the request, recently and once; else raise."""
@@ -108,12 +100,8 @@ class SignatureCheck:
             )
 
     def _check_new(self, signature: str) -> None:
-        now = self._clock()
-        self._accepted = {s: until for s, until in self._accepted.items() if until > now}
-        if signature in self._accepted:
+        if not self._accepted.remember(signature):
             raise RequestRefusedError(401, "Replayed request: this signature was accepted once.")
-        # A timestamp may be a window ahead too: the signature stays acceptable two windows.
-        self._accepted[signature] = now + 2 * self._window_s
 
 
 def _public_key(public_key_hex: str) -> Ed25519PublicKey:
@@ -137,28 +125,24 @@ def build_interactions_app(
     ``health`` adds figures to /healthz."""
     check = SignatureCheck(public_key, settings.replay_window_s)
     limit = settings.max_body_bytes
+    too_large = (
+        f"Request body larger than {limit} bytes (the bots.discord.max_body_bytes setting): "
+        "Discord's interactions are far smaller, so this one is refused unread."
+    )
 
     async def interactions(request: web.Request) -> web.StreamResponse:
         try:
-            body = await _read_body(request, limit)
+            body = await read_body(request, limit, too_large)
             check.check(request.headers, body)
             payload = _interaction(body)
             if payload["type"] == PING:
                 return web.json_response(PONG)
             _dispatch(client, payload)
         except RequestRefusedError as refused:
-            log.info("Refused a request to %s: %s", INTERACTIONS_PATH, refused.reason)
-            return web.Response(status=refused.status, text=refused.reason + "\n")
+            return refusal(INTERACTIONS_PATH, refused)
         return web.Response(status=202)
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, **(health() if health else {})})
-
-    # Our own limit is checked while reading; aiohttp's must not refuse first, wordlessly.
-    web_app = web.Application(client_max_size=limit + 1)
-    web_app.router.add_post(INTERACTIONS_PATH, interactions)
-    web_app.router.add_get(HEALTH_PATH, healthz)
-    return web_app
+    return build_web_app(INTERACTIONS_PATH, interactions, max_body_bytes=limit, health=health)
 
 
 def _dispatch(client: discord.Client, payload: dict[str, Any]) -> None:
@@ -179,23 +163,6 @@ def _dispatch(client: discord.Client, payload: dict[str, Any]) -> None:
         ) from None
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    too_large = RequestRefusedError(
-        413,
-        f"Request body larger than {limit} bytes (the bots.discord.max_body_bytes setting): "
-        "Discord's interactions are far smaller, so this one is refused unread.",
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _interaction(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
@@ -208,25 +175,3 @@ def _interaction(body: bytes) -> dict[str, Any]:
             400, "Malformed request: an interaction is a JSON object with an integer 'type'."
         )
     return value
-
-
-@dataclass
-class InteractionsServer:
-    """A started server: its ``port`` (the one chosen, when asked for port 0)."""
-
-    runner: web.AppRunner
-    host: str
-    port: int
-
-    async def stop(self) -> None:
-        """Stop taking requests; the ones being answered are answered first."""
-        await self.runner.cleanup()
-
-
-async def start_interactions(web_app: web.Application, host: str, port: int) -> InteractionsServer:
-    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
-    return InteractionsServer(runner, host, int(bound[1]))

@@ -28,8 +28,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,15 +35,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
 from bots.discord.client import LogoMeshClient, build_client
 from bots.discord.commands import sync_commands
-from bots.discord.http import (
-    INTERACTIONS_PATH,
-    InteractionsServer,
-    build_interactions_app,
-    start_interactions,
-)
+from bots.discord.http import INTERACTIONS_PATH, build_interactions_app
+from bots.process import run_until_signalled
+from bots.web import HttpServer, start_http
 from logomesh.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -127,7 +121,7 @@ async def log_in(client: LogoMeshClient, token: str) -> None:
 
 async def connect_http(
     client: LogoMeshClient, bot: ChatBot, settings: Settings, listen: HttpListen
-) -> InteractionsServer:
+) -> HttpServer:
     """Listen for Discord's signed interactions for ``client`` (logged in) on ``listen``."""
     web_app = build_interactions_app(
         client,
@@ -135,7 +129,7 @@ async def connect_http(
         public_key_of(settings),
         health=lambda: {"in_flight": bot.in_flight},
     )
-    return await start_interactions(web_app, listen.host, listen.port)
+    return await start_http(web_app, listen.host, listen.port)
 
 
 async def serve(
@@ -162,7 +156,7 @@ async def serve(
     bot = ChatBot(engine, platform=Source.DISCORD)
     client.attach(bot)
     gateway: asyncio.Task[None] | None = None
-    server: InteractionsServer | None = None
+    server: HttpServer | None = None
     try:
         await bot.start()
         if http is not None:
@@ -220,16 +214,7 @@ def run_discord(
     if http is not None:
         public_key_of(settings)
     token = read_token(os.environ if environ is None else environ)
-    sys.setswitchinterval(LOOP_SWITCH_INTERVAL_S)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await serve(settings, token, stop, http=http, provenance=provenance)
-
-    asyncio.run(main())
+    run_until_signalled(lambda stop: serve(settings, token, stop, http=http, provenance=provenance))
     return 0
 
 

@@ -34,6 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.chat.approvals import ACTIONS
 from bots.chat.message import Arrival
+from bots.chat.recent import RecentKeys
 from bots.slack.conversation import SlackConversation
 from bots.slack.inbound import (
     PayloadError,
@@ -44,7 +45,6 @@ from bots.slack.inbound import (
     message_from_event,
 )
 from bots.slack.names import DisplayNames
-from bots.slack.recent import RecentKeys
 from bots.slack.tokens import SlackTokens
 
 if TYPE_CHECKING:

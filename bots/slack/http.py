@@ -13,9 +13,7 @@ signature again, and its listeners acknowledge within Slack's three seconds.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,13 +22,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bots.slack.signing import RequestRefusedError, SignatureGuard
+from bots.slack.signing import SignatureGuard
+from bots.web import RequestRefusedError, build_web_app, read_body, refusal
 from logomesh.bot_settings import SlackSettings
 
-log = logging.getLogger(__name__)
-
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
 
 
 def build_http_app(
@@ -43,45 +39,24 @@ def build_http_app(
     """The aiohttp application serving ``app``; ``health`` adds figures to /healthz."""
     guard = SignatureGuard(signing_secret, settings.replay_window_s)
     limit = settings.max_body_bytes
+    too_large = (
+        f"Request body larger than {limit} bytes (the bots.slack.max_body_bytes setting): "
+        "Slack's requests are far smaller, so this one is refused unread."
+    )
 
     async def events(request: web.Request) -> web.StreamResponse:
         try:
-            body = await _read_body(request, limit)
+            body = await read_body(request, limit, too_large)
             guard.check(request.headers, body)
             text = _checked_text(body, request.content_type)
         except RequestRefusedError as refused:
-            log.info("Refused a request to %s: %s", EVENTS_PATH, refused.reason)
-            return web.Response(status=refused.status, text=refused.reason + "\n")
+            return refusal(EVENTS_PATH, refused)
         bolt_request = AsyncBoltRequest(
             body=text, query=request.query_string, headers=dict(request.headers)
         )
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, **(health() if health else {})})
-
-    # Our own limit is checked while reading; aiohttp's must not refuse first, wordlessly.
-    web_app = web.Application(client_max_size=limit + 1)
-    web_app.router.add_post(EVENTS_PATH, events)
-    web_app.router.add_get(HEALTH_PATH, healthz)
-    return web_app
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    too_large = RequestRefusedError(
-        413,
-        f"Request body larger than {limit} bytes (the bots.slack.max_body_bytes setting): "
-        "Slack's requests are far smaller, so this one is refused unread.",
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return build_web_app(EVENTS_PATH, events, max_body_bytes=limit, health=health)
 
 
 def _checked_text(body: bytes, content_type: str) -> str:
@@ -123,25 +98,3 @@ def _json_object(text: str, what: str, expected: str) -> dict[str, Any]:
         raise RequestRefusedError(400, f"Malformed request: {what} is not what Slack sends: "
                                   f"{expected}.")  # fmt: skip
     return value
-
-
-@dataclass
-class HttpServer:
-    """A started server: its ``port`` (the one chosen, when asked for port 0)."""
-
-    runner: web.AppRunner
-    host: str
-    port: int
-
-    async def stop(self) -> None:
-        """Stop taking requests; the ones being answered are answered first."""
-        await self.runner.cleanup()
-
-
-async def start_http(web_app: web.Application, host: str, port: int) -> HttpServer:
-    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
-    return HttpServer(runner, host, int(bound[1]))

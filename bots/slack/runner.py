@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,11 +24,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S
+from bots.process import run_until_signalled
 from bots.slack.app import build_app, web_client
-from bots.slack.http import EVENTS_PATH, HttpServer, build_http_app, start_http
+from bots.slack.http import EVENTS_PATH, build_http_app
 from bots.slack.socket import SocketConnection, connect_socket
 from bots.slack.tokens import BOT_TOKEN, SlackMode, SlackTokens, read_tokens
+from bots.web import HttpServer, start_http
 from logomesh.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -154,15 +153,5 @@ def run_slack(
             'LOGOMESH_BOTS__ENABLED=true, or mode = "team" (which sets it).'
         )
     tokens = read_tokens(os.environ if environ is None else environ, listen.mode)
-
-    sys.setswitchinterval(LOOP_SWITCH_INTERVAL_S)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await serve(settings, tokens, listen, stop, provenance=provenance)
-
-    asyncio.run(main())
+    run_until_signalled(lambda stop: serve(settings, tokens, listen, stop, provenance=provenance))
     return 0

@@ -17,21 +17,13 @@ from collections.abc import Callable, Mapping
 
 from slack_sdk.signature import SignatureVerifier
 
-from bots.slack.recent import RecentKeys
+from bots.chat.recent import RecentKeys
+from bots.web import RequestRefusedError
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 SIGNATURE_HEADER = "X-Slack-Signature"
-
-
-class RequestRefusedError(Exception):
-    """A request the bot will not handle: the HTTP ``status`` and a ``reason`` to show."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class SignatureGuard:

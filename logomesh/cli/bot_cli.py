@@ -9,11 +9,17 @@ install command.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 from logomesh.cli.session import fail, state_of
+
+if TYPE_CHECKING:
+    from logomesh.config import LoadedSettings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Chat bots: LogoMesh in your team's chat.", no_args_is_help=True)
 _INSTALL = "pip install 'logomesh[slack]'"
@@ -53,18 +59,9 @@ def slack(
     else:
         host, port = _host_and_port(http)
         listen = Listen(SlackMode.HTTP, host, port)
-    _configure_logging()
-    from logomesh.config import load_settings
-    from logomesh.errors import LogoMeshError
-
-    state = state_of(ctx)
-    try:
-        loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
-        for notice in loaded.notices:
-            typer.echo(f"Note: {notice}", err=True)
-        code = run_slack(loaded.settings, listen, provenance=loaded.provenance)
-    except LogoMeshError as exc:
-        fail(exc.user_message, exc.code)
+    code = _with_settings(
+        ctx, lambda loaded: run_slack(loaded.settings, listen, provenance=loaded.provenance)
+    )
     raise typer.Exit(code)
 
 
@@ -86,24 +83,11 @@ def discord_bot(
     try:
         from bots.discord.runner import HttpListen, run_discord
     except ImportError as exc:
-        fail(
-            f"The Discord bot needs discord.py, which is not installed ({exc.name}): "
-            f"{_INSTALL_DISCORD}",
-            "config.invalid",
-        )
+        _discord_missing(exc)
     listen = None if http is None else HttpListen(*_host_and_port(http))
-    _configure_logging()
-    from logomesh.config import load_settings
-    from logomesh.errors import LogoMeshError
-
-    state = state_of(ctx)
-    try:
-        loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
-        for notice in loaded.notices:
-            typer.echo(f"Note: {notice}", err=True)
-        code = run_discord(loaded.settings, http=listen, provenance=loaded.provenance)
-    except LogoMeshError as exc:
-        fail(exc.user_message, exc.code)
+    code = _with_settings(
+        ctx, lambda loaded: run_discord(loaded.settings, http=listen, provenance=loaded.provenance)
+    )
     raise typer.Exit(code)
 
 
@@ -126,11 +110,20 @@ def discord_sync(
     try:
         from bots.discord.runner import run_sync
     except ImportError as exc:
-        fail(
-            f"The Discord bot needs discord.py, which is not installed ({exc.name}): "
-            f"{_INSTALL_DISCORD}",
-            "config.invalid",
-        )
+        _discord_missing(exc)
+
+    def register(loaded: LoadedSettings) -> None:
+        for line in run_sync(loaded.settings, guild_ids or None):
+            typer.echo(line)
+
+    _with_settings(ctx, register, show_notices=False)
+
+
+def _with_settings(
+    ctx: typer.Context, run: Callable[[LoadedSettings], T], *, show_notices: bool = True
+) -> T:
+    """``run`` with the settings every bot command loads the same way, after logging is set
+    up; a LogoMeshError (bad settings, a missing token) ends the command with its message."""
     _configure_logging()
     from logomesh.config import load_settings
     from logomesh.errors import LogoMeshError
@@ -138,10 +131,20 @@ def discord_sync(
     state = state_of(ctx)
     try:
         loaded = load_settings(state.workspace, state.flags, config_file=state.config_file)
-        for line in run_sync(loaded.settings, guild_ids or None):
-            typer.echo(line)
+        if show_notices:
+            for notice in loaded.notices:
+                typer.echo(f"Note: {notice}", err=True)
+        return run(loaded)
     except LogoMeshError as exc:
         fail(exc.user_message, exc.code)
+
+
+def _discord_missing(exc: ImportError) -> NoReturn:
+    fail(
+        f"The Discord bot needs discord.py, which is not installed ({exc.name}): "
+        f"{_INSTALL_DISCORD}",
+        "config.invalid",
+    )
 
 
 def _guild_id(value: str) -> int:

@@ -68,7 +68,6 @@ only when ``Via`` shows it came from Discord rather than Cloudflare).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -99,6 +98,7 @@ from tests.bots.discord.fake_models import FakeInteraction, FakeMessage, RestCal
 from tests.bots.discord.fake_people import People
 from tests.bots.discord.fake_state import DiscordError, Route
 from tests.bots.gate import Gate
+from tests.bots.loopback import LoopbackSite, on_own_loop
 from tests.bots.waiting import run_blocking, wait_until
 
 T = TypeVar("T")
@@ -117,21 +117,23 @@ class FakeDiscord(People):
     ) -> None:
         super().__init__(token_ttl_s=token_ttl_s, defer_window_s=defer_window_s)
         self.bot_token = bot_token
-        self.port = 0
         self.calls: list[RestCall] = []
         self.gateway = FakeGateway(
             bot_token, self.guild_creates, self.member_payloads, heartbeat_interval_ms
         )
         self._failures: dict[str, Failure] = {}
         self._gates: dict[str, Gate] = {}
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._site = LoopbackSite()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
+    def port(self) -> int:
+        return self._site.port
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._site.base_url
 
     @property
     def api_url(self) -> str:
@@ -148,20 +150,14 @@ class FakeDiscord(People):
         app.router.add_route("*", "/api/v10/{path:.*}", self._api)
         app.router.add_get("/gateway/", self.gateway.handle)
         app.router.add_get("/gateway/resume/", self.gateway.handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        self._loop = asyncio.get_running_loop()
-        self.gateway.bind(self._loop, self.port)
+        await self._site.start(app)
+        self.gateway.bind(asyncio.get_running_loop(), self.port)
 
     async def stop(self) -> None:
         for gate in self._gates.values():
             gate.open()  # no call stays held past the test
         await self.gateway.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._site.stop()
 
     async def __aenter__(self) -> FakeDiscord:
         await self.start()
@@ -178,25 +174,16 @@ class FakeDiscord(People):
         """The fake on its own thread and loop: for sync tests, a bot in a subprocess, or
         when the code under test owns (or blocks) the test's loop."""
         fake = cls(bot_token, **options)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-discord", daemon=True)
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(fake.start(), loop).result(10)
+        with on_own_loop(fake, "fake-discord"):
             yield fake
-        finally:
-            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
 
     def blocking(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coroutine`` (a wait, a person's action) on the fake's loop from a sync test."""
-        return run_blocking(self._loop, coroutine, timeout)
+        return run_blocking(self._site.loop, coroutine, timeout)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
-        return self._loop
+        return self._site.loop
 
     # -- faults -----------------------------------------------------------------------------
 

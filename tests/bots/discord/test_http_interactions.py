@@ -22,12 +22,8 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from discord import app_commands
 
-from bots.discord.http import (
-    INTERACTIONS_PATH,
-    InteractionsServer,
-    build_interactions_app,
-    start_interactions,
-)
+from bots.discord.http import INTERACTIONS_PATH, build_interactions_app
+from bots.web import HttpServer, start_http
 from logomesh.bot_settings import DiscordSettings
 from tests.bots.discord import discord_payloads as payloads
 from tests.bots.discord.approve_button import Approve
@@ -48,7 +44,7 @@ FOLLOW_UP = "/webhooks/{app}/{token}"
 @dataclass
 class Endpoint:
     fake: FakeDiscord
-    server: InteractionsServer
+    server: HttpServer
     session: aiohttp.ClientSession
 
     @property
@@ -83,7 +79,7 @@ async def endpoint() -> AsyncIterator[Endpoint]:
         with pointed_at(fake):
             await client.login(BOT_TOKEN)  # REST only: HTTP mode needs no gateway connection
             app = build_interactions_app(client, settings, PUBLIC_KEY_HEX)
-            server = await start_interactions(app, "127.0.0.1", 0)
+            server = await start_http(app, "127.0.0.1", 0)
             try:
                 async with aiohttp.ClientSession() as session:
                     yield Endpoint(fake, server, session)

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -64,6 +63,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.bots.gate import Gate
+from tests.bots.loopback import LoopbackSite, on_own_loop
 from tests.bots.slack.fake_socket_mode import FakeSocketMode, SocketAck
 from tests.bots.slack.fake_workspace import (
     Method,
@@ -123,14 +123,12 @@ class FakeSlack(SlackWorkspace):
         super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
-        self.port = 0
         self.calls: list[ApiCall] = []
         self.responses: list[ResponsePost] = []
         self.socket_mode = FakeSocketMode()
         self._failures: dict[str, _Failure] = {}
         self._gates: dict[str, Gate] = {}
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._site = LoopbackSite()
         self._methods: dict[str, Method] = {
             **self.web_api_methods(),
             "apps.connections.open": lambda args: {"url": self.socket_mode.issue_url()},
@@ -139,8 +137,12 @@ class FakeSlack(SlackWorkspace):
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
+    def port(self) -> int:
+        return self._site.port
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._site.base_url
 
     @property
     def api_url(self) -> str:
@@ -153,20 +155,14 @@ class FakeSlack(SlackWorkspace):
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
         app.router.add_get("/socket", self.socket_mode.handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        self._loop = asyncio.get_running_loop()
-        self.socket_mode.bind(self._loop, self.port)
+        await self._site.start(app)
+        self.socket_mode.bind(asyncio.get_running_loop(), self.port)
 
     async def stop(self) -> None:
         for gate in self._gates.values():
             gate.open()  # no call stays held past the test
         await self.socket_mode.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._site.stop()
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()
@@ -183,21 +179,12 @@ class FakeSlack(SlackWorkspace):
         """The fake on its own thread and loop: for sync tests, or when the code under test
         owns (or blocks) the test's loop."""
         fake = cls(bot_token, app_token)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-slack", daemon=True)
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(fake.start(), loop).result(10)
+        with on_own_loop(fake, "fake-slack"):
             yield fake
-        finally:
-            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
 
     def blocking(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coroutine`` (a wait, a push) on the fake's loop from a sync test."""
-        return run_blocking(self._loop, coroutine, timeout)
+        return run_blocking(self._site.loop, coroutine, timeout)
 
     # -- setup and queries ------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """A memory of what was seen in the last few minutes: a repeat within the window is caught.
 
-Slack's signature only proves a request was made by Slack in the last five minutes; a copy
-of it sent again inside that window verifies just as well. HTTP mode remembers each
-accepted signature for the window and refuses a second one (replay protection), and both
-modes remember each event's id, since Slack delivers an event again when an
+A platform's signature only proves a request was made by the platform recently; a copy of
+it sent again inside the window verifies just as well. Each bot's HTTP mode remembers every
+accepted signature for the window and refuses a second one (replay protection), and the
+Slack bot remembers each event's id, since Slack delivers an event again when an
 acknowledgement was late and the bot must not run a command twice. Anything older than the
 window is refused for being old, so the memory never needs to hold more than the window.
 """
