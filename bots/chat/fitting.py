@@ -118,6 +118,17 @@ def _one_line(cell: str) -> str:
     return " ".join(cell.split())
 
 
+def unused_name(filename: str, attachments: tuple[Attachment, ...]) -> str:
+    """``filename``, numbered (``more-2.txt``) if one of ``attachments`` has it already."""
+    taken = {attachment.filename for attachment in attachments}
+    stem, dot, extension = filename.rpartition(".")
+    name, number = filename, 1
+    while name in taken:
+        number += 1
+        name = f"{stem}-{number}{dot}{extension}"
+    return name
+
+
 class _Files:
     """The reply's attachments so far, with unique names."""
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bots.chat.fitting import Limits, block_text, fit, monospaced
+from bots.chat.fitting import Limits, block_text, fit, monospaced, unused_name
 from bots.chat.render import (
     Attachment,
     Block,
@@ -102,7 +102,7 @@ def to_discord(reply: Reply, limits: Limits = DISCORD_LIMITS) -> DiscordMessage:
     content, rest = _content(parts)
     attachments = fitted.attachments
     if rest or overflow:
-        name = _unused_name("more.txt", attachments)
+        name = unused_name("more.txt", attachments)
         text = "\n\n".join(block_text(block) for block in [*rest, *overflow])
         attachments = (*attachments, Attachment(name, text, "more"))
         note = f"… (cut: the rest attached as {name})"
@@ -158,13 +158,3 @@ def _embed(block: Fields) -> discord.Embed:
         shown = (bold(value) or _ZERO_WIDTH)[:FIELD_VALUE_CHARS]
         embed.add_field(name=name, value=shown, inline=len(shown) <= 40 and "\n" not in shown)
     return embed
-
-
-def _unused_name(filename: str, attachments: tuple[Attachment, ...]) -> str:
-    taken = {attachment.filename for attachment in attachments}
-    stem, _, extension = filename.rpartition(".")
-    name, number = filename, 1
-    while name in taken:
-        number += 1
-        name = f"{stem}-{number}.{extension}"
-    return name

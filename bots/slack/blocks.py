@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bots.chat.fitting import Limits, block_text, fit, monospaced
+from bots.chat.fitting import Limits, block_text, fit, monospaced, unused_name
 from bots.chat.render import (
     Attachment,
     Block,
@@ -71,23 +71,13 @@ def to_slack(reply: Reply, limits: Limits = SLACK_LIMITS) -> SlackMessage:
         if len(blocks) + len(drawn) > MAX_BLOCKS - 1:
             # Split sections can outgrow Slack's 50 blocks; what does not fit is attached.
             rest = "\n\n".join(block_text(b) for b in fitted.blocks[index:])
-            name = _unused_name("more.txt", attachments)
+            name = unused_name("more.txt", attachments)
             attachments = (*attachments, Attachment(name, rest, "more"))
             blocks.append(_section(escape(f"… (cut: the rest attached as {name})")))
             break
         blocks += drawn
     fallback = escape(fitted.fallback) or _first_text(fitted) or "LogoMesh"
     return SlackMessage(fallback[:SECTION_CHARS], blocks, attachments)
-
-
-def _unused_name(filename: str, attachments: tuple[Attachment, ...]) -> str:
-    taken = {attachment.filename for attachment in attachments}
-    stem, _, extension = filename.rpartition(".")
-    name, number = filename, 1
-    while name in taken:
-        number += 1
-        name = f"{stem}-{number}.{extension}"
-    return name
 
 
 def escape(text: str) -> str:
