@@ -29,22 +29,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from benchmarks.memory import MB, process_memory, steady_memory
 from benchmarks.table import Row
 from benchmarks.timing import percentile
-from benchmarks.workspace import Workspace, private_workspace, trust
+from benchmarks.workspace import Workspace, bot_engine, private_workspace, trust
 from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S, ChatBot
 from bots.discord.client import build_client
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
-from logomesh.composition import build_engine
-from logomesh.config import load_settings
 from logomesh.engine import Engine
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -212,21 +210,9 @@ def _flags(fake: FakeProcess) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _bot_engine(workspace: Workspace, fake: FakeProcess) -> Iterator[Engine]:
-    trust(workspace)
-    loaded = load_settings(workspace.root, _flags(fake), environ=workspace.environ)
-    engine = build_engine(loaded.settings, provenance=loaded.provenance)
-    engine.ensure_schema()
-    try:
-        yield engine
-    finally:
-        engine.close()
-
-
 async def _load_rows(quick: bool) -> list[Row]:
     async with fake_discord() as fake:
-        with private_workspace() as workspace, _bot_engine(workspace, fake) as engine:
+        with private_workspace() as workspace, bot_engine(workspace, _flags(fake)) as engine:
             engine.events.bind(asyncio.get_running_loop())
             bot = ChatBot(engine, platform=Source.DISCORD)
             client = build_client(bot, engine.settings.bots.discord)

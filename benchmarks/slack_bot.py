@@ -29,8 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +38,13 @@ import aiohttp
 from benchmarks.memory import MB, process_memory, steady_memory
 from benchmarks.table import Row
 from benchmarks.timing import percentile
-from benchmarks.workspace import Workspace, private_workspace, trust
+from benchmarks.workspace import Workspace, bot_engine, private_workspace, trust
 from bots.chat.dispatch import LOOP_SWITCH_INTERVAL_S, ChatBot
 from bots.slack.runner import Listen, connect
 from bots.slack.tokens import SlackMode, SlackTokens
 from logomesh.audit.query import AuditFilter
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Source
-from logomesh.composition import build_engine
-from logomesh.config import load_settings
 from logomesh.engine import Engine
 from tests.bots.slack import slack_payloads as slack
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
@@ -153,18 +150,6 @@ async def _wait(condition: Callable[[], bool], timeout: float) -> None:  # noqa:
         if time.monotonic() > deadline:
             raise TimeoutError("the bot's replies did not all arrive")
         await asyncio.sleep(0.05)
-
-
-@contextmanager
-def _bot_engine(workspace: Workspace, api_url: str) -> Iterator[Engine]:
-    trust(workspace)
-    loaded = load_settings(workspace.root, _flags(api_url), environ=workspace.environ)
-    engine = build_engine(loaded.settings, provenance=loaded.provenance)
-    engine.ensure_schema()
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 async def _load_rows(engine: Engine, fake: FakeSlack, quick: bool) -> list[Row]:
@@ -369,7 +354,7 @@ def run(quick: bool = False) -> list[Row]:
     with (
         FakeSlack.running() as fake,
         private_workspace() as workspace,
-        _bot_engine(workspace, fake.api_url) as engine,
+        bot_engine(workspace, _flags(fake.api_url)) as engine,
     ):
         try:
             rows += asyncio.run(_load_rows(engine, fake, quick))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from logomesh.audit.models import AuditEntry
 from logomesh.commands.registry import CommandRegistry
@@ -83,3 +84,16 @@ def sample_entry(number: int, actor: str = "bench") -> AuditEntry:
             },
         },
     )
+
+
+@contextmanager
+def bot_engine(workspace: Workspace, flags: dict[str, Any]) -> Iterator[Engine]:
+    """A chat bot's engine on ``workspace`` (trusted) with ``flags``, its schema made."""
+    trust(workspace)
+    loaded = load_settings(workspace.root, flags, environ=workspace.environ)
+    engine = build_engine(loaded.settings, provenance=loaded.provenance)
+    engine.ensure_schema()
+    try:
+        yield engine
+    finally:
+        engine.close()

@@ -20,7 +20,7 @@ from logomesh.commands.models import CommandContext, CommandOutput
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.composition import build_engine
-from logomesh.config import LoadedSettings
+from logomesh.config import DEFAULT_ROLES, LoadedSettings
 from logomesh.engine import Engine
 from logomesh.errors import CommandError
 from tests.bots.gate import Gate
@@ -104,3 +104,31 @@ def trail(engine: Engine, correlation_id: str | None = None, **where: Any) -> li
     """Audit records, oldest first (of one correlation id, if given)."""
     query = AuditFilter(correlation_id=correlation_id, oldest_first=True, **where)
     return engine.audit.store.query(query)
+
+
+def team_flags(
+    platform: str, people: tuple[str, str, str], platform_settings: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """Team mode's rules (roles required, the two-person rule for danger, bots on) on the
+    workspace's SQLite file, and three mapped people: ``people`` are alice's, bob's
+    (developers) and vera's (a viewer) ids on ``platform``, whose ``[bots.<platform>]``
+    is ``platform_settings``; ``extra`` sections are merged over the result."""
+    alice, bob, vera = people
+    roles = {name: list(permissions) for name, permissions in DEFAULT_ROLES.items()}
+    roles["developer"] = [*roles["developer"], "test.*"]
+    flags: dict[str, Any] = {
+        "security": {
+            "require_roles": True,
+            "two_person": ["danger"],
+            "roles": roles,
+            "identities": [
+                {"name": "alice", "roles": ["developer"], platform: [alice], "cli": ["alice"]},
+                {"name": "bob", "roles": ["developer"], platform: [bob], "cli": ["bob"]},
+                {"name": "vera", "roles": ["viewer"], platform: [vera]},
+            ],
+        },
+        "bots": {"enabled": True, platform: platform_settings, "progress_interval_s": 0.05},
+    }
+    for section, values in extra.items():
+        flags[section] = {**flags.get(section, {}), **values}
+    return flags

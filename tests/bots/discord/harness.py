@@ -27,9 +27,10 @@ from typing import Any
 from bots.chat.dispatch import ChatBot
 from bots.discord.client import LogoMeshClient, build_client
 from logomesh.commands.values import Source
-from logomesh.config import DEFAULT_ROLES, LoadedSettings
+from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from tests.bots.commands import GATES, engine_for, ran, trail
+from tests.bots.commands import team_flags as shared_team_flags
 from tests.bots.discord.fake_discord import (
     BOT_TOKEN,
     DEV_ROLE_ID,
@@ -51,30 +52,10 @@ WAIT_S = 10.0
 
 
 def team_flags(fake: FakeDiscord, **extra: Any) -> dict[str, Any]:
-    """Team mode's rules (roles required, the two-person rule for danger, bots on) on the
-    workspace's SQLite file, three mapped people, and the bot pointed at ``fake``."""
-    roles = {name: list(permissions) for name, permissions in DEFAULT_ROLES.items()}
-    roles["developer"] = [*roles["developer"], "test.*"]
-    flags: dict[str, Any] = {
-        "security": {
-            "require_roles": True,
-            "two_person": ["danger"],
-            "roles": roles,
-            "identities": [
-                {"name": "alice", "roles": ["developer"], "discord": [ALICE], "cli": ["alice"]},
-                {"name": "bob", "roles": ["developer"], "discord": [BOB], "cli": ["bob"]},
-                {"name": "vera", "roles": ["viewer"], "discord": [VERA]},
-            ],
-        },
-        "bots": {
-            "enabled": True,
-            "discord": {"api_url": fake.api_url, "gateway_url": fake.gateway_url},
-            "progress_interval_s": 0.05,
-        },
-    }
-    for section, values in extra.items():
-        flags[section] = {**flags.get(section, {}), **values}
-    return flags
+    """Team mode's rules and three mapped people (tests.bots.commands.team_flags), with the
+    bot pointed at ``fake``."""
+    urls = {"api_url": fake.api_url, "gateway_url": fake.gateway_url}
+    return shared_team_flags("discord", (ALICE, BOB, VERA), urls, **extra)
 
 
 def add_people(fake: FakeDiscord) -> None:

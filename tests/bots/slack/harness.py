@@ -29,9 +29,10 @@ from bots.chat.dispatch import ChatBot
 from bots.slack.runner import Listen, RunningSlack, connect
 from bots.slack.tokens import SlackMode, SlackTokens
 from logomesh.commands.values import Source
-from logomesh.config import DEFAULT_ROLES, LoadedSettings
+from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from tests.bots.commands import GATES, engine_for, ran, trail
+from tests.bots.commands import team_flags as shared_team_flags
 from tests.bots.gate import Gate
 from tests.bots.slack import slack_payloads as slack
 from tests.bots.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack, SlackMessage
@@ -46,26 +47,8 @@ ALICE, BOB, VERA, STRANGER = "U0ALICE", "U0BOB", "U0VERA", "U0STRANGER"
 
 
 def team_flags(api_url: str, **extra: Any) -> dict[str, Any]:
-    """Team mode's rules (roles required, the two-person rule for danger, bots on) on the
-    workspace's SQLite file, and three mapped people."""
-    roles = {name: list(permissions) for name, permissions in DEFAULT_ROLES.items()}
-    roles["developer"] = [*roles["developer"], "test.*"]
-    flags: dict[str, Any] = {
-        "security": {
-            "require_roles": True,
-            "two_person": ["danger"],
-            "roles": roles,
-            "identities": [
-                {"name": "alice", "roles": ["developer"], "slack": [ALICE], "cli": ["alice"]},
-                {"name": "bob", "roles": ["developer"], "slack": [BOB], "cli": ["bob"]},
-                {"name": "vera", "roles": ["viewer"], "slack": [VERA]},
-            ],
-        },
-        "bots": {"enabled": True, "slack": {"api_url": api_url}, "progress_interval_s": 0.05},
-    }
-    for section, values in extra.items():
-        flags[section] = {**flags.get(section, {}), **values}
-    return flags
+    """Team mode's rules and three mapped people (tests.bots.commands.team_flags)."""
+    return shared_team_flags("slack", (ALICE, BOB, VERA), {"api_url": api_url}, **extra)
 
 
 def text_of(message: SlackMessage) -> str:
