@@ -17,6 +17,7 @@ from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings, load_settings, trust_subject
 from logomesh.engine import Engine
 from logomesh.trust import TRUST_FILE, TrustStore
+from tests.postgres import pg_database, pg_server, pg_url  # noqa: F401  (fixtures)
 
 # CI sets it (.ci/run): there a sandbox protection a test exercises must exist, so its
 # absence fails the run instead of passing it with a skip nobody reads.

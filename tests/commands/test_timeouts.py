@@ -8,8 +8,9 @@ finish before it exits."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,31 @@ def _fill(database: Path, megabytes: int) -> None:
         conn.close()
 
 
+@contextlib.contextmanager
+def _churning(database: Path) -> Iterator[None]:
+    """Keep committing small writes from another connection. SQLite's online backup starts
+    over whenever another connection changes the source between two steps, so while this
+    runs the backup cannot finish however fast the machine is: the deadline always wins."""
+    done = threading.Event()
+
+    def churn() -> None:
+        conn = sqlite.dbapi_module().connect(str(database), isolation_level=None, timeout=30)
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS churn (n INTEGER)")
+            while not done.is_set():
+                conn.execute("INSERT INTO churn VALUES (1)")
+        finally:
+            conn.close()
+
+    writer = threading.Thread(target=churn, name="test-churn", daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        writer.join(timeout=30)
+
+
 def test_a_backup_past_its_deadline_really_stops_and_leaves_no_file(
     engine: Engine, owner: Actor, run: Callable[..., Any], tmp_path: Path
 ) -> None:
@@ -152,9 +178,10 @@ def test_a_backup_past_its_deadline_really_stops_and_leaves_no_file(
     assert engine.database.path is not None
     _fill(engine.database.path, 64)
     target = tmp_path / "out" / "copy.db"
-    result = run_sync(
-        engine, CommandRequest("db.backup", owner, {"path": str(target)}, timeout_s=0.1)
-    )
+    with _churning(engine.database.path):
+        result = run_sync(
+            engine, CommandRequest("db.backup", owner, {"path": str(target)}, timeout_s=0.1)
+        )
     assert result.error is not None and result.error.code == "command.timeout", result.message
     assert "within 0.1 s and was stopped" in result.error.message
     assert "no partial backup file was left" in result.error.message
