@@ -33,7 +33,7 @@ MEASURES = (
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
     stored: int
     chain_ok: bool
     summary: str
@@ -45,14 +45,14 @@ def run(quick: bool) -> list[Row]:
     with private_workspace() as workspace:
         # Migrate once up front: the figure is about appends, not about racing migrations.
         open_engine(workspace).close()
-        elapsed, delayed = _race(workspace, per_writer)
-        outcome = _inspect(workspace)
+        result = race(workspace, per_writer)
+        outcome = inspect(workspace)
     metric = f"concurrent writers ({WRITERS} procs x {per_writer:,} single appends)"
     lost = expected - outcome.stored
     # A record that met a lock timeout is spooled and chained in later: delayed, not lost.
-    note = f" ({delayed} delayed via spool)" if delayed else ""
+    note = f" ({result.spooled} delayed via spool)" if result.spooled else ""
     return [
-        Row(f"{metric}, throughput", rate(expected, elapsed), measures=MEASURES),
+        Row(f"{metric}, throughput", rate(expected, result.elapsed), measures=MEASURES),
         Row(
             f"{metric}, records lost",
             f"{lost} of {expected:,}{note}",
@@ -70,39 +70,53 @@ def run(quick: bool) -> list[Row]:
     ]
 
 
-def _race(workspace: Workspace, per_writer: int) -> tuple[float, int]:
-    """Run the writers from a common start; returns wall seconds and records spooled."""
-    # spawn, not fork: each writer must build its own SQLite connections from scratch.
+@dataclass(frozen=True)
+class Race:
+    """What the writers reported: wall seconds, records spooled, each append's seconds."""
+
+    elapsed: float
+    spooled: int
+    latencies: list[float]
+
+
+def race(workspace: Workspace, per_writer: int, writers: int = WRITERS) -> Race:
+    """Run ``writers`` processes from a common start, each appending ``per_writer``."""
+    # spawn, not fork: each writer must build its own database connections from scratch.
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WRITERS + 1)
-    results: Queue[int] = context.Queue()
-    writers = [
+    barrier = context.Barrier(writers + 1)
+    results: Queue[tuple[int, list[float]]] = context.Queue()
+    processes = [
         context.Process(
             target=_write,
             args=(str(workspace.root), workspace.environ, n, per_writer, barrier, results),
         )
-        for n in range(WRITERS)
+        for n in range(writers)
     ]
-    for process in writers:
+    for process in processes:
         process.start()
     try:
         barrier.wait(BARRIER_TIMEOUT_S)
         started = time.perf_counter()
-        spooled = _collect(results, writers)
+        spooled, latencies = _collect(results, processes)
         elapsed = time.perf_counter() - started
     finally:
-        for process in writers:
+        for process in processes:
             process.join(WRITER_TIMEOUT_S)
-    return elapsed, spooled
+    return Race(elapsed, spooled, latencies)
 
 
-def _collect(results: Queue[int], writers: Sequence[BaseProcess]) -> int:
+def _collect(
+    results: Queue[tuple[int, list[float]]], writers: Sequence[BaseProcess]
+) -> tuple[int, list[float]]:
     """Sum the writers' reports, failing fast if one of them died instead of reporting."""
     deadline = time.monotonic() + WRITER_TIMEOUT_S
     total = received = 0
+    latencies: list[float] = []
     while received < len(writers):
         try:
-            total += results.get(timeout=0.2)
+            spooled, seconds = results.get(timeout=0.2)
+            total += spooled
+            latencies.extend(seconds)
             received += 1
         except queue.Empty:
             crashed = [p.exitcode for p in writers if p.exitcode not in (None, 0)]
@@ -110,7 +124,7 @@ def _collect(results: Queue[int], writers: Sequence[BaseProcess]) -> int:
                 raise RuntimeError(f"writer process(es) failed, exit codes {crashed}") from None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"writers did not finish in {WRITER_TIMEOUT_S} s") from None
-    return total
+    return total, latencies
 
 
 def _write(
@@ -119,9 +133,10 @@ def _write(
     writer: int,
     count: int,
     barrier: Barrier,
-    results: Queue[int],
+    results: Queue[tuple[int, list[float]]],
 ) -> None:
-    """One writer process: append ``count`` records, report how many had to be spooled."""
+    """One writer process: append ``count`` records, report how many had to be spooled
+    and how long each append took."""
     try:
         engine = open_engine(Workspace(Path(root), environ))
     except BaseException:
@@ -131,18 +146,21 @@ def _write(
         trail = engine.audit
         entries = [sample_entry(i, actor=f"writer-{writer}") for i in range(count)]
         spooled = 0
+        latencies: list[float] = []
         barrier.wait(BARRIER_TIMEOUT_S)
         for entry in entries:
+            started = time.perf_counter()
             try:
                 trail.record(entry)
             except AuditError:
                 spooled += 1
-        results.put(spooled)
+            latencies.append(time.perf_counter() - started)
+        results.put((spooled, latencies))
     finally:
         engine.close()
 
 
-def _inspect(workspace: Workspace) -> _Outcome:
+def inspect(workspace: Workspace) -> Outcome:
     engine = open_engine(workspace)
     try:
         trail = engine.audit
@@ -151,4 +169,4 @@ def _inspect(workspace: Workspace) -> _Outcome:
         report = trail.verify()
     finally:
         engine.close()
-    return _Outcome(stored, report.ok, report.summary())
+    return Outcome(stored, report.ok, report.summary())
