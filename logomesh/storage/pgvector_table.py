@@ -1,0 +1,174 @@
+"""The embedding table on PostgreSQL: a pgvector column with an HNSW index, or bytea.
+
+A team's server may not have pgvector, and ``CREATE EXTENSION vector`` needs a superuser
+(the extension is not marked trusted), which LogoMesh's own role usually is not. So
+migration 0005 *tries* to install it, in a savepoint, and makes one of two tables:
+
+- ``embedding vector(384)`` with ``USING hnsw (embedding vector_cosine_ops)``: vectors
+  are unit length, so cosine distance orders them as the in-memory index's dot product
+  does, and ``audit search`` ranks in SQL (:mod:`logomesh.audit.semantic.hnsw`);
+- ``embedding bytea`` holding the same 384 little-endian float32 values as SQLite's BLOB
+  table, so the in-memory index serves unchanged, and the search says it is the fallback.
+
+A migration runs once, so an extension an admin installs later is picked up by
+:func:`convert_to_pgvector`, which the next search runs: it copies the stored vectors into
+a pgvector table (no record is embedded again) and builds the index, in one transaction.
+
+pgvector older than 0.8.0 counts as absent: filtered HNSW search needs its iterative scans
+(``hnsw.iterative_scan``), without which "alice's records" could come back nearly empty.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Connection, make_url, text
+from sqlalchemy.exc import DBAPIError
+
+from logomesh.storage.tables import EMBEDDING_DIMENSIONS
+
+MINIMUM_VERSION = (0, 8, 0)
+HNSW_INDEX = "ix_audit_embeddings_hnsw"
+_COPY_PAGE = 2000
+
+
+class EmbeddingColumn(StrEnum):
+    """What the ``embedding`` column of ``audit_embeddings`` is on this database."""
+
+    PGVECTOR = "pgvector"  # ranked in SQL through the HNSW index
+    BYTES = "bytes"  # float32 bytes (bytea; SQLite's too), ranked by the in-memory index
+    MISSING = "missing"  # no table: migration 0005 has not run
+
+
+@dataclass(frozen=True, slots=True)
+class VectorExtension:
+    """Whether pgvector is usable here, and its version (None: not installed)."""
+
+    version: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.version is not None and _version_tuple(self.version) >= MINIMUM_VERSION
+
+
+def table_statements(column: EmbeddingColumn, name: str = "audit_embeddings") -> tuple[str, ...]:
+    """DDL for the embedding table (and its HNSW index when the column is a vector)."""
+    kind = f"vector({EMBEDDING_DIMENSIONS})" if column is EmbeddingColumn.PGVECTOR else "bytea"
+    statements = [
+        f"CREATE TABLE {name} (record_seq BIGINT PRIMARY KEY REFERENCES audit_records (seq), "
+        f"embedding {kind} NOT NULL)"
+    ]
+    if column is EmbeddingColumn.PGVECTOR:
+        statements.append(
+            f"CREATE INDEX {HNSW_INDEX} ON {name} USING hnsw (embedding vector_cosine_ops)"
+        )
+    return tuple(statements)
+
+
+def install_extension(conn: Connection) -> VectorExtension:
+    """Try ``CREATE EXTENSION IF NOT EXISTS vector``; what is there afterwards.
+
+    In a savepoint: without the right (or without the extension on the server) the error
+    aborts only the savepoint, and the migration's transaction goes on.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    except DBAPIError:
+        pass  # reported by the search that falls back, with what to do about it
+    return extension(conn)
+
+
+def extension(conn: Connection) -> VectorExtension:
+    """pgvector as this connection sees it (its type must be on the search path)."""
+    row = conn.execute(
+        text(
+            "SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'vector' "
+            "AND to_regtype('vector') IS NOT NULL"
+        )
+    ).first()
+    return VectorExtension(None if row is None else str(row[0]))
+
+
+def embedding_column(conn: Connection) -> EmbeddingColumn:
+    """Which table migration 0005 (or a conversion since) left."""
+    kind = conn.execute(
+        text(
+            "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+            "WHERE a.attrelid = to_regclass('audit_embeddings') AND a.attname = 'embedding' "
+            "AND NOT a.attisdropped"
+        )
+    ).scalar()
+    if kind is None:
+        return EmbeddingColumn.MISSING
+    return EmbeddingColumn.BYTES if kind == "bytea" else EmbeddingColumn.PGVECTOR
+
+
+def convert_to_pgvector(conn: Connection) -> int | None:
+    """Move a bytea table's vectors into a new pgvector table with its HNSW index.
+
+    Inside :meth:`Database.write`, whose lock makes one process do it while the others
+    wait and then find it done. Returns how many vectors moved, or None when there was
+    nothing to do (already converted, or pgvector is still not usable).
+    """
+    if embedding_column(conn) is not EmbeddingColumn.BYTES or not extension(conn).usable:
+        return None
+    # The index is built after the copy: one bulk build instead of 384-d inserts into it.
+    conn.exec_driver_sql(table_statements(EmbeddingColumn.PGVECTOR, "audit_embeddings_new")[0])
+    moved, after = 0, -1
+    while True:
+        rows = conn.exec_driver_sql(
+            "SELECT record_seq, embedding FROM audit_embeddings WHERE record_seq > %s "
+            "ORDER BY record_seq LIMIT %s",
+            (after, _COPY_PAGE),
+        ).fetchall()
+        if not rows:
+            break
+        conn.exec_driver_sql(
+            "INSERT INTO audit_embeddings_new (record_seq, embedding) VALUES (%s, %s::vector)",
+            [(seq, vector_text(bytes(data))) for seq, data in rows],
+        )
+        moved += len(rows)
+        after = rows[-1][0]
+    conn.exec_driver_sql("DROP TABLE audit_embeddings")
+    conn.exec_driver_sql("ALTER TABLE audit_embeddings_new RENAME TO audit_embeddings")
+    for constraint in ("pkey", "record_seq_fkey"):  # the names a CREATE would have given
+        conn.exec_driver_sql(
+            f"ALTER TABLE audit_embeddings RENAME CONSTRAINT audit_embeddings_new_{constraint} "
+            f"TO audit_embeddings_{constraint}"
+        )
+    for statement in table_statements(EmbeddingColumn.PGVECTOR)[1:]:
+        conn.exec_driver_sql(statement)
+    return moved
+
+
+def vector_text(data: bytes) -> str:
+    """pgvector's text form ``[x,y,...]`` of 384 little-endian float32 values.
+
+    ``repr`` of each value (a float64 holding a float32 exactly) reads back as the same
+    float32, so a vector survives the round trip bit for bit.
+    """
+    values = array("f", data)
+    if sys.byteorder == "big":  # pragma: no cover - stored little-endian, read natively
+        values.byteswap()
+    return "[" + ",".join(map(repr, values)) + "]"
+
+
+def server_name(conn: Connection) -> str:
+    """``database on host`` for messages, from the URL (never with its password)."""
+    url = make_url(conn.engine.url)
+    host = url.host or url.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    return f"database {url.database or '(default)'} on {host}"
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
