@@ -32,6 +32,10 @@ from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 
 MINIMUM_VERSION = (0, 8, 0)
 HNSW_INDEX = "ix_audit_embeddings_hnsw"
+# Cosine distance: vectors are unit length, so it orders them as their dot product does.
+HNSW_INDEX_SQL = (
+    f"CREATE INDEX {HNSW_INDEX} ON audit_embeddings USING hnsw (embedding vector_cosine_ops)"
+)
 _COPY_PAGE = 2000
 
 
@@ -54,18 +58,18 @@ class VectorExtension:
         return self.version is not None and _version_tuple(self.version) >= MINIMUM_VERSION
 
 
-def table_statements(column: EmbeddingColumn, name: str = "audit_embeddings") -> tuple[str, ...]:
+def table_statements(column: EmbeddingColumn) -> tuple[str, ...]:
     """DDL for the embedding table (and its HNSW index when the column is a vector)."""
+    table = create_table(column)
+    return (table, HNSW_INDEX_SQL) if column is EmbeddingColumn.PGVECTOR else (table,)
+
+
+def create_table(column: EmbeddingColumn, name: str = "audit_embeddings") -> str:
     kind = f"vector({EMBEDDING_DIMENSIONS})" if column is EmbeddingColumn.PGVECTOR else "bytea"
-    statements = [
+    return (
         f"CREATE TABLE {name} (record_seq BIGINT PRIMARY KEY REFERENCES audit_records (seq), "
         f"embedding {kind} NOT NULL)"
-    ]
-    if column is EmbeddingColumn.PGVECTOR:
-        statements.append(
-            f"CREATE INDEX {HNSW_INDEX} ON {name} USING hnsw (embedding vector_cosine_ops)"
-        )
-    return tuple(statements)
+    )
 
 
 def install_extension(conn: Connection) -> VectorExtension:
@@ -117,7 +121,7 @@ def convert_to_pgvector(conn: Connection) -> int | None:
     if embedding_column(conn) is not EmbeddingColumn.BYTES or not extension(conn).usable:
         return None
     # The index is built after the copy: one bulk build instead of 384-d inserts into it.
-    conn.exec_driver_sql(table_statements(EmbeddingColumn.PGVECTOR, "audit_embeddings_new")[0])
+    conn.exec_driver_sql(create_table(EmbeddingColumn.PGVECTOR, "audit_embeddings_new"))
     moved, after = 0, -1
     while True:
         rows = conn.exec_driver_sql(
@@ -140,8 +144,7 @@ def convert_to_pgvector(conn: Connection) -> int | None:
             f"ALTER TABLE audit_embeddings RENAME CONSTRAINT audit_embeddings_new_{constraint} "
             f"TO audit_embeddings_{constraint}"
         )
-    for statement in table_statements(EmbeddingColumn.PGVECTOR)[1:]:
-        conn.exec_driver_sql(statement)
+    conn.exec_driver_sql(HNSW_INDEX_SQL)
     return moved
 
 
