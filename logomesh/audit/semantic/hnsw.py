@@ -69,9 +69,8 @@ class HnswIndex:
         k = where.limit or 10
         if k <= 0:
             return []
-        fetch = k + _TIE_SLACK
-        statement = nearest_statement(vector, where, exclude_actions, fetch)
-        ef_search = min(_MAX_EF_SEARCH, max(_MIN_EF_SEARCH, 2 * fetch))
+        statement = nearest_statement(vector, where, exclude_actions)
+        ef_search = min(_MAX_EF_SEARCH, max(_MIN_EF_SEARCH, 2 * (k + _TIE_SLACK)))
         with self.db.read() as conn, conn.begin():
             # SET LOCAL, as set_config(..., true): for this transaction only, so a pooled
             # connection goes back with pgvector's defaults.
@@ -88,10 +87,7 @@ class HnswIndex:
 
 
 def nearest_statement(
-    vector: npt.NDArray[np.float32],
-    where: AuditFilter,
-    exclude_actions: Collection[str],
-    limit: int,
+    vector: npt.NDArray[np.float32], where: AuditFilter, exclude_actions: Collection[str]
 ) -> Select[Any]:
     """The query :meth:`HnswIndex.search` runs (public for tests that EXPLAIN it)."""
     query = cast(bindparam("query", vector_literal(vector)), _Vector())
@@ -103,7 +99,7 @@ def nearest_statement(
     if not where.action and exclude_actions:
         statement = statement.where(audit_records.c.action.not_in(list(exclude_actions)))
     # Ordered by the distance alone, which is what lets the planner use the HNSW index.
-    return statement.order_by(None).order_by(distance).limit(limit)
+    return statement.order_by(None).order_by(distance).limit((where.limit or 10) + _TIE_SLACK)
 
 
 def vector_literal(vector: npt.NDArray[np.float32]) -> str:
