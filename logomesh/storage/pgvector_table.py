@@ -10,9 +10,9 @@ migration 0005 *tries* to install it, in a savepoint, and makes one of two table
 - ``embedding bytea`` holding the same 384 little-endian float32 values as SQLite's BLOB
   table, so the in-memory index serves unchanged, and the search says it is the fallback.
 
-A migration runs once, so an extension an admin installs later is picked up by
-:func:`convert_to_pgvector`, which the next search runs: it copies the stored vectors into
-a pgvector table (no record is embedded again) and builds the index, in one transaction.
+A migration runs once, so an extension an admin installs later is picked up by the next
+search, which moves the stored vectors into a pgvector table (no record is embedded again):
+see :mod:`logomesh.storage.pgvector_upgrade`.
 
 pgvector older than 0.8.0 counts as absent: filtered HNSW search needs its iterative scans
 (``hnsw.iterative_scan``), without which "alice's records" could come back nearly empty.
@@ -32,11 +32,6 @@ from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 
 MINIMUM_VERSION = (0, 8, 0)
 HNSW_INDEX = "ix_audit_embeddings_hnsw"
-# Cosine distance: vectors are unit length, so it orders them as their dot product does.
-HNSW_INDEX_SQL = (
-    f"CREATE INDEX {HNSW_INDEX} ON audit_embeddings USING hnsw (embedding vector_cosine_ops)"
-)
-_COPY_PAGE = 2000
 
 
 class EmbeddingColumn(StrEnum):
@@ -61,7 +56,7 @@ class VectorExtension:
 def table_statements(column: EmbeddingColumn) -> tuple[str, ...]:
     """DDL for the embedding table (and its HNSW index when the column is a vector)."""
     table = create_table(column)
-    return (table, HNSW_INDEX_SQL) if column is EmbeddingColumn.PGVECTOR else (table,)
+    return (table, hnsw_index()) if column is EmbeddingColumn.PGVECTOR else (table,)
 
 
 def create_table(column: EmbeddingColumn, name: str = "audit_embeddings") -> str:
@@ -70,6 +65,11 @@ def create_table(column: EmbeddingColumn, name: str = "audit_embeddings") -> str
         f"CREATE TABLE {name} (record_seq BIGINT PRIMARY KEY REFERENCES audit_records (seq), "
         f"embedding {kind} NOT NULL)"
     )
+
+
+def hnsw_index(table: str = "audit_embeddings") -> str:
+    # Cosine distance: vectors are unit length, so it orders them as their dot product does.
+    return f"CREATE INDEX {HNSW_INDEX} ON {table} USING hnsw (embedding vector_cosine_ops)"
 
 
 def install_extension(conn: Connection) -> VectorExtension:
@@ -109,43 +109,6 @@ def embedding_column(conn: Connection) -> EmbeddingColumn:
     if kind is None:
         return EmbeddingColumn.MISSING
     return EmbeddingColumn.BYTES if kind == "bytea" else EmbeddingColumn.PGVECTOR
-
-
-def convert_to_pgvector(conn: Connection) -> int | None:
-    """Move a bytea table's vectors into a new pgvector table with its HNSW index.
-
-    Inside :meth:`Database.write`, whose lock makes one process do it while the others
-    wait and then find it done. Returns how many vectors moved, or None when there was
-    nothing to do (already converted, or pgvector is still not usable).
-    """
-    if embedding_column(conn) is not EmbeddingColumn.BYTES or not extension(conn).usable:
-        return None
-    # The index is built after the copy: one bulk build instead of 384-d inserts into it.
-    conn.exec_driver_sql(create_table(EmbeddingColumn.PGVECTOR, "audit_embeddings_new"))
-    moved, after = 0, -1
-    while True:
-        rows = conn.exec_driver_sql(
-            "SELECT record_seq, embedding FROM audit_embeddings WHERE record_seq > %s "
-            "ORDER BY record_seq LIMIT %s",
-            (after, _COPY_PAGE),
-        ).fetchall()
-        if not rows:
-            break
-        conn.exec_driver_sql(
-            "INSERT INTO audit_embeddings_new (record_seq, embedding) VALUES (%s, %s::vector)",
-            [(seq, vector_text(bytes(data))) for seq, data in rows],
-        )
-        moved += len(rows)
-        after = rows[-1][0]
-    conn.exec_driver_sql("DROP TABLE audit_embeddings")
-    conn.exec_driver_sql("ALTER TABLE audit_embeddings_new RENAME TO audit_embeddings")
-    for constraint in ("pkey", "record_seq_fkey"):  # the names a CREATE would have given
-        conn.exec_driver_sql(
-            f"ALTER TABLE audit_embeddings RENAME CONSTRAINT audit_embeddings_new_{constraint} "
-            f"TO audit_embeddings_{constraint}"
-        )
-    conn.exec_driver_sql(HNSW_INDEX_SQL)
-    return moved
 
 
 def vector_text(data: bytes) -> str:

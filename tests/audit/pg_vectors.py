@@ -97,7 +97,7 @@ def fill_trail(
                     copy.write(_copy_rows(start + 1, _chunk_vectors(seed, i, size)))
                 copy.write(_TRAILER)
         conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
-        conn.exec_driver_sql(pgvector_table.HNSW_INDEX_SQL)
+        conn.exec_driver_sql(pgvector_table.hnsw_index())
         conn.exec_driver_sql("ANALYZE audit_embeddings")
         conn.exec_driver_sql("ANALYZE audit_records")
 

@@ -22,7 +22,7 @@ from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.nl.embedder import Embedder
-from logomesh.storage import pgvector_table, vectors
+from logomesh.storage import pgvector_table, pgvector_upgrade, vectors
 from logomesh.storage.pgvector_table import EmbeddingColumn, VectorExtension
 from tests.audit.pg_vectors import fill_trail, synthetic_entry, synthetic_vectors
 from tests.audit.semantic_data import HISTORY, history_entries, unit_vector
@@ -32,6 +32,7 @@ EngineMaker = Callable[..., Engine]
 # A role that may own and migrate its database but not install extensions (pgvector is
 # not a trusted extension: CREATE EXTENSION vector needs a superuser).
 APP_ROLE = "logomesh_app"
+APP_PASSWORD = "pw-never-shown"
 
 
 @pytest.fixture
@@ -244,7 +245,10 @@ def app_url(pg_server: PgServer, pg_database: str) -> str:
         "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
     )
     pg_server.execute(f'ALTER DATABASE "{pg_database}" OWNER TO {APP_ROLE}')
-    return pg_server.url(pg_database, user=APP_ROLE)
+    # The socket trusts local roles, so the password is not checked; it is there to show
+    # that no message repeats it.
+    url = pg_server.url(pg_database, user=APP_ROLE)
+    return url.replace(f"{APP_ROLE}@", f"{APP_ROLE}:{APP_PASSWORD}@")
 
 
 def test_without_pgvector_search_falls_back_says_so_and_converts_once_installed(
@@ -257,6 +261,7 @@ def test_without_pgvector_search_falls_back_says_so_and_converts_once_installed(
     assert before.data[0]["action"] == "db.restore"
     assert f"pgvector is not installed in the database {pg_database} on " in before.message
     assert "in-memory index" in before.message and "`CREATE EXTENSION vector;`" in before.message
+    assert APP_PASSWORD not in before.message
     assert len(engine.semantic_search.index) == len(HISTORY)  # it really ranked in memory
 
     stored = dict(
@@ -297,3 +302,75 @@ def test_an_old_pgvector_counts_as_missing_and_says_how_to_update() -> None:
     notice = fallback_notice("database team on db.example.com", "0.7.4")
     assert "pgvector 0.7.4 in the database team on db.example.com is older than 0.8.0" in notice
     assert "`ALTER EXTENSION vector UPDATE;`" in notice and "in-memory index" in notice
+
+
+def _bytea_trail(engines: EngineMaker, app_url: str) -> Engine:
+    """A trail on a server without pgvector, every record embedded into the bytea table."""
+    engine = engines(app_url)
+    engine.audit.record_many(history_entries())
+    assert _search(engine, query="database").data
+    assert _column(engine) is EmbeddingColumn.BYTES
+    return engine
+
+
+def _vectors_now(pg_server: PgServer, database: str) -> dict[int, bytes]:
+    """Each record's stored vector as little-endian float32 bytes, whichever the column."""
+    rows = pg_server.execute(
+        "SELECT record_seq, substring(vector_send(embedding) FROM 5) FROM audit_embeddings",
+        database,
+    )
+    return {seq: np.frombuffer(data, ">f4").astype("<f4").tobytes() for seq, data in rows}
+
+
+def test_a_move_interrupted_after_its_copy_finishes_with_what_was_embedded_since(
+    engines: EngineMaker, app_url: str, pg_server: PgServer, pg_database: str
+) -> None:
+    """The copy and its index are built without the audit write lock; records embedded
+    after that (into the old table) are copied when the copy is swapped in, not lost."""
+    engine = _bytea_trail(engines, app_url)
+    pg_server.execute("CREATE EXTENSION vector", pg_database)
+    with engine.database.read() as conn, conn.begin():
+        assert pgvector_upgrade.build_copy(conn)  # then the process "dies"
+    late = engine.audit.record_many([synthetic_entry(n) for n in range(5)])
+    engine.semantic_search.worker.drain()  # into the bytea table, still the live one
+    assert _column(engine) is EmbeddingColumn.BYTES
+    result = engine.semantic_search.search("deploy.web", AuditFilter(limit=100))
+    assert result.notice is None and _column(engine) is EmbeddingColumn.PGVECTOR
+    moved = _vectors_now(pg_server, pg_database)
+    assert {r.seq for r in late} <= set(moved)
+    assert len(moved) == engine.audit.store.count()
+
+
+def test_vectors_of_a_model_adopted_between_copy_and_swap_are_copied_afresh(
+    engines: EngineMaker, app_url: str, pg_server: PgServer, pg_database: str
+) -> None:
+    """Another process switched models after the copy was built: the copy holds the old
+    model's vectors, so the swap copies everything again rather than mix two models."""
+    engine = _bytea_trail(engines, app_url)
+    pg_server.execute("CREATE EXTENSION vector", pg_database)
+    with engine.database.read() as conn, conn.begin():
+        assert pgvector_upgrade.build_copy(conn)
+    seqs = [seq for (seq,) in pg_server.execute("SELECT seq FROM audit_records", pg_database)]
+    with engine.database.write() as conn:
+        vectors.adopt_model(conn, "another-model", "2026-12-02T00:00:00Z")
+        vectors.write_vectors(conn, [(seq, unit_vector(seq)) for seq in seqs])
+    with engine.database.write() as conn:
+        assert pgvector_upgrade.swap_in_copy(conn) == len(seqs)
+    assert _vectors_now(pg_server, pg_database) == {seq: unit_vector(seq) for seq in seqs}
+
+
+def test_while_another_process_builds_the_copy_search_still_answers_and_says_so(
+    engines: EngineMaker, app_url: str, pg_server: PgServer, pg_database: str
+) -> None:
+    engine = _bytea_trail(engines, app_url)
+    pg_server.execute("CREATE EXTENSION vector", pg_database)
+    import psycopg
+
+    with psycopg.connect(pg_server.libpq(pg_database), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (pgvector_upgrade.BUILD_LOCK_KEY,))
+        result = _search(engine, query="who restarted the database")
+        assert result.data[0]["action"] == "db.restore"
+        assert "another LogoMesh process is moving the stored vectors" in result.message
+        assert _column(engine) is EmbeddingColumn.BYTES
+    after = _search(engine, query="who restarted the database")  # the lock is gone
+    assert "Note:" not in after.message and _column(engine) is EmbeddingColumn.PGVECTOR

@@ -30,7 +30,7 @@ from logomesh.audit.semantic.index import VectorIndex
 from logomesh.audit.semantic.text import query_text
 from logomesh.audit.semantic.worker import EmbeddingWorker
 from logomesh.audit.store import AuditStore
-from logomesh.storage import pgvector_table, vectors
+from logomesh.storage import pgvector_table, pgvector_upgrade, vectors
 from logomesh.storage.pgvector_table import EmbeddingColumn
 
 if TYPE_CHECKING:
@@ -103,20 +103,34 @@ class SemanticSearch:
             where = pgvector_table.server_name(conn)
         if not found.usable:
             return column, fallback_notice(where, found.version)
+        # The long copy and index build first, without the audit write lock; then the swap.
+        with db.read() as conn, conn.begin():
+            ready = pgvector_upgrade.build_copy(conn)
         with db.write() as conn:
-            moved = pgvector_table.convert_to_pgvector(conn)
-        if moved is not None:
+            held = pgvector_upgrade.swap_in_copy(conn) if ready else None
+            column = vectors.require_vectors(conn)
+        if column is not EmbeddingColumn.PGVECTOR:  # another process is building the copy
+            return column, moving_notice(where, found.version)
+        if held is not None:
             logger.warning(
-                "pgvector %s is installed now: moved %d audit vectors into a pgvector "
+                "pgvector %s is installed now: the audit vectors (%d) moved into a pgvector "
                 "column with an HNSW index; audit search ranks in PostgreSQL from now on",
                 found.version,
-                moved,
+                held,
             )
         self.index = VectorIndex(db)  # its vectors are in the new table: free the memory
         return EmbeddingColumn.PGVECTOR, None
 
     def close(self) -> None:
         self.worker.stop()
+
+
+def moving_notice(where: str, version: str | None) -> str:
+    """What a search says while another process moves the vectors into pgvector."""
+    return (
+        f"pgvector {version} is installed in the {where} and another LogoMesh process is "
+        "moving the stored vectors into it; this search used the in-memory index meanwhile."
+    )
 
 
 def fallback_notice(where: str, version: str | None) -> str:
