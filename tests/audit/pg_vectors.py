@@ -8,6 +8,13 @@ at the end (one bulk build is much faster than a graph insert per row).
 
 Vectors are a pure function of (seed, chunk), so a test can compute the exact answer
 with :func:`synthetic_vectors` instead of keeping a copy.
+
+Where the time goes (measured on this two-core machine while other tests ran): appending
+5,000 records takes about 0.9 s and the COPY of their vectors well under that, but building
+the HNSW index takes about 1 ms a vector (5,000 in 4.7 s; 20,000 records filled in 29 s
+all told). At 1,000,000 the index build dominates: give it ``maintenance_work_mem`` big
+enough for the graph (about 2 GB at 1M x 384; past it the build slows down sharply) and
+fill a database once and reuse it rather than once per run.
 """
 
 from __future__ import annotations

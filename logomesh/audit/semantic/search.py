@@ -95,9 +95,11 @@ class SemanticSearch:
         """The column to rank over, converted to pgvector first if it has arrived since
         migration 0005; with the notice to give when PostgreSQL still lacks it."""
         db = self.store.db
+        if db.dialect != "postgresql":
+            return EmbeddingColumn.BYTES, None  # SQLite's table: migration 0001 made it
         with db.read() as conn:
             column = vectors.require_vectors(conn)
-            if db.dialect != "postgresql" or column is EmbeddingColumn.PGVECTOR:
+            if column is EmbeddingColumn.PGVECTOR:
                 return column, None
             found = pgvector_table.extension(conn)
             where = pgvector_table.server_name(conn)
