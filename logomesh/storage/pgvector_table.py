@@ -47,10 +47,17 @@ class VectorExtension:
     """Whether pgvector is usable here, and its version (None: not installed)."""
 
     version: str | None
+    # The schema it was installed in; usable only when that is on the role's search_path.
+    schema: str | None = None
+    on_search_path: bool = True
 
     @property
     def usable(self) -> bool:
-        return self.version is not None and _version_tuple(self.version) >= MINIMUM_VERSION
+        return (
+            self.version is not None
+            and self.on_search_path
+            and _version_tuple(self.version) >= MINIMUM_VERSION
+        )
 
 
 def table_statements(column: EmbeddingColumn) -> tuple[str, ...]:
@@ -87,14 +94,18 @@ def install_extension(conn: Connection) -> VectorExtension:
 
 
 def extension(conn: Connection) -> VectorExtension:
-    """pgvector as this connection sees it (its type must be on the search path)."""
+    """pgvector as this connection sees it: installed, in which schema, and whether its
+    type resolves on this role's search_path (the SQL here names it unqualified)."""
     row = conn.execute(
         text(
-            "SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'vector' "
-            "AND to_regtype('vector') IS NOT NULL"
+            "SELECT e.extversion, n.nspname, to_regtype('vector') IS NOT NULL "
+            "FROM pg_extension AS e JOIN pg_namespace AS n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'vector'"
         )
     ).first()
-    return VectorExtension(None if row is None else str(row[0]))
+    if row is None:
+        return VectorExtension(None)
+    return VectorExtension(str(row[0]), str(row[1]), bool(row[2]))
 
 
 def embedding_column(conn: Connection) -> EmbeddingColumn:

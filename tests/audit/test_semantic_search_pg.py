@@ -299,7 +299,7 @@ def test_an_old_pgvector_counts_as_missing_and_says_how_to_update() -> None:
     assert not VectorExtension(None).usable
     assert not VectorExtension("0.7.4").usable
     assert VectorExtension("0.8.0").usable and VectorExtension("0.10.1").usable
-    notice = fallback_notice("database team on db.example.com", "0.7.4")
+    notice = fallback_notice("database team on db.example.com", VectorExtension("0.7.4"))
     assert "pgvector 0.7.4 in the database team on db.example.com is older than 0.8.0" in notice
     assert "`ALTER EXTENSION vector UPDATE;`" in notice and "in-memory index" in notice
 
@@ -376,3 +376,25 @@ def test_while_another_process_builds_the_copy_search_still_answers_and_says_so(
         other.execute("SELECT pg_advisory_unlock(%s)", (pgvector_upgrade.BUILD_LOCK_KEY,))
     after = _search(engine, query="who restarted the database")
     assert "Note:" not in after.message and _column(engine) is EmbeddingColumn.PGVECTOR
+
+
+def test_pgvector_in_a_schema_off_the_search_path_is_named_and_then_picked_up(
+    engines: EngineMaker, pg_server: PgServer, pg_database: str, pg_url: str
+) -> None:
+    """Installed by an admin into schema ``ext`` before LogoMesh migrated: CREATE EXTENSION
+    IF NOT EXISTS does nothing, yet ``vector`` does not resolve, so the table is bytea and
+    the search says which schema to add. With it on the search path, a new process (new
+    connections) moves the vectors into pgvector."""
+    pg_server.execute("CREATE SCHEMA ext", pg_database)
+    pg_server.execute("CREATE EXTENSION vector SCHEMA ext", pg_database)
+    engine = engines(pg_url)
+    engine.audit.record_many(history_entries())
+    result = _search(engine, query="who restarted the database")
+    assert result.data[0]["action"] == "db.restore"
+    assert "in schema ext, which is not on LogoMesh's search_path" in result.message
+    assert _column(engine) is EmbeddingColumn.BYTES
+    pg_server.execute(f'ALTER DATABASE "{pg_database}" SET search_path = public, ext')
+    restarted = engines(pg_url)
+    after = _search(restarted, query="who restarted the database")
+    assert "Note:" not in after.message and after.data[0]["action"] == "db.restore"
+    assert _column(restarted) is EmbeddingColumn.PGVECTOR

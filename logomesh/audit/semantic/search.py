@@ -31,7 +31,7 @@ from logomesh.audit.semantic.text import query_text
 from logomesh.audit.semantic.worker import EmbeddingWorker
 from logomesh.audit.store import AuditStore
 from logomesh.storage import pgvector_table, pgvector_upgrade, vectors
-from logomesh.storage.pgvector_table import EmbeddingColumn
+from logomesh.storage.pgvector_table import EmbeddingColumn, VectorExtension
 
 if TYPE_CHECKING:
     import numpy as np
@@ -104,7 +104,7 @@ class SemanticSearch:
             found = pgvector_table.extension(conn)
             where = pgvector_table.server_name(conn)
         if not found.usable:
-            return column, fallback_notice(where, found.version)
+            return column, fallback_notice(where, found)
         # The long copy and index build first, without the audit write lock; then the swap.
         with db.read() as conn, conn.begin():
             ready = pgvector_upgrade.build_copy(conn)
@@ -135,15 +135,24 @@ def moving_notice(where: str, version: str | None) -> str:
     )
 
 
-def fallback_notice(where: str, version: str | None) -> str:
-    """What a search on PostgreSQL without (a recent enough) pgvector tells the person."""
+def fallback_notice(where: str, found: VectorExtension) -> str:
+    """What a search on PostgreSQL without (a usable) pgvector tells the person."""
     wanted = ".".join(map(str, pgvector_table.MINIMUM_VERSION))
-    if version is None:
+    if found.version is None:
         problem = f"pgvector is not installed in the {where}"
         fix = "run `CREATE EXTENSION vector;` in that database (it needs a superuser)"
+    elif not found.on_search_path:
+        problem = (
+            f"pgvector {found.version} is installed in the {where}, but in schema "
+            f"{found.schema}, which is not on LogoMesh's search_path"
+        )
+        fix = (
+            f"add it (`ALTER ROLE <logomesh role> SET search_path = public, {found.schema};`, "
+            "then restart LogoMesh)"
+        )
     else:
         problem = (
-            f"pgvector {version} in the {where} is older than {wanted}, which filtered "
+            f"pgvector {found.version} in the {where} is older than {wanted}, which filtered "
             "HNSW search needs"
         )
         fix = "run `ALTER EXTENSION vector UPDATE;` there (after installing pgvector >= 0.8)"
