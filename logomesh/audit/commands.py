@@ -123,6 +123,8 @@ async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
     )
     rows = [{**hit.record.to_dict(), "score": round(hit.score, 4)} for hit in result.hits]
     message = f"{len(rows)} record(s), best match first."
+    if result.notice:
+        message += f" Note: {result.notice}"
     if result.pending:
         message += (
             f" {result.pending} newer record(s) are not embedded yet and were not searched;"

@@ -6,7 +6,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from logomesh.errors import StorageError
-from logomesh.storage import postgresql, sqlite
+from logomesh.storage import pgvector_table, postgresql, sqlite
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 
 
@@ -19,10 +19,26 @@ def drop_append_only_triggers(bind: Connection) -> tuple[str, ...]:
 
 
 def embedding_table(bind: Connection) -> str | None:
-    """SQL creating the embedding table, or None where a later migration will add it."""
+    """SQL creating SQLite's embedding table (migration 0001); None on PostgreSQL, whose
+    table migration 0005 makes (:func:`postgresql_embedding_table`)."""
     if bind.dialect.name != "sqlite":
-        return None  # pgvector arrives with the PostgreSQL work
+        return None
     return sqlite.vector_table_sql(has_vector_extension(bind), EMBEDDING_DIMENSIONS)
+
+
+def postgresql_embedding_table(bind: Connection) -> tuple[str, ...]:
+    """SQL creating PostgreSQL's embedding table (migration 0005), after trying to install
+    pgvector: a vector column with an HNSW index, or bytea without (usable) pgvector.
+    Nothing on SQLite, whose table migration 0001 made."""
+    if bind.dialect.name != "postgresql":
+        return ()
+    found = pgvector_table.install_extension(bind)
+    column = (
+        pgvector_table.EmbeddingColumn.PGVECTOR
+        if found.usable
+        else pgvector_table.EmbeddingColumn.BYTES
+    )
+    return pgvector_table.table_statements(column)
 
 
 def has_vector_extension(bind: Connection) -> bool:

@@ -11,7 +11,10 @@ answers a point lookup by key in about 10 µs, but a range, ``max``, ``count``, 
 *driven from* the vec0 side is a full scan of every chunk (measured on 100,000 vectors:
 about 40 ms for ``max(record_seq)``, 0.8 s for a ``LEFT JOIN`` that SQLite plans vec0-first).
 
-Only SQLite has the table for now; PostgreSQL gets pgvector in its own migration.
+On PostgreSQL (migration 0005, :mod:`logomesh.storage.pgvector_table`) the same statements
+run in psycopg's ``%s`` paramstyle, a list of seqs is one array parameter (``= ANY(%s)``)
+instead of SQLite's ``json_each``, and a pgvector column takes each vector in its text form
+(``'[..]'::vector``). Its bytea table takes the same bytes as SQLite's BLOB table.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, CursorResult
+from sqlalchemy.util.typing import TupleAny
 
 from logomesh.errors import StorageError
+from logomesh.storage import pgvector_table
+from logomesh.storage.pgvector_table import EmbeddingColumn
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 
 VECTOR_BYTES = EMBEDDING_DIMENSIONS * 4  # float32
@@ -33,12 +40,17 @@ _UNEMBEDDED = (
     "(SELECT 1 FROM audit_embeddings AS e WHERE e.record_seq = r.seq) "
     "ORDER BY r.seq LIMIT ?"
 )
-# The seqs come as one JSON array parameter, however many there are.
+# The seqs come as one parameter, however many there are: a JSON text, or an array.
 _ALREADY_EMBEDDED = (
     "SELECT r.seq FROM audit_records AS r WHERE r.seq IN (SELECT value FROM json_each(?)) "
     "AND EXISTS (SELECT 1 FROM audit_embeddings AS e WHERE e.record_seq = r.seq)"
 )
+_ALREADY_EMBEDDED_PG = (
+    "SELECT r.seq FROM audit_records AS r WHERE r.seq = ANY(%s) "
+    "AND EXISTS (SELECT 1 FROM audit_embeddings AS e WHERE e.record_seq = r.seq)"
+)
 _INSERT = "INSERT INTO audit_embeddings (record_seq, embedding) VALUES (?, ?)"
+_INSERT_PGVECTOR = "INSERT INTO audit_embeddings (record_seq, embedding) VALUES (%s, %s::vector)"
 # Records after a point, each with its vector or NULL: the index loads the embedded prefix.
 _RECORDS_WITH_VECTORS = (
     "SELECT r.seq, r.timestamp, r.actor, r.source, r.action, r.outcome, "
@@ -85,18 +97,24 @@ class ChainMark:
     hash: str | None
 
 
-def require_vectors(conn: Connection) -> None:
-    """Raise a StorageError that says so when this database has no embedding table."""
-    if conn.dialect.name != "sqlite":
+def require_vectors(conn: Connection) -> EmbeddingColumn:
+    """What the embedding column is here; a StorageError saying how to fix it when the
+    database has no embedding table (a PostgreSQL schema from before migration 0005)."""
+    if conn.dialect.name == "sqlite":
+        return EmbeddingColumn.BYTES  # migration 0001 made it: vec0 or BLOB
+    column = pgvector_table.embedding_column(conn)
+    if column is EmbeddingColumn.MISSING:
         raise StorageError(
-            f"Semantic audit search needs the SQLite embedding table; the {conn.dialect.name} "
-            "database has none yet. Use `audit query` filters instead."
+            f"Semantic audit search needs the embedding table, and the "
+            f"{pgvector_table.server_name(conn)} has none: its schema is older than this "
+            "LogoMesh. Run `logomesh db upgrade` (or set `database.auto_migrate = true`)."
         )
+    return column
 
 
 def unembedded(conn: Connection, after: int, limit: int) -> list[UnembeddedRecord]:
     """Up to ``limit`` records after seq ``after`` that have no vector, oldest first."""
-    rows = conn.exec_driver_sql(_UNEMBEDDED, (after, limit)).fetchall()
+    rows = _execute(conn, _UNEMBEDDED, (after, limit)).fetchall()
     return [UnembeddedRecord(*row) for row in rows]
 
 
@@ -111,11 +129,20 @@ def write_vectors(conn: Connection, vectors: Sequence[tuple[int, bytes]]) -> int
     for seq, data in vectors:
         if len(data) != VECTOR_BYTES:
             raise ValueError(f"record #{seq}: a vector has {VECTOR_BYTES} bytes, not {len(data)}")
-    seqs = json.dumps([seq for seq, _ in vectors])
-    present = {row[0] for row in conn.exec_driver_sql(_ALREADY_EMBEDDED, (seqs,)).fetchall()}
+    seqs = [seq for seq, _ in vectors]
+    if conn.dialect.name == "sqlite":
+        found = conn.exec_driver_sql(_ALREADY_EMBEDDED, (json.dumps(seqs),))
+    else:
+        found = conn.exec_driver_sql(_ALREADY_EMBEDDED_PG, (seqs,))
+    present = {row[0] for row in found.fetchall()}
     fresh = [(seq, data) for seq, data in vectors if seq not in present]
-    if fresh:
-        conn.exec_driver_sql(_INSERT, fresh)
+    if not fresh:
+        return 0
+    if require_vectors(conn) is EmbeddingColumn.PGVECTOR:
+        rows = [(seq, pgvector_table.vector_text(data)) for seq, data in fresh]
+        conn.exec_driver_sql(_INSERT_PGVECTOR, rows)
+    else:
+        _execute(conn, _INSERT, fresh)
     return len(fresh)
 
 
@@ -130,16 +157,22 @@ def embedded_through(conn: Connection) -> int:
     ).one()
     if not top:
         return 0
-    records = conn.exec_driver_sql(
-        "SELECT count(*) FROM audit_records WHERE seq <= ?", (top,)
+    records = _execute(
+        conn, "SELECT count(*) FROM audit_records WHERE seq <= ?", (top,)
     ).scalar_one()
     return int(top) if records == count else 0
 
 
 def records_with_vectors(conn: Connection, after: int, limit: int) -> list[IndexRow]:
     """Up to ``limit`` records after ``after`` in seq order, each with its vector or None."""
-    rows = conn.exec_driver_sql(_RECORDS_WITH_VECTORS, (after, limit)).fetchall()
-    return [IndexRow(*row) for row in rows]
+    rows = _execute(conn, _RECORDS_WITH_VECTORS, (after, limit)).fetchall()
+    # psycopg may hand bytea over as a memoryview; the index wants bytes.
+    return [
+        IndexRow(
+            seq, timestamp, actor, source, action, outcome, None if data is None else bytes(data)
+        )
+        for seq, timestamp, actor, source, action, outcome, data in rows
+    ]
 
 
 def last_seq(conn: Connection) -> int:
@@ -151,7 +184,7 @@ def chain_mark(conn: Connection, seq: int) -> ChainMark:
     """The hash of record ``seq`` now (None when there is no such record)."""
     if seq == 0:
         return ChainMark(0, None)
-    return ChainMark(seq, conn.exec_driver_sql(_HASH_AT, (seq,)).scalar())
+    return ChainMark(seq, _execute(conn, _HASH_AT, (seq,)).scalar())
 
 
 def vector_model(conn: Connection) -> str | None:
@@ -178,9 +211,18 @@ def adopt_model(conn: Connection, model: str, now: str) -> bool:
     if dropped:
         conn.exec_driver_sql("DELETE FROM audit_embeddings")
     conn.exec_driver_sql("DELETE FROM vector_models WHERE vector_table = 'audit_embeddings'")
-    conn.exec_driver_sql(
+    _execute(
+        conn,
         "INSERT INTO vector_models (vector_table, model, dimensions, since) "
         "VALUES ('audit_embeddings', ?, ?, ?)",
         (model, EMBEDDING_DIMENSIONS, now),
     )
     return dropped
+
+
+def _execute(conn: Connection, sql: str, parameters: Any) -> CursorResult[*TupleAny]:
+    """Run SQL written with SQLite's ``?`` markers in the driver's own paramstyle (psycopg
+    takes ``%s``; none of these statements has a ``?`` or ``%`` of its own)."""
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        sql = sql.replace("?", "%s")
+    return conn.exec_driver_sql(sql, parameters)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,33 +22,7 @@ from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.nl.embedder import Embedder
 from logomesh.storage import sqlite, vectors
-
-# (actor, source, action, arguments, outcome, error, age)
-HISTORY: list[tuple[str, Source, str, dict[str, Any], Outcome, str | None, timedelta]] = [
-    ("alice", Source.CLI, "db.restore", {"path": "/backups/nightly.db"}, Outcome.OK, None,
-     timedelta(days=2)),
-    ("bob", Source.SLACK, "status", {}, Outcome.OK, None, timedelta(hours=30)),
-    ("carol", Source.CLI, "whoami", {}, Outcome.OK, None, timedelta(hours=20)),
-    ("bob", Source.CLI, "config.show", {}, Outcome.OK, None, timedelta(hours=10)),
-    ("dave", Source.LSP, "audit.verify", {}, Outcome.OK, None, timedelta(hours=5)),
-    ("eve", Source.PIPELINE, "deploy.web", {"env": "prod"}, Outcome.ERROR,
-     "[command.error] deploy failed: health check timed out", timedelta(hours=3)),
-    ("eve", Source.PIPELINE, "deploy.web", {"env": "prod"}, Outcome.OK, None, timedelta(hours=2)),
-    ("carol", Source.CLI, "db.upgrade", {}, Outcome.OK, None, timedelta(minutes=50)),
-    ("bob", Source.SLACK, "commands.list", {}, Outcome.OK, None, timedelta(minutes=40)),
-    ("alice", Source.SLACK, "db.backup", {"path": "before-upgrade.db"}, Outcome.OK, None,
-     timedelta(minutes=30)),
-    ("bob", Source.CLI, "db.downgrade", {"revision": "0001"}, Outcome.DENIED,
-     "[command.denied] bob may not run db.downgrade", timedelta(minutes=20)),
-    ("alice", Source.CLI, "audit.export", {"path": "audit.csv", "format": "csv"}, Outcome.OK,
-     None, timedelta(minutes=10)),
-]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def shared_embedder() -> Embedder:
-    """One model for the whole session: loading it takes seconds."""
-    return Embedder()
+from tests.audit.semantic_data import HISTORY, history_entries, unit_vector
 
 
 @pytest.fixture
@@ -68,7 +41,7 @@ def searching(engine: Engine) -> Engine:
 
 @pytest.fixture
 def history(searching: Engine) -> list[AuditRecord]:
-    return searching.audit.record_many(_history_entries())
+    return searching.audit.record_many(history_entries())
 
 
 def _actions(result: CommandResult) -> list[str]:
@@ -199,7 +172,7 @@ def test_a_drain_fills_holes_left_by_others(searching: Engine) -> None:
     with searching.database.write() as conn:
         # Another process of the same model: its vectors are tagged with it (migration 0003).
         vectors.adopt_model(conn, searching.embedder.identity, "2026-12-01T00:00:00Z")
-        vectors.write_vectors(conn, [(seq, _unit_vector(seq)) for seq in present])
+        vectors.write_vectors(conn, [(seq, unit_vector(seq)) for seq in present])
     worker = searching.semantic_search.worker
     assert worker.drain() == 30 - len(present)
     assert worker.pending() == 0 and worker.drain() == 0
@@ -290,7 +263,7 @@ def blob_engine(
 
 
 def test_without_sqlite_vec_the_plain_blob_table_serves(blob_engine: Engine) -> None:
-    blob_engine.audit.record_many(_history_entries())
+    blob_engine.audit.record_many(history_entries())
     with blob_engine.database.read() as conn:
         table = conn.execute(
             text("SELECT sql FROM sqlite_master WHERE name = 'audit_embeddings'")
@@ -331,27 +304,6 @@ class _LoadingModel:
         self.waiting.set()
         assert self.loaded.wait(30)
         return self.model.encode(texts, batch_size=batch_size)
-
-
-def _history_entries() -> list[AuditEntry]:
-    now = datetime.now(UTC)
-    return [
-        AuditEntry(
-            actor=actor,
-            source=source,
-            action=action,
-            arguments=arguments,
-            outcome=outcome,
-            error=error,
-            timestamp=now - age,
-        )
-        for actor, source, action, arguments, outcome, error, age in HISTORY
-    ]
-
-
-def _unit_vector(seed: int) -> bytes:
-    vector = np.random.default_rng(seed).standard_normal(384).astype("<f4")
-    return (vector / np.linalg.norm(vector)).astype("<f4").tobytes()
 
 
 def _entry(number: int) -> AuditEntry:

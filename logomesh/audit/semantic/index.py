@@ -32,7 +32,8 @@ of the chain: records in seq order up to the first one without a vector. Drains 
 first, so that prefix is everything embedded, and a record still waiting is picked up as soon
 as it has its vector. If the record the index stopped at has another hash now (the database
 was restored from a backup) it starts again. Without sqlite-vec the embedding table is a plain
-BLOB table and all of this works the same.
+BLOB table and all of this works the same, as it does for PostgreSQL's bytea table on a
+server without pgvector (with pgvector, :mod:`logomesh.audit.semantic.hnsw` ranks in SQL).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from logomesh.audit.query import AuditFilter
 from logomesh.canonical import format_timestamp
 from logomesh.storage import vectors
 from logomesh.storage.database import Database
+from logomesh.storage.pgvector_table import EmbeddingColumn
 from logomesh.storage.tables import EMBEDDING_DIMENSIONS
 from logomesh.storage.vectors import ChainMark, IndexRow
 
@@ -106,7 +108,8 @@ class VectorIndex:
     def refresh(self) -> int:
         """Load records embedded since the last refresh; returns how many were added."""
         with self._lock, self.db.read() as conn:
-            vectors.require_vectors(conn)
+            if vectors.require_vectors(conn) is EmbeddingColumn.PGVECTOR:
+                raise ValueError("a pgvector column is ranked in SQL (HnswIndex), not loaded")
             model = vectors.vector_model(conn)
             replaced = (
                 self._through.seq and vectors.chain_mark(conn, self._through.seq) != self._through
