@@ -98,8 +98,8 @@ class Team:
         proc.wait()
 
     def jobs(self) -> list[tuple[int, str, int]]:
-        return [(int(i), str(s), int(a)) for i, s, a in
-                self.sql("SELECT id, status::text, attempts FROM procrastinate_jobs ORDER BY id")]  # fmt: skip
+        rows = self.sql("SELECT id, status::text, attempts FROM procrastinate_jobs ORDER BY id")
+        return [(int(i), str(s), int(a)) for i, s, a in rows]
 
     def log(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.out.glob("worker-*.log")))

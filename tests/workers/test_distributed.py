@@ -59,8 +59,8 @@ steps:
     assert result.ok, result.message
     assert result.data["steps"]["nap"]["state"] == "succeeded"
     assert (team.out / "marks.txt").read_text() == "7\n"
-    [(job_id, status, attempts), _] = team.jobs()
-    assert status == "succeeded"  # the one job, put back once (attempts: procrastinate's)
+    [(job_id, status, attempts), (_, "succeeded", 1)] = team.jobs()
+    assert (status, attempts) == ("succeeded", 2)  # procrastinate's count: run twice
     # The trail: the first attempt's start, its rescue, the second attempt's start and end.
     records = engine.audit.store.query(AuditFilter(limit=None, oldest_first=True))
     tree = [r for r in records if r.parent_id == result.correlation_id]
