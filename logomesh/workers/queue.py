@@ -87,8 +87,15 @@ def make_app(settings: Settings, *, pool_size: int | None = None) -> procrastina
 @contextlib.asynccontextmanager
 async def opened(settings: Settings, *, pool_size: int | None = None) -> AsyncIterator[Any]:
     """The app, open; a database that refuses us is a :class:`QueueUnreachableError`."""
+    import psycopg
+
     app = make_app(settings, pool_size=pool_size)
     try:
+        # One plain connection first: a pool that cannot connect retries for 30 s before
+        # it gives up, and a refused connection should say so at once.
+        probe = await psycopg.AsyncConnection.connect(conninfo(settings.database_url),
+                                                      connect_timeout=10)  # fmt: skip
+        await probe.close()
         await app.open_async()
     except Exception as exc:  # psycopg's and procrastinate's connection errors alike
         raise unreachable(settings, exc) from exc

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from logomesh.engine import Engine
-from tests.cli.conftest import LOGOMESH
+from tests.cli.conftest import LOGOMESH, cli, cli_env  # noqa: F401  (fixtures)
 from tests.conftest import trust_now
 from tests.postgres import PgServer
 
