@@ -64,7 +64,7 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
 
 
 def _workers_state(engine: Engine) -> dict[str, Any] | None:
-    from logomesh.workers.status import read_figures
+    from logomesh.workers import read_figures
 
     figures = read_figures(engine)
     return None if figures is None else figures.to_dict() | {"summary": figures.summary()}

@@ -47,7 +47,7 @@ def worker(
         return
     _configure_logging()
     from logomesh.errors import LogoMeshError
-    from logomesh.workers.worker import WorkerOptions, serve
+    from logomesh.workers import WorkerOptions, serve
 
     engine = state_of(ctx).engine()
     try:

@@ -349,7 +349,7 @@ class _Run:
         )
         try:
             if executor == "distributed":  # a job for `logomesh worker` (logomesh.workers)
-                from logomesh.workers.dispatch import run_on_worker
+                from logomesh.workers import run_on_worker
 
                 return await run_on_worker(self.engine, request, attempt)
             return await self.engine.execute(request)

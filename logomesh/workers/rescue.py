@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from logomesh.audit.models import AuditEntry
+from logomesh.audit import AuditEntry
 from logomesh.commands.values import Outcome, Source
 from logomesh.workers.job import TASK_NAME
 
