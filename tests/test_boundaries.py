@@ -130,7 +130,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     # features
     frozenset(
         {"approvals", "audit", "builtin", "code", "devshell", "llm", "nl", "plugins", "workers"}
-    ),  # fmt: skip
+    ),
     # the features' settings, and the adapters' sections of them
     frozenset({"config", "config_sources", "workspace_gate", "bot_settings"}),
     frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine
