@@ -27,6 +27,7 @@ from logomesh.llm.feature import FEATURE as LLM
 from logomesh.nl.feature import FEATURE as NL
 from logomesh.pipelines.feature import FEATURE as PIPELINES
 from logomesh.plugins.feature import FEATURE as PLUGINS
+from logomesh.workers.feature import FEATURE as WORKERS
 
 if TYPE_CHECKING:
     from logomesh.commands.feature import Feature
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 # built-in features, so a plugin's command that clashes with any other command is the one
 # refused; pipelines last, since their steps may use any command, plugins' too.
 FEATURES: tuple[Feature, ...] = (
-    BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, CODE, PLUGINS, PIPELINES,
+    BUILTIN, AUDIT, APPROVALS, DEVSHELL, NL, LLM, CODE, WORKERS, PLUGINS, PIPELINES,
 )  # fmt: skip
 
 

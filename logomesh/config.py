@@ -27,7 +27,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
@@ -60,6 +60,7 @@ from logomesh.trust import (
     untrusted_notice,
     workspace_trust_subject,
 )
+from logomesh.workers.settings import WorkerSettings
 from logomesh.workspace_gate import (
     gate_by_trust,
     keep_the_users_mode,
@@ -203,6 +204,11 @@ class PipelineSettings(_Section):
     cancel_poll_s: float = Field(
         default=0.1, gt=0, le=10, description="How often a run checks for `pipeline cancel`."
     )
+    executor: Literal["local", "distributed"] = Field(
+        default="local",
+        description="Where steps run when the pipeline or step does not say: in the run's "
+        "process, or as jobs for `logomesh worker` (team mode's PostgreSQL).",
+    )
 
 
 class Settings(BaseSettings):
@@ -237,6 +243,7 @@ class Settings(BaseSettings):
     nl: NLSettings = NLSettings()
     devshell: DevShellSettings = DevShellSettings()
     plugins: PluginSettings = PluginSettings()
+    workers: WorkerSettings = WorkerSettings()
 
     @classmethod
     def settings_customise_sources(

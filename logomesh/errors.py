@@ -62,6 +62,10 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     ├── PipelineValidationError        pipeline.invalid     (every Problem of a pipeline file)
     ├── PipelineExpressionError        pipeline.expression  (a ${{ }} or if: in a pipeline)
     └── PipelineRunNotFoundError       pipeline.run_not_found
+    WorkerError                        worker.error
+    ├── WorkerNeedsPostgresError       worker.needs_postgresql  (distributed work on SQLite)
+    ├── QueueUnreachableError          worker.unreachable   (the queue's database refused us)
+    └── JobFailedError                 worker.job_failed    (a job ended without its result)
 
 Each adapter maps these to its own medium in exactly one function.
 """
@@ -454,3 +458,29 @@ class PipelineExpressionError(PipelineError):
         super().__init__(user_message)
         self.expression = expression
         self.column = column
+
+
+class WorkerError(LogoMeshError):
+    """Distributed work (``logomesh worker``, ``executor: distributed``) could not go on."""
+
+    code = "worker.error"
+
+
+class WorkerNeedsPostgresError(WorkerError):
+    """The job queue lives on team mode's PostgreSQL; the engine's database is SQLite."""
+
+    code = "worker.needs_postgresql"
+
+
+class QueueUnreachableError(WorkerError):
+    """The job queue's database could not be reached; the message names its host and
+    ``database.url``, never a password."""
+
+    code = "worker.unreachable"
+
+
+class JobFailedError(WorkerError):
+    """A job ended with no result of its command: no worker took it in time, its worker
+    broke, or it ran past its guard. The message says which and what to look at."""
+
+    code = "worker.job_failed"

@@ -128,7 +128,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"commands", "errors", "events", "canonical", "layout", "lazy"}),
     frozenset({"storage", "security", "trust"}),  # services every feature may use
     # features
-    frozenset({"approvals", "audit", "builtin", "code", "devshell", "llm", "nl", "plugins"}),
+    frozenset(
+        {"approvals", "audit", "builtin", "code", "devshell", "llm", "nl", "plugins", "workers"}
+    ),
     # the features' settings, and the adapters' sections of them
     frozenset({"config", "config_sources", "workspace_gate", "bot_settings"}),
     frozenset({"pipelines"}),  # workflows over every feature's commands, before the engine

@@ -51,12 +51,23 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     }
     storage, healthy = await asyncio.to_thread(_storage_state, engine)
     data |= storage
+    if healthy:  # team mode's job queue, on PostgreSQL: `logomesh worker status` in brief
+        data["workers"] = await asyncio.to_thread(_workers_state, engine)
     summary = f"LogoMesh {data['version']} ({data['mode']} mode) in {data['workspace']}: " + (
         f"{data['audit_records']} audit records, schema {data['schema']}."
         if healthy
         else f"needs attention: {data.get('problem', 'migrations pending')}"
     )
+    if data.get("workers"):
+        summary += f" Workers: {data['workers']['summary']}"
     return CommandOutput(data=data, message=summary)
+
+
+def _workers_state(engine: Engine) -> dict[str, Any] | None:
+    from logomesh.workers import read_figures
+
+    figures = read_figures(engine)
+    return None if figures is None else figures.to_dict() | {"summary": figures.summary()}
 
 
 def _storage_state(engine: Engine) -> tuple[dict[str, Any], bool]:

@@ -20,6 +20,7 @@ from logomesh.cli import (
     llm_cli,
     pipeline_cli,
     plugin_cli,
+    worker_cli,
 )
 from logomesh.cli.session import (
     CliState,
@@ -48,6 +49,7 @@ app.add_typer(plugin_cli.app, name="plugin")
 app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(approvals_cli.app, name="approvals")
 app.add_typer(bot_cli.app, name="bot")
+app.add_typer(worker_cli.app, name="worker")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 

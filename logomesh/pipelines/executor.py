@@ -15,6 +15,10 @@ exponential backoff and jitter); a refusal (denied, cancelled) is never retried.
 ``for_each`` step runs once per item (``${{ item }}``, ``${{ index }}``), at most
 ``max_items`` of them, and ``max_parallel`` of them at once.
 
+A step whose ``executor`` (its own, else the pipeline's, else ``pipelines.executor``) is
+``distributed`` is the same request sent as a job to ``logomesh worker``
+(:mod:`logomesh.workers.dispatch`); everything else here is the same for it.
+
 Cancelling the run (its task, or ``pipeline cancel`` from another process, which the
 recorder polls for) cancels the steps that are running (their commands' own cancellation:
 a DevShell process group killed, ``notifications/cancelled`` to a plugin, a retry's wait
@@ -308,7 +312,7 @@ class _Run:
             self._record(label, item, command, StepState.RUNNING, attempt)
             await self._publish(StepStarted(run.correlation_id, run.run_id, label, command,
                                             attempt))  # fmt: skip
-            outcome = await self._call(step, command, label, context)
+            outcome = await self._call(step, command, label, context, attempt)
             reason = _retry_reason(outcome)
             if reason is None or reason not in retry.on or attempt == retry.max_attempts:
                 result = _result_of(outcome, attempt, step.continue_on_error)
@@ -323,7 +327,7 @@ class _Run:
         raise AssertionError("unreachable: the last attempt returns")
 
     async def _call(
-        self, step: Step, command: str, label: str, context: dict[str, Any]
+        self, step: Step, command: str, label: str, context: dict[str, Any], attempt: int
     ) -> CommandResult:
         try:
             arguments = render(dict(step.with_), context)
@@ -340,7 +344,14 @@ class _Run:
             via=Source.PIPELINE,
         )
         self.labels[request.correlation_id] = label
+        executor = (
+            step.executor or self.pipeline.executor or self.engine.settings.pipelines.executor
+        )
         try:
+            if executor == "distributed":  # a job for `logomesh worker` (logomesh.workers)
+                from logomesh.workers import run_on_worker
+
+                return await run_on_worker(self.engine, request, attempt)
             return await self.engine.execute(request)
         finally:
             del self.labels[request.correlation_id]

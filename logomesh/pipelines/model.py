@@ -32,6 +32,8 @@ INPUT_NAME = STEP_ID
 
 InputType = Literal["string", "number", "integer", "boolean", "array", "object"]
 RetryReason = Literal["error", "timeout"]
+# Where a step runs: in the run's process, or as a job for `logomesh worker` (docs/team.md).
+Executor = Literal["local", "distributed"]
 
 
 class _Spec(BaseModel):
@@ -162,6 +164,8 @@ class Step(_Spec):
     # An expression giving a list, or the list itself; the step runs once per item.
     for_each: str | list[JsonValue] | None = None
     max_parallel: int | None = Field(default=None, ge=1)
+    # None: the pipeline's, else `pipelines.executor` from settings.
+    executor: Executor | None = None
 
     @field_validator("needs", mode="before")
     @classmethod
@@ -178,6 +182,8 @@ class Pipeline(_Spec):
     description: str = ""
     inputs: dict[Annotated[str, Field(pattern=INPUT_NAME)], InputSpec] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
+    # None: `pipelines.executor` from settings; a step's own overrides it.
+    executor: Executor | None = None
     # Not min_length: pydantic would also report "0 items" whenever any step is invalid.
     steps: tuple[Step, ...] = Field(json_schema_extra={"minItems": 1})
     outputs: dict[str, JsonValue] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from logomesh.storage.database import Database
 
-HEAD_REVISION = "0005_pgvector"
+HEAD_REVISION = "0006_job_queue"
 
 
 def current_revision(db: Database) -> str | None:
