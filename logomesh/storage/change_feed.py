@@ -145,6 +145,7 @@ class PostgresFeed:
         self._thread: threading.Thread | None = None
         self.listening = False
         self.backend_pid: int | None = None  # of the listening connection, when listening
+        self.delivered = 0  # notifications received (for `status` and tests)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:
@@ -227,6 +228,7 @@ class PostgresFeed:
 
     def _wake(self, channel: str, key: str) -> None:
         with self._lock:
+            self.delivered += 1
             waiters = list(self._waiters.get((channel, key), ()))
         for waiter in waiters:
             waiter.wake()
