@@ -44,7 +44,14 @@ CHANNELS = (APPROVALS, RUNS)
 SAFETY_POLL_S = 5.0  # a re-read even when changes are pushed: a lost NOTIFY costs this much
 FALLBACK_POLL_S = 1.0  # the re-read while the listening connection is being re-made
 _TICK_S = 0.25  # how often the listening thread looks up from the socket (to stop, to ping)
-_MAX_BACKOFF_S = 10.0
+_FIRST_BACKOFF_S, _MAX_BACKOFF_S = 0.1, 10.0
+_KEEPALIVES = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 class Subscription(Protocol):
@@ -57,6 +64,8 @@ class Subscription(Protocol):
 
 class ChangeFeed(Protocol):
     """Tells waiters in any process that the row they wait on was changed."""
+
+    pushes: bool  # a change wakes its waiters at commit (else they find it at their poll)
 
     def subscribe(self, channel: str, key: str) -> AbstractAsyncContextManager[Subscription]:
         """Be woken for ``key`` on ``channel`` until the block ends; read the row after
@@ -88,6 +97,8 @@ class _Poll:
 
 class PollingFeed:
     """No announcements: each waiter re-reads its row every ``poll_s`` (SQLite)."""
+
+    pushes = False
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:
@@ -137,6 +148,8 @@ class PostgresFeed:
     through ``call_soon_threadsafe``, so engines on several loops and threads share it.
     """
 
+    pushes = True
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._waiters: dict[tuple[str, str], set[_Waiter]] = {}
@@ -182,33 +195,42 @@ class PostgresFeed:
             self._thread.start()
 
     def _listen_forever(self) -> None:
-        backoff = 0.1
+        backoff, failing = _FIRST_BACKOFF_S, False
         while not self._stop.is_set():
             try:
-                self._listen()
-                backoff = 0.1
+                self._listen(after_failure=failing)
+                backoff, failing = _FIRST_BACKOFF_S, False
             except Exception as exc:  # any driver failure: reconnect, never end the thread
                 self._went_deaf()
-                logger.warning(
+                # Said once per outage; the retries of a long one are only debug lines.
+                log = logger.debug if failing else logger.warning
+                log(
                     "Not listening for approval and cancel changes on %s (`database.url`): "
                     "%s. Reconnecting in %.1f s; waiting requests re-read their rows every "
                     "%g s until then.",
                     self._db.display_url, self._safe(exc), backoff, FALLBACK_POLL_S,
                 )  # fmt: skip
+                failing = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
-    def _listen(self) -> None:
+    def _listen(self, *, after_failure: bool) -> None:
         """One connection's life: LISTEN, wake everyone once, then deliver until it fails."""
         import psycopg  # the postgres extra; only a PostgreSQL engine gets here
 
         args, kwargs = self._db.engine.dialect.create_connect_args(self._db.engine.url)
+        # A host that vanishes without closing the socket is noticed in seconds, not hours
+        # (TCP only; the URL's own values win).
+        for name, value in _KEEPALIVES.items():
+            kwargs.setdefault(name, value)
         with psycopg.connect(*args, **kwargs, autocommit=True) as conn:
             for channel in CHANNELS:
                 conn.execute(f"LISTEN {channel}")  # our constants, never input
             self.backend_pid = conn.info.backend_pid
             self.listening = True
             self._wake_all()  # what was announced while nobody listened reached no one
+            if after_failure:
+                logger.info("Listening for changes on %s again.", self._db.display_url)
             idle = 0.0
             while not self._stop.is_set():
                 woke = False
