@@ -1,10 +1,13 @@
 """Another Python process that says where it is on stdout, one ``WORD VALUE`` line at a time,
 read with a deadline so that a process that never says it fails the test instead of hanging
 it. The NOTIFY tests' waiters (tests/approvals/notify_waiter.py,
-tests/pipelines/notify_runner.py) speak this way."""
+tests/pipelines/notify_runner.py) speak this way, and say they are waiting only once their
+engine's change feed listens (:func:`feed_listening`): a change made before that would be
+found by the fallback re-read and prove nothing about NOTIFY."""
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import subprocess
 import sys
@@ -12,6 +15,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from logomesh.engine import Engine
+from logomesh.storage.change_feed import PostgresFeed
 
 
 class SpeakingProcess:
@@ -61,3 +67,11 @@ def speaking(module: str, *args: str, cwd: Path, env: dict[str, str]) -> Iterato
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+async def feed_listening(engine: Engine) -> None:
+    """Until ``engine``'s change feed listens (its first wait started it)."""
+    feed = engine.change_feed
+    assert isinstance(feed, PostgresFeed), "the NOTIFY tests' processes run on PostgreSQL"
+    while not feed.listening:  # noqa: ASYNC110 - set by the feed's own thread
+        await asyncio.sleep(0.02)

@@ -194,8 +194,9 @@ class ApprovalService:
                     settled = await self.current(ticket.id)
                     if settled is not None and settled.state.final:
                         return settled
+                # Woken at the expiry too, however long the poll (on PostgreSQL, 5 s at least).
                 until_expiry = (expires - datetime.now(UTC)).total_seconds()
-                await changes.wait(self.poll_s, at_most=max(until_expiry, self.poll_s))
+                await changes.wait(self.poll_s, at_most=until_expiry if until_expiry > 0 else None)
 
     async def current(self, ticket_id: str) -> Ticket | None:
         """The ticket as stored now, expiring it first if it is overdue."""

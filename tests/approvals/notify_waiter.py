@@ -21,8 +21,8 @@ from logomesh.commands.values import Actor, Source
 from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.events import ApprovalRequested
-from logomesh.storage.change_feed import PostgresFeed
 from tests.approvals.conftest import guarded
+from tests.speaking_process import feed_listening
 
 
 async def main(workspace: Path, poll_s: float) -> None:
@@ -39,10 +39,7 @@ async def main(workspace: Path, poll_s: float) -> None:
     try:
         task = asyncio.create_task(engine.execute(request))
         ticket_id = await opened
-        feed = engine.change_feed
-        assert isinstance(feed, PostgresFeed), "this waiter is for PostgreSQL"
-        while not feed.listening:  # noqa: ASYNC110 - set by the feed's own thread
-            await asyncio.sleep(0.02)
+        await feed_listening(engine)
         print("ticket", ticket_id, flush=True)
         result = await task
         said = {"ok": result.ok, "message": result.message, "correlation_id": result.correlation_id}

@@ -95,3 +95,23 @@ def test_after_the_listener_is_killed_a_decision_still_wakes_the_waiter(
     assert ok
     assert after > before  # a notification on the new connection woke it
     assert ran(waiter) == ["again"]
+
+
+def test_a_request_nobody_decides_still_ends_at_its_expiry(
+    pg_url: str, make_engine: Callable[..., Engine]
+) -> None:
+    """No decision, so no NOTIFY: the 60 s poll would oversleep the 1 s expiry, but the
+    waiter's wait is cut at the ticket's expiry, so the command is cancelled then."""
+    waiter = make_engine({"security": {"approval_timeout_s": 1}}, LOGOMESH_DATABASE__URL=pg_url)
+    waiter.registry.register(guarded)
+    waiter.approvals.poll_s = float(POLL_S)
+    request = CommandRequest("test.guarded", OWNER, {"note": "late"}, wait_for_approval=True)
+    result = asyncio.run(asyncio.wait_for(waiter.execute(request), GENEROUS_S))
+    assert result.error is not None and result.error.code == "command.cancelled"
+    assert "before it expired" in result.message
+    assert actions(waiter, result.correlation_id) == [
+        "approval.requested",
+        "approval.expired",
+        "test.guarded",
+    ]
+    assert ran(waiter) == []

@@ -19,8 +19,8 @@ from logomesh.commands.models import CommandRequest
 from logomesh.composition import build_engine
 from logomesh.config import load_settings
 from logomesh.pipelines.events import StepStarted
-from logomesh.storage.change_feed import PostgresFeed
 from tests.pipelines.test_pipeline_commands import ME, Calls, step_registry
+from tests.speaking_process import feed_listening
 
 
 async def main(workspace: Path, pipeline: str) -> None:
@@ -36,10 +36,7 @@ async def main(workspace: Path, pipeline: str) -> None:
     try:
         task = asyncio.create_task(engine.execute(CommandRequest(f"pipeline.{pipeline}", ME)))
         run_id = await started
-        feed = engine.change_feed
-        assert isinstance(feed, PostgresFeed), "this runner is for PostgreSQL"
-        while not feed.listening:  # noqa: ASYNC110 - set by the feed's own thread
-            await asyncio.sleep(0.02)
+        await feed_listening(engine)
         print("run", run_id, flush=True)
         result = await task
         code = result.error.code if result.error else None
