@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from logomesh.engine import Engine
-from logomesh.pipelines.store import RunState, StepState
+from logomesh.pipelines.states import RunState, StepState
 from tests.pipelines.test_pipeline_commands import ME, execute
 from tests.speaking_process import speaking
 
