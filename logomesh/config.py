@@ -202,7 +202,11 @@ class PipelineSettings(_Section):
         default=6 * 3600.0, gt=0, description="The longest a whole run may take."
     )
     cancel_poll_s: float = Field(
-        default=0.1, gt=0, le=10, description="How often a run checks for `pipeline cancel`."
+        default=0.1,
+        gt=0,
+        le=3600,
+        description="How often a run checks for `pipeline cancel` (on PostgreSQL a cancel "
+        "wakes the run at once; it re-checks every this or 5 s, whichever is longer).",
     )
     executor: Literal["local", "distributed"] = Field(
         default="local",

@@ -65,6 +65,7 @@ from logomesh.plugins.host import PluginHost
 from logomesh.security.identity import IdentityResolver
 from logomesh.security.policy import Decision, Policy
 from logomesh.storage import schema
+from logomesh.storage.change_feed import ChangeFeed, change_feed_for
 from logomesh.storage.database import Database
 
 if TYPE_CHECKING:
@@ -193,9 +194,14 @@ class Engine:
         self._migrated = True
 
     @cached_property
+    def change_feed(self) -> ChangeFeed:
+        """Wakes waiting approvals and runs when any process changes their rows."""
+        return change_feed_for(self.database)
+
+    @cached_property
     def approvals(self) -> ApprovalService:
         """Approval tickets: opened by ``execute``, decided through ``decide``."""
-        store = ApprovalStore(self.database, prepare=self.ensure_schema)
+        store = ApprovalStore(self.database, prepare=self.ensure_schema, feed=self.change_feed)
         return ApprovalService(store, record_audit=self.record_audit, events=self.events)
 
     @cached_property
@@ -210,7 +216,7 @@ class Engine:
         """Pipeline runs and their steps, as any process sharing the database sees them."""
         from logomesh.pipelines.store import RunStore
 
-        return RunStore(self.database, prepare=self.ensure_schema)
+        return RunStore(self.database, prepare=self.ensure_schema, feed=self.change_feed)
 
     @cached_property
     def approval_gate(self) -> ApprovalGate:
@@ -248,6 +254,8 @@ class Engine:
             self.audit_writer.close()  # writes what is still queued
         if "llm" in self.__dict__ and self._model_pool is None:
             self.llm.pool.close()  # a pool passed in belongs to the caller
+        if "change_feed" in self.__dict__:
+            self.change_feed.close()
         if "database" in self.__dict__:
             self.database.dispose()
 

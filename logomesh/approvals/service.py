@@ -7,9 +7,10 @@ engine's, passed in as a policy decision, and recorded with every outcome. Each 
 and each refused decision is an audit record under the ticket's correlation id, written
 through the engine's one audit method.
 
-The event loop never blocks here: every database call goes through ``asyncio.to_thread``,
-and waiting is a poll of one row at a short interval (the PostgreSQL backend may replace it
-with LISTEN/NOTIFY without changing the callers).
+The event loop never blocks here: every database call goes through ``asyncio.to_thread``.
+A waiting request subscribes to its ticket on the store's change feed and re-reads the
+ticket's row whenever it is woken: at once when another process settles it on PostgreSQL
+(LISTEN/NOTIFY), every ``poll_s`` on SQLite, and at the ticket's expiry on either.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from logomesh.approvals.models import (
 )
 from logomesh.approvals.store import ApprovalStore, now_text
 from logomesh.audit import AuditEntry, AuditRecord
-from logomesh.canonical import format_timestamp
+from logomesh.canonical import format_timestamp, parse_timestamp
 from logomesh.commands.values import Identity, Outcome, RiskLevel, Source, new_id
 from logomesh.errors import (
     LogoMeshError,
@@ -44,6 +45,7 @@ from logomesh.errors import (
 from logomesh.events import ApprovalDecided, ApprovalRequested, EventBus
 from logomesh.security.policy import Decision
 from logomesh.security.redaction import redact
+from logomesh.storage.change_feed import APPROVALS
 
 RecordAudit = Callable[[AuditEntry], Awaitable[AuditRecord | None]]
 DEFAULT_POLL_S = 0.05
@@ -178,18 +180,23 @@ class ApprovalService:
 
     async def wait(self, ticket: Ticket) -> Ticket:
         """Until the ticket is decided (by any process) or expires; returns it settled."""
-        while True:
-            state = await asyncio.to_thread(self.store.state_of, ticket.id)
-            if state is None:
-                raise UnknownTicketError(
-                    f"Approval ticket {ticket.id} disappeared while {ticket.command} waited "
-                    "for it (was the database restored?); nothing was done."
-                )
-            if state.final or now_text() >= ticket.expires_at:
-                settled = await self.current(ticket.id)
-                if settled is not None and settled.state.final:
-                    return settled
-            await asyncio.sleep(self.poll_s)
+        expires = parse_timestamp(ticket.expires_at)
+        # Subscribed before the first read: a decision between the two is not missed.
+        async with self.store.feed.subscribe(APPROVALS, ticket.id) as changes:
+            while True:
+                state = await asyncio.to_thread(self.store.state_of, ticket.id)
+                if state is None:
+                    raise UnknownTicketError(
+                        f"Approval ticket {ticket.id} disappeared while {ticket.command} "
+                        "waited for it (was the database restored?); nothing was done."
+                    )
+                if state.final or now_text() >= ticket.expires_at:
+                    settled = await self.current(ticket.id)
+                    if settled is not None and settled.state.final:
+                        return settled
+                # Woken at the expiry too, however long the poll (on PostgreSQL, 5 s at least).
+                until_expiry = (expires - datetime.now(UTC)).total_seconds()
+                await changes.wait(self.poll_s, at_most=until_expiry if until_expiry > 0 else None)
 
     async def current(self, ticket_id: str) -> Ticket | None:
         """The ticket as stored now, expiring it first if it is overdue."""

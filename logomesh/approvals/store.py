@@ -4,7 +4,8 @@ Every change of a ticket's state is one conditional ``UPDATE ... WHERE state = '
 when two approvers in two processes decide at the same moment, the database lets exactly one
 update match, and the other learns it lost from the row count, whatever the dialect. The
 decision row is inserted in the same transaction, so a lost race leaves no trace but the
-refusal the service records.
+refusal the service records. A won change is announced on the change feed in that same
+transaction too, so the waiting request (in whichever process) wakes when it commits.
 
 These methods block (they are SQLAlchemy calls); the service runs them off the event loop.
 """
@@ -21,6 +22,7 @@ from logomesh.approvals.models import Ticket, TicketDecision, TicketState, store
 from logomesh.canonical import format_timestamp
 from logomesh.commands.values import RiskLevel, new_id
 from logomesh.errors import TicketAlteredError
+from logomesh.storage.change_feed import APPROVALS, ChangeFeed, PollingFeed
 from logomesh.storage.database import Database
 from logomesh.storage.tables import approval_decisions, approval_tickets
 
@@ -32,8 +34,16 @@ def now_text() -> str:
 class ApprovalStore:
     """The tickets and decisions of one database."""
 
-    def __init__(self, db: Database, *, prepare: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        prepare: Callable[[], None] | None = None,
+        feed: ChangeFeed | None = None,
+    ) -> None:
         self.db = db
+        # Wakes the requests waiting on a ticket when it settles (what the service awaits).
+        self.feed: ChangeFeed = feed or PollingFeed()
         # Readies the schema first (the engine's migrations), as the audit trail does.
         self._prepare = prepare or (lambda: None)
 
@@ -79,6 +89,8 @@ class ApprovalStore:
                     insert(approval_decisions),
                     {"id": new_id(), "ticket_id": ticket_id, **decision.to_dict()},
                 )
+            if won:
+                self.feed.announce(conn, APPROVALS, ticket_id)
         return won
 
     def overdue(self, now: str) -> list[str]:
@@ -106,7 +118,7 @@ class ApprovalStore:
             return _ticket(row, _decisions(conn, [ticket_id]).get(ticket_id, ()))
 
     def state_of(self, ticket_id: str) -> TicketState | None:
-        """Only the state: what a waiting request polls for."""
+        """Only the state: what a waiting request reads each time it wakes."""
         self._prepare()
         statement = select(approval_tickets.c.state).where(approval_tickets.c.id == ticket_id)
         with self.db.read() as conn:

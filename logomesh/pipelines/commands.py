@@ -187,6 +187,8 @@ async def pipeline_cancel(ctx: CommandContext, args: RunArgs) -> CommandOutput:
     run = await asyncio.to_thread(ctx.engine.pipeline_runs.request_cancel, args.run)
     if not run.cancel_requested:
         message = f"Run {run.id} is not running ({run.state}); nothing to cancel."
+    elif ctx.engine.change_feed.pushes:
+        message = f"Cancel of run {run.id} requested; its process was told, and stops its steps."
     else:
         message = (f"Cancel of run {run.id} requested; its process stops its steps within "
                    f"{ctx.engine.settings.pipelines.cancel_poll_s:g} s.")  # fmt: skip

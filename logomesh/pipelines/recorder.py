@@ -9,8 +9,10 @@ the run goes on; the rows wait in memory, in order, and nothing is dropped. If i
 locked when the run ends, the run's result says so (``warning``): its steps were run and
 audited, only the run's own rows are missing.
 
-The same task asks the store whether another process requested a cancel
-(``logomesh pipeline cancel RUN``) every ``poll_s`` seconds, and calls ``on_cancel`` then.
+Another task asks the store whether another process requested a cancel (``logomesh
+pipeline cancel RUN``), and calls ``on_cancel`` then: each time the store's change feed
+says the run's row changed (at once on PostgreSQL, through LISTEN/NOTIFY) and at least every
+``poll_s`` seconds where nothing is pushed (SQLite).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from logomesh.errors import StorageError
 from logomesh.pipelines.states import RunState
 from logomesh.pipelines.store import RunStore, StepUpdate
+from logomesh.storage.change_feed import RUNS
 
 logger = logging.getLogger(__name__)
 
@@ -145,16 +148,18 @@ class RunRecorder:
             self.store.finish_run(self.start.run_id, *finish)
 
     async def _poll_loop(self) -> None:
-        """Ask every ``poll_s`` whether another process requested a cancel; on its own
-        timer, so a batch being written never delays the answer."""
-        while self.on_cancel is not None:
-            await asyncio.sleep(self.poll_s)
-            if not self._started:
-                continue
-            try:
-                requested = await asyncio.to_thread(self.store.cancel_requested, self.start.run_id)
-            except StorageError:
-                continue  # asked again at the next poll
-            if requested:
-                self.on_cancel()
-                return
+        """Ask whether another process requested a cancel whenever the feed wakes this
+        run (or ``poll_s`` passed); on its own task, so a batch being written never delays
+        the answer. Subscribed before the first read, so no request slips between."""
+        async with self.store.feed.subscribe(RUNS, self.start.run_id) as changes:
+            while self.on_cancel is not None:
+                if self._started and await self._cancel_requested():
+                    self.on_cancel()
+                    return
+                await changes.wait(self.poll_s)
+
+    async def _cancel_requested(self) -> bool:
+        try:
+            return await asyncio.to_thread(self.store.cancel_requested, self.start.run_id)
+        except StorageError:
+            return False  # asked again at the next wake or poll

@@ -6,7 +6,9 @@ the run's state and timings, the digest of the file it ran, who started it, and 
 state, attempts, outcome and audit record. A run records the host and process running it
 (with the process's start time, since pids are reused), so one whose process died shows as
 ``interrupted`` instead of running forever. A cancel asked from another process is a column
-the running process polls: no signal crosses processes, and it works on any dialect.
+the running process reads: no signal crosses processes, and it works on any dialect. The
+request is announced on the change feed in the same transaction, so on PostgreSQL the
+running process reads it the moment it commits rather than at its next poll.
 
 These methods block (they are SQLAlchemy calls); the executor runs them off the event loop.
 """
@@ -28,6 +30,7 @@ from logomesh.canonical import canonical_json, format_timestamp
 from logomesh.errors import PipelineRunNotFoundError
 from logomesh.pipelines.states import FINISHED_STEP, RunState, StepState
 from logomesh.security.redaction import redact
+from logomesh.storage.change_feed import RUNS, ChangeFeed, PollingFeed
 from logomesh.storage.database import Database
 from logomesh.storage.tables import pipeline_runs, pipeline_steps
 
@@ -176,9 +179,16 @@ _UPDATE_STEP = (
 class RunStore:
     """The runs and steps of one database."""
 
-    def __init__(self, db: Database, *, prepare: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        prepare: Callable[[], None] | None = None,
+        feed: ChangeFeed | None = None,
+    ) -> None:
         self.db = db
         self._prepare = prepare or (lambda: None)  # readies the schema (the engine's)
+        self.feed: ChangeFeed = feed or PollingFeed()  # wakes a run asked to cancel
 
     # -- writing (the running process) --------------------------------------------------
 
@@ -279,6 +289,7 @@ class RunStore:
                     .where(pipeline_runs.c.id == run_id)
                     .values(cancel_requested_at=now_text())
                 )
+                self.feed.announce(conn, RUNS, run_id)
         return self.get(run_id)
 
     def cancel_requested(self, run_id: str) -> bool:
