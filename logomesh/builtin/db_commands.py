@@ -8,15 +8,22 @@ and is reported as still running, with its outcome audited when it ends.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
-from logomesh.errors import BackupError
+from logomesh.errors import BackupError, InvalidArgumentsError
+
+if TYPE_CHECKING:
+    from logomesh.storage.copy import CopyResult
 
 _SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups once it is done"
 
@@ -207,3 +214,90 @@ async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
         message=f"Restored the database from {args.path}.{note}",
         target=str(args.path),
     )
+
+
+class CopyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(
+        description="URL of the empty database to copy into, "
+        "e.g. postgresql+psycopg://db.example/logomesh"
+    )
+
+
+@command(
+    "db.copy",
+    summary="Copy this database, audit chain intact, into another, empty one (e.g. PostgreSQL)",
+    permission="db.copy",
+    risk=RiskLevel.WRITE,
+    examples=(
+        "copy the database to postgres",
+        "move the audit trail to the team database",
+        "migrate the sqlite trail to postgresql",
+        "copy the trail into another database",
+    ),
+)
+async def db_copy(ctx: CommandContext, args: CopyArgs) -> CommandOutput:
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(args.to)
+    except ArgumentError:
+        raise InvalidArgumentsError(
+            "`--to` is not a database URL; expected something like "
+            "postgresql+psycopg://host/logomesh or sqlite:///path/to/copy.db."
+        ) from None
+    loop = asyncio.get_running_loop()
+
+    def report(message: str, fraction: float | None) -> None:  # called in the copy's thread
+        asyncio.run_coroutine_threadsafe(ctx.progress(message, fraction), loop)
+
+    await ctx.run_in_thread(ctx.engine.ensure_schema, what="bringing the schema up to date")
+    result = await ctx.run_in_thread(
+        partial(_copy_to, ctx, args.to, report),
+        what="copying the database",
+        check="the target holds every row or none; `logomesh db status` on it shows which",
+        stoppable=True,
+    )
+    rows = {table.name: table.rows for table in result.tables}
+    listed = ", ".join(f"{name} {count}" for name, count in rows.items() if count)
+    return CommandOutput(
+        data={
+            "source": result.source,
+            "target": result.target,
+            "revision": result.revision,
+            "rows": rows,
+            "total_rows": result.rows,
+            "skipped": list(result.skipped),
+        },
+        message=(
+            f"Copied {result.rows} rows ({listed or 'none'}) from {result.source} to "
+            f"{result.target}, schema {result.revision}, audit chain intact. Vectors were not "
+            "copied: the embedding worker rebuilds them there (until then `audit search` uses "
+            "the in-memory index). This command's own audit record stays in the source trail. "
+            "Check the copy: LOGOMESH_DATABASE__URL=URL logomesh audit verify"
+        ),
+        target=result.target,
+        audit_details={"source": result.source, "target": result.target, "rows": rows},
+    )
+
+
+def _copy_to(
+    ctx: CommandContext,
+    url: str,
+    report: Callable[[str, float | None], None],
+    stop: threading.Event,
+) -> CopyResult:
+    """The blocking copy, with the target's own engine opened and closed in this thread."""
+    from logomesh.storage.copy import copy_database
+    from logomesh.storage.database import Database
+    from logomesh.storage.migrate import Migrator
+
+    settings = ctx.engine.settings
+    target = Database(url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    try:
+        keep = settings.database.keep_backups
+        migrator = Migrator(target, settings.backup_dir, keep_backups=keep)
+        return copy_database(ctx.engine.database, target, migrator, on_progress=report, stop=stop)
+    finally:
+        target.dispose()
