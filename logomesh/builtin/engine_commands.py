@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 import logomesh
+from logomesh.builtin import team_init
 from logomesh.builtin.trust_commands import trust_new_workspace
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
@@ -271,9 +272,19 @@ checkpoint_every = 1000   # sign the chain head every N records
 """
 
 
+class InitArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team: bool = Field(
+        default=False,
+        description="join the team database the engine is on (`database.url`, PostgreSQL): "
+        'write mode = "team" and that URL, without its password, to logomesh.toml',
+    )
+
+
 @command(
     "workspace.init",
-    summary="Set up this workspace: logomesh.toml, state directory, database and signing key",
+    summary="Set up this workspace: logomesh.toml, state directory, database and signing key "
+    "(team=true: on the team's PostgreSQL)",
     permission="engine.admin",
     risk=RiskLevel.WRITE,
     examples=(
@@ -284,11 +295,23 @@ checkpoint_every = 1000   # sign the chain head every N records
         "create logomesh.toml and the database",
     ),
 )
-async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
     settings = ctx.engine.settings
     created: list[str] = []
     config_file = settings.workspace / WORKSPACE_FILE
-    if not config_file.exists():
+    team = None
+    if args.team:
+        # Checked before anything is written: a wrong URL leaves the workspace as it was.
+        team = await asyncio.to_thread(team_init.team_database, ctx.engine.database)
+        await ctx.run_in_thread(
+            ctx.engine.ensure_schema,
+            what="migrating the team database",
+            check="`logomesh db status` shows its schema",
+        )
+        existed = config_file.exists()
+        if team_init.write_team_settings(config_file, WORKSPACE_TEMPLATE, team.url):
+            created.append(str(config_file) if not existed else f"{config_file} (team settings)")
+    elif not config_file.exists():
         config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
         created.append(str(config_file))
     trust = await trust_new_workspace(ctx, created_config=bool(created))
@@ -311,8 +334,16 @@ async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     }
     what = f"created {', '.join(created)}" if created else "already set up"
     how = "" if trust["trusted"] else f" Its own plugins and commands are off ({trust['note']})."
+    message = f"Workspace {settings.workspace}: {what}.{how}"
+    if team is not None:
+        data |= {"mode": "team", "team_database": team.server, "url_written": team.url}
+        message = (
+            f"Workspace {settings.workspace} uses the team database {team.server} (schema "
+            f"{data['schema']}): {what}.{how}{team_init.next_steps(team)}"
+        )
     return CommandOutput(
         data=data,
-        message=f"Workspace {settings.workspace}: {what}.{how}",
+        message=message,
+        target=ctx.engine.database.display_url if team is not None else None,
         audit_details={"trust": trust},
     )
