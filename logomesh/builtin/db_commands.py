@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
-from logomesh.errors import BackupError, InvalidArgumentsError
+from logomesh.errors import BackupError, DatabaseCopyError, InvalidArgumentsError
 
 if TYPE_CHECKING:
+    from logomesh.audit.verify import VerifyReport
     from logomesh.storage.copy import CopyResult
 
 _SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups once it is done"
@@ -253,7 +254,7 @@ async def db_copy(ctx: CommandContext, args: CopyArgs) -> CommandOutput:
         asyncio.run_coroutine_threadsafe(ctx.progress(message, fraction), loop)
 
     await ctx.run_in_thread(ctx.engine.ensure_schema, what="bringing the schema up to date")
-    result = await ctx.run_in_thread(
+    result, verified = await ctx.run_in_thread(
         partial(_copy_to, ctx, args.to, report),
         what="copying the database",
         check="the target holds every row or none; `logomesh db status` on it shows which",
@@ -269,13 +270,15 @@ async def db_copy(ctx: CommandContext, args: CopyArgs) -> CommandOutput:
             "rows": rows,
             "total_rows": result.rows,
             "skipped": list(result.skipped),
+            "verified": verified.to_dict(),
         },
         message=(
             f"Copied {result.rows} rows ({listed or 'none'}) from {result.source} to "
-            f"{result.target}, schema {result.revision}, audit chain intact. Vectors were not "
-            "copied: the embedding worker rebuilds them there (until then `audit search` uses "
-            "the in-memory index). This command's own audit record stays in the source trail. "
-            "Check the copy: LOGOMESH_DATABASE__URL=URL logomesh audit verify"
+            f"{result.target}, schema {result.revision}. Verified there: "
+            f"{verified.summary()} Vectors were not copied: the embedding worker rebuilds them "
+            "there (until then `audit search` uses the in-memory index). This command's own "
+            "audit record stays in the source trail, which the copy now leaves behind: switch "
+            "this workspace to the copy with `logomesh init --team URL`."
         ),
         target=result.target,
         audit_details={"source": result.source, "target": result.target, "rows": rows},
@@ -287,17 +290,34 @@ def _copy_to(
     url: str,
     report: Callable[[str, float | None], None],
     stop: threading.Event,
-) -> CopyResult:
-    """The blocking copy, with the target's own engine opened and closed in this thread."""
+) -> tuple[CopyResult, VerifyReport]:
+    """The blocking copy, then ``audit verify`` of the copy against this workspace's signed
+    checkpoints (before this command's own record can add one the copy does not have);
+    the target's engine is opened and closed in this thread."""
+    from logomesh.audit.store import AuditStore
+    from logomesh.audit.verify import verify_trail
     from logomesh.storage.copy import copy_database
     from logomesh.storage.database import Database
     from logomesh.storage.migrate import Migrator
 
     settings = ctx.engine.settings
+    trail = ctx.engine.audit
     target = Database(url, busy_timeout_ms=settings.database.busy_timeout_ms)
     try:
         keep = settings.database.keep_backups
         migrator = Migrator(target, settings.backup_dir, keep_backups=keep)
-        return copy_database(ctx.engine.database, target, migrator, on_progress=report, stop=stop)
+        result = copy_database(ctx.engine.database, target, migrator, on_progress=report, stop=stop)
+        every = settings.audit.checkpoint_every
+        verified = verify_trail(
+            AuditStore(target), trail.signer, trail.trusted_keys, checkpoint_every=every
+        )
     finally:
         target.dispose()
+    if not verified.ok:
+        raise DatabaseCopyError(
+            f"Copied {result.rows} rows to {result.target}, but the audit chain there does not "
+            f"verify: {verified.summary()} The copy is committed; do not use it. Run `logomesh "
+            "audit verify` here to see whether the source has the same problem, then drop and "
+            "recreate the target database and copy again."
+        )
+    return result, verified

@@ -301,15 +301,9 @@ async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
     config_file = settings.workspace / WORKSPACE_FILE
     team = None
     if args.team:
-        # Checked before anything is written: a wrong URL leaves the workspace as it was.
-        team = await asyncio.to_thread(team_init.team_database, ctx.engine.database)
-        await ctx.run_in_thread(
-            ctx.engine.ensure_schema,
-            what="migrating the team database",
-            check="`logomesh db status` shows its schema",
-        )
         existed = config_file.exists()
-        if team_init.write_team_settings(config_file, WORKSPACE_TEMPLATE, team.url):
+        team = await team_init.join(ctx, config_file, WORKSPACE_TEMPLATE)
+        if team.file_changed:
             created.append(str(config_file) if not existed else f"{config_file} (team settings)")
     elif not config_file.exists():
         config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
@@ -336,14 +330,14 @@ async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
     how = "" if trust["trusted"] else f" Its own plugins and commands are off ({trust['note']})."
     message = f"Workspace {settings.workspace}: {what}.{how}"
     if team is not None:
-        data |= {"mode": "team", "team_database": team.server, "url_written": team.url}
+        data |= team.describe()
         message = (
-            f"Workspace {settings.workspace} uses the team database {team.server} (schema "
-            f"{data['schema']}): {what}.{how}{team_init.next_steps(team)}"
+            f"Workspace {settings.workspace} uses the team database {team.database.server} "
+            f"(schema {data['schema']}): {what}.{how}{team_init.next_steps(team)}"
         )
     return CommandOutput(
         data=data,
         message=message,
         target=ctx.engine.database.display_url if team is not None else None,
-        audit_details={"trust": trust},
+        audit_details={"trust": trust, **({"team": team.describe()} if team else {})},
     )

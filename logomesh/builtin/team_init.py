@@ -16,14 +16,18 @@ what to write by hand.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import make_url
 
+from logomesh.audit.checkpoint_split import CheckpointSplit, set_aside_foreign_checkpoints
+from logomesh.commands.models import CommandContext
 from logomesh.errors import ConfigError, InvalidArgumentsError
 from logomesh.storage.database import Database
 from logomesh.storage.reach import check_reachable, server_of
@@ -61,6 +65,59 @@ def team_database(db: Database) -> TeamDatabase:
     bare = url._replace(password=None).difference_update_query(["password"])
     written = bare.render_as_string(hide_password=False)
     return TeamDatabase(written, had_password, server_of(db))
+
+
+@dataclass(frozen=True)
+class TeamJoin:
+    """What joining did: the database, whether the file changed, the checkpoints moved."""
+
+    database: TeamDatabase
+    file_changed: bool
+    checkpoints: CheckpointSplit
+
+    def describe(self) -> dict[str, Any]:
+        aside = self.checkpoints.aside_file
+        return {
+            "mode": "team",
+            "team_database": self.database.server,
+            "url_written": self.database.url,
+            "checkpoints_set_aside": self.checkpoints.set_aside,
+            "checkpoints_aside_file": str(aside) if aside else None,
+        }
+
+
+async def join(ctx: CommandContext, config_file: Path, template: str) -> TeamJoin:
+    """Check and migrate the engine's (team) database, then point the workspace at it."""
+    engine = ctx.engine
+    # Checked before anything is written: a wrong URL leaves the workspace as it was.
+    team = await asyncio.to_thread(team_database, engine.database)
+    await ctx.run_in_thread(
+        engine.ensure_schema,
+        what="migrating the team database",
+        check="`logomesh db status` shows its schema",
+    )
+    switching = _configured_url(config_file) != team.url
+    changed = write_team_settings(config_file, template, team.url)
+    split = CheckpointSplit(0, 0, None)
+    if switching:
+        # Only when the workspace changes chains: on a rerun, a checkpoint the team's chain
+        # contradicts is evidence against that chain, and stays where verify sees it.
+        split = await ctx.run_in_thread(
+            set_aside_foreign_checkpoints,
+            engine.audit.store,
+            engine.settings.checkpoint_path,
+            "team",
+            what="setting aside the checkpoints of the workspace's previous chain",
+        )
+    return TeamJoin(team, changed, split)
+
+
+def _configured_url(config_file: Path) -> str | None:
+    try:
+        url = tomllib.loads(config_file.read_text(encoding="utf-8"))["database"]["url"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return None
+    return url if isinstance(url, str) else None
 
 
 def write_team_settings(config_file: Path, template: str, url: str) -> bool:
@@ -119,17 +176,25 @@ def _after_leading_comments(lines: list[str], limit: int) -> int:
     return index
 
 
-def next_steps(team: TeamDatabase) -> str:
+def next_steps(team: TeamJoin) -> str:
     """What to do after joining, for the person who ran it."""
     password = (
         " The URL's password was not written to logomesh.toml: give it to every process "
         "through PGPASSWORD or ~/.pgpass (libpq reads both), or put the whole URL in "
         "LOGOMESH_DATABASE__URL."
-        if team.had_password
+        if team.database.had_password
+        else ""
+    )
+    split = team.checkpoints
+    aside = (
+        f" {split.set_aside} signed checkpoint(s) of this workspace's previous chain, which the "
+        f"team's chain does not contain, were moved aside to {split.aside_file} (kept, "
+        "unchanged), so `audit verify` checks the team's chain against its own."
+        if split.set_aside
         else ""
     )
     return (
-        f"{password} Team mode requires roles: map each person to an identity with roles in "
+        f"{password}{aside} Team mode requires roles: map each person to an identity with roles in "
         "their ~/.config/logomesh/config.toml ([[security.identities]]), or commands are "
         "denied. Then start workers (`logomesh worker`), the bots (`logomesh bot slack`, "
         "`logomesh bot discord`) and editors (`logomesh lsp`) on this workspace, and check "

@@ -53,12 +53,7 @@ def test_init_team_writes_mode_and_url_without_password_migrates_and_starts_the_
     assert not any(PASSWORD in str(value) for row in trail for value in row)
 
     # The next process reads the file: team mode on the shared database (roles required).
-    user = Path(test_env["XDG_CONFIG_HOME"]) / "logomesh" / "config.toml"
-    user.parent.mkdir(parents=True, exist_ok=True)
-    user.write_text(
-        f'[[security.identities]]\nname = "me"\nroles = ["admin"]\ncli = ["{getpass.getuser()}"]\n',
-        encoding="utf-8",
-    )
+    _admin_in_user_config(test_env)
     status = cli("status", "--json")
     assert status.code == 0, status.err
     shown = status.json()["data"]
@@ -68,6 +63,52 @@ def test_init_team_writes_mode_and_url_without_password_migrates_and_starts_the_
     again = cli("init", "--team", url)  # safe to run again: nothing left to change
     assert again.code == 0, again.err
     assert (workspace / "logomesh.toml").read_text(encoding="utf-8") == written
+
+
+def _admin_in_user_config(test_env: dict[str, str]) -> None:
+    """Team mode requires roles: the OS user running the CLI is an admin."""
+    user = Path(test_env["XDG_CONFIG_HOME"]) / "logomesh" / "config.toml"
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text(
+        f'[[security.identities]]\nname = "me"\nroles = ["admin"]\ncli = ["{getpass.getuser()}"]\n',
+        encoding="utf-8",
+    )
+
+
+def test_a_local_trail_copied_then_joined_verifies_on_the_team_database(
+    cli: Callable[..., Run],
+    workspace: Path,
+    pg_server: PgServer,
+    pg_database: str,
+    test_env: dict[str, str],
+) -> None:
+    """docs/team.md's path for an existing trail: db copy, then init --team, then verify."""
+    url = pg_server.url(pg_database)
+    assert cli("init").code == 0  # a local trail: init's record
+    assert cli("audit", "checkpoint").code == 0  # vouches for a record the copy will have
+    copied = cli("db", "copy", "--to", url, "--json")
+    assert copied.code == 0, copied.err
+    assert copied.json()["data"]["verified"]["checkpoints_checked"] == 1
+    # The local trail goes on after the copy (this signs db copy's own record): a
+    # checkpoint of a record the team's chain will never have.
+    assert cli("audit", "checkpoint").code == 0
+    checkpoints = workspace / ".logomesh" / "audit-checkpoints.jsonl"
+    before = checkpoints.read_text(encoding="utf-8")
+
+    joined = cli("init", "--team", url, "--json")
+
+    assert joined.code == 0, joined.err
+    data = joined.json()["data"]
+    assert data["checkpoints_set_aside"] == 1
+    aside = Path(data["checkpoints_aside_file"])
+    assert aside.read_text(encoding="utf-8") == before  # the old file, whole and unchanged
+    assert checkpoints.read_text(encoding="utf-8") == before.splitlines(keepends=True)[0]
+    _admin_in_user_config(test_env)
+    verified = cli("audit", "verify", "--json")
+    assert verified.code == 0, verified.out + verified.err
+    assert verified.json()["data"]["ok"] and verified.json()["data"]["checkpoints_checked"] == 1
+    rerun = cli("init", "--team", url, "--json")  # already on it: nothing is set aside
+    assert rerun.code == 0 and rerun.json()["data"]["checkpoints_set_aside"] == 0
 
 
 def test_an_unreachable_team_database_names_host_and_option_and_writes_nothing(
