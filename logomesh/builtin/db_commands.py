@@ -23,7 +23,7 @@ from logomesh.commands.values import RiskLevel
 from logomesh.errors import BackupError, DatabaseCopyError, InvalidArgumentsError
 
 if TYPE_CHECKING:
-    from logomesh.audit.verify import VerifyReport
+    from logomesh.audit import VerifyReport
     from logomesh.storage.copy import CopyResult
 
 _SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups once it is done"
@@ -231,10 +231,10 @@ class CopyArgs(BaseModel):
     permission="db.copy",
     risk=RiskLevel.WRITE,
     examples=(
-        "copy the database to postgres",
-        "move the audit trail to the team database",
-        "migrate the sqlite trail to postgresql",
-        "copy the trail into another database",
+        "move the audit trail to the team's postgres",
+        "copy the sqlite trail into postgresql",
+        "transfer everything to the shared postgres server",
+        "put the local trail into the team database",
     ),
 )
 async def db_copy(ctx: CommandContext, args: CopyArgs) -> CommandOutput:
@@ -294,8 +294,7 @@ def _copy_to(
     """The blocking copy, then ``audit verify`` of the copy against this workspace's signed
     checkpoints (before this command's own record can add one the copy does not have);
     the target's engine is opened and closed in this thread."""
-    from logomesh.audit.store import AuditStore
-    from logomesh.audit.verify import verify_trail
+    from logomesh.audit import verify_copy
     from logomesh.storage.copy import copy_database
     from logomesh.storage.database import Database
     from logomesh.storage.migrate import Migrator
@@ -307,10 +306,7 @@ def _copy_to(
         keep = settings.database.keep_backups
         migrator = Migrator(target, settings.backup_dir, keep_backups=keep)
         result = copy_database(ctx.engine.database, target, migrator, on_progress=report, stop=stop)
-        every = settings.audit.checkpoint_every
-        verified = verify_trail(
-            AuditStore(target), trail.signer, trail.trusted_keys, checkpoint_every=every
-        )
+        verified = verify_copy(trail, target)
     finally:
         target.dispose()
     if not verified.ok:

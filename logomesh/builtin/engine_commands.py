@@ -283,8 +283,7 @@ class InitArgs(BaseModel):
 
 @command(
     "workspace.init",
-    summary="Set up this workspace: logomesh.toml, state directory, database and signing key "
-    "(team=true: on the team's PostgreSQL)",
+    summary="Set up this workspace: logomesh.toml, state directory, database and signing key",
     permission="engine.admin",
     risk=RiskLevel.WRITE,
     examples=(

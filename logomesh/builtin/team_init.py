@@ -12,6 +12,10 @@ file ``PGPASSFILE`` names), and ``LOGOMESH_DATABASE__URL`` can carry the whole U
 An existing ``logomesh.toml`` is edited line by line, keeping its comments, and the result
 is parsed again before it is written: what could not be edited safely is refused, saying
 what to write by hand.
+
+A workspace that used another database until now has signed checkpoints of that chain; the
+ones the team's chain does not confirm are set aside when it switches
+(:mod:`logomesh.audit.chain_move`), and the message says where they went.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import make_url
 
-from logomesh.audit.checkpoint_split import CheckpointSplit, set_aside_foreign_checkpoints
+from logomesh.audit import CheckpointSplit, set_aside_foreign_checkpoints
 from logomesh.commands.models import CommandContext
 from logomesh.errors import ConfigError, InvalidArgumentsError
 from logomesh.storage.database import Database
@@ -104,7 +108,7 @@ async def join(ctx: CommandContext, config_file: Path, template: str) -> TeamJoi
         # contradicts is evidence against that chain, and stays where verify sees it.
         split = await ctx.run_in_thread(
             set_aside_foreign_checkpoints,
-            engine.audit.store,
+            engine.database,
             engine.settings.checkpoint_path,
             "team",
             what="setting aside the checkpoints of the workspace's previous chain",

@@ -156,9 +156,10 @@ def test_a_sqlite_trail_arrives_in_postgresql_whole_and_verifies_there(
     record = source.audit.store.records([head])[0]
     assert record.action == "db.copy" and record.details["target"] == target.database.display_url
     # That record (the first after the copy) is the source's alone: had the schedule signed a
-    # checkpoint of it, the workspace's checkpoint file would contradict the copy (see
-    # docs/team.md, "Checkpoints after a copy"). This trail's length keeps it off the schedule.
+    # checkpoint of it, the workspace's file would contradict the copy until `init --team`
+    # sets it aside (tests/cli/test_init_team.py). This trail's length keeps it unsigned.
     assert head % 5 != 0
+    assert result.data["verified"]["ok"]  # and db copy checked the copy itself, before it
     assert record.details["source"] == source.database.display_url
 
 

@@ -1,4 +1,9 @@
-"""When a workspace moves to another database, the checkpoints of its old chain move aside.
+"""An audit chain moving to another database: the copy checked, the old checkpoints set aside.
+
+``db copy`` carries a chain, record for record, into another database; it then checks the
+copy against this workspace's signed checkpoints with :func:`verify_copy`, before its own
+audit record (written to the source after the copy) can be signed into the file and make
+the two chains differ there.
 
 A workspace's checkpoint file vouches for the chain of the database it used. When it
 changes database (``logomesh init --team URL``), that file may hold checkpoints the new
@@ -21,9 +26,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logomesh.audit.store import AuditStore
+from logomesh.audit.verify import VerifyReport, verify_trail
 from logomesh.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from logomesh.audit.trail import AuditTrail
+    from logomesh.storage.database import Database
 
 
 @dataclass(frozen=True)
@@ -33,10 +44,21 @@ class CheckpointSplit:
     aside_file: Path | None  # the whole file as it was, when anything was set aside
 
 
+def verify_copy(trail: AuditTrail, copy: Database) -> VerifyReport:
+    """``audit verify`` of the chain in ``copy``, against ``trail``'s checkpoints and keys."""
+    return verify_trail(
+        AuditStore(copy),
+        trail.signer,
+        trail.trusted_keys,
+        checkpoint_every=trail.checkpoint_every,
+    )
+
+
 def set_aside_foreign_checkpoints(
-    store: AuditStore, checkpoint_path: Path, label: str
+    database: Database, checkpoint_path: Path, label: str
 ) -> CheckpointSplit:
-    """Keep in ``checkpoint_path`` only what ``store``'s chain confirms (see the module)."""
+    """Keep in ``checkpoint_path`` only what ``database``'s chain confirms (see the module)."""
+    store = AuditStore(database)
     if not checkpoint_path.exists():
         return CheckpointSplit(0, 0, None)
     try:
