@@ -337,6 +337,6 @@ async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
     return CommandOutput(
         data=data,
         message=message,
-        target=ctx.engine.database.display_url if team is not None else None,
+        target=team.database.url if team is not None else None,
         audit_details={"trust": trust, **({"team": team.describe()} if team else {})},
     )

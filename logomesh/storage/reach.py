@@ -4,8 +4,8 @@ A wrong host, port, database name, role or password all surface as one driver er
 deep inside a first query. Commands that point LogoMesh at a new database (``db copy --to
 URL``, ``init --team URL``) ask here first, so the person is told which server was tried,
 which setting or option named it and what to check, before a migration or a copy starts.
-The password is never shown: the URL is rendered with it hidden, and libpq's messages do
-not quote it.
+The password is never shown: the URL is rendered with it hidden (:func:`shown_url`), and
+libpq's messages do not quote it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ from logomesh.errors import DatabaseUnreachableError
 from logomesh.storage.database import Database
 
 _PG_DEFAULT_PORT = 5432
+
+
+def shown_url(db: Database) -> str:
+    """The URL with its password hidden, in the userinfo or as libpq's ``password=``.
+
+    :attr:`Database.display_url` hides only the first: a ``?password=`` would be shown."""
+    url = make_url(db.url)
+    if "password" in url.query:
+        url = url.update_query_dict({"password": "***"})
+    return url.render_as_string(hide_password=True)
 
 
 def server_of(db: Database) -> str:
@@ -55,7 +65,7 @@ def _unreachable(db: Database, named_by: str, detail: str) -> str:
         else ""
     )
     return (
-        f"Cannot connect to the database at {server_of(db)} ({db.display_url}, from "
+        f"Cannot connect to the database at {server_of(db)} ({shown_url(db)}, from "
         f"{named_by}): {detail}{end} Check the host, port and database name, that the server is "
         f"running and lets this role connect, then run the command again.{login}"
     )

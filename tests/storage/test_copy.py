@@ -204,10 +204,17 @@ def test_a_target_that_holds_rows_is_refused_and_names_them(
     assert counts(target.database) == before
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://logomesh:{PASSWORD}@127.0.0.1:1/team",
+        f"postgresql+psycopg://logomesh@127.0.0.1:1/team?password={PASSWORD}",  # libpq's form
+    ],
+    ids=["in-userinfo", "as-parameter"],
+)
 def test_an_unreachable_target_names_the_server_and_option_never_the_password(
-    source: Engine,
+    source: Engine, url: str
 ) -> None:
-    url = f"postgresql+psycopg://logomesh:{PASSWORD}@127.0.0.1:1/team"
 
     result = execute(source, "db.copy", to=url)
 
