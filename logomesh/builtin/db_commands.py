@@ -230,6 +230,9 @@ class CopyArgs(BaseModel):
     summary="Copy this database, audit chain intact, into another, empty one (e.g. PostgreSQL)",
     permission="db.copy",
     risk=RiskLevel.WRITE,
+    # A years-long trail over a slow link takes a while; the usual two minutes would stop
+    # (and roll back) a copy that is doing fine.
+    timeout_s=4 * 3600.0,
     examples=(
         "move the audit trail to the team's postgres",
         "copy the sqlite trail into postgresql",

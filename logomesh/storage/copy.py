@@ -127,8 +127,7 @@ def copy_database(
     except _Stopped:
         raise DatabaseCopyError(
             f"Copying to {shown_url(target)} was stopped before it finished; its transaction "
-            "was rolled back and the target holds no rows, as before. Run it again with a "
-            "longer timeout (`--timeout`, or `commands.default_timeout_s`)."
+            "was rolled back and the target holds no rows, as before."
         ) from None
     except LogoMeshError as exc:
         raise _rolled_back(target, current, exc.user_message) from exc
