@@ -306,8 +306,10 @@ def _copy_to(
     trail = ctx.engine.audit
     target = Database(url, busy_timeout_ms=settings.database.busy_timeout_ms)
     try:
+        # A SQLite target with an old schema is backed up before its migration: in a folder
+        # of its own, so that pruning those backups never removes this database's.
         keep = settings.database.keep_backups
-        migrator = Migrator(target, settings.backup_dir, keep_backups=keep)
+        migrator = Migrator(target, settings.backup_dir / "copy-targets", keep_backups=keep)
         result = copy_database(ctx.engine.database, target, migrator, on_progress=report, stop=stop)
         verified = verify_copy(trail, target)
     finally:

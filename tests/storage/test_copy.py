@@ -188,6 +188,25 @@ def test_the_copy_streams_in_batches_says_how_far_it_is_and_copies_sqlite_to_sql
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
+def test_a_postgresql_trail_copies_back_to_sqlite(
+    source: Engine, engines: Callable[..., Engine], pg_url: str, tmp_path: Path
+) -> None:
+    """The other way: read in one REPEATABLE READ snapshot, streamed by a server cursor."""
+    assert execute(source, "db.copy", to=pg_url).ok
+    team = engines(pg_url)
+    expected = rows_of(team.database)
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+
+    result = execute(team, "db.copy", to=back)
+
+    assert result.ok, result.message
+    copy = Database(back)
+    try:
+        assert rows_of(copy) == expected
+    finally:
+        copy.dispose()
+
+
 def test_a_target_that_holds_rows_is_refused_and_names_them(
     source: Engine, engines: Callable[..., Engine], pg_url: str
 ) -> None:
