@@ -299,15 +299,15 @@ async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
     created: list[str] = []
     config_file = settings.workspace / WORKSPACE_FILE
     team = None
+    existed = config_file.exists()
     if args.team:
-        existed = config_file.exists()
-        team = await team_init.join(ctx, config_file, WORKSPACE_TEMPLATE)
+        team = await team_init.join(ctx, config_file, WORKSPACE_TEMPLATE, existed=existed)
         if team.file_changed:
-            created.append(str(config_file) if not existed else f"{config_file} (team settings)")
-    elif not config_file.exists():
+            created.append(f"{config_file} (team settings)" if existed else str(config_file))
+    elif not existed:
         config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
         created.append(str(config_file))
-    trust = await trust_new_workspace(ctx, created_config=bool(created))
+    trust = await trust_new_workspace(ctx, created_config=not existed and bool(created))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ignore = settings.state_dir / ".gitignore"
     if not ignore.exists():

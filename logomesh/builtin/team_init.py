@@ -25,12 +25,15 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from logomesh.audit import CheckpointSplit, set_aside_foreign_checkpoints
+from logomesh.builtin.trust_commands import keep_trust
 from logomesh.commands.models import CommandContext
 from logomesh.errors import ConfigError, InvalidArgumentsError
 from logomesh.storage.database import Database
@@ -64,11 +67,7 @@ def team_database(db: Database) -> TeamDatabase:
     check_reachable(db, NAMED_BY)
     url = make_url(db.url)
     had_password = url.password is not None or "password" in url.query
-    # ``URL.set(password=None)`` would keep the password: None there means "unchanged".
-    # Rendered either way, so the same URL always writes the same text (a rerun is no edit).
-    bare = url._replace(password=None).difference_update_query(["password"])
-    written = bare.render_as_string(hide_password=False)
-    return TeamDatabase(written, had_password, server_of(db))
+    return TeamDatabase(_without_password(url), had_password, server_of(db))
 
 
 @dataclass(frozen=True)
@@ -90,8 +89,9 @@ class TeamJoin:
         }
 
 
-async def join(ctx: CommandContext, config_file: Path, template: str) -> TeamJoin:
-    """Check and migrate the engine's (team) database, then point the workspace at it."""
+async def join(ctx: CommandContext, config_file: Path, template: str, *, existed: bool) -> TeamJoin:
+    """Check and migrate the engine's (team) database, then point the workspace at it
+    (``existed``: whether ``config_file`` was there before)."""
     engine = ctx.engine
     # Checked before anything is written: a wrong URL leaves the workspace as it was.
     team = await asyncio.to_thread(team_database, engine.database)
@@ -100,8 +100,13 @@ async def join(ctx: CommandContext, config_file: Path, template: str) -> TeamJoi
         what="migrating the team database",
         check="`logomesh db status` shows its schema",
     )
-    switching = _configured_url(config_file) != team.url
-    changed = write_team_settings(config_file, template, team.url)
+    switching = await asyncio.to_thread(_configured_url, config_file) != team.url
+    write = partial(write_team_settings, config_file, template, team.url)
+    if existed:
+        # An edit of a file the person trusted stays trusted; one they did not, does not.
+        changed, _ = await keep_trust(ctx, write)
+    else:
+        changed = await asyncio.to_thread(write)
     split = CheckpointSplit(0, 0, None)
     if switching:
         # Only when the workspace changes chains: on a rerun, a checkpoint the team's chain
@@ -117,11 +122,19 @@ async def join(ctx: CommandContext, config_file: Path, template: str) -> TeamJoi
 
 
 def _configured_url(config_file: Path) -> str | None:
+    """The file's ``database.url`` as :func:`team_database` would write it, or None."""
     try:
         url = tomllib.loads(config_file.read_text(encoding="utf-8"))["database"]["url"]
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return _without_password(make_url(url))
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ArgumentError):
         return None
-    return url if isinstance(url, str) else None
+
+
+def _without_password(url: URL) -> str:
+    # ``URL.set(password=None)`` would keep the password: None there means "unchanged".
+    # Rendered either way, so the same URL always writes the same text (a rerun is no edit).
+    bare = url._replace(password=None).difference_update_query(["password"])
+    return bare.render_as_string(hide_password=False)
 
 
 def write_team_settings(config_file: Path, template: str, url: str) -> bool:

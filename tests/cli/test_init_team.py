@@ -99,6 +99,7 @@ def test_a_local_trail_copied_then_joined_verifies_on_the_team_database(
 
     assert joined.code == 0, joined.err
     data = joined.json()["data"]
+    assert data["trusted"]  # init trusted the file it made; editing it keeps that
     assert data["checkpoints_set_aside"] == 1
     aside = Path(data["checkpoints_aside_file"])
     assert aside.read_text(encoding="utf-8") == before  # the old file, whole and unchanged
@@ -109,6 +110,19 @@ def test_a_local_trail_copied_then_joined_verifies_on_the_team_database(
     assert verified.json()["data"]["ok"] and verified.json()["data"]["checkpoints_checked"] == 1
     rerun = cli("init", "--team", url, "--json")  # already on it: nothing is set aside
     assert rerun.code == 0 and rerun.json()["data"]["checkpoints_set_aside"] == 0
+
+
+def test_joining_edits_a_cloned_workspace_file_without_trusting_it(
+    cli: Callable[..., Run], workspace: Path, pg_url: str
+) -> None:
+    (workspace / "logomesh.toml").write_text("[audit]\ncheckpoint_every = 50\n", encoding="utf-8")
+
+    done = cli("init", "--team", pg_url, "--json")
+
+    assert done.code == 0, done.err
+    assert not done.json()["data"]["trusted"]  # review it, then `logomesh trust`
+    settings = tomllib.loads((workspace / "logomesh.toml").read_text(encoding="utf-8"))
+    assert settings["mode"] == "team" and settings["audit"] == {"checkpoint_every": 50}
 
 
 def test_an_unreachable_team_database_names_host_and_option_and_writes_nothing(
