@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -252,17 +253,22 @@ async def db_copy(ctx: CommandContext, args: CopyArgs) -> CommandOutput:
             "postgresql+psycopg://host/logomesh or sqlite:///path/to/copy.db."
         ) from None
     loop = asyncio.get_running_loop()
+    reported: list[Future[None]] = []
 
     def report(message: str, fraction: float | None) -> None:  # called in the copy's thread
-        asyncio.run_coroutine_threadsafe(ctx.progress(message, fraction), loop)
+        reported.append(asyncio.run_coroutine_threadsafe(ctx.progress(message, fraction), loop))
 
     await ctx.run_in_thread(ctx.engine.ensure_schema, what="bringing the schema up to date")
-    result, verified = await ctx.run_in_thread(
-        partial(_copy_to, ctx, args.to, report),
-        what="copying the database",
-        check="the target holds every row or none; `logomesh db status` on it shows which",
-        stoppable=True,
-    )
+    try:
+        result, verified = await ctx.run_in_thread(
+            partial(_copy_to, ctx, args.to, report),
+            what="copying the database",
+            check="the target holds every row or none; `logomesh db status` on it shows which",
+            stoppable=True,
+        )
+    finally:
+        # Every progress event is out before the command's result (and its record).
+        await asyncio.gather(*map(asyncio.wrap_future, reported), return_exceptions=True)
     rows = {table.name: table.rows for table in result.tables}
     listed = ", ".join(f"{name} {count}" for name, count in rows.items() if count)
     return CommandOutput(

@@ -29,6 +29,7 @@ from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings
 from logomesh.engine import Engine
 from logomesh.errors import DatabaseCopyError
+from logomesh.events import CommandProgress
 from logomesh.storage.copy import copied_tables, copy_database
 from logomesh.storage.database import Database
 from logomesh.storage.migrate import Migrator
@@ -138,10 +139,14 @@ def test_a_sqlite_trail_arrives_in_postgresql_whole_and_verifies_there(
 ) -> None:
     before = rows_of(source.database)
     assert all(before[name] for name in before), "every table the copy carries has rows"
+    progress: list[CommandProgress] = []
+    source.events.subscribe(CommandProgress, progress.append)
 
     result = execute(source, "db.copy", to=pg_url)
 
     assert result.ok, result.message
+    said = [event.message for event in progress if event.command == "db.copy"]
+    assert f"audit_records: {len(before['audit_records'])} of " in " ".join(said)
     assert result.data["rows"] == {name: len(rows) for name, rows in before.items()}
     assert "embedding worker rebuilds" in result.message
     target = engines(pg_url)
