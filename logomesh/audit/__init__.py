@@ -17,6 +17,10 @@ _EXPORTS = {
     "AuditFilter": "logomesh.audit.query",
     "parse_when": "logomesh.audit.query",
     "AuditTrail": "logomesh.audit.trail",
+    "CheckpointSplit": "logomesh.audit.chain_move",
+    "VerifyReport": "logomesh.audit.verify",
+    "set_aside_foreign_checkpoints": "logomesh.audit.chain_move",
+    "verify_copy": "logomesh.audit.chain_move",
     "SemanticSearch": "logomesh.audit.semantic.search",
 }
 __all__ = [
@@ -25,14 +29,24 @@ __all__ = [
     "AuditFilter",
     "AuditRecord",
     "AuditTrail",
+    "CheckpointSplit",
     "SemanticSearch",
+    "VerifyReport",
     "parse_when",
+    "set_aside_foreign_checkpoints",
+    "verify_copy",
 ]
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from logomesh.audit.chain_move import (
+        CheckpointSplit,
+        set_aside_foreign_checkpoints,
+        verify_copy,
+    )
     from logomesh.audit.feature import FEATURE
     from logomesh.audit.models import AuditEntry, AuditRecord
     from logomesh.audit.query import AuditFilter, parse_when
     from logomesh.audit.semantic.search import SemanticSearch
     from logomesh.audit.trail import AuditTrail
+    from logomesh.audit.verify import VerifyReport

@@ -8,15 +8,24 @@ and is reported as still running, with its outcome audited when it ends.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
-from logomesh.errors import BackupError
+from logomesh.errors import BackupError, DatabaseCopyError, InvalidArgumentsError
+
+if TYPE_CHECKING:
+    from logomesh.audit import VerifyReport
+    from logomesh.storage.copy import CopyResult
 
 _SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups once it is done"
 
@@ -207,3 +216,115 @@ async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
         message=f"Restored the database from {args.path}.{note}",
         target=str(args.path),
     )
+
+
+class CopyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(
+        description="URL of the empty database to copy into, "
+        "e.g. postgresql+psycopg://db.example/logomesh"
+    )
+
+
+@command(
+    "db.copy",
+    summary="Copy this database, audit chain intact, into another, empty one (e.g. PostgreSQL)",
+    permission="db.copy",
+    risk=RiskLevel.WRITE,
+    # A years-long trail over a slow link takes a while; the usual two minutes would stop
+    # (and roll back) a copy that is doing fine.
+    timeout_s=4 * 3600.0,
+    examples=(
+        "move the audit trail to the team's postgres",
+        "copy the sqlite trail into postgresql",
+        "transfer everything to the shared postgres server",
+        "put the local trail into the team database",
+    ),
+)
+async def db_copy(ctx: CommandContext, args: CopyArgs) -> CommandOutput:
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(args.to)
+    except ArgumentError:
+        raise InvalidArgumentsError(
+            "`--to` is not a database URL; expected something like "
+            "postgresql+psycopg://host/logomesh or sqlite:///path/to/copy.db."
+        ) from None
+    loop = asyncio.get_running_loop()
+    reported: list[Future[None]] = []
+
+    def report(message: str, fraction: float | None) -> None:  # called in the copy's thread
+        reported.append(asyncio.run_coroutine_threadsafe(ctx.progress(message, fraction), loop))
+
+    await ctx.run_in_thread(ctx.engine.ensure_schema, what="bringing the schema up to date")
+    try:
+        result, verified = await ctx.run_in_thread(
+            partial(_copy_to, ctx, args.to, report),
+            what="copying the database",
+            check="the target holds every row or none; `logomesh db status` on it shows which",
+            stoppable=True,
+        )
+    finally:
+        # Every progress event is out before the command's result (and its record).
+        await asyncio.gather(*map(asyncio.wrap_future, reported), return_exceptions=True)
+    rows = {table.name: table.rows for table in result.tables}
+    listed = ", ".join(f"{name} {count}" for name, count in rows.items() if count)
+    return CommandOutput(
+        data={
+            "source": result.source,
+            "target": result.target,
+            "revision": result.revision,
+            "rows": rows,
+            "total_rows": result.rows,
+            "skipped": list(result.skipped),
+            "verified": verified.to_dict(),
+        },
+        message=(
+            f"Copied {result.rows} rows ({listed or 'none'}) from {result.source} to "
+            f"{result.target}, schema {result.revision}. Verified there: "
+            f"{verified.summary()} Vectors were not copied: the embedding worker rebuilds them "
+            "there (until then `audit search` uses the in-memory index). This command's own "
+            "audit record stays in the source trail, which the copy now leaves behind: switch "
+            "this workspace to the copy with `logomesh init --team URL`."
+        ),
+        target=result.target,
+        audit_details={"source": result.source, "target": result.target, "rows": rows},
+    )
+
+
+def _copy_to(
+    ctx: CommandContext,
+    url: str,
+    report: Callable[[str, float | None], None],
+    stop: threading.Event,
+) -> tuple[CopyResult, VerifyReport]:
+    """The blocking copy, then ``audit verify`` of the copy against this workspace's signed
+    checkpoints (before this command's own record can add one the copy does not have);
+    the target's engine is opened and closed in this thread."""
+    from logomesh.audit import verify_copy
+    from logomesh.storage.copy import copy_database
+    from logomesh.storage.database import Database
+    from logomesh.storage.migrate import Migrator
+
+    settings = ctx.engine.settings
+    trail = ctx.engine.audit
+    target = Database(url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    try:
+        # A SQLite target with an old schema is backed up before its migration: in a folder
+        # of its own, so that pruning those backups never removes this database's.
+        keep = settings.database.keep_backups
+        migrator = Migrator(target, settings.backup_dir / "copy-targets", keep_backups=keep)
+        result = copy_database(ctx.engine.database, target, migrator, on_progress=report, stop=stop)
+        verified = verify_copy(trail, target)
+    finally:
+        target.dispose()
+    if not verified.ok:
+        raise DatabaseCopyError(
+            f"Copied {result.rows} rows to {result.target}, but the audit chain there does not "
+            f"verify: {verified.summary()} The copy is committed; do not use it. Run `logomesh "
+            "audit verify` here to see whether the source has the same problem, then drop and "
+            "recreate the target database and copy again."
+        )
+    return result, verified

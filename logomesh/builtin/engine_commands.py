@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 import logomesh
+from logomesh.builtin import team_init
 from logomesh.builtin.trust_commands import trust_new_workspace
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
@@ -282,6 +283,15 @@ checkpoint_every = 1000   # sign the chain head every N records
 """
 
 
+class InitArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team: bool = Field(
+        default=False,
+        description="join the team database the engine is on (`database.url`, PostgreSQL): "
+        'write mode = "team" and that URL, without its password, to logomesh.toml',
+    )
+
+
 @command(
     "workspace.init",
     summary="Set up this workspace: logomesh.toml, state directory, database and signing key",
@@ -295,14 +305,20 @@ checkpoint_every = 1000   # sign the chain head every N records
         "create logomesh.toml and the database",
     ),
 )
-async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
     settings = ctx.engine.settings
     created: list[str] = []
     config_file = settings.workspace / WORKSPACE_FILE
-    if not config_file.exists():
+    team = None
+    existed = config_file.exists()
+    if args.team:
+        team = await team_init.join(ctx, config_file, WORKSPACE_TEMPLATE, existed=existed)
+        if team.file_changed:
+            created.append(f"{config_file} (team settings)" if existed else str(config_file))
+    elif not existed:
         config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
         created.append(str(config_file))
-    trust = await trust_new_workspace(ctx, created_config=bool(created))
+    trust = await trust_new_workspace(ctx, created_config=not existed and bool(created))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     ignore = settings.state_dir / ".gitignore"
     if not ignore.exists():
@@ -322,8 +338,16 @@ async def workspace_init(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     }
     what = f"created {', '.join(created)}" if created else "already set up"
     how = "" if trust["trusted"] else f" Its own plugins and commands are off ({trust['note']})."
+    message = f"Workspace {settings.workspace}: {what}.{how}"
+    if team is not None:
+        data |= team.describe()
+        message = (
+            f"Workspace {settings.workspace} uses the team database {team.database.server} "
+            f"(schema {data['schema']}): {what}.{how}{team_init.next_steps(team)}"
+        )
     return CommandOutput(
         data=data,
-        message=f"Workspace {settings.workspace}: {what}.{how}",
-        audit_details={"trust": trust},
+        message=message,
+        target=team.database.url if team is not None else None,
+        audit_details={"trust": trust, **({"team": team.describe()} if team else {})},
     )

@@ -82,12 +82,29 @@ def main_options(
 
 
 @app.command()
-def init(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+def init(
+    ctx: typer.Context,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team",
+            metavar="URL",
+            help="Join the team's PostgreSQL (e.g. postgresql+psycopg://db.example/logomesh): "
+            "check it, migrate it, write mode and URL (never its password) to logomesh.toml.",
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
     """Set up LogoMesh in this directory (safe to run again)."""
     state = state_of(ctx)
     if state.workspace is None:
         state.workspace = Path.cwd()
-    execute(ctx, "workspace.init", json_output=json_output, yes=True)
+    if team is not None:
+        # This process runs on the team's database, so init's own record starts its trail
+        # there; the URL (password and all) stays in memory, the file gets it without one.
+        state.flags["database"] = {**state.flags.get("database", {}), "url": team}
+    arguments = {"team": True} if team is not None else None
+    execute(ctx, "workspace.init", arguments, json_output=json_output, yes=True)
 
 
 @app.command()

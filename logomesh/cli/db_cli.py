@@ -1,4 +1,4 @@
-"""``logomesh db ...``: schema status, migrations, backups and restores."""
+"""``logomesh db ...``: schema status, migrations, backups, restores and copies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from logomesh.cli.session import JsonFlag, YesFlag, execute
 
-app = typer.Typer(help="Database schema, migrations and backups.", no_args_is_help=True)
+app = typer.Typer(help="Database schema, migrations, backups and copies.", no_args_is_help=True)
 
 
 @app.command()
@@ -65,3 +65,20 @@ def restore(
 ) -> None:
     """Replace the database with a backup (danger: asks first)."""
     execute(ctx, "db.restore", {"path": path}, json_output=json_output, yes=yes)
+
+
+@app.command("copy")
+def copy_to(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="URL of an empty database, e.g. postgresql+psycopg://db.example/logomesh "
+            "(give its password through PGPASSWORD or ~/.pgpass, not here).",
+        ),
+    ],
+    json_output: JsonFlag = False,
+) -> None:
+    """Copy this database, audit chain intact, into another, empty one (e.g. PostgreSQL)."""
+    execute(ctx, "db.copy", {"to": to}, json_output=json_output)
