@@ -26,11 +26,13 @@ from benchmarks import (
     nl_interpret,
     pipelines,
     plugins,
+    postgres_search,
     postgres_store,
     semantic_search,
     server_loop,
     slack_bot,
     vscode_extension,
+    workers,
 )
 from benchmarks.table import Row, describe, render
 
@@ -50,6 +52,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("`logomesh --help` start", cli_startup.run, ""),
     ("DevShell overhead", devshell_overhead.run, ""),
     ("semantic audit search", semantic_search.run, ""),
+    ("audit search on PostgreSQL (pgvector)", postgres_search.run, ""),
     ("natural-language interpretation", nl_interpret.run, NL_MEASURES),
     ("local LLM (Gemma 3 270M)", llm_local.run, ""),
     ("LLM registry overhead", llm_overhead.run, ""),
@@ -57,6 +60,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("mounted MCP servers", mcp_servers.run, ""),
     ("approval round trip", approval_round_trip.run, ""),
     ("task pipelines", pipelines.run, ""),
+    ("distributed work (procrastinate)", workers.run, ""),
     ("the language server", lsp.run, ""),
     ("the Slack bot", slack_bot.run, ""),
     ("the Discord bot", discord_bot.run, ""),

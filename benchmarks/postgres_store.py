@@ -42,7 +42,7 @@ CONCURRENT_MEASURES = (
 
 
 def run(quick: bool) -> list[Row]:
-    with _server() as server:
+    with temporary_server() as server:
         return [
             *single(server, 500 if quick else 5_000),
             batched(server, 5_000 if quick else 50_000, 1_000),
@@ -51,7 +51,7 @@ def run(quick: bool) -> list[Row]:
 
 
 @contextlib.contextmanager
-def _server() -> Iterator[PgServer]:
+def temporary_server() -> Iterator[PgServer]:
     with tempfile.TemporaryDirectory(prefix="logomesh-bench-pg-") as tmp:
         server = start_server(Path(tmp))
         try:
