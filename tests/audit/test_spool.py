@@ -109,9 +109,9 @@ _CRASHING_DRAIN = textwrap.dedent(
     from logomesh.audit.trail import AuditTrail
     from logomesh.storage.database import Database
 
-    db, spool, key, checkpoints = sys.argv[1:5]
+    url, spool, key, checkpoints = sys.argv[1:5]
     trail = AuditTrail(
-        AuditStore(Database("sqlite:///" + db)),
+        AuditStore(Database(url)),
         CheckpointSigner(Path(key), Path(checkpoints)),
         spool_path=Path(spool),
     )
@@ -143,7 +143,7 @@ def test_a_drain_killed_between_commit_and_truncate_is_not_repeated(
             sys.executable,
             "-c",
             _CRASHING_DRAIN,
-            str(engine.database.path),
+            engine.database.url,
             str(trail.spool_path),
             str(settings.audit_key_path),
             str(settings.checkpoint_path),
