@@ -17,13 +17,14 @@ from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import BackupError
+from logomesh.storage.backend import describe
 
 _SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups once it is done"
 
 
 @command(
     "db.status",
-    summary="Show the schema revision, pending migrations and backups",
+    summary="Show the database backend and version, schema revision, migrations and backups",
     permission="db.read",
     risk=RiskLevel.READ,
     examples=(
@@ -43,15 +44,23 @@ async def db_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     if problem is not None:
         raise engine.database.corrupt_error(problem)
     status = await ctx.run_in_thread(engine.migrator.status, what="reading the schema revision")
+    info = await ctx.run_in_thread(
+        describe, engine.database, what="asking the database its version"
+    )
     data = {
         "database": engine.database.display_url,
+        "backend": info.backend,
+        "server_version": info.server_version,
+        "pgvector": info.pgvector,
+        "pgvector_available": info.pgvector_available,
         "current": status.current,
         "head": status.head,
         "pending": list(status.pending),
         "backups": [str(path) for path in status.backups],
     }
     state = "up to date" if status.up_to_date else f"{len(status.pending)} migration(s) pending"
-    return CommandOutput(data=data, message=f"Schema {status.current or 'empty'}: {state}.")
+    schema = status.current or "empty"
+    return CommandOutput(data=data, message=f"Schema {schema} on {info.label}: {state}.")
 
 
 class MigrateArgs(BaseModel):
