@@ -67,11 +67,13 @@ class Database:
                 else self._create_server_engine(url)
             )
         except (ImportError, ArgumentError) as exc:  # a missing driver or unknown dialect
-            if self.pg is not None:
+            if self.pg is not None and isinstance(exc, ImportError):
                 raise postgresql.missing_driver(self.pg, exc) from exc
+            where = self.display_url if self.pg is None else f"PostgreSQL at {self.pg.where}"
             raise StorageError(
-                f"Cannot open {self.display_url}: {exc}. Install the driver its URL names "
-                "or change `database.url`."
+                f"Cannot open {where}: {exc}. Install the driver its URL names "
+                "(for PostgreSQL: postgresql+psycopg, from the postgres extra) or change "
+                "`database.url`."
             ) from exc
 
     def _create_server_engine(self, url: str) -> Engine:
