@@ -1,6 +1,6 @@
 """Built-in commands over the database schema and its backups.
 
-Their work blocks (SQLite, file copies), so it runs in threads through
+Their work blocks (SQLite, file copies, pg_dump), so it runs in threads through
 :meth:`CommandContext.run_in_thread`, and a timeout says what became of it: a backup stops
 at the deadline and leaves no file; a migration or a restore cannot be stopped part-way
 and is reported as still running, with its outcome audited when it ends.
@@ -89,14 +89,16 @@ async def db_upgrade(ctx: CommandContext, args: MigrateArgs) -> CommandOutput:
         check=_SEE_SCHEMA,
     )
     applied = ", ".join(result.applied) or "nothing to apply"
+    protected = f" Protected by {result.protection}." if result.protection else ""
     return CommandOutput(
         data={
             "from": result.from_revision,
             "to": result.to_revision,
             "applied": list(result.applied),
             "backup": str(result.backup) if result.backup else None,
+            "protection": result.protection,
         },
-        message=f"Schema at {result.to_revision}: {applied}.",
+        message=f"Schema at {result.to_revision}: {applied}.{protected}",
     )
 
 
@@ -131,6 +133,7 @@ async def db_downgrade(ctx: CommandContext, args: DowngradeArgs) -> CommandOutpu
             "to": result.to_revision,
             "reverted": list(result.applied),
             "backup": str(result.backup) if result.backup else None,
+            "protection": result.protection,
         },
         message=f"Schema at {result.to_revision or 'base'}; backup at {result.backup}.",
     )
@@ -192,6 +195,7 @@ class RestoreArgs(BaseModel):
 )
 async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
     migrator = ctx.engine.migrator
+    migrator.require_restorable()  # PostgreSQL: says how to restore with pg_restore
     if not args.path.is_file():
         raise BackupError(f"{args.path} does not exist. `logomesh db status` lists backups.")
     safety = None
