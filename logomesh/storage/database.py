@@ -201,7 +201,9 @@ class Database:
     def _pinned_connection(self) -> Any:
         connection = getattr(self._pinned, "connection", None)
         if connection is None:
-            connection = self._pinned.connection = self.engine.raw_connection()
+            # The pool hands the driver's own errors through here, not SQLAlchemy's.
+            with self._translate_driver_errors():
+                connection = self._pinned.connection = self.engine.raw_connection()
             with self._pinned_lock:
                 self._pinned_all.append(connection)
         return connection

@@ -270,6 +270,15 @@ class Migrator:
                 f"{failed}. Its transaction was rolled back and the database is exactly as it "
                 f"was; nothing was lost.{kept}"
             )
+        if self.db.pg is not None:
+            # The state could not be read back (the server went away): the transaction
+            # either committed whole or not at all.
+            return MigrationError(
+                f"{failed}. It ran in one transaction, so PostgreSQL holds either the schema "
+                "as it was or, if the commit landed just before the connection was lost, the "
+                "whole migration; never half of it. `logomesh db status` says which once the "
+                "server is reachable; `logomesh db upgrade` then finishes the job."
+            )
         if backup is None:
             return MigrationError(
                 f"{failed}, and the database no longer matches its state before. No backup "
