@@ -81,6 +81,7 @@ class Database:
             return create_engine(url, pool_pre_ping=True)
         # A wait for the audit lock ends at the busy timeout, as SQLite's does, instead of
         # hanging behind a stuck process; the server cancels the statement (lock_timeout).
+        # A URL's own ``options`` win: an operator who sets them has decided.
         options = {} if "options" in make_url(url).query else {"options": self._pg_options()}
         engine = create_engine(url, pool_pre_ping=True, connect_args=options)
         target = self.pg
@@ -94,7 +95,9 @@ class Database:
         return engine
 
     def _pg_options(self) -> str:
-        return f"-c lock_timeout={self.busy_timeout_ms}"
+        # synchronous_commit: a commit is on disk before it returns, whatever the server's
+        # default, which is what lets a danger command run on a committed start record.
+        return f"-c lock_timeout={self.busy_timeout_ms} -c synchronous_commit=on"
 
     @property
     def display_url(self) -> str:
@@ -304,7 +307,8 @@ class Database:
         fsynced until SQLite checkpoints it. This runs that WAL checkpoint now (SQLite
         fsyncs the WAL, copies it into the database file and fsyncs that) and fsyncs the WAL
         and its directory as well, for what a reader's open snapshot kept in the WAL.
-        PostgreSQL commits durably already (``synchronous_commit = on``, its default)."""
+        PostgreSQL commits durably already (``synchronous_commit = on``, set for every
+        LogoMesh session whatever the server's default)."""
         if self.path is None:
             return
         with self.translate_errors(), self.engine.connect() as conn:

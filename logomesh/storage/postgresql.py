@@ -108,8 +108,8 @@ def connect_error(target: PgTarget, detail: str, busy_timeout_ms: int) -> Storag
         )
     if "lock timeout" in lowered:
         return DatabaseLockedError(
-            f"The audit write lock on PostgreSQL at {target.where} stayed held by another "
-            f"process for longer than the busy timeout ({busy_timeout_ms} ms). Nothing was "
+            f"The database PostgreSQL at {target.where} stayed locked by another LogoMesh "
+            f"writer for longer than the busy timeout ({busy_timeout_ms} ms). Nothing was "
             "written. Retry, or raise `database.busy_timeout_ms`."
         )
     if any(sign in lowered for sign in _UNREACHABLE):
