@@ -278,6 +278,12 @@ class Database:
             raise StorageError(f"Database error on {self.where}: {exc}") from exc
 
     def corrupt_error(self, detail: str) -> DatabaseCorruptError:
+        if self.pg is not None:
+            return DatabaseCorruptError(
+                f"{self.where} reports damaged data ({self.pg.scrub(detail)}). Have its "
+                "administrator check the server; a pg_dump backup (`logomesh db backup`) is "
+                "restored with pg_restore, as `logomesh db restore` explains."
+            )
         where = self.path or self.display_url
         return DatabaseCorruptError(
             f"The database {where} is corrupt or not a LogoMesh database ({detail}). Restore "

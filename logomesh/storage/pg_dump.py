@@ -76,18 +76,19 @@ def dump(
         raise BackupError(f"Cannot run {program} to back up PostgreSQL at {where}: {exc}") from exc
     errors = ""
     while True:
+        if stop is not None and stop.is_set():
+            proc.kill()
+            proc.communicate()
+            partial.unlink(missing_ok=True)
+            raise BackupError(
+                f"Backing up PostgreSQL at {target.where} to {destination} was stopped "
+                "before it finished; no partial backup file was left."
+            )
         try:
             _, errors = proc.communicate(timeout=_POLL_S)
             break
         except subprocess.TimeoutExpired:
-            if stop is not None and stop.is_set():
-                proc.kill()
-                proc.communicate()
-                partial.unlink(missing_ok=True)
-                raise BackupError(
-                    f"Backing up PostgreSQL at {target.where} to {destination} was stopped "
-                    "before it finished; no partial backup file was left."
-                ) from None
+            continue
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
         detail = target.scrub(errors.strip()).replace("\n", " ") or f"exit {proc.returncode}"

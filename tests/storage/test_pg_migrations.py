@@ -9,6 +9,7 @@ emptied for those that must not find any.
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,15 @@ def test_db_restore_on_postgresql_refuses_and_says_how(
     assert "Stop every LogoMesh process" in result.error.message
     with pytest.raises(BackupError, match="does not restore a PostgreSQL database"):
         Migrator(pg_engine.database, tmp_path).restore(dump)
+
+
+def test_a_stopped_pg_dump_leaves_no_file(
+    pg_engine: Engine, tmp_path: Path, with_pg_dump: Path
+) -> None:
+    """A backup stopped at a command's deadline kills pg_dump and keeps no partial file."""
+    stop = threading.Event()
+    stop.set()
+    target = tmp_path / "stopped.dump"
+    with pytest.raises(BackupError, match="was stopped before it finished"):
+        pg_engine.migrator.backup(target, stop=stop)
+    assert list(tmp_path.glob("stopped.dump*")) == []
