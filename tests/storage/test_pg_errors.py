@@ -3,7 +3,8 @@
 Every fault here is real: a port nobody listens on, a socket directory with no server, a
 server of this module's own whose pg_hba.conf asks one user for a password, a database that
 was never created, the driver hidden from the import system. Only "too old" is checked on
-the function with a made-up version number: no PostgreSQL 12 ships in the test wheel.
+the function with made-up version numbers (no PostgreSQL 12 ships in the test wheel), and on
+the real server with the minimum raised past it.
 """
 
 from __future__ import annotations
@@ -205,3 +206,23 @@ def test_the_target_never_shows_its_password() -> None:
     assert PASSWORD not in repr(target) and PASSWORD not in target.where
     assert target.scrub(f"echo {PASSWORD}") == "echo ***"
     assert target.libpq_env()["PGPASSWORD"] == PASSWORD  # for pg_dump, via its environment
+
+
+def test_the_version_check_runs_on_every_new_connection(
+    pg_server: PgServer,
+    pg_url: str,
+    make_engine: Callable[..., Engine],
+    owner: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real server (18) against a minimum raised past it: the refusal comes from the
+    connection itself, before any migration or audit write."""
+    monkeypatch.setattr(postgresql, "MIN_SERVER_VERSION", 99)
+    [(version,)] = pg_server.execute("SHOW server_version")
+    message = _failed(
+        _status(make_engine, owner, pg_url),
+        "storage.unsupported",
+        f"is version {version.split()[0]}",
+        "PostgreSQL 99 or newer",
+    )
+    assert "Upgrade the server" in message
