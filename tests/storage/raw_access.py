@@ -41,18 +41,23 @@ def raw_connection(target: Engine | Database) -> RawConnection:
         conn = sqlite.dbapi_module().connect(str(database.path), timeout=5)
         conn.isolation_level = None
         return RawConnection(conn, postgresql=False)
+    return RawConnection(psycopg_session(database, autocommit=True), postgresql=True)
+
+
+def psycopg_session(database: Database, *, autocommit: bool) -> Any:
+    """A psycopg connection of the same user to the database's PostgreSQL server."""
     import psycopg
 
     pg = database.pg
-    conn = psycopg.connect(
+    assert pg is not None
+    return psycopg.connect(
         host=pg.host,
         port=pg.port,
         dbname=pg.database,
         user=pg.user,
         password=pg.password,
-        autocommit=True,
+        autocommit=autocommit,
     )
-    return RawConnection(conn, postgresql=True)
 
 
 def without_append_only(target: Engine | Database) -> RawConnection:

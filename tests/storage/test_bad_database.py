@@ -15,6 +15,7 @@ from logomesh.commands.values import Actor, Outcome
 from logomesh.engine import Engine
 from logomesh.storage import sqlite
 from logomesh.storage.database import AUDIT_LOCK_KEY
+from tests.storage.raw_access import psycopg_session
 
 GARBAGE = bytes(range(256)) * 64
 SLACK_TOKEN = "xoxb-1111111111-2222222222-" + "s3cr3tT0k3n" * 2
@@ -126,11 +127,8 @@ def quick_run(quick_engine: Engine, owner: Actor) -> Callable[..., CommandResult
 def _lock(engine: Engine) -> Any:
     """Another process's view: a connection holding the write lock (on PostgreSQL, the
     advisory lock every writer takes, until its transaction ends)."""
-    pg = engine.database.pg
-    if pg is not None:
-        import psycopg
-
-        holder = psycopg.connect(host=pg.host, port=pg.port, dbname=pg.database, user=pg.user)
+    if engine.database.pg is not None:
+        holder = psycopg_session(engine.database, autocommit=False)
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
         return holder
     assert engine.database.path is not None
