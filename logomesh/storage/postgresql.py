@@ -44,7 +44,7 @@ DROP_APPEND_ONLY_TRIGGERS = (
 class PgTarget:
     """The server and database a PostgreSQL URL names; the password never shows."""
 
-    host: str  # a name, an address, or a Unix socket directory
+    host: str | None  # a name, an address, a Unix socket directory; None: libpq's default
     port: int
     database: str
     user: str | None
@@ -54,7 +54,7 @@ class PgTarget:
     def from_url(cls, url: str) -> PgTarget:
         parsed = make_url(url)
         query = {key: str(value) for key, value in parsed.query.items()}
-        host = parsed.host or query.get("host") or os.environ.get("PGHOST") or "localhost"
+        host = parsed.host or query.get("host") or os.environ.get("PGHOST") or None
         port = parsed.port or int(query.get("port") or 5432)
         return cls(
             host=host,
@@ -67,12 +67,15 @@ class PgTarget:
     @property
     def where(self) -> str:
         """``host H port P database D``: how every message names the server."""
-        return f"host {self.host} port {self.port} database {self.database}"
+        host = self.host or "(the local socket, libpq's default)"
+        return f"host {host} port {self.port} database {self.database}"
 
     def libpq_env(self) -> dict[str, str]:
         """The PG* variables libpq programs (pg_dump, psql) read: the password goes to
         them through the environment, never on a command line others can list."""
-        env = {"PGHOST": self.host, "PGPORT": str(self.port), "PGDATABASE": self.database}
+        env = {"PGPORT": str(self.port), "PGDATABASE": self.database}
+        if self.host:
+            env["PGHOST"] = self.host
         if self.user:
             env["PGUSER"] = self.user
         if self.password:

@@ -226,3 +226,14 @@ def test_the_version_check_runs_on_every_new_connection(
         "PostgreSQL 99 or newer",
     )
     assert "Upgrade the server" in message
+
+
+def test_a_url_without_a_host_is_libpqs_default_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No host: libpq connects to its default socket, so pg_dump must get no PGHOST either
+    (a made-up "localhost" would send it over TCP, elsewhere)."""
+    monkeypatch.delenv("PGHOST", raising=False)
+    target = postgresql.PgTarget.from_url("postgresql+psycopg://u@/lm")
+    assert target.host is None and "PGHOST" not in target.libpq_env()
+    assert target.where == "host (the local socket, libpq's default) port 5432 database lm"
+    monkeypatch.setenv("PGHOST", "db.internal")
+    assert postgresql.PgTarget.from_url("postgresql+psycopg://u@/lm").host == "db.internal"
