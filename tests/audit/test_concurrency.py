@@ -28,9 +28,9 @@ pytestmark = pytest.mark.slow
 WRITERS = {"sqlite": 4, "postgresql": 8}
 # PostgreSQL flushes its WAL at every commit (about 2.5 ms here), and the lock serialises
 # the commits: 16,000 one-record transactions would take a minute, so one at a time runs
-# 8 x 500 there; the batched run (50 a transaction) does the issue's 8 x 2,000.
+# 8 x 250 there; the batched run (50 a transaction) does the issue's 8 x 2,000.
 PER_WRITER = 2000
-PER_WRITER_ONE_AT_A_TIME_ON_POSTGRESQL = 500
+PER_WRITER_ONE_AT_A_TIME_ON_POSTGRESQL = 250
 
 WORKER = """
 import sys
