@@ -97,7 +97,10 @@ class Database:
     def _pg_options(self) -> str:
         # synchronous_commit: a commit is on disk before it returns, whatever the server's
         # default, which is what lets a danger command run on a committed start record.
-        return f"-c lock_timeout={self.busy_timeout_ms} -c synchronous_commit=on"
+        # lock_timeout 0 would mean "wait for ever", where busy_timeout_ms 0 means "do not
+        # wait": the shortest wait PostgreSQL has stands in for it.
+        lock_timeout = max(self.busy_timeout_ms, 1)
+        return f"-c lock_timeout={lock_timeout} -c synchronous_commit=on"
 
     @property
     def display_url(self) -> str:

@@ -111,9 +111,10 @@ def connect_error(target: PgTarget, detail: str, busy_timeout_ms: int) -> Storag
         )
     if "lock timeout" in lowered:
         return DatabaseLockedError(
-            f"The database PostgreSQL at {target.where} stayed locked by another LogoMesh "
-            f"writer for longer than the busy timeout ({busy_timeout_ms} ms). Nothing was "
-            "written. Retry, or raise `database.busy_timeout_ms`."
+            f"The database PostgreSQL at {target.where} stayed locked by another process "
+            f"(another LogoMesh writer, or a session holding a table this needs) for longer "
+            f"than the busy timeout ({busy_timeout_ms} ms). Nothing was written. Retry, or "
+            "raise `database.busy_timeout_ms`."
         )
     if any(sign in lowered for sign in _UNREACHABLE):
         return DatabaseUnreachableError(
