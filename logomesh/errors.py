@@ -12,6 +12,8 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     ├── StorageError                   storage.error
     │   ├── DatabaseLockedError        storage.locked
     │   ├── DatabaseMissingError       storage.missing
+    │   ├── DatabaseUnreachableError   storage.unreachable  (PostgreSQL down, wrong host/port)
+    │   ├── DatabaseAuthError          storage.auth         (PostgreSQL refused the login)
     │   ├── DatabaseCorruptError       storage.corrupt
     │   ├── MigrationError             storage.migration
     │   ├── BackupError                storage.backup
@@ -108,9 +110,22 @@ class DatabaseLockedError(StorageError):
 
 
 class DatabaseMissingError(StorageError):
-    """The SQLite file was deleted or moved away while the engine had it open."""
+    """The SQLite file was deleted or moved away while the engine had it open, or the
+    PostgreSQL database ``database.url`` names does not exist."""
 
     code = "storage.missing"
+
+
+class DatabaseUnreachableError(StorageError):
+    """The PostgreSQL server cannot be reached: down, restarting, or a wrong host or port."""
+
+    code = "storage.unreachable"
+
+
+class DatabaseAuthError(StorageError):
+    """The PostgreSQL server refused the login: a wrong password or an unknown user."""
+
+    code = "storage.auth"
 
 
 class DatabaseCorruptError(StorageError):

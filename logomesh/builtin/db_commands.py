@@ -1,6 +1,6 @@
 """Built-in commands over the database schema and its backups.
 
-Their work blocks (SQLite, file copies), so it runs in threads through
+Their work blocks (SQLite, file copies, pg_dump), so it runs in threads through
 :meth:`CommandContext.run_in_thread`, and a timeout says what became of it: a backup stops
 at the deadline and leaves no file; a migration or a restore cannot be stopped part-way
 and is reported as still running, with its outcome audited when it ends.
@@ -22,6 +22,7 @@ from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import BackupError, DatabaseCopyError, InvalidArgumentsError
+from logomesh.storage.backend import describe
 
 if TYPE_CHECKING:
     from logomesh.audit import VerifyReport
@@ -32,7 +33,7 @@ _SEE_SCHEMA = "`logomesh db status` shows the schema revision and the backups on
 
 @command(
     "db.status",
-    summary="Show the schema revision, pending migrations and backups",
+    summary="Show the database backend and version, schema revision, migrations and backups",
     permission="db.read",
     risk=RiskLevel.READ,
     examples=(
@@ -52,15 +53,23 @@ async def db_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     if problem is not None:
         raise engine.database.corrupt_error(problem)
     status = await ctx.run_in_thread(engine.migrator.status, what="reading the schema revision")
+    info = await ctx.run_in_thread(
+        describe, engine.database, what="asking the database its version"
+    )
     data = {
         "database": engine.database.display_url,
+        "backend": info.backend,
+        "server_version": info.server_version,
+        "pgvector": info.pgvector,
+        "pgvector_available": info.pgvector_available,
         "current": status.current,
         "head": status.head,
         "pending": list(status.pending),
         "backups": [str(path) for path in status.backups],
     }
     state = "up to date" if status.up_to_date else f"{len(status.pending)} migration(s) pending"
-    return CommandOutput(data=data, message=f"Schema {status.current or 'empty'}: {state}.")
+    schema = status.current or "empty"
+    return CommandOutput(data=data, message=f"Schema {schema} on {info.label}: {state}.")
 
 
 class MigrateArgs(BaseModel):
@@ -89,14 +98,16 @@ async def db_upgrade(ctx: CommandContext, args: MigrateArgs) -> CommandOutput:
         check=_SEE_SCHEMA,
     )
     applied = ", ".join(result.applied) or "nothing to apply"
+    protected = f" Protected by {result.protection}." if result.protection else ""
     return CommandOutput(
         data={
             "from": result.from_revision,
             "to": result.to_revision,
             "applied": list(result.applied),
             "backup": str(result.backup) if result.backup else None,
+            "protection": result.protection,
         },
-        message=f"Schema at {result.to_revision}: {applied}.",
+        message=f"Schema at {result.to_revision}: {applied}.{protected}",
     )
 
 
@@ -131,6 +142,7 @@ async def db_downgrade(ctx: CommandContext, args: DowngradeArgs) -> CommandOutpu
             "to": result.to_revision,
             "reverted": list(result.applied),
             "backup": str(result.backup) if result.backup else None,
+            "protection": result.protection,
         },
         message=f"Schema at {result.to_revision or 'base'}; backup at {result.backup}.",
     )
@@ -192,6 +204,7 @@ class RestoreArgs(BaseModel):
 )
 async def db_restore(ctx: CommandContext, args: RestoreArgs) -> CommandOutput:
     migrator = ctx.engine.migrator
+    migrator.require_restorable()  # PostgreSQL: says how to restore with pg_restore
     if not args.path.is_file():
         raise BackupError(f"{args.path} does not exist. `logomesh db status` lists backups.")
     safety = None

@@ -17,6 +17,7 @@ from logomesh.errors import LogoMeshError
 from logomesh.layout import WORKSPACE_FILE
 from logomesh.security.header_values import shown_headers
 from logomesh.security.redaction import REDACTED, is_secret_key, redact, redact_text
+from logomesh.storage.backend import describe
 
 if TYPE_CHECKING:
     from logomesh.config import Settings
@@ -78,6 +79,7 @@ def _storage_state(engine: Engine) -> tuple[dict[str, Any], bool]:
         migration = engine.migrator.status()
         head = trail.store.head()
         return {
+            "backend": describe(engine.database).label,  # e.g. "PostgreSQL 18.4 with pgvector"
             "schema": migration.current,
             "schema_up_to_date": migration.up_to_date,
             "audit_records": head.seq,

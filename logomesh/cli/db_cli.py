@@ -14,7 +14,7 @@ app = typer.Typer(help="Database schema, migrations, backups and copies.", no_ar
 
 @app.command()
 def status(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-    """Show the schema revision, pending migrations and backups."""
+    """Show the backend and its version (pgvector too), the schema revision and backups."""
     execute(ctx, "db.status", json_output=json_output, auto_migrate=False)
 
 

@@ -16,7 +16,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, insert, make_url, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from logomesh.errors import (
@@ -25,10 +25,10 @@ from logomesh.errors import (
     DatabaseMissingError,
     StorageError,
 )
-from logomesh.storage import sqlite
+from logomesh.storage import postgresql, sqlite
 
 # Any 64-bit constant works; it only has to be the same in every LogoMesh process.
-_AUDIT_LOCK_KEY = 0x4C4F474F4D455348
+AUDIT_LOCK_KEY = 0x4C4F474F4D455348
 
 
 class Database:
@@ -59,22 +59,62 @@ class Database:
         self._plain_inserts: dict[
             tuple[str, tuple[str, ...], str | None], tuple[str, _RowOrder]
         ] = {}
+        self.pg = postgresql.PgTarget.from_url(url) if self.dialect == "postgresql" else None
         try:
             self.engine: Engine = (
                 sqlite.create_sqlite_engine(url, busy_timeout_ms)
                 if self.dialect == "sqlite"
-                else create_engine(url, pool_pre_ping=True)
+                else self._create_server_engine(url)
             )
         except (ImportError, ArgumentError) as exc:  # a missing driver or unknown dialect
+            if self.pg is not None and isinstance(exc, ImportError):
+                raise postgresql.missing_driver(self.pg, exc) from exc
+            where = self.display_url if self.pg is None else f"PostgreSQL at {self.pg.where}"
             raise StorageError(
-                f"Cannot open {self.display_url}: {exc}. Install the driver its URL names "
-                "(for PostgreSQL: pip install 'psycopg[binary]') or change `database.url`."
+                f"Cannot open {where}: {exc}. Install the driver its URL names "
+                "(for PostgreSQL: postgresql+psycopg, from the postgres extra) or change "
+                "`database.url`."
             ) from exc
+
+    def _create_server_engine(self, url: str) -> Engine:
+        if self.pg is None:
+            return create_engine(url, pool_pre_ping=True)
+        # A wait for the audit lock ends at the busy timeout, as SQLite's does, instead of
+        # hanging behind a stuck process; the server cancels the statement (lock_timeout).
+        # A URL's own ``options`` win: an operator who sets them has decided.
+        options = {} if "options" in make_url(url).query else {"options": self._pg_options()}
+        engine = create_engine(url, pool_pre_ping=True, connect_args=options)
+        target = self.pg
+        event.listen(
+            engine,
+            "connect",
+            lambda dbapi_conn, _record: postgresql.check_server_version(
+                dbapi_conn.info.server_version, target
+            ),
+        )
+        return engine
+
+    def _pg_options(self) -> str:
+        # synchronous_commit: a commit is on disk before it returns, whatever the server's
+        # default, which is what lets a danger command run on a committed start record.
+        # lock_timeout 0 would mean "wait for ever", where busy_timeout_ms 0 means "do not
+        # wait": the shortest wait PostgreSQL has stands in for it.
+        lock_timeout = max(self.busy_timeout_ms, 1)
+        return f"-c lock_timeout={lock_timeout} -c synchronous_commit=on"
 
     @property
     def display_url(self) -> str:
         """The URL with any password hidden, for messages and ``status``."""
         return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def where(self) -> str:
+        """How messages name this database: its file, or its PostgreSQL server."""
+        if self.path is not None:
+            return str(self.path)
+        if self.pg is not None:
+            return f"PostgreSQL at {self.pg.where}"
+        return self.display_url
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -90,7 +130,7 @@ class Database:
                 conn = conn.execution_options(**{sqlite.IMMEDIATE_OPTION: True})
             with conn.begin():
                 if self.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
                 yield conn
 
     @contextmanager
@@ -106,13 +146,13 @@ class Database:
         with self.translate_errors():  # the first connect goes through SQLAlchemy
             connection = self._pinned_connection()
         with self._write_turn():
+            if self.dialect == "postgresql":
+                connection = self._lock_on_live_connection(connection)
             cursor = connection.cursor()
             try:
                 with self._translate_driver_errors():
                     if self.dialect == "sqlite":
                         cursor.execute("BEGIN IMMEDIATE")
-                    elif self.dialect == "postgresql":
-                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK_KEY,))
                     yield cursor
                     if self.dialect == "sqlite":
                         cursor.execute("COMMIT")
@@ -125,6 +165,31 @@ class Database:
                 self._drop_pinned(connection)
                 raise
             cursor.close()
+
+    def _lock_on_live_connection(self, connection: Any) -> Any:
+        """Take the audit lock on ``connection``, or on a new one if the server dropped it.
+
+        A server restarted since the last write (a failover, an upgrade) leaves the pinned
+        connection dead, which shows only when it is used. Nothing of this transaction has
+        run yet, so one retry on a fresh connection loses nothing; a second failure is the
+        server being down, and is reported (the audit trail then spools).
+        """
+        for attempt in (1, 2):
+            cursor = connection.cursor()
+            try:
+                with self._translate_driver_errors():
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+                cursor.close()
+                return connection
+            except StorageError:
+                driver = connection.driver_connection
+                dead = driver is None or driver.closed or getattr(driver, "broken", False)
+                self._drop_pinned(connection)
+                if attempt == 2 or not dead:
+                    raise
+                with self.translate_errors():
+                    connection = self._pinned_connection()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
     def _write_turn(self) -> Iterator[None]:
@@ -142,7 +207,9 @@ class Database:
     def _pinned_connection(self) -> Any:
         connection = getattr(self._pinned, "connection", None)
         if connection is None:
-            connection = self._pinned.connection = self.engine.raw_connection()
+            # The pool hands the driver's own errors through here, not SQLAlchemy's.
+            with self._translate_driver_errors():
+                connection = self._pinned.connection = self.engine.raw_connection()
             with self._pinned_lock:
                 self._pinned_all.append(connection)
         return connection
@@ -173,7 +240,7 @@ class Database:
         except dbapi.Error as exc:  # type: ignore[union-attr]
             if _looks_corrupt(str(exc)):
                 raise self.corrupt_error(str(exc)) from exc
-            raise StorageError(f"Database error on {self.display_url}: {exc}") from exc
+            raise StorageError(f"Database error on {self.where}: {exc}") from exc
 
     def _check_file(self) -> None:
         """Refuse to write into a SQLite file that is gone, and follow one put back.
@@ -209,11 +276,17 @@ class Database:
         except DBAPIError as exc:
             if _looks_corrupt(str(exc.orig)):
                 raise self.corrupt_error(str(exc.orig)) from exc
-            raise StorageError(f"Database error on {self.display_url}: {exc.orig}") from exc
+            raise StorageError(f"Database error on {self.where}: {exc.orig}") from exc
         except SQLAlchemyError as exc:
-            raise StorageError(f"Database error on {self.display_url}: {exc}") from exc
+            raise StorageError(f"Database error on {self.where}: {exc}") from exc
 
     def corrupt_error(self, detail: str) -> DatabaseCorruptError:
+        if self.pg is not None:
+            return DatabaseCorruptError(
+                f"{self.where} reports damaged data ({self.pg.scrub(detail)}). Have its "
+                "administrator check the server; a pg_dump backup (`logomesh db backup`) is "
+                "restored with pg_restore, as `logomesh db restore` explains."
+            )
         where = self.path or self.display_url
         return DatabaseCorruptError(
             f"The database {where} is corrupt or not a LogoMesh database ({detail}). Restore "
@@ -223,6 +296,8 @@ class Database:
 
     def _error_for(self, detail: str) -> StorageError:
         """The error of a failed operation (the driver's message says which it was)."""
+        if self.pg is not None:
+            return postgresql.connect_error(self.pg, detail, self.busy_timeout_ms)
         if "locked" in detail or "busy" in detail:
             return DatabaseLockedError(
                 f"The database {self.path or self.display_url} stayed locked by another process "
@@ -232,7 +307,7 @@ class Database:
             )
         if _looks_corrupt(detail):
             return self.corrupt_error(detail)
-        return StorageError(f"Database error on {self.display_url}: {detail}")
+        return StorageError(f"Database error on {self.where}: {detail}")
 
     def make_durable(self) -> None:
         """Make every committed transaction survive a power loss (before a checkpoint).
@@ -241,7 +316,8 @@ class Database:
         fsynced until SQLite checkpoints it. This runs that WAL checkpoint now (SQLite
         fsyncs the WAL, copies it into the database file and fsyncs that) and fsyncs the WAL
         and its directory as well, for what a reader's open snapshot kept in the WAL.
-        PostgreSQL commits durably already (``synchronous_commit = on``, its default)."""
+        PostgreSQL commits durably already (``synchronous_commit = on``, set for every
+        LogoMesh session whatever the server's default)."""
         if self.path is None:
             return
         with self.translate_errors(), self.engine.connect() as conn:

@@ -6,6 +6,11 @@ All pending revisions then run in one transaction that holds the write lock, so 
 LogoMesh processes wait rather than see half a schema. If anything fails the transaction
 rolls back and the backup is restored, so a failed upgrade leaves the database exactly as it
 was, and the error says so.
+
+On PostgreSQL, DDL is transactional: a revision that fails halfway is rolled back whole,
+schema and data, and that one transaction is what protects the data. A ``pg_dump`` backup
+is taken first as well when ``pg_dump`` is on PATH (:mod:`logomesh.storage.pg_dump`);
+:attr:`MigrationResult.protection` says which of the two there was.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy import inspect
 
 from logomesh.errors import BackupError, LogoMeshError, MigrationError, StorageError
-from logomesh.storage import sqlite
+from logomesh.storage import pg_dump, sqlite
 from logomesh.storage.database import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -48,6 +53,14 @@ class MigrationResult:
     to_revision: str | None
     applied: tuple[str, ...]
     backup: Path | None
+    # What kept the data safe while it ran, in words (a backup, one transaction).
+    protection: str | None = None
+
+
+_ONE_TRANSACTION = (
+    "the migration ran in one transaction, which PostgreSQL rolls back whole (schema and "
+    "data) if any revision fails"
+)
 
 
 class Migrator:
@@ -111,7 +124,10 @@ class Migrator:
         stop: threading.Event | None = None,
     ) -> Path:
         """Copy the database to ``destination`` (default: a new file in the backup folder);
-        with ``stop``, give up part-way once it is set, leaving no file (see sqlite.backup)."""
+        with ``stop``, give up part-way once it is set, leaving no file (see sqlite.backup).
+        On PostgreSQL the copy is a ``pg_dump`` (a BackupError without it)."""
+        if self.db.pg is not None:
+            return self._dump(destination, label=label, stop=stop)
         path = self._require_sqlite_file("back up")
         if not path.exists():
             raise BackupError(f"There is no database at {path} to back up yet.")
@@ -123,7 +139,14 @@ class Migrator:
             self._prune_backups()
         return target
 
+    def require_restorable(self) -> None:
+        """Refuse (saying how to do it by hand) where LogoMesh does not restore itself."""
+        if self.db.pg is not None:
+            raise BackupError(pg_dump.restore_instructions(self.db.pg))
+        self._require_sqlite_file("restore")
+
     def restore(self, backup_file: Path) -> None:
+        self.require_restorable()
         path = self._require_sqlite_file("restore")
         # Connections in the pool would keep pages of the old file; drop them first.
         self.db.dispose()
@@ -133,7 +156,11 @@ class Migrator:
     def list_backups(self) -> tuple[Path, ...]:
         if not self.backup_dir.is_dir():
             return ()
-        return tuple(sorted(self.backup_dir.glob("logomesh-*.db")))
+        found = [
+            *self.backup_dir.glob("logomesh-*.db"),
+            *self.backup_dir.glob(f"logomesh-*{pg_dump.DUMP_SUFFIX}"),
+        ]
+        return tuple(sorted(found))
 
     # -- internals -----------------------------------------------------------------------
 
@@ -143,12 +170,16 @@ class Migrator:
             raise self.db.corrupt_error(problem)
         backup: Path | None = None
         before: str | None = None
+        protection: str | None = None
         try:
             with self.db.write() as conn:
                 # Copy and migrate under one write lock: no other process can write in
                 # between, so the backup is exactly what the migration started from.
                 before = self.current()
-                backup = self._backup_before_change()
+                if self.db.pg is not None:
+                    backup, protection = self._dump_before_change()
+                else:
+                    backup = self._backup_before_change()
                 self.config.attributes["connection"] = conn
                 if direction == "upgrade":
                     command.upgrade(self.config, target)
@@ -165,7 +196,9 @@ class Migrator:
             self.config.attributes.pop("connection", None)
         after = self.current()
         applied = self._revisions_between(before, after)
-        return MigrationResult(before, after, applied, backup)
+        if protection is None and backup is not None:
+            protection = f"a backup taken just before, at {backup}"
+        return MigrationResult(before, after, applied, backup, protection if applied else None)
 
     def _revisions_between(self, before: str | None, after: str | None) -> tuple[str, ...]:
         if before == after:
@@ -187,6 +220,37 @@ class Migrator:
             return None
         return self.backup(label=f"pre-migration-{self.current() or 'empty'}")
 
+    def _dump_before_change(self) -> tuple[Path | None, str]:
+        """A pg_dump before a PostgreSQL migration when there is one, and what protects
+        the data either way (the transaction always does)."""
+        if not self.has_user_tables():
+            return None, f"nothing to back up yet (a new database); {_ONE_TRANSACTION}"
+        if pg_dump.find_pg_dump() is None:
+            return None, f"no backup (pg_dump is not on PATH); {_ONE_TRANSACTION}"
+        try:
+            path = self.backup(label=f"pre-migration-{self.current() or 'empty'}")
+        except BackupError as exc:
+            # The transaction still protects the data; a failing pg_dump (one older than
+            # the server) must not stop every LogoMesh process from starting.
+            return None, f"no backup ({exc.user_message}); {_ONE_TRANSACTION}"
+        return path, f"a pg_dump backup at {path}, and {_ONE_TRANSACTION}"
+
+    def _dump(
+        self, destination: Path | None, *, label: str | None, stop: threading.Event | None
+    ) -> Path:
+        assert self.db.pg is not None
+        program = pg_dump.find_pg_dump()
+        if program is None:
+            raise pg_dump.no_pg_dump(self.db.pg)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"logomesh-{stamp}-{label or self.current() or 'empty'}{pg_dump.DUMP_SUFFIX}"
+        target = pg_dump.dump(
+            self.db.pg, destination or self.backup_dir / name, program=program, stop=stop
+        )
+        if destination is None:
+            self._prune_backups()
+        return target
+
     def _recover_after_failure(
         self,
         direction: str,
@@ -205,6 +269,15 @@ class Migrator:
             return MigrationError(
                 f"{failed}. Its transaction was rolled back and the database is exactly as it "
                 f"was; nothing was lost.{kept}"
+            )
+        if self.db.pg is not None:
+            # The state could not be read back (the server went away): the transaction
+            # either committed whole or not at all.
+            return MigrationError(
+                f"{failed}. It ran in one transaction, so PostgreSQL holds either the schema "
+                "as it was or, if the commit landed just before the connection was lost, the "
+                "whole migration; never half of it. `logomesh db status` says which once the "
+                "server is reachable; `logomesh db upgrade` then finishes the job."
             )
         if backup is None:
             return MigrationError(

@@ -1,7 +1,8 @@
 """Tampering with the stored trail is caught: by the chain, the payload hashes or the checkpoints.
 
-Each test plays an attacker with write access to the database file: it opens the file with
-a raw SQLite connection, drops the append-only triggers and edits rows. ``audit verify``
+Each test plays an attacker with write access to the database: it opens the file with a raw
+SQLite connection (or a psycopg session on PostgreSQL), gets past the append-only triggers
+and edits rows (tests/storage/raw_access.py). ``audit verify``
 must then name what was done, and must not cry wolf over what retention does on purpose.
 """
 
@@ -21,7 +22,7 @@ from logomesh.commands.models import CommandResult
 from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
 from logomesh.errors import StorageError
-from logomesh.storage import sqlite
+from tests.storage.raw_access import RawConnection, raw_connection, without_append_only
 
 
 def _entries(count: int, **fields: Any) -> list[AuditEntry]:
@@ -38,20 +39,13 @@ def _entries(count: int, **fields: Any) -> list[AuditEntry]:
     ]
 
 
-def _raw(engine: Engine) -> Any:
-    """A raw connection to the database file, as an attacker would open it."""
-    path = engine.database.path
-    assert path is not None
-    conn = sqlite.dbapi_module().connect(str(path), timeout=5)
-    conn.isolation_level = None
-    return conn
+def _raw(engine: Engine) -> RawConnection:
+    """A raw connection to the database, as an attacker would open it."""
+    return raw_connection(engine)
 
 
-def _drop_triggers(engine: Engine) -> Any:
-    conn = _raw(engine)
-    for statement in sqlite.DROP_APPEND_ONLY_TRIGGERS:
-        conn.execute(statement)
-    return conn
+def _drop_triggers(engine: Engine) -> RawConnection:
+    return without_append_only(engine)
 
 
 def _all(engine: Engine) -> list[AuditRecord]:
@@ -212,7 +206,7 @@ def test_triggers_refuse_update_and_delete(
         engine.database.write() as sa_conn,
     ):
         sa_conn.execute(text(statement))
-    assert str(engine.database.path) in caught.value.user_message
+    assert engine.database.where in caught.value.user_message
     assert engine.audit.verify().ok
     assert engine.audit.store.count() == 10
 

@@ -139,6 +139,7 @@ def _refused_for_want_of_audit(result: dict[str, Any], *paths: Path) -> None:
     assert "Free disk space" in error["message"] and "permissions" in error["message"]
 
 
+@pytest.mark.sqlite_only("the database file is in the state directory only on SQLite")
 def test_a_read_only_state_directory_stops_a_danger_command_not_a_read(
     workspace: Path, guarded: Path, run_cli: Cli, mounts: Mounts
 ) -> None:
@@ -153,6 +154,31 @@ def test_a_read_only_state_directory_stops_a_danger_command_not_a_read(
     assert any("could not be written" in warning for warning in read["warnings"])
 
 
+@pytest.mark.postgresql_only("a PostgreSQL server that is not there")
+def test_an_unreachable_server_and_a_read_only_spool_stop_a_danger_command(
+    tmp_path: Path, workspace: Path, guarded: Path, run_cli: Cli, mounts: Mounts
+) -> None:
+    """On PostgreSQL the record's first home is the server and its second the spool: with
+    the server unreachable and the state directory read-only, a danger command does not
+    run, and the refusal names the server, the setting and the spool."""
+    assert run_cli("whoami")["ok"]  # the state directory exists
+    gone = tmp_path / "no-server-here"
+    gone.mkdir()
+    url = {"LOGOMESH_DATABASE__URL": f"postgresql+psycopg://postgres@/logomesh?host={gone}"}
+    state = workspace / ".logomesh"
+    mounts.readonly(state)
+    refused = run_cli("guard.wipe", **url)
+    _refused_for_want_of_audit(refused, state / "audit-spool.jsonl")
+    message = refused["error"]["message"]
+    assert f"Cannot reach PostgreSQL at host {gone} port 5432 database logomesh" in message
+    assert "LOGOMESH_DATABASE__URL" in message
+    assert not (guarded / "wiped").exists()
+    read = run_cli("whoami", **url)
+    assert read["ok"], read
+    assert any("could not be written" in warning for warning in read["warnings"])
+
+
+@pytest.mark.sqlite_only("a read-only database directory; PostgreSQL down: test_pg_restart.py")
 def test_a_read_only_database_spools_the_records_and_both_commands_run(
     tmp_path: Path, workspace: Path, guarded: Path, run_cli: Cli, mounts: Mounts
 ) -> None:
@@ -186,6 +212,7 @@ def test_a_read_only_database_spools_the_records_and_both_commands_run(
     assert final["details"]["plugin"] == "guard" and final["details"]["risk"] == "danger"
 
 
+@pytest.mark.sqlite_only("the database file is in the state directory only on SQLite")
 def test_a_full_disk_stops_a_danger_command_and_a_read_still_runs(
     workspace: Path, guarded: Path, run_cli: Cli, mounts: Mounts
 ) -> None:
@@ -207,6 +234,7 @@ def test_a_full_disk_stops_a_danger_command_and_a_read_still_runs(
     assert read["warnings"], "the read command must say its record was not kept"
 
 
+@pytest.mark.sqlite_only("its database file is made read-only")
 def test_in_team_mode_a_write_command_needs_a_durable_record_too(
     workspace: Path, make_engine: Callable[..., Engine], owner: Actor, mounts: Mounts
 ) -> None:

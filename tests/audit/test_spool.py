@@ -22,6 +22,7 @@ from logomesh.audit.spool import parse_line
 from logomesh.commands.models import CommandResult
 from logomesh.commands.values import Outcome, Source
 from logomesh.engine import Engine
+from logomesh.errors import AuditSpooledError, StorageError
 
 SECRET_LINE = '{"actor": "alice", "api_key": "sk-live-0123456789abcdef0123456789abcdef"'
 
@@ -109,9 +110,9 @@ _CRASHING_DRAIN = textwrap.dedent(
     from logomesh.audit.trail import AuditTrail
     from logomesh.storage.database import Database
 
-    db, spool, key, checkpoints = sys.argv[1:5]
+    url, spool, key, checkpoints = sys.argv[1:5]
     trail = AuditTrail(
-        AuditStore(Database("sqlite:///" + db)),
+        AuditStore(Database(url)),
         CheckpointSigner(Path(key), Path(checkpoints)),
         spool_path=Path(spool),
     )
@@ -143,7 +144,7 @@ def test_a_drain_killed_between_commit_and_truncate_is_not_repeated(
             sys.executable,
             "-c",
             _CRASHING_DRAIN,
-            str(engine.database.path),
+            engine.database.url,
             str(trail.spool_path),
             str(settings.audit_key_path),
             str(settings.checkpoint_path),
@@ -227,3 +228,22 @@ def test_a_good_line_parses() -> None:
     entry, problem = parse_line(json.dumps(_GOOD).encode())
     assert problem == "" and entry is not None
     assert (entry.source, entry.outcome, entry.timestamp.year) == (Source.CLI, Outcome.OK, 2026)
+
+
+def test_a_failed_transaction_leaves_the_writer_a_usable_connection(engine: Engine) -> None:
+    """An append that fails inside its transaction (the same record id twice: a unique
+    violation) aborts it; on PostgreSQL that leaves the session refusing every statement
+    until a rollback. The writer's next append, on the same thread, must still work, and
+    the spooled duplicate must not be stored twice."""
+    first = _entry("once")
+    engine.audit.record(first)
+    with pytest.raises(StorageError, match="Database error on"):
+        engine.audit.store.append(first)  # the store itself: nothing skips the duplicate
+    with pytest.raises(AuditSpooledError):
+        engine.audit.record(first)  # the same failure, through the trail: spooled
+    assert engine.audit.spooled() == 1
+    after = engine.audit.record(_entry("after"))  # drains (skipping the stored one) first
+    assert after.seq == 2
+    assert [r.action for r in _all(engine)] == ["once", "after"]
+    assert engine.audit.spooled() == 0
+    assert engine.audit.verify().ok

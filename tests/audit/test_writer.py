@@ -1,7 +1,8 @@
 """The audit writer: records are written off the event loop, in batches, and never lost.
 
 The lock holder is a real second process with its own SQLite connection, as a terminal's
-``logomesh db backup`` beside a running server would be.
+``logomesh db backup`` beside a running server would be (on PostgreSQL: another writer's
+session holding the advisory lock).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
 from logomesh.storage import sqlite
+from logomesh.storage.database import Database
 from tests.storage.lock_holder import write_lock_held
 
 pytestmark = pytest.mark.slow
@@ -30,10 +32,8 @@ def _entry(action: str) -> AuditEntry:
     return AuditEntry(actor="t", source=Source.SYSTEM, action=action, outcome=Outcome.OK)
 
 
-def _database_of(engine: Engine) -> Path:
-    path = engine.database.path
-    assert path is not None
-    return path
+def _database_of(engine: Engine) -> Database:
+    return engine.database
 
 
 async def _many(engine: Engine, owner: Actor, count: int) -> list[CommandResult]:
@@ -107,11 +107,14 @@ def test_a_full_queue_spools_records_and_loses_none(
     assert engine.audit.verify().ok
 
 
+@pytest.mark.sqlite_only("a file deleted under the engine; tests/storage/test_pg_restart.py")
 def test_a_database_that_disappears_spools_until_it_is_back(engine: Engine, owner: Actor) -> None:
     """Deleting the SQLite file mid-run does not swallow records into the deleted inode:
-    they are spooled, with a message that names the file, and chained in once it is back."""
+    they are spooled, with a message that names the file, and chained in once it is back.
+    (PostgreSQL's version of this fault is the server restarting: test_pg_restart.py.)"""
     first = run_sync(engine, CommandRequest("whoami", owner))
-    database = _database_of(engine)
+    database = engine.database.path
+    assert database is not None
     kept = database.with_suffix(".kept")
     # The engine's own SQLite library: two in one process would not see each other's locks.
     dbapi = sqlite.dbapi_module()

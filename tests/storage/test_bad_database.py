@@ -14,6 +14,8 @@ from logomesh.commands.models import CommandRequest, CommandResult
 from logomesh.commands.values import Actor, Outcome
 from logomesh.engine import Engine
 from logomesh.storage import sqlite
+from logomesh.storage.database import AUDIT_LOCK_KEY
+from tests.storage.raw_access import psycopg_session
 
 GARBAGE = bytes(range(256)) * 64
 SLACK_TOKEN = "xoxb-1111111111-2222222222-" + "s3cr3tT0k3n" * 2
@@ -107,10 +109,14 @@ def test_corrupted_later_and_restored_from_backup(
     assert second.audit.spooled() == 0
 
 
-@pytest.fixture
-def quick_engine(make_engine: Callable[..., Engine]) -> Engine:
-    """An engine that gives up on a locked database after 100 ms."""
-    return make_engine({"database": {"busy_timeout_ms": 100}})
+@pytest.fixture(params=["sqlite", "postgresql"])
+def quick_engine(make_engine: Callable[..., Engine], request: pytest.FixtureRequest) -> Engine:
+    """An engine that gives up on a locked database after 100 ms, on either backend (on
+    PostgreSQL the wait for the advisory lock ends at the same timeout: lock_timeout)."""
+    env = {}
+    if request.param == "postgresql":
+        env["LOGOMESH_DATABASE__URL"] = request.getfixturevalue("pg_url")
+    return make_engine({"database": {"busy_timeout_ms": 100}}, **env)
 
 
 @pytest.fixture
@@ -119,7 +125,12 @@ def quick_run(quick_engine: Engine, owner: Actor) -> Callable[..., CommandResult
 
 
 def _lock(engine: Engine) -> Any:
-    """Another process's view: a connection holding the write lock."""
+    """Another process's view: a connection holding the write lock (on PostgreSQL, the
+    advisory lock every writer takes, until its transaction ends)."""
+    if engine.database.pg is not None:
+        holder = psycopg_session(engine.database, autocommit=False)
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+        return holder
     assert engine.database.path is not None
     conn = sqlite.dbapi_module().connect(str(engine.database.path), timeout=5)
     conn.isolation_level = None
@@ -175,7 +186,7 @@ def test_locked_database_fails_a_write_command_clearly(
         holder.rollback()
         holder.close()
     assert result.error is not None and result.error.code == "storage.locked"
-    assert str(quick_engine.database.path) in result.error.message
+    assert quick_engine.database.where in result.error.message
     assert "busy_timeout_ms" in result.error.message
     assert quick_run("status").ok
     actions = [r.action for batch in quick_engine.audit.store.iter_all() for r in batch]
