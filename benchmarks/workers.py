@@ -45,7 +45,7 @@ DISPATCH_MEASURES = (
 ROUND_TRIP_MEASURES = (
     "The same jobs seen from the run's side: seconds of `run_on_worker` from the call to the "
     "result read back from `job_results` (enqueue, the worker's Engine.execute and audit "
-    "record, the run's poll of the job at `workers.poll_s` = 0.02 s)."
+    "record, the result's commit announced to the run by NOTIFY)."
 )
 THROUGHPUT_MEASURES = (
     "A pipeline of independent `whoami` steps with `executor: distributed` and max_parallel "
@@ -98,7 +98,6 @@ def _team() -> Iterator[_Team]:
                 environ = {
                     **plain.environ,
                     "LOGOMESH_DATABASE__URL": server.url(database),
-                    "LOGOMESH_WORKERS__POLL_S": "0.02",
                     "LOGOMESH_PIPELINES__MAX_PARALLEL": "64",
                 }
                 workspace = dataclasses.replace(plain, environ=environ)

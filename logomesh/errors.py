@@ -17,7 +17,6 @@ cryptography) are translated where they are caught, never leaked to an adapter.
     │   ├── DatabaseCorruptError       storage.corrupt
     │   ├── MigrationError             storage.migration
     │   ├── BackupError                storage.backup
-    │   ├── DatabaseUnreachableError   storage.unreachable  (no connection: host, login, name)
     │   └── DatabaseCopyError          storage.copy         (db copy refused or rolled back)
     ├── AuditError                     audit.error, audit.lost
     │   ├── AuditSpooledError          audit.spooled, or the storage code (kept in the spool)
@@ -144,12 +143,6 @@ class BackupError(StorageError):
     """A backup could not be taken or restored."""
 
     code = "storage.backup"
-
-
-class DatabaseUnreachableError(StorageError):
-    """No connection to a database server: wrong host, port, name, role or password."""
-
-    code = "storage.unreachable"
 
 
 class DatabaseCopyError(StorageError):

@@ -54,7 +54,7 @@ class ApprovalStore:
         row = {**ticket.sealed_fields, "state": str(ticket.state), "seal": ticket.seal}
         row["arguments"] = stored_arguments(ticket.arguments)
         row["decided_at"] = ticket.decided_at
-        with self.db.write() as conn:
+        with self.db.transaction() as conn:
             conn.execute(insert(approval_tickets), row)
 
     def settle(
@@ -82,7 +82,7 @@ class ApprovalStore:
         )
         if unexpired_at is not None:
             statement = statement.where(approval_tickets.c.expires_at > unexpired_at)
-        with self.db.write() as conn:
+        with self.db.transaction() as conn:
             won = conn.execute(statement).rowcount == 1
             if won and decision is not None:
                 conn.execute(

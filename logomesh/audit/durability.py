@@ -23,13 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from logomesh.audit.models import AuditEntry
 from logomesh.audit.writer import AuditWriter
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import AuditSpooledError, AuditUnavailableError, LogoMeshError
+from logomesh.storage.database import displayed_url
 
 SPOOLED = "spooled"  # the final record's ``started_record`` when the start is in the spool
 
@@ -82,6 +82,6 @@ def unavailable(
 
 def _display(url: str) -> str:
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return displayed_url(url)
     except ArgumentError:
         return "the configured `database.url`"

@@ -37,7 +37,7 @@ from logomesh.builtin.trust_commands import keep_trust
 from logomesh.commands.models import CommandContext
 from logomesh.errors import ConfigError, InvalidArgumentsError
 from logomesh.storage.database import Database
-from logomesh.storage.reach import check_reachable, server_of, shown_url
+from logomesh.storage.reach import check_reachable, server_of
 
 NAMED_BY = "`logomesh init --team URL`"
 _TABLE = re.compile(r"^\s*\[")
@@ -60,7 +60,7 @@ def team_database(db: Database) -> TeamDatabase:
     """Check that ``db`` is a reachable PostgreSQL; the URL to write for it."""
     if db.dialect != "postgresql":
         raise InvalidArgumentsError(
-            f"Team mode shares one PostgreSQL database between machines; {shown_url(db)} is "
+            f"Team mode shares one PostgreSQL database between machines; {db.display_url} is "
             f"{db.dialect}. Pass a PostgreSQL URL: logomesh init --team "
             "postgresql+psycopg://HOST/DATABASE"
         )

@@ -218,7 +218,7 @@ class RunStore:
             "pid": runner.pid,
             "pid_started_at": runner.started_at,
         }
-        with self.db.write() as conn:
+        with self.db.transaction() as conn:
             conn.execute(insert(pipeline_runs), row)
 
     def record_step(
@@ -249,7 +249,7 @@ class RunStore:
         self._prepare()
         rows = _coalesce(updates)
         ids = {step_id for step_id, _ in rows}
-        with self.db.write() as conn:
+        with self.db.transaction() as conn:
             known = conn.execute(
                 select(pipeline_steps.c.step_id, pipeline_steps.c.item).where(
                     (pipeline_steps.c.run_id == run_id) & pipeline_steps.c.step_id.in_(ids)
@@ -274,7 +274,7 @@ class RunStore:
             .values(state=str(state), finished_at=now_text(),
                     error=None if error is None else str(redact(error)))
         )  # fmt: skip
-        with self.db.write() as conn:
+        with self.db.transaction() as conn:
             conn.execute(statement)
 
     # -- cancelling (any process) ---------------------------------------------------------
@@ -283,7 +283,7 @@ class RunStore:
         """Ask the process running ``run_id`` to cancel it; the run as it is now."""
         run = self.get(run_id)
         if run.state is RunState.RUNNING and not run.cancel_requested:
-            with self.db.write() as conn:
+            with self.db.transaction() as conn:
                 conn.execute(
                     update(pipeline_runs)
                     .where(pipeline_runs.c.id == run_id)

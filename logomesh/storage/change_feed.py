@@ -1,5 +1,5 @@
-"""Waking a request that waits on a row (an approval ticket, a run's cancel) when any
-process changes that row.
+"""Waking a request that waits on a row (an approval ticket, a run's cancel, a distributed
+step's result) when any process changes that row.
 
 A waiter *subscribes* to a key on a channel first and only then reads its row, and reads it
 again each time it is woken: a change announced before the subscription existed is found by
@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 APPROVALS = "logomesh_approvals"  # keys: ticket ids (decided, declined, expired, cancelled)
 RUNS = "logomesh_runs"  # keys: pipeline run ids (a cancel was requested)
-CHANNELS = (APPROVALS, RUNS)
+JOBS = "logomesh_jobs"  # keys: procrastinate job ids (a worker kept the job's result)
+CHANNELS = (APPROVALS, RUNS, JOBS)
 
 SAFETY_POLL_S = 5.0  # a re-read even when changes are pushed: a lost NOTIFY costs this much
 FALLBACK_POLL_S = 1.0  # the re-read while the listening connection is being re-made

@@ -35,7 +35,7 @@ from logomesh.errors import DatabaseCopyError, LogoMeshError
 from logomesh.storage import schema
 from logomesh.storage.database import Database
 from logomesh.storage.migrate import Migrator
-from logomesh.storage.reach import check_reachable, shown_url
+from logomesh.storage.reach import check_reachable
 from logomesh.storage.tables import Base
 
 # Vectors and the table naming the model that made them: rebuilt on the target.
@@ -94,7 +94,7 @@ def copy_database(
     head = target_migrator.head()
     if revision != head:
         raise DatabaseCopyError(
-            f"The source database {shown_url(source)} is at schema {revision or 'empty'}, "
+            f"The source database {source.display_url} is at schema {revision or 'empty'}, "
             f"not {head}. Run `logomesh db upgrade` on it first, then copy again."
         )
     check_reachable(target, "the `--to` URL")
@@ -126,14 +126,14 @@ def copy_database(
         raise
     except _Stopped:
         raise DatabaseCopyError(
-            f"Copying to {shown_url(target)} was stopped before it finished; its transaction "
+            f"Copying to {target.display_url} was stopped before it finished; its transaction "
             "was rolled back and the target holds no rows, as before."
         ) from None
     except LogoMeshError as exc:
         raise _rolled_back(target, current, exc.user_message) from exc
     return CopyResult(
-        shown_url(source),
-        shown_url(target),
+        source.display_url,
+        target.display_url,
         head,
         tuple(copied),
         tuple(sorted(SKIPPED_TABLES)),
@@ -147,7 +147,7 @@ def _no_progress(_message: str, _fraction: float | None) -> None:
 def _refuse_same_database(source: Database, target: Database) -> None:
     if _identity(source) == _identity(target):
         raise DatabaseCopyError(
-            f"{shown_url(target)} is the database this engine already uses; copy to another "
+            f"{target.display_url} is the database this engine already uses; copy to another "
             "one (`logomesh db copy --to URL` with a new, empty database's URL)."
         )
 
@@ -177,7 +177,7 @@ def _refuse_rows(target: Database, conn: Connection, tables: list[Table]) -> Non
     if filled:
         listed = ", ".join(f"{name} ({rows} rows)" for name, rows in filled)
         raise DatabaseCopyError(
-            f"The target database {shown_url(target)} is not empty: {listed}. A copy only "
+            f"The target database {target.display_url} is not empty: {listed}. A copy only "
             "fills an empty database, so that two audit trails never mix. Create a new "
             "database (`createdb NAME`, or CREATE DATABASE) and copy to it, or drop and "
             "recreate this one if its rows are not needed."
@@ -198,7 +198,7 @@ def _batches(conn: Connection, table: Table, size: int) -> Iterator[list[dict[st
 
 def _rolled_back(target: Database, table: str, detail: str) -> DatabaseCopyError:
     return DatabaseCopyError(
-        f"Copying {table} to {shown_url(target)} failed ({detail}). The copy's transaction "
+        f"Copying {table} to {target.display_url} failed ({detail}). The copy's transaction "
         "was rolled back: the target holds no rows, as before, and the source is unchanged. "
         "Fix what the error names and run `logomesh db copy --to URL` again."
     )

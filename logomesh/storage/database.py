@@ -105,7 +105,7 @@ class Database:
     @property
     def display_url(self) -> str:
         """The URL with any password hidden, for messages and ``status``."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return displayed_url(self.url)
 
     @property
     def where(self) -> str:
@@ -132,6 +132,21 @@ class Database:
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
                 yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction that needs no place in the audit chain's order.
+
+        SQLite has one write lock for everything, so this is :meth:`write` there. On
+        PostgreSQL rows lock themselves: a pipeline step's row or an approval's conditional
+        update needs nothing more, and taking the chain's advisory lock would make it queue
+        behind every audit append of every process (each a durable commit)."""
+        if self.dialect != "postgresql":
+            with self.write() as conn:
+                yield conn
+            return
+        with self.translate_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def driver_write(self) -> Iterator[Any]:
@@ -405,6 +420,15 @@ def _positional_order(names: list[str] | None) -> Callable[[dict[str, Any]], tup
         return lambda row: (row[only],)
     getter = itemgetter(*names)
     return lambda row: tuple(getter(row))
+
+
+def displayed_url(url: str) -> str:
+    """``url`` with its password hidden: the one in the user part and the one libpq also
+    takes as ``?password=``. Raises ArgumentError for a string that is not a URL."""
+    parsed = make_url(url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
 
 
 def _looks_corrupt(detail: str) -> bool:

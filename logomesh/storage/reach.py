@@ -4,7 +4,7 @@ A wrong host, port, database name, role or password all surface as one driver er
 deep inside a first query. Commands that point LogoMesh at a new database (``db copy --to
 URL``, ``init --team URL``) ask here first, so the person is told which server was tried,
 which setting or option named it and what to check, before a migration or a copy starts.
-The password is never shown: the URL is rendered with it hidden (:func:`shown_url`), and
+The password is never shown: the URL is rendered with it hidden (``Database.display_url``), and
 libpq's messages do not quote it.
 """
 
@@ -17,16 +17,6 @@ from logomesh.errors import DatabaseUnreachableError
 from logomesh.storage.database import Database
 
 _PG_DEFAULT_PORT = 5432
-
-
-def shown_url(db: Database) -> str:
-    """The URL with its password hidden, in the userinfo or as libpq's ``password=``.
-
-    :attr:`Database.display_url` hides only the first: a ``?password=`` would be shown."""
-    url = make_url(db.url)
-    if "password" in url.query:
-        url = url.update_query_dict({"password": "***"})
-    return url.render_as_string(hide_password=True)
 
 
 def server_of(db: Database) -> str:
@@ -65,7 +55,7 @@ def _unreachable(db: Database, named_by: str, detail: str) -> str:
         else ""
     )
     return (
-        f"Cannot connect to the database at {server_of(db)} ({shown_url(db)}, from "
+        f"Cannot connect to the database at {server_of(db)} ({db.display_url}, from "
         f"{named_by}): {detail}{end} Check the host, port and database name, that the server is "
         f"running and lets this role connect, then run the command again.{login}"
     )

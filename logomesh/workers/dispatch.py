@@ -1,9 +1,10 @@
 """The run's side of a distributed step: enqueue its request as a job, wait for the job's
 result, and abort the job when the step is cancelled.
 
-Waiting is a short poll of the job's status and its ``job_results`` row (blocking reads,
-off the loop): a result is read once, when it is there, and procrastinate's own
-LISTEN/NOTIFY is what wakes an idle worker. Two guards keep a run from waiting forever: a
+Waiting is a read of the job's status and its ``job_results`` row (blocking reads, off the
+loop) each time the worker's commit of that row is announced on the change feed (NOTIFY),
+and at the feed's safety interval in case one is lost; procrastinate's own LISTEN/NOTIFY
+is what wakes an idle worker. Two guards keep a run from waiting forever: a
 job no worker takes within ``workers.start_within_s`` fails saying so (is any worker
 running on that queue?), and a job running longer than its command's timeout plus
 ``workers.grace_s`` (and the approval wait, when it may wait for one) is aborted. A worker
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 from logomesh.commands.models import CommandRequest, CommandResult, ErrorInfo
 from logomesh.commands.values import Outcome
 from logomesh.errors import JobFailedError, LogoMeshError
+from logomesh.storage.change_feed import JOBS
 from logomesh.workers.job import TASK_NAME, CommandJob
 from logomesh.workers.queue import opened
 from logomesh.workers.results import read_job
@@ -78,20 +80,22 @@ async def _wait(engine: Engine, request: CommandRequest, job_id: int) -> Command
     loop = asyncio.get_running_loop()
     seen: str | None = "todo"
     deadline = loop.time() + settings.start_within_s
-    while True:
-        state = await asyncio.to_thread(read_job, engine.database, job_id)
-        if state.outcome is not None:
-            return state.outcome
-        if state.status in _ENDED or state.status is None:
-            return _ended_without_result(request, job_id, state.status)
-        if state.status != seen:  # taken, or back in the queue after its worker died
-            seen = state.status
-            wait = settings.start_within_s if seen == "todo" else _run_limit(engine, request)
-            deadline = loop.time() + wait
-        if loop.time() > deadline:
-            await abort(engine, job_id)
-            return _failed(request, _overdue(engine, request, job_id, seen))
-        await asyncio.sleep(settings.poll_s)
+    # Subscribed before the first read: a result kept in between is found by that read.
+    async with engine.change_feed.subscribe(JOBS, str(job_id)) as changes:
+        while True:
+            state = await asyncio.to_thread(read_job, engine.database, job_id)
+            if state.outcome is not None:
+                return state.outcome
+            if state.status in _ENDED or state.status is None:
+                return _ended_without_result(request, job_id, state.status)
+            if state.status != seen:  # taken, or back in the queue after its worker died
+                seen = state.status
+                wait = settings.start_within_s if seen == "todo" else _run_limit(engine, request)
+                deadline = loop.time() + wait
+            if loop.time() > deadline:
+                await abort(engine, job_id)
+                return _failed(request, _overdue(engine, request, job_id, seen))
+            await changes.wait(settings.poll_s, at_most=max(0.0, deadline - loop.time()))
 
 
 def _run_limit(engine: Engine, request: CommandRequest) -> float:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import make_url
 
 from logomesh.errors import QueueUnreachableError, WorkerNeedsPostgresError
+from logomesh.storage.database import displayed_url
 
 if TYPE_CHECKING:
     import procrastinate
@@ -44,7 +45,7 @@ def require_postgres(settings: Settings, what: str, *, steps: bool = False) -> s
 
 def shown(url: str) -> str:
     """``url`` as messages show it: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+    return displayed_url(url)
 
 
 def conninfo(url: str) -> str:

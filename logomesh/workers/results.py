@@ -5,7 +5,9 @@ command returned, and a task's return value is not kept. The worker writes the
 :class:`~logomesh.workers.job.JobOutcome` here, redacted as a pipeline step's output is (a
 step's data may hold a token it printed), before it marks the job done; the waiting side
 reads the job's status and this row together, so "failed without a result" (the task
-itself broke) and "finished with an error" (the command failed) are told apart.
+itself broke) and "finished with an error" (the command failed) are told apart. The row's
+commit is announced on the change feed's jobs channel, so the run reads it at once instead
+of at its next poll.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from logomesh.canonical import canonical_json, format_timestamp
 from logomesh.commands.models import CommandResult
 from logomesh.security.redaction import redact
+from logomesh.storage.change_feed import JOBS, ChangeFeed
 from logomesh.storage.database import Database
 from logomesh.workers.job import JobOutcome
 
@@ -45,8 +48,11 @@ class JobState:
     outcome: CommandResult | None = None
 
 
-def save_result(database: Database, job_id: int, result: CommandResult, worker: str) -> None:
-    """Keep ``result`` for job ``job_id`` (blocking: run it off the loop)."""
+def save_result(
+    database: Database, feed: ChangeFeed, job_id: int, result: CommandResult, worker: str
+) -> None:
+    """Keep ``result`` for job ``job_id`` and wake the run waiting for it at commit
+    (blocking: run it off the loop)."""
     outcome = JobOutcome.model_validate(redact(JobOutcome.of(result).model_dump(mode="json")))
     row = {"job_id": job_id, "correlation_id": result.correlation_id,
            "result": canonical_json(outcome.model_dump(mode="json")), "worker": worker[:300],
@@ -55,6 +61,7 @@ def save_result(database: Database, job_id: int, result: CommandResult, worker: 
     # result row needs no chain. A job that somehow finishes twice keeps its first result.
     with database.translate_errors(), database.engine.begin() as conn:
         conn.execute(insert(job_results).values(**row).on_conflict_do_nothing())
+        feed.announce(conn, JOBS, str(job_id))
 
 
 def read_job(database: Database, job_id: int) -> JobState:

@@ -39,7 +39,11 @@ class WorkerSettings(BaseModel):
         default=10.0, gt=0, le=3600, description="How often a worker looks for such jobs."
     )
     poll_s: float = Field(
-        default=0.1, gt=0, le=10, description="How often a waiting run checks its jobs."
+        default=0.1,
+        gt=0,
+        le=10,
+        description="A waiting run re-reads its job when the worker's result is announced "
+        "(NOTIFY), and at least every max(this, 5) s in case an announcement is lost.",
     )
     start_within_s: float = Field(
         default=600.0,

@@ -42,7 +42,9 @@ async def run_command(context: JobContext, /, **payload: Any) -> None:
     result = await engine.execute(job.request())
     result = _explained(engine, result)
     assert context.job.id is not None
-    await asyncio.to_thread(save_result, engine.database, context.job.id, result, worker_name())
+    await asyncio.to_thread(
+        save_result, engine.database, engine.change_feed, context.job.id, result, worker_name()
+    )
     if not result.ok:
         # procrastinate's status says the job failed; the row above says why, in full.
         raise JobFailedError(f"{job.command}: {result.message}")

@@ -181,7 +181,13 @@ def test_the_embedder_passed_in_is_the_one_every_service_uses(
 
 def test_each_feature_settings_model_is_its_section_of_settings() -> None:
     with_settings = [feature for feature in FEATURES if feature.settings is not None]
-    assert {feature.name for feature in with_settings} == {"devshell", "nl", "llm", "plugins", "workers"}
+    assert {feature.name for feature in with_settings} == {
+        "devshell",
+        "nl",
+        "llm",
+        "plugins",
+        "workers",
+    }
     for feature in with_settings:
         assert Settings.model_fields[feature.name].annotation is feature.settings
 
