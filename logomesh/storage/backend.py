@@ -37,7 +37,7 @@ class BackendInfo:
         if self.pgvector is not None:
             vector = f"with pgvector {self.pgvector}"
         elif self.pgvector_available:
-            vector = "pgvector available, not installed"
+            vector = "(pgvector available, not yet created)"
         else:
             vector = "without pgvector"
         return f"PostgreSQL {self.server_version} {vector}"

@@ -46,7 +46,7 @@ def test_postgresql_reports_its_version_and_pgvector_once_created(
     assert before.data["server_version"] == version.split()[0]
     # The wheel's server has the package, and a fresh database has not created it yet.
     assert before.data["pgvector"] is None and before.data["pgvector_available"] is True
-    assert f"on PostgreSQL {version} pgvector available, not installed" in before.message
+    assert f"on PostgreSQL {version} (pgvector available, not yet created)" in before.message
 
     pg_server.execute("CREATE EXTENSION IF NOT EXISTS vector", pg_database)
     [(extension,)] = pg_server.execute(
