@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks.postgres_store import temporary_server
 from benchmarks.semantic_search import QUERIES
-from benchmarks.table import Row
+from benchmarks.table import Row, render
 from benchmarks.timing import latency_rows
 from benchmarks.workspace import open_engine, private_workspace
 from logomesh.audit.query import AuditFilter
@@ -51,11 +51,16 @@ END_TO_END_MEASURES = (
 )
 
 
-def run(quick: bool) -> list[Row]:
-    sizes = (10_000, 50_000) if quick else (100_000, 1_000_000)
+def run(quick: bool, sizes: tuple[int, ...] | None = None) -> list[Row]:
+    sizes = sizes or ((10_000, 50_000) if quick else (100_000, 1_000_000))
     searches = 50 if quick else 200
+    rows: list[Row] = []
     with temporary_server() as server:
-        return [row for count in sizes for row in ranking(server, count, searches)]
+        for count in sizes:
+            rows += ranking(server, count, searches)
+            # The million takes long to fill: what is measured so far is shown as it comes.
+            print(render(rows), file=sys.stderr, flush=True)
+    return rows
 
 
 def ranking(server: PgServer, count: int, searches: int) -> list[Row]:
@@ -140,6 +145,6 @@ def _time_execute(engine: Engine, searches: int, pause_s: float) -> list[float]:
 
 
 if __name__ == "__main__":
-    from benchmarks.table import render
-
-    print(render(run(quick="--quick" in sys.argv)))
+    # python -m benchmarks.postgres_search [--quick] [COUNT ...]
+    counts = tuple(int(arg) for arg in sys.argv[1:] if arg.isdigit())
+    print(render(run(quick="--quick" in sys.argv, sizes=counts or None)))
