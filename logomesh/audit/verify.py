@@ -171,8 +171,20 @@ def verify_trail(
             f"the database {store.db.where} has no {TABLE} table (dropped, or its schema is "
             "older than migration 0007): the checkpoints other machines published cannot be "
             "checked. Run `logomesh db upgrade` if its schema is behind; otherwise it was "
-            "dropped, and the checkpoints it held show below as missing"
+            "dropped, and the checkpoints only it held are reported missing"
         )
+    signed = _check_signed(report, union, trusted, hashes_at)
+    _check_coverage(report, signed, checkpoint_every, str(signer.checkpoint_path))
+    return report
+
+
+def _check_signed(
+    report: VerifyReport,
+    union: list[tuple[Checkpoint, bool]],
+    trusted: set[str],
+    hashes_at: dict[int, str],
+) -> list[int]:
+    """Check each checkpoint's key, signature and hash; the seqs of those that count."""
     untrusted: dict[str, list[int]] = {}  # database rows by key: one problem per key
     signed: list[int] = []  # present with a good signature: not missing, whatever it says
     keys: set[str] = set()
@@ -201,8 +213,7 @@ def verify_trail(
     report.untrusted_keys = sorted(untrusted)
     for key, seqs in untrusted.items():
         report.checkpoint_problems.append(_untrusted(key, seqs))
-    _check_coverage(report, signed, checkpoint_every, str(signer.checkpoint_path))
-    return report
+    return signed
 
 
 def _union(
