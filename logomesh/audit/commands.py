@@ -1,4 +1,5 @@
-"""Built-in commands over the audit trail: query, search, verify, checkpoint, export, prune."""
+"""Built-in commands over the audit trail: query, search, verify, checkpoint, key, export,
+prune."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from logomesh.audit.checkpoints import CheckpointSigner
 from logomesh.audit.export import export_records
 from logomesh.audit.query import AuditFilter, parse_duration, parse_when
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
@@ -187,6 +189,48 @@ async def audit_checkpoint(ctx: CommandContext, _: NoArguments) -> CommandOutput
         data={"seq": checkpoint.seq, "hash": checkpoint.hash, "public_key": checkpoint.public_key},
         message=f"Signed checkpoint at record #{checkpoint.seq}.",
         target=str(ctx.engine.settings.checkpoint_path),
+    )
+
+
+@command(
+    "audit.key",
+    summary="Show this machine's audit signing public key, for `audit.trusted_public_keys`",
+    permission="audit.verify",
+    risk=RiskLevel.READ,
+    examples=(
+        "show the audit signing key",
+        "what is this machine's public key for checkpoints",
+        "which key signs the audit checkpoints here",
+        "print the public key to trust on the other machines",
+    ),
+)
+async def audit_key(ctx: CommandContext, _: NoArguments) -> CommandOutput:
+    settings = ctx.engine.settings
+    # No database needed: the key lives in the user's config folder. A machine without one
+    # gets it now, as its first checkpoint would, so a team can list every key up front.
+    signer = CheckpointSigner(settings.audit_key_path, settings.checkpoint_path)
+    existed = signer.existing_public_key_hex() is not None
+    public_key = await ctx.run_in_thread(
+        signer.public_key_hex,
+        what=f"reading the audit signing key {settings.audit_key_path}",
+        check=f"that {settings.audit_key_path} exists",
+    )
+    trusted = list(dict.fromkeys((*settings.audit.trusted_public_keys, public_key)))
+    toml = "trusted_public_keys = [" + ", ".join(f'"{key}"' for key in trusted) + "]"
+    created = "" if existed else f" (created now in {settings.audit_key_path})"
+    return CommandOutput(
+        data={
+            "public_key": public_key,
+            "key_path": str(settings.audit_key_path),
+            "created": not existed,
+            "toml": toml,
+        },
+        message=(
+            f"This machine signs audit checkpoints with public key {public_key}{created}. "
+            "On every machine of the team that runs `logomesh audit verify`, list it under "
+            f"[audit] in the user config (not the workspace's logomesh.toml):\n[audit]\n{toml}"
+        ),
+        target=str(settings.audit_key_path),
     )
 
 

@@ -5,10 +5,12 @@ full) the record, already redacted, goes to a spool file beside the database and
 in, in order, by the next append that succeeds (:mod:`logomesh.audit.spool`). A failing
 audit write therefore delays a record but does not drop it, and the person is told.
 
-Checkpoints follow :mod:`logomesh.audit.schedule`. Before one is written the chain it
-covers is made durable (:meth:`Database.make_durable`): the chain commits with
-``synchronous = NORMAL`` while a checkpoint is fsynced at once, and a checkpoint that a
-power loss left ahead of the chain would be indistinguishable from deleted records.
+Checkpoints follow :mod:`logomesh.audit.schedule`; each is written to this machine's file,
+then published to the database for the team (:mod:`logomesh.audit.shared_checkpoints`).
+Before one is written the chain it covers is made durable (:meth:`Database.make_durable`):
+the chain commits with ``synchronous = NORMAL`` while a checkpoint is fsynced at once, and a
+checkpoint that a power loss left ahead of the chain would be indistinguishable from
+deleted records.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from logomesh.audit.checkpoints import Checkpoint, CheckpointSigner
 from logomesh.audit.models import AuditEntry, AuditRecord
 from logomesh.audit.schedule import CheckpointSchedule, Signed, epoch, periodic_seqs
+from logomesh.audit.shared_checkpoints import SharedCheckpoints
 from logomesh.audit.spool import Spool
 from logomesh.audit.store import AuditStore
 from logomesh.audit.verify import VerifyReport, verify_trail
@@ -49,6 +52,8 @@ class AuditTrail:
     ) -> None:
         self.store = store
         self.signer = signer
+        # Every checkpoint also goes to the database, for the team's other machines.
+        self.shared = SharedCheckpoints(store.db)
         self._spool = Spool(spool_path)
         self.checkpoint_every = checkpoint_every
         self.trusted_keys = trusted_keys
@@ -208,6 +213,9 @@ class AuditTrail:
     def _sign(self, seq: int, head_hash: str) -> Checkpoint:
         checkpoint = self.signer.sign(seq, head_hash)
         self._schedule.signed(seq, epoch(checkpoint.signed_at))
+        # After the file: the machine's own evidence first. A failure is logged and the
+        # checkpoint published with the next one; it fails nothing.
+        self.shared.publish(checkpoint)
         return checkpoint
 
     def _newest_checkpoint(self) -> Signed | None:

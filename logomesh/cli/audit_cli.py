@@ -108,6 +108,12 @@ def checkpoint(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
 
 @app.command()
+def key(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Print this machine's signing public key and the line to trust it elsewhere."""
+    execute(ctx, "audit.key", json_output=json_output)
+
+
+@app.command()
 def export(
     ctx: typer.Context,
     fmt: Annotated[str, Opt("--format", "-f", help="jsonl or csv.")] = "jsonl",

@@ -18,6 +18,20 @@ def drop_append_only_triggers(bind: Connection) -> tuple[str, ...]:
     return _pick(bind, sqlite.DROP_APPEND_ONLY_TRIGGERS, postgresql.DROP_APPEND_ONLY_TRIGGERS)
 
 
+def checkpoint_append_only_triggers(bind: Connection) -> tuple[str, ...]:
+    return _pick(
+        bind, sqlite.CHECKPOINT_APPEND_ONLY_TRIGGERS, postgresql.CHECKPOINT_APPEND_ONLY_TRIGGERS
+    )
+
+
+def drop_checkpoint_append_only_triggers(bind: Connection) -> tuple[str, ...]:
+    return _pick(
+        bind,
+        sqlite.DROP_CHECKPOINT_APPEND_ONLY_TRIGGERS,
+        postgresql.DROP_CHECKPOINT_APPEND_ONLY_TRIGGERS,
+    )
+
+
 def embedding_table(bind: Connection) -> str | None:
     """SQL creating SQLite's embedding table (migration 0001); None on PostgreSQL, whose
     table migration 0005 makes (:func:`postgresql_embedding_table`)."""

@@ -38,6 +38,19 @@ DROP_APPEND_ONLY_TRIGGERS = (
     "DROP TRIGGER IF EXISTS audit_records_append_only ON audit_records",
     "DROP FUNCTION IF EXISTS logomesh_audit_append_only()",
 )
+# Migration 0007's shared checkpoints: the same protection, with its own function (0001's
+# names audit_records in its message, and a released revision's SQL is never changed).
+CHECKPOINT_APPEND_ONLY_TRIGGERS = (
+    """CREATE OR REPLACE FUNCTION logomesh_checkpoints_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'audit_checkpoints is append-only'; END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE
+       ON audit_checkpoints
+       FOR EACH ROW EXECUTE FUNCTION logomesh_checkpoints_append_only()""",
+)
+DROP_CHECKPOINT_APPEND_ONLY_TRIGGERS = (
+    "DROP TRIGGER IF EXISTS audit_checkpoints_append_only ON audit_checkpoints",
+    "DROP FUNCTION IF EXISTS logomesh_checkpoints_append_only()",
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from logomesh.storage.database import Database
 
-HEAD_REVISION = "0006_job_queue"
+HEAD_REVISION = "0007_shared_checkpoints"
 
 
 def current_revision(db: Database) -> str | None:

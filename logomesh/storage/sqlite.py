@@ -220,6 +220,19 @@ DROP_APPEND_ONLY_TRIGGERS = (
     "DROP TRIGGER IF EXISTS audit_records_no_update",
     "DROP TRIGGER IF EXISTS audit_records_no_delete",
 )
+# Migration 0007's shared checkpoints, append-only like the records they vouch for.
+CHECKPOINT_APPEND_ONLY_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE
+       ON audit_checkpoints
+       BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE
+       ON audit_checkpoints
+       BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END""",
+)
+DROP_CHECKPOINT_APPEND_ONLY_TRIGGERS = (
+    "DROP TRIGGER IF EXISTS audit_checkpoints_no_update",
+    "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete",
+)
 
 
 def vector_table_sql(has_vec: bool, dimensions: int) -> str:

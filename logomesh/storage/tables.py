@@ -77,6 +77,19 @@ class AuditPayloadRow(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class AuditCheckpointRow(Base):
+    """A signed checkpoint published for the team (migration 0007; see
+    logomesh.audit.shared_checkpoints): what each machine also keeps in its own file."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=False)
+    public_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
 class ApprovalTicketRow(Base):
     """A request waiting for (or settled by) a person's decision; see logomesh.approvals."""
 
@@ -178,6 +191,7 @@ class PipelineStepRow(Base):
 EMBEDDING_DIMENSIONS = 384
 audit_records = cast(Table, AuditRecordRow.__table__)
 audit_payloads = cast(Table, AuditPayloadRow.__table__)
+audit_checkpoints = cast(Table, AuditCheckpointRow.__table__)
 approval_tickets = cast(Table, ApprovalTicketRow.__table__)
 approval_decisions = cast(Table, ApprovalDecisionRow.__table__)
 pipeline_runs = cast(Table, PipelineRunRow.__table__)

@@ -16,6 +16,7 @@ from logomesh.cli.sync import run_sync
 from logomesh.commands.models import CommandRequest
 from logomesh.commands.values import Actor, Outcome, Source
 from logomesh.engine import Engine
+from tests.storage.raw_access import delete_shared_checkpoints
 
 
 def _entries(n: int, action: str = "test.record") -> list[AuditEntry]:
@@ -36,6 +37,8 @@ def test_a_deleted_checkpoint_file_fails_verification(make_engine: Callable[...,
     assert _seqs(trail) == [10, 20]
     assert trail.verify().ok
     trail.signer.checkpoint_path.unlink()
+    assert trail.verify().ok  # the database's copies still vouch for #10 and #20
+    assert delete_shared_checkpoints(engine) == 2
 
     report = trail.verify()
 
@@ -56,6 +59,7 @@ def test_a_truncated_checkpoint_file_names_the_gap(make_engine: Callable[..., En
     lines = path.read_text().splitlines(keepends=True)
     assert len(lines) == 4
     path.write_text("".join(lines[:2]))  # the newest two lines cut away
+    delete_shared_checkpoints(engine, "seq >= 30")  # and their rows in the database
 
     report = trail.verify()
 
@@ -91,6 +95,7 @@ def test_checkpoints_made_on_demand_do_not_replace_the_periodic_ones(
     lines = trail.signer.checkpoint_path.read_text().splitlines(keepends=True)
     assert _seqs(trail) == [5, 10]
     trail.signer.checkpoint_path.write_text(lines[0])
+    delete_shared_checkpoints(engine, "seq = 10")
     report = trail.verify()
     assert not report.ok and report.checkpoints_missing == [10]
 
@@ -110,6 +115,7 @@ def test_the_verify_command_takes_allow_missing_checkpoints(
     engine = make_engine(LOGOMESH_AUDIT__CHECKPOINT_EVERY="3")
     engine.audit.record_many(_entries(7))
     engine.audit.signer.checkpoint_path.unlink()
+    delete_shared_checkpoints(engine)
 
     strict = run_sync(engine, CommandRequest("audit.verify", owner, {}))
     assert strict.ok and strict.data["ok"] is False

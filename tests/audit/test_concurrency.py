@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from logomesh.audit.checkpoints import CheckpointSigner
 from logomesh.composition import build_engine
 from logomesh.config import LoadedSettings, load_settings
 from logomesh.engine import Engine
@@ -32,6 +33,7 @@ WRITERS = {"sqlite": 4, "postgresql": 8}
 # 8 x 250 there; the batched run (50 a transaction) does the issue's 8 x 2,000.
 PER_WRITER = 2000
 PER_WRITER_ONE_AT_A_TIME_ON_POSTGRESQL = 250
+TRUSTED = "LOGOMESH_AUDIT__TRUSTED_PUBLIC_KEYS"
 
 WORKER = """
 import sys
@@ -99,9 +101,7 @@ def _wait_for(procs: list[subprocess.Popen[str]]) -> None:
     assert not failures, "\n".join(failures)
 
 
-def _check_trail(
-    engine: Engine, batch: int, writers: int, per_writer: int, *, own_checkpoints_only: bool = False
-) -> None:
+def _check_trail(engine: Engine, batch: int, writers: int, per_writer: int) -> None:
     records = [r for chunk in engine.audit.store.iter_all() for r in chunk]
     assert len(records) == writers * per_writer
     assert [r.seq for r in records] == list(range(1, writers * per_writer + 1))
@@ -123,7 +123,7 @@ def _check_trail(
                 assert chunk == list(range(chunk[0], chunk[0] + len(chunk)))
 
     assert engine.audit.spooled() == 0
-    report = engine.audit.verify(allow_missing_checkpoints=own_checkpoints_only)
+    report = engine.audit.verify()
     assert report.ok, report.summary()
     assert report.records == writers * per_writer
 
@@ -162,13 +162,12 @@ def test_writers_on_two_machines_form_one_chain(
     load: Callable[..., LoadedSettings],
 ) -> None:
     """Two "machines" (their own workspace, state directory, spool and signing key) with 4
-    writers each on one PostgreSQL trail: one chain, which verifies from either machine.
+    writers each on one PostgreSQL trail: one chain, which a plain verify passes on either.
 
-    Each machine signs the periodic checkpoints its own writers cross, in its own file, so
-    neither file has all of them and a plain verify reports the others as missing: the
-    machines do not share checkpoints yet (a team's are to live beside the trail, or each
-    machine trusts and reads the others'). Until then a machine verifies the chain and its
-    own checkpoints, with missing ones allowed."""
+    Each machine signs the periodic checkpoints its own writers cross, into its own file and
+    into the shared audit_checkpoints table; each lists the other's key in
+    ``audit.trusted_public_keys`` (as docs/team.md says, from `logomesh audit key`), so the
+    union covers every multiple of checkpoint_every on both machines."""
     other = tmp_path / "machine-b"
     other.mkdir()
     other_env = {
@@ -177,20 +176,40 @@ def test_writers_on_two_machines_form_one_chain(
         "XDG_CONFIG_HOME": str(tmp_path / "config-b"),
     }
     trust_now(other, other_env)
+    key_here, key_there = (
+        _public_key(load_settings(ws, environ=env))
+        for ws, env in ((workspace, test_env), (other, other_env))
+    )
+    here_env = {**test_env, TRUSTED: json.dumps([key_there])}
+    other_env[TRUSTED] = json.dumps([key_here])
     per_writer = 500
-    procs = _start_writers(workspace, test_env, 50, 4, per_writer)
+    procs = _start_writers(workspace, here_env, 50, 4, per_writer)
     procs += _start_writers(other, other_env, 50, 4, per_writer, first=4)
     _wait_for(procs)
-    here = load()
+    here = load(**{TRUSTED: here_env[TRUSTED]})
     there = load_settings(other, environ=other_env)
     assert here.settings.audit_key_path != there.settings.audit_key_path
     signed: list[int] = []
     for loaded in (here, there):
         engine = build_engine(loaded.settings, provenance=loaded.provenance)
         try:
-            _check_trail(engine, 50, 8, per_writer, own_checkpoints_only=True)
+            _check_trail(engine, 50, 8, per_writer)
+            report = engine.audit.verify()
+            rows = engine.audit.shared.read().checkpoints
+            assert report.checkpoints_from_database == len(rows) == 4
+            # Which machine crossed which multiple is the scheduler's choice; both keys count.
+            assert set(report.checkpoint_keys) == {row.public_key for row in rows}
+            assert set(report.checkpoint_keys) <= {key_here, key_there}
             signed += [c.seq for c in engine.audit.signer.read().checkpoints]
+            shared = sorted(row.seq for row in rows)
         finally:
             engine.close()
     periodic = [seq for seq in sorted(signed) if seq % 1000 == 0]
     assert periodic == [1000, 2000, 3000, 4000]  # each signed once, by one of the machines
+    assert shared == periodic  # and each published once
+
+
+def _public_key(loaded: LoadedSettings) -> str:
+    """The machine's signing key, made before its writers start (`logomesh audit key`)."""
+    settings = loaded.settings
+    return CheckpointSigner(settings.audit_key_path, settings.checkpoint_path).public_key_hex()

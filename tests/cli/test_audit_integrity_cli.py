@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from logomesh.storage.database import Database
 from tests.cli.conftest import Run
+from tests.storage.raw_access import delete_shared_checkpoints
 
 CliFn = Callable[..., Run]
 
@@ -33,13 +35,20 @@ def test_a_bad_spool_line_does_not_turn_auditing_off(cli: CliFn, workspace: Path
 
 
 def test_verify_fails_when_the_checkpoint_file_is_deleted(cli: CliFn, workspace: Path) -> None:
-    """Deleting the checkpoint file must not pass; --allow-missing-checkpoints accepts it."""
+    """Deleting the checkpoint file and the database's copies must not pass;
+    --allow-missing-checkpoints accepts it."""
     env = {"LOGOMESH_AUDIT__CHECKPOINT_EVERY": "2"}
     assert cli("init", env=env).code == 0
     for _ in range(3):
         assert cli("run", "whoami", env=env).code == 0
     assert cli("audit", "verify", env=env).code == 0
     (workspace / ".logomesh" / "audit-checkpoints.jsonl").unlink()
+    assert cli("audit", "verify", env=env).code == 0  # the database's copies still vouch
+    database = Database(f"sqlite:///{workspace / '.logomesh' / 'logomesh.db'}")
+    try:
+        assert delete_shared_checkpoints(database) >= 2
+    finally:
+        database.dispose()
 
     failed = cli("audit", "verify", env=env)
     assert failed.code == 1

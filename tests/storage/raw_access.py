@@ -61,11 +61,27 @@ def psycopg_session(database: Database, *, autocommit: bool) -> Any:
 
 
 def without_append_only(target: Engine | Database) -> RawConnection:
-    """A raw connection on which audit_records can be updated and deleted."""
+    """A raw connection on which audit_records and audit_checkpoints can be updated and
+    deleted."""
     conn = raw_connection(target)
     if conn._postgresql:
         conn.execute("SET session_replication_role = replica")
     else:
-        for statement in sqlite.DROP_APPEND_ONLY_TRIGGERS:
+        for statement in (
+            *sqlite.DROP_APPEND_ONLY_TRIGGERS,
+            *sqlite.DROP_CHECKPOINT_APPEND_ONLY_TRIGGERS,
+        ):
             conn.execute(statement)
     return conn
+
+
+def delete_shared_checkpoints(target: Engine | Database, where: str = "1 = 1") -> int:
+    """What an attacker who also cut the checkpoint file does to the team's copy: delete
+    rows of audit_checkpoints (``where`` picks them), past the append-only triggers."""
+    conn = without_append_only(target)
+    try:
+        count = conn.execute(f"SELECT count(*) FROM audit_checkpoints WHERE {where}")[0][0]
+        conn.execute(f"DELETE FROM audit_checkpoints WHERE {where}")
+    finally:
+        conn.close()
+    return int(count)

@@ -16,9 +16,9 @@ from logomesh.engine import Engine
 from logomesh.errors import MigrationError
 from logomesh.storage.migrate import Migrator
 
-HEAD = "0006_job_queue"
+HEAD = "0007_shared_checkpoints"
 REVISIONS = ["0001_audit_trail", "0002_approvals", "0003_vector_model", "0004_pipeline_runs",
-             "0005_pgvector", HEAD]  # fmt: skip
+             "0005_pgvector", "0006_job_queue", HEAD]  # fmt: skip
 
 BROKEN_REVISION = '''
 """A revision that fails halfway, after changing the schema and the data."""
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_broken"
-down_revision = "0006_job_queue"
+down_revision = "0007_shared_checkpoints"
 branch_labels = None
 depends_on = None
 
@@ -52,7 +52,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0099_damaging"
-down_revision = "0006_job_queue"
+down_revision = "0007_shared_checkpoints"
 branch_labels = None
 depends_on = None
 
@@ -77,7 +77,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099_notes"
-down_revision = "0006_job_queue"
+down_revision = "0007_shared_checkpoints"
 branch_labels = None
 depends_on = None
 
