@@ -9,9 +9,11 @@ spool, where one transaction chains many records.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from benchmarks.table import Row, rate
 from benchmarks.workspace import open_engine, private_workspace, sample_entry
+from logomesh.engine import Engine
 
 SINGLE_TARGET = 2_000
 BATCHED_TARGET = 20_000
@@ -37,24 +39,17 @@ def single(count: int) -> Row:
     with private_workspace() as workspace:
         engine = open_engine(workspace)
         try:
-            trail = engine.audit
-            for i in range(WARMUP):
-                trail.record(sample_entry(-i))
-            entries = [sample_entry(i) for i in range(count)]
-            started = time.perf_counter()
-            for entry in entries:
-                trail.record(entry)
-            elapsed = time.perf_counter() - started
-            stored = trail.store.count() - WARMUP
+            appended = append_singly(engine, count)
         finally:
             engine.close()
-    if stored != count:
-        return Row(metric, f"stored {stored} of {count}", error=True, measures=SINGLE_MEASURES)
+    if appended.stored != count:
+        stored = f"stored {appended.stored} of {count}"
+        return Row(metric, stored, error=True, measures=SINGLE_MEASURES)
     return Row(
         metric,
-        rate(count, elapsed),
+        rate(count, appended.elapsed),
         f">= {SINGLE_TARGET:,} records/s",
-        count / elapsed >= SINGLE_TARGET,
+        count / appended.elapsed >= SINGLE_TARGET,
         measures=SINGLE_MEASURES,
     )
 
@@ -64,25 +59,56 @@ def batched(count: int, batch_size: int) -> Row:
     with private_workspace() as workspace:
         engine = open_engine(workspace)
         try:
-            store = engine.audit.store
-            store.append_many([sample_entry(-i) for i in range(WARMUP)])
-            batches = [
-                [sample_entry(i) for i in range(start, min(start + batch_size, count))]
-                for start in range(0, count, batch_size)
-            ]
-            started = time.perf_counter()
-            for batch in batches:
-                store.append_many(batch)
-            elapsed = time.perf_counter() - started
-            stored = store.count() - WARMUP
+            appended = append_batched(engine, count, batch_size)
         finally:
             engine.close()
-    if stored != count:
-        return Row(metric, f"stored {stored} of {count}", error=True, measures=BATCHED_MEASURES)
+    if appended.stored != count:
+        stored = f"stored {appended.stored} of {count}"
+        return Row(metric, stored, error=True, measures=BATCHED_MEASURES)
     return Row(
         metric,
-        rate(count, elapsed),
+        rate(count, appended.elapsed),
         f">= {BATCHED_TARGET:,} records/s",
-        count / elapsed >= BATCHED_TARGET,
+        count / appended.elapsed >= BATCHED_TARGET,
         measures=BATCHED_MEASURES,
     )
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What a timed run of appends did: wall seconds, records stored, each call's seconds."""
+
+    elapsed: float
+    stored: int
+    latencies: list[float]
+
+
+def append_singly(engine: Engine, count: int) -> Appended:
+    """``count`` calls of ``trail.record``, one record each, after an untimed warm-up."""
+    trail = engine.audit
+    for i in range(WARMUP):
+        trail.record(sample_entry(-i))
+    entries = [sample_entry(i) for i in range(count)]
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for entry in entries:
+        before = time.perf_counter()
+        trail.record(entry)
+        latencies.append(time.perf_counter() - before)
+    elapsed = time.perf_counter() - started
+    return Appended(elapsed, trail.store.count() - WARMUP, latencies)
+
+
+def append_batched(engine: Engine, count: int, batch_size: int) -> Appended:
+    """``count`` records by ``store.append_many`` of ``batch_size`` at a time."""
+    store = engine.audit.store
+    store.append_many([sample_entry(-i) for i in range(WARMUP)])
+    batches = [
+        [sample_entry(i) for i in range(start, min(start + batch_size, count))]
+        for start in range(0, count, batch_size)
+    ]
+    started = time.perf_counter()
+    for batch in batches:
+        store.append_many(batch)
+    elapsed = time.perf_counter() - started
+    return Appended(elapsed, store.count() - WARMUP, [])

@@ -12,17 +12,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks import concurrent_writers
+from benchmarks.audit_append import append_batched, append_singly
 from benchmarks.table import Row, rate
 from benchmarks.timing import percentile
-from benchmarks.workspace import Workspace, open_engine, private_workspace, sample_entry
+from benchmarks.workspace import Workspace, open_engine, private_workspace
 from tests.postgres import PgServer, start_server
 
-WARMUP = 20
 WRITERS = 8
 SINGLE_MEASURES = (
     "Records over wall seconds of `AuditTrail.record` called once per record in one thread, "
@@ -78,25 +77,16 @@ def single(server: PgServer, count: int) -> list[Row]:
     with _workspace_on(server) as workspace:
         engine = open_engine(workspace)
         try:
-            trail = engine.audit
-            for i in range(WARMUP):
-                trail.record(sample_entry(-i))
-            entries = [sample_entry(i) for i in range(count)]
-            latencies: list[float] = []
-            started = time.perf_counter()
-            for entry in entries:
-                before = time.perf_counter()
-                trail.record(entry)
-                latencies.append(time.perf_counter() - before)
-            elapsed = time.perf_counter() - started
-            stored = trail.store.count() - WARMUP
+            appended = append_singly(engine, count)
         finally:
             engine.close()
-    if stored != count:
-        return [Row(metric, f"stored {stored} of {count}", error=True, measures=SINGLE_MEASURES)]
+    if appended.stored != count:
+        stored = f"stored {appended.stored} of {count}"
+        return [Row(metric, stored, error=True, measures=SINGLE_MEASURES)]
+    p95 = _ms(percentile(appended.latencies, 0.95))
     return [
-        Row(f"{metric}, throughput", rate(count, elapsed), measures=SINGLE_MEASURES),
-        Row(f"{metric}, p95", _ms(percentile(latencies, 0.95)), measures=SINGLE_MEASURES),
+        Row(f"{metric}, throughput", rate(count, appended.elapsed), measures=SINGLE_MEASURES),
+        Row(f"{metric}, p95", p95, measures=SINGLE_MEASURES),
     ]
 
 
@@ -105,22 +95,13 @@ def batched(server: PgServer, count: int, batch_size: int) -> Row:
     with _workspace_on(server) as workspace:
         engine = open_engine(workspace)
         try:
-            store = engine.audit.store
-            store.append_many([sample_entry(-i) for i in range(WARMUP)])
-            batches = [
-                [sample_entry(i) for i in range(start, min(start + batch_size, count))]
-                for start in range(0, count, batch_size)
-            ]
-            started = time.perf_counter()
-            for batch in batches:
-                store.append_many(batch)
-            elapsed = time.perf_counter() - started
-            stored = store.count() - WARMUP
+            appended = append_batched(engine, count, batch_size)
         finally:
             engine.close()
-    if stored != count:
-        return Row(metric, f"stored {stored} of {count}", error=True, measures=BATCHED_MEASURES)
-    return Row(metric, rate(count, elapsed), measures=BATCHED_MEASURES)
+    if appended.stored != count:
+        stored = f"stored {appended.stored} of {count}"
+        return Row(metric, stored, error=True, measures=BATCHED_MEASURES)
+    return Row(metric, rate(count, appended.elapsed), measures=BATCHED_MEASURES)
 
 
 def concurrent(server: PgServer, per_writer: int) -> list[Row]:
