@@ -109,8 +109,7 @@ class DatabaseLockedError(StorageError):
 
 
 class DatabaseMissingError(StorageError):
-    """The SQLite file was deleted or moved away while the engine had it open, or the
-    PostgreSQL database ``database.url`` names does not exist."""
+    """The SQLite file vanished while open, or the PostgreSQL database does not exist."""
 
     code = "storage.missing"
 
@@ -495,14 +494,12 @@ class WorkerNeedsPostgresError(WorkerError):
 
 
 class QueueUnreachableError(WorkerError):
-    """The job queue's database could not be reached; the message names its host and
-    ``database.url``, never a password."""
+    """The job queue's database could not be reached (its host named, never a password)."""
 
     code = "worker.unreachable"
 
 
 class JobFailedError(WorkerError):
-    """A job ended with no result of its command: no worker took it in time, its worker
-    broke, or it ran past its guard. The message says which and what to look at."""
+    """A job ended without its command's result: not taken in time, broken, or overdue."""
 
     code = "worker.job_failed"
