@@ -157,8 +157,7 @@ class AuditError(LogoMeshError):
 
 
 class AuditSpooledError(AuditError):
-    """The record is not in the trail yet but fsynced to the spool; the next successful
-    write chains it in. Its code is the storage failure's when the trail spooled it."""
+    """Not in the trail yet but fsynced to the spool (coded as the storage failure)."""
 
     code = "audit.spooled"
 
@@ -170,8 +169,7 @@ class CheckpointError(AuditError):
 
 
 class AuditUnavailableError(AuditError):
-    """A command that must not run unaudited was refused: its start could not be recorded
-    in the database nor in the spool (see :mod:`logomesh.audit.durability`)."""
+    """A command was refused: its start could not be recorded (``audit.durability``)."""
 
     code = "audit.unavailable"
 
@@ -205,8 +203,7 @@ class CommandTimeoutError(CommandError):
 
 
 class CommandStillRunningError(CommandTimeoutError):
-    """The command ran past its deadline, but work it handed to a thread could not be
-    stopped: it goes on and finishes by itself, and the message says how to see its end."""
+    """Past its deadline, but its thread work could not be stopped and goes on alone."""
 
     code = "command.timeout_still_running"
 
@@ -384,8 +381,7 @@ class PluginConflictError(PluginError):
 
 
 class RemoteServerError(PluginError):
-    """A remote MCP server (Streamable HTTP) failed one exchange: an HTTP error status, a
-    stream it dropped and could not resume, a wrong URL. Only that call failed."""
+    """A remote MCP server (Streamable HTTP) failed one exchange; only that call failed."""
 
     code = "plugin.remote"
 
@@ -403,8 +399,7 @@ class RemoteAuthError(RemoteServerError):
 
 
 class RemoteSessionExpiredError(RemoteServerError):
-    """The remote server no longer knows the session (HTTP 404 for a request that carried
-    its ``Mcp-Session-Id``): the spec says to start a new session with ``initialize``."""
+    """HTTP 404 for a request carrying ``Mcp-Session-Id``: the session must start anew."""
 
     code = "plugin.session_expired"
 
