@@ -57,9 +57,9 @@ def save_result(
     row = {"job_id": job_id, "correlation_id": result.correlation_id,
            "result": canonical_json(outcome.model_dump(mode="json")), "worker": worker[:300],
            "finished_at": format_timestamp(datetime.now(UTC))}  # fmt: skip
-    # Not database.write(): that one queues behind the audit trail's append lock, and a
-    # result row needs no chain. A job that somehow finishes twice keeps its first result.
-    with database.translate_errors(), database.engine.begin() as conn:
+    # A result row needs no place in the chain, so no audit lock (Database.transaction).
+    # A job that somehow finishes twice keeps its first result.
+    with database.transaction() as conn:
         conn.execute(insert(job_results).values(**row).on_conflict_do_nothing())
         feed.announce(conn, JOBS, str(job_id))
 
