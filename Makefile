@@ -29,7 +29,7 @@ VSCODE_DIR   := tests/vscode
 VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
 VSIX         := vscode-extension/logomesh.vsix
 
-.PHONY: install tools extension vscode-tools e2e screenshots run test lint typecheck pytest bench clean
+.PHONY: install tools bench-tools extension vscode-tools e2e screenshots run test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -118,8 +118,20 @@ pytest: install tools
 
 test: lint typecheck pytest e2e
 
-bench: install
+# The tools the benchmarks compare against (benchmarks/baselines/requirements.txt), apart
+# from .venv so their dependencies never meet ours.
+BENCH_TOOLS       := .venv-bench
+BENCH_TOOLS_STAMP := $(BENCH_TOOLS)/.installed
+
+bench-tools: $(BENCH_TOOLS_STAMP)
+
+$(BENCH_TOOLS_STAMP): benchmarks/baselines/requirements.txt
+	test -x $(BENCH_TOOLS)/bin/python || $(PYTHON) -m venv $(BENCH_TOOLS)
+	$(BENCH_TOOLS)/bin/python -m pip install --quiet -r benchmarks/baselines/requirements.txt
+	touch $(BENCH_TOOLS_STAMP)
+
+bench: install bench-tools
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(NPM_DIR)/node_modules $(VSCODE_DIR)/node_modules $(EXT_DIR)/node_modules $(EXT_DIR)/dist $(VSIX) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov
+	rm -rf $(VENV) $(TOOLS) $(BENCH_TOOLS) $(NPM_DIR)/node_modules $(VSCODE_DIR)/node_modules $(EXT_DIR)/node_modules $(EXT_DIR)/dist $(VSIX) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from benchmarks import (
     approval_round_trip,
     audit_append,
+    cli_commands,
     cli_startup,
     concurrent_writers,
     devshell_overhead,
@@ -50,6 +51,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[bool], list[Row]], str], ...] = (
     ("concurrent writers", concurrent_writers.run, ""),
     ("the audit trail on PostgreSQL", postgres_store.run, ""),
     ("`logomesh --help` start", cli_startup.run, ""),
+    ("CLI commands from a shell (cold, warm, simonw/llm)", cli_commands.run, ""),
     ("DevShell overhead", devshell_overhead.run, ""),
     ("semantic audit search", semantic_search.run, ""),
     ("audit search on PostgreSQL (pgvector)", postgres_search.run, ""),

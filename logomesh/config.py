@@ -366,7 +366,7 @@ def load_settings(
     provenance["workspace_trusted"] = f"{trust.reason} ({trust.store})"
     merged.setdefault("audit", {}).setdefault("key_path", _user_config_dir(env) / "audit.key")
     merged.setdefault("security", {}).setdefault("trust_store", trust.store)
-    merged.setdefault("nl", {}).setdefault("model_cache_dir", _user_cache_dir(env) / "models")
+    merged.setdefault("nl", {}).setdefault("model_cache_dir", user_cache_dir(env) / "models")
     provenance.setdefault("workspace", "default (discovered)")
     try:
         settings = Settings(**merged)
@@ -384,7 +384,7 @@ def _user_config_dir(env: dict[str, str]) -> Path:
     return Path(base) / "logomesh"
 
 
-def _user_cache_dir(env: dict[str, str]) -> Path:
+def user_cache_dir(env: dict[str, str]) -> Path:
     base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
     return Path(base) / "logomesh"
 

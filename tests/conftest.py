@@ -53,8 +53,15 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def test_env(tmp_path: Path) -> dict[str, str]:
-    """An environment with no LOGOMESH_* variables and a private config dir."""
-    return {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    """An environment with no LOGOMESH_* variables but one, and a private config dir.
+
+    The one keeps every console script a test starts in its own process: a warm process
+    (logomesh.cli.warm) would outlive the test; tests/cli/test_warm.py turns it on."""
+    return {
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "LOGOMESH_WARM": "0",
+    }
 
 
 def trust_now(workspace: Path, environ: dict[str, str]) -> None:

@@ -7,10 +7,12 @@ subcommand turns its flags into a command request; the engine does the rest.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.main
 
 from logomesh.cli import (
     approvals_cli,
@@ -20,6 +22,7 @@ from logomesh.cli import (
     llm_cli,
     pipeline_cli,
     plugin_cli,
+    warm_cli,
     worker_cli,
 )
 from logomesh.cli.session import (
@@ -31,6 +34,9 @@ from logomesh.cli.session import (
     state_of,
 )
 from logomesh.commands.assignments import parse_assignments
+
+if TYPE_CHECKING:
+    from typer._click.core import Command  # typer 0.2x carries its own click
 
 app = typer.Typer(
     name="logomesh",
@@ -50,6 +56,7 @@ app.add_typer(pipeline_cli.app, name="pipeline")
 app.add_typer(approvals_cli.app, name="approvals")
 app.add_typer(bot_cli.app, name="bot")
 app.add_typer(worker_cli.app, name="worker")
+app.add_typer(warm_cli.app, name="warm")
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -237,6 +244,13 @@ def _run_lsp(argv: list[str]) -> int:
     from lsp_server.__main__ import main as lsp_main
 
     return lsp_main(argv)
+
+
+@functools.cache
+def click_command() -> Command:
+    """The click command tree typer builds from the app on every call (0.2 s of inspecting
+    signatures): built once, so a warm process's children start with it built."""
+    return typer.main.get_command(app)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,10 @@ _PROBES = (
     "Wer hat die Datenbank neu gestartet?",
 )
 _TOLERANCE = 1e-5
+# One loaded copy per trace file and process: every engine of a process (an editor's folders,
+# the warm process's children after a fork) shares its weights instead of loading them again.
+_loaded: dict[tuple[Path, int, int], CompiledEncoder] = {}
+_loaded_lock = threading.Lock()
 
 
 class CompiledEncoder:
@@ -74,8 +79,21 @@ def cache_file(cache_dir: Path, model_dir: Path) -> Path:
 def load(cache_dir: Path, model_dir: Path) -> CompiledEncoder | None:
     """The cached trace, or None when there is none yet (or it cannot be read)."""
     path = cache_file(cache_dir, model_dir)
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except OSError:
         return None
+    key = (path, info.st_size, info.st_mtime_ns)
+    with _loaded_lock:
+        if key not in _loaded:
+            encoder = _load_trace(path, model_dir)
+            if encoder is None:
+                return None
+            _loaded[key] = encoder
+        return _loaded[key]
+
+
+def _load_trace(path: Path, model_dir: Path) -> CompiledEncoder | None:
     import torch
 
     try:
