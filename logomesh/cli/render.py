@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
@@ -50,7 +51,14 @@ def print_block(out: Console, renderable: RenderableType) -> None:
     out.file.flush()
 
 
-def render_result(result: CommandResult, *, json_output: bool = False) -> None:
+# What to do next after an engine error, in the words of the CLI (the shell has its own):
+# the engine's message names no adapter's commands.
+CLI_HINTS: Mapping[str, str] = {"command.unknown": "Run `logomesh commands` to list them."}
+
+
+def render_result(
+    result: CommandResult, *, json_output: bool = False, hints: Mapping[str, str] = CLI_HINTS
+) -> None:
     if json_output:
         print(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         return
@@ -58,7 +66,9 @@ def render_result(result: CommandResult, *, json_output: bool = False) -> None:
     for warning in result.warnings:
         err.print(f"[yellow]Warning:[/] {escape(warning)}")
     if not result.ok:
-        err.print(f"[red]Error:[/] {escape(result.message)}")
+        hint = hints.get(result.error.code if result.error else "")
+        message = f"{result.message} {hint}" if hint else result.message
+        err.print(f"[red]Error:[/] {escape(message)}")
         return
     table = table_for(result.command, result.data, width=out.width if out.is_terminal else None)
     if table is not None:
