@@ -70,7 +70,9 @@ def render_result(
         message = f"{result.message} {hint}" if hint else result.message
         err.print(f"[red]Error:[/] {escape(message)}")
         return
-    table = table_for(result.command, result.data, width=out.width if out.is_terminal else None)
+    # A terminal's width, or the user's COLUMNS, is a limit for tables; piped, none is.
+    width = None if out.width >= _UNWRAPPED_WIDTH else out.width
+    table = table_for(result.command, result.data, width=width)
     if table is not None:
         print_block(out, table)
     if result.message:
