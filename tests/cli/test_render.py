@@ -134,7 +134,7 @@ def test_a_plugins_structured_result_is_a_table(repo: Path, cli: CliFn, piped: C
 def test_an_unknown_command_points_at_the_clis_list(piped: CliFn) -> None:
     run = piped("run", "stauts")
     assert run.code == 2
-    assert "Unknown command 'stauts'. Did you mean status?" in run.err
+    assert "Unknown command 'stauts'. Did you mean status" in run.err
     assert "Run `logomesh commands` to list them." in run.err
     assert "help" not in run.err
 
