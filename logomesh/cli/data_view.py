@@ -4,9 +4,10 @@ Commands (built-in and plugins' MCP tools alike) return JSON-shaped data, and a 
 should not have to read JSON in a table cell. So the shape decides the view:
 
 - a list of flat records (dicts) is a table, one column per key, in first-seen order;
-- a dict shows its scalar fields as key/value rows (a nested dict as ``key.sub`` rows, a
-  list of scalars as a comma list), then each list of records as a table under its key,
-  then each multi-line text (a patch, a file, a draft) as plain text under its key;
+- a dict shows its scalar fields (but None) as key/value rows (a nested dict as
+  ``key.sub`` rows, a list of scalars as a comma list), then each list of records as a
+  table under its key, then each multi-line text (a patch, a file, a draft) as plain
+  text under its key;
 - a list of scalars is one line per item.
 
 On a terminal, table cells that do not fit are cut with an ellipsis (the whole value is in
@@ -28,7 +29,6 @@ from rich.text import Text
 # Every other record list shows every key.
 PREFERRED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("git.log", "commits"): ("short", "date", "author", "subject"),
-    ("git.show", "files"): ("path", "added", "deleted"),
     ("git.branches", "branches"): ("name", "current", "commit", "upstream", "subject"),
     ("todos.find", "notes"): ("file", "line", "kind", "assignee", "author", "age_days", "text"),
     ("announcements.list", "announcements"): ("at", "source", "commits", "draft"),
@@ -104,8 +104,8 @@ def _dict_view(command: str, data: dict[str, Any], *, width: int | None) -> Rend
     tables: list[tuple[str, list[dict[str, Any]]]] = []
     texts: list[tuple[str, str]] = []
     for key, value in data.items():
-        if key == "summary":
-            continue  # plugins repeat their message there
+        if key == "summary" or value is None:
+            continue  # plugins repeat their message in a summary; None is nothing to read
         if is_records(value):
             tables.append((key, value))
         elif isinstance(value, str) and "\n" in value:

@@ -58,6 +58,7 @@ def test_a_dict_has_rows_lists_headed_tables_and_text() -> None:
     data = {
         "summary": "said by the message",
         "clean": False,
+        "upstream": None,
         "untracked": ["a.txt", "b.txt"],
         "conflicted": [],
         "limits": {"cpu": 2, "memory": "1 GB"},
