@@ -94,9 +94,7 @@ def test_machines_that_trust_each_other_pass_a_plain_verify(machine: Machine) ->
         assert report.checkpoints_from_database == 4
         assert report.checkpoints_checked == 4  # its own two are in both, and count once
         assert report.checkpoint_keys == sorted([_key(a), _key(b)])
-        assert "2 in this machine's file, 4 in the database, signed by 2 keys" in (
-            report.summary()
-        )
+        assert "2 in this machine's file, 4 in the database, signed by 2 keys" in report.summary()
         assert [c.seq for c in engine.audit.signer.read().checkpoints] == own
 
 
