@@ -13,6 +13,7 @@ from typing import Any
 from bots.chat.render import Block, Context, Fields, Reply, Table, Text
 from bots.chat.results import context_line, result_reply
 from logomesh.commands.models import CommandResult
+from logomesh.plural import plural
 
 
 def help_reply(result: CommandResult, command: str | None, prefix: str) -> Reply:
@@ -43,7 +44,7 @@ def _all(rows: Sequence[Mapping[str, Any]], prefix: str, context: str) -> Reply:
     )
     blocks: list[Block] = [Text(f"*Commands you may run* ({len(rows)})"), table]
     blocks += [Text(usage), Context(context)]
-    return Reply(tuple(blocks), f"{len(rows)} command(s) you may run.", private=True)
+    return Reply(tuple(blocks), f"{plural(len(rows), 'command')} you may run.", private=True)
 
 
 def _one(command: str, rows: Sequence[Mapping[str, Any]], prefix: str, context: str) -> Reply:

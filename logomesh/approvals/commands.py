@@ -19,6 +19,7 @@ from logomesh.commands.models import CommandContext, CommandOutput
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import UnknownTicketError
+from logomesh.plural import plural
 
 
 class ListArgs(BaseModel):
@@ -53,7 +54,7 @@ async def approvals_list(ctx: CommandContext, args: ListArgs) -> CommandOutput:
     pending = sum(1 for ticket in tickets if ticket.state is TicketState.PENDING)
     return CommandOutput(
         data=[ticket.to_dict() for ticket in tickets],
-        message=f"{len(tickets)} approval ticket(s), {pending} pending.",
+        message=f"{plural(len(tickets), 'approval ticket')}, {pending} pending.",
     )
 
 

@@ -18,6 +18,7 @@ from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import Outcome, RiskLevel, Source
 from logomesh.errors import InvalidArgumentsError
+from logomesh.plural import plural, verb
 
 
 class _FilterArgs(BaseModel):
@@ -84,7 +85,7 @@ async def audit_query(ctx: CommandContext, args: QueryArgs) -> CommandOutput:
                 if digest:
                     content = stored.get(digest)
                     row[name] = content.decode("utf-8", "replace") if content else "[pruned]"
-    return CommandOutput(data=rows, message=f"{len(rows)} record(s).")
+    return CommandOutput(data=rows, message=f"{plural(len(rows), 'record')}.")
 
 
 class SearchArgs(_FilterArgs):
@@ -124,12 +125,13 @@ async def audit_search(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
         search.search, args.query, where, what="searching the audit trail by meaning"
     )
     rows = [{**hit.record.to_dict(), "score": round(hit.score, 4)} for hit in result.hits]
-    message = f"{len(rows)} record(s), best match first."
+    message = f"{plural(len(rows), 'record')}, best match first."
     if result.notice:
         message += f" Note: {result.notice}"
     if result.pending:
         message += (
-            f" {result.pending} newer record(s) are not embedded yet and were not searched;"
+            f" {plural(result.pending, 'newer record')} {verb(result.pending, 'is', 'are')} not"
+            " embedded yet and not searched;"
             " search again to embed more."
         )
     return CommandOutput(data=rows, message=message)
@@ -269,7 +271,7 @@ async def audit_export(ctx: CommandContext, args: ExportArgs) -> CommandOutput:
     )
     return CommandOutput(
         data={"path": str(args.path), "records": count, "format": args.format},
-        message=f"Exported {count} record(s) to {args.path}.",
+        message=f"Exported {plural(count, 'record')} to {args.path}.",
         target=str(args.path),
     )
 
@@ -303,5 +305,5 @@ async def audit_prune(ctx: CommandContext, args: PruneArgs) -> CommandOutput:
     )
     return CommandOutput(
         data={"pruned_payloads": dropped, "cutoff": cutoff.isoformat()},
-        message=f"Pruned {dropped} payload(s) older than {args.payloads_older_than}.",
+        message=f"Pruned {plural(dropped, 'payload')} older than {args.payloads_older_than}.",
     )

@@ -32,6 +32,7 @@ from logomesh.audit.schedule import expected_seqs
 from logomesh.audit.shared_checkpoints import TABLE, SharedCheckpoints
 from logomesh.audit.store import AuditStore
 from logomesh.canonical import sha256_hex
+from logomesh.plural import plural, verb
 
 
 @dataclass
@@ -64,11 +65,14 @@ class VerifyReport:
         """What verification does not fail on, but a person should know."""
         notes = ""
         if self.checkpoints_missing and self.missing_allowed:
-            notes += f", {len(self.checkpoints_missing)} expected checkpoint(s) missing, allowed"
+            notes += (
+                f", {plural(len(self.checkpoints_missing), 'expected checkpoint')} missing, allowed"
+            )
         notes += "."
         if self.spool_quarantined:
             notes += (
-                f" {self.spool_quarantined} unreadable spool line(s) are kept in "
+                f" {plural(self.spool_quarantined, 'unreadable spool line')}"
+                f" {verb(self.spool_quarantined, 'is', 'are')} kept in "
                 f"{self.quarantine_file} (each has an audit.spool_quarantined record): read "
                 "them, then move the file away."
             )
@@ -81,17 +85,18 @@ class VerifyReport:
         return (
             f" ({self.checkpoints_from_file} in this machine's file, "
             f"{self.checkpoints_from_database} in the database, signed by "
-            f"{len(self.checkpoint_keys)} key(s))"
+            f"{plural(len(self.checkpoint_keys), 'key')})"
         )
 
     def summary(self) -> str:
         if self.ok:
-            pruned = f", {self.payloads_pruned} payload(s) pruned by retention" * bool(
+            pruned = f", {plural(self.payloads_pruned, 'payload')} pruned by retention" * bool(
                 self.payloads_pruned
             )
             return (
-                f"Audit trail intact: {self.records} records, chain head #{self.head_seq}, "
-                f"{self.checkpoints_checked} signed checkpoint(s) match{self._sources()}"
+                f"Audit trail intact: {plural(self.records, 'record')}, chain head "
+                f"#{self.head_seq}, {plural(self.checkpoints_checked, 'signed checkpoint')} "
+                f"{verb(self.checkpoints_checked, 'matches', 'match')}{self._sources()}"
                 f"{pruned}{self._notes()}"
             )
         problems = []
@@ -258,7 +263,8 @@ def _untrusted(key: str, seqs: list[int]) -> str:
     shown = ", ".join(f"#{seq}" for seq in sorted(seqs)[:5])
     more = f" and {len(seqs) - 5} more" if len(seqs) > 5 else ""
     return (
-        f"{len(seqs)} checkpoint(s) in the database's {TABLE} ({shown}{more}) are signed by "
+        f"{plural(len(seqs), 'checkpoint')} in the database's {TABLE} ({shown}{more}) "
+        f"{verb(len(seqs), 'is', 'are')} signed by "
         f"key {key}, which is not in `audit.trusted_public_keys`, so they vouch for nothing. "
         "If it is a team machine's key (`logomesh audit key` on that machine prints it), add "
         "it to `audit.trusted_public_keys` in this machine's user config; if not, someone "

@@ -22,6 +22,7 @@ from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import BackupError, DatabaseCopyError, InvalidArgumentsError
+from logomesh.plural import plural
 from logomesh.storage.backend import describe
 
 if TYPE_CHECKING:
@@ -67,7 +68,9 @@ async def db_status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
         "pending": list(status.pending),
         "backups": [str(path) for path in status.backups],
     }
-    state = "up to date" if status.up_to_date else f"{len(status.pending)} migration(s) pending"
+    state = (
+        "up to date" if status.up_to_date else f"{plural(len(status.pending), 'migration')} pending"
+    )
     schema = status.current or "empty"
     return CommandOutput(data=data, message=f"Schema {schema} on {info.label}: {state}.")
 

@@ -15,6 +15,7 @@ from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import LogoMeshError
 from logomesh.layout import WORKSPACE_FILE
+from logomesh.plural import plural, verb
 from logomesh.security.header_values import shown_headers
 from logomesh.security.redaction import REDACTED, is_secret_key, redact, redact_text
 from logomesh.storage.backend import describe
@@ -56,7 +57,7 @@ async def status(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     if healthy:  # team mode's job queue, on PostgreSQL: `logomesh worker status` in brief
         data["workers"] = await asyncio.to_thread(_workers_state, engine)
     summary = f"LogoMesh {data['version']} ({data['mode']} mode) in {data['workspace']}: " + (
-        f"{data['audit_records']} audit records, schema {data['schema']}."
+        f"{plural(data['audit_records'], 'audit record')}, schema {data['schema']}."
         if healthy
         else f"needs attention: {data.get('problem', 'migrations pending')}"
     )
@@ -150,8 +151,9 @@ async def commands_list(ctx: CommandContext, args: CommandsArgs) -> CommandOutpu
         if allowed or args.all:
             rows.append({**spec.describe(), "allowed": allowed, **hints.get(spec.name, {})})
     hidden = _hidden_tools(ctx)
-    message = f"{len(rows)} command(s)." + (
-        f" {len(hidden)} tool(s) of MCP servers are not commands (see the rows marked so, and "
+    message = f"{plural(len(rows), 'command')}." + (
+        f" {plural(len(hidden), 'tool')} of MCP servers {verb(len(hidden), 'is', 'are')} not"
+        " commands (see the rows marked so, and "
         "`logomesh plugin list`)."
         if hidden
         else ""

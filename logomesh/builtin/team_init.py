@@ -36,6 +36,7 @@ from logomesh.audit import CheckpointSplit, set_aside_foreign_checkpoints
 from logomesh.builtin.trust_commands import keep_trust
 from logomesh.commands.models import CommandContext
 from logomesh.errors import ConfigError, InvalidArgumentsError
+from logomesh.plural import plural, verb
 from logomesh.storage.database import Database
 from logomesh.storage.reach import check_reachable, server_of
 
@@ -204,8 +205,9 @@ def next_steps(team: TeamJoin) -> str:
     )
     split = team.checkpoints
     aside = (
-        f" {split.set_aside} signed checkpoint(s) of this workspace's previous chain, which the "
-        f"team's chain does not contain, were moved aside to {split.aside_file} (kept, "
+        f" {plural(split.set_aside, 'signed checkpoint')} of this workspace's previous chain, "
+        f"which the team's chain does not contain, {verb(split.set_aside, 'was', 'were')} moved "
+        f"aside to {split.aside_file} (kept, "
         "unchanged), so `audit verify` checks the team's chain against its own."
         if split.set_aside
         else ""

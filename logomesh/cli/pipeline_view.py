@@ -48,6 +48,7 @@ from logomesh.pipelines.events import (
     StepStarted,
     event_dict,
 )
+from logomesh.plural import plural
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -323,7 +324,7 @@ class _PlainLines:
         view = self.view
         head = f"pipeline {view.pipeline}: run {view.run_id}"
         if isinstance(event, PipelineRunStarted):
-            count = f" ({len(event.steps)} steps)" if event.steps else ""
+            count = f" ({plural(len(event.steps), 'step')})" if event.steps else ""
             self._say(f"{head} started{count}")
         elif isinstance(event, StepFinished):
             row = view.rows[event.step]

@@ -1,17 +1,24 @@
 """Turning a CommandResult into something for a person (rich) or a script (--json).
 
-Known result shapes (audit records, command lists, settings) get tables; anything else a
-key/value table. ``--json`` prints exactly one JSON document on stdout, whatever happened.
+Known result shapes (audit records, command lists, settings) get tables; anything else the
+generic view of its data's shape (:mod:`logomesh.cli.data_view`). ``--json`` prints exactly
+one JSON document on stdout, whatever happened. Every rich Console of the CLI and the
+shell is made by :func:`console`, so piped output is never wrapped.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
+
+from logomesh.cli.data_view import cell, data_view
 
 if TYPE_CHECKING:
     from logomesh.commands.models import CommandResult
@@ -19,11 +26,39 @@ if TYPE_CHECKING:
 _STYLE = {"ok": "green", "denied": "red", "error": "red", "cancelled": "yellow"}
 
 
+# Piped output is for grep, cut and files: a line as long as its content, never wrapped.
+_UNWRAPPED_WIDTH = 100_000
+
+
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A Console for stdout (or stderr): the terminal's width on a terminal; unwrapped
+    when piped, unless the user set COLUMNS (rich reads it, and it wins)."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty())
+    width = _UNWRAPPED_WIDTH if piped and not os.environ.get("COLUMNS") else None
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
-def render_result(result: CommandResult, *, json_output: bool = False) -> None:
+def print_block(out: Console, renderable: RenderableType) -> None:
+    """Print a table or text; piped, without the spaces rich pads each row with."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+    out.file.write(text)
+    out.file.flush()
+
+
+# What to do next after an engine error, in the words of the CLI (the shell has its own):
+# the engine's message names no adapter's commands.
+CLI_HINTS: Mapping[str, str] = {"command.unknown": "Run `logomesh commands` to list them."}
+
+
+def render_result(
+    result: CommandResult, *, json_output: bool = False, hints: Mapping[str, str] = CLI_HINTS
+) -> None:
     if json_output:
         print(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
         return
@@ -31,11 +66,15 @@ def render_result(result: CommandResult, *, json_output: bool = False) -> None:
     for warning in result.warnings:
         err.print(f"[yellow]Warning:[/] {escape(warning)}")
     if not result.ok:
-        err.print(f"[red]Error:[/] {escape(result.message)}")
+        hint = hints.get(result.error.code if result.error else "")
+        message = f"{result.message} {hint}" if hint else result.message
+        err.print(f"[red]Error:[/] {escape(message)}")
         return
-    table = table_for(result.command, result.data)
+    # A terminal's width, or the user's COLUMNS, is a limit for tables; piped, none is.
+    width = None if out.width >= _UNWRAPPED_WIDTH else out.width
+    table = table_for(result.command, result.data, width=width)
     if table is not None:
-        out.print(table)
+        print_block(out, table)
     if result.message:
         out.print(result.message, markup=False)
 
@@ -60,7 +99,7 @@ def _plugin_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "protocol": protocol, "commands": commands}
 
 
-def table_for(command: str, data: Any) -> RenderableType | None:
+def table_for(command: str, data: Any, *, width: int | None = None) -> RenderableType | None:
     if command.startswith("pipeline."):
         return _pipeline_table(command, data)
     if command in ("audit.query", "audit.search") and isinstance(data, list):
@@ -98,15 +137,7 @@ def table_for(command: str, data: Any) -> RenderableType | None:
         return _rows_table(data, shown)
     if command == "config.show" and isinstance(data, list):
         return _rows_table(data, ("key", "value", "source"))
-    if isinstance(data, dict) and data:
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for key, value in data.items():
-            if key != "summary":
-                table.add_row(escape(str(key)), escape(_cell(value)))
-        return table
-    return None
+    return data_view(command, data, width=width)
 
 
 def _pipeline_table(command: str, data: Any) -> RenderableType | None:
@@ -166,11 +197,5 @@ def _rows_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Table:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(escape(_cell(row.get(column))) for column in columns))
+        table.add_row(*(escape(cell(row.get(column))) for column in columns))
     return table
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return "" if value is None else str(value)

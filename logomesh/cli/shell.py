@@ -1,6 +1,7 @@
 """``logomesh shell``: an interactive prompt running commands through the same door.
 
-Lines are ``COMMAND key=value ...``; ``help [COMMAND]`` explains, ``exit`` leaves. History
+Lines are ``COMMAND key=value ...``; ``help [COMMAND]`` explains, ``clear`` clears the
+screen, ``exit`` leaves. Errors end in the shell's own words (``help``), not the CLI's. History
 persists in the workspace's state directory and Tab completes command names and argument
 keys (stdlib readline). Without a terminal (CI, ``make run`` piped) the shell prints the
 status and exits, so the quick start never hangs.
@@ -30,11 +31,18 @@ from logomesh.commands.assignments import parse_assignments
 if TYPE_CHECKING:
     from logomesh.engine import Engine
 
-_BUILTINS = ("help", "exit", "quit")
+_BUILTINS = ("help", "clear", "exit", "quit")
 BANNER = (
     "LogoMesh shell. Type a command such as `status` or `audit.query limit=5`, or say what "
     'you want ("what changed since main?"). `help` lists commands, `help COMMAND` shows '
     "its arguments, `exit` leaves."
+)
+# The shell's words for what to do after an error (the CLI's are in render.CLI_HINTS).
+SHELL_HINTS = {"command.unknown": "Type `help` to list them."}
+SHELL_WORDS = (
+    ("help [COMMAND]", "list the commands, or show one command's arguments"),
+    ("clear", "clear the screen"),
+    ("exit, quit", "leave the shell (or Ctrl-D)"),
 )
 
 
@@ -105,6 +113,9 @@ def handle_line(engine: Engine, line: str, runner: asyncio.Runner) -> bool:
     if name in ("help", "?"):
         _help(engine, rest[0] if rest else None)
         return True
+    if name == "clear":
+        console().clear()
+        return True
     # A dotted first word is a command name, mistyped or not; anything else may be words.
     if name not in engine.registry and "." not in name:
         from logomesh.cli.do_cli import run_text
@@ -118,24 +129,45 @@ def handle_line(engine: Engine, line: str, runner: asyncio.Runner) -> bool:
         return True
     actor = Actor(Source.CLI, getpass.getuser())
     request = CommandRequest(name, actor, arguments)
-    render_result(runner.run(engine.execute(request, TerminalConfirmer())))
+    result = runner.run(engine.execute(request, TerminalConfirmer()))
+    render_result(result, hints=SHELL_HINTS)
     return True
 
 
 def _help(engine: Engine, name: str | None) -> None:
+    from logomesh.errors import UnknownCommandError
+
     out = console()
-    if name is None or name not in engine.registry:
+    if name is not None:
+        try:
+            spec = engine.registry.get(name)
+        except UnknownCommandError as exc:
+            hint = SHELL_HINTS["command.unknown"]
+            console(stderr=True).print(f"Error: {exc.user_message} {hint}", markup=False)
+            return
+    else:
         for spec in engine.registry:
             out.print(f"  {spec.name:<18} {spec.summary}", markup=False, highlight=False)
+        out.print("Shell:", markup=False)
+        for words, meaning in SHELL_WORDS:
+            out.print(f"  {words:<18} {meaning}", markup=False, highlight=False)
         return
-    spec = engine.registry.get(name)
     out.print(f"{spec.name}: {spec.summary} (risk: {spec.risk})", markup=False)
     for field, info in spec.args_model.model_fields.items():
-        default = "required" if info.is_required() else f"default {info.default!r}"
+        default = (
+            "required"
+            if info.is_required()
+            else _default(info.get_default(call_default_factory=True))
+        )
         description = f" - {info.description}" if info.description else ""
         out.print(f"  {field}=...  ({default}){description}", markup=False)
     for example in spec.examples:
         out.print(f"  e.g. {example!r}", markup=False)
+
+
+def _default(value: object) -> str:
+    """An argument's default as help shows it; None means the argument may be left out."""
+    return "optional" if value is None else f"default {value!r}"
 
 
 def completions(engine: Engine, line: str, text: str) -> list[str]:

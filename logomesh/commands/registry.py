@@ -78,9 +78,9 @@ class CommandRegistry:
         if spec is None:
             close = difflib.get_close_matches(name, list(self._specs), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise UnknownCommandError(
-                f"Unknown command {name!r}.{hint} Run `logomesh commands` to list them."
-            )
+            # How to list the commands is each adapter's to say, in its own words (the
+            # CLI's `logomesh commands`, the shell's `help`): see logomesh/cli/render.py.
+            raise UnknownCommandError(f"Unknown command {name!r}.{hint}")
         return spec
 
     def __contains__(self, name: object) -> bool:

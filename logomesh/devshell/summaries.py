@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from logomesh.plural import plural
+
 
 @dataclass(frozen=True, slots=True)
 class TestSummary:
@@ -25,7 +27,7 @@ class TestSummary:
     def __str__(self) -> str:
         return (
             f"{self.passed} passed, {self.failed} failed, {self.skipped} skipped, "
-            f"{self.errors} errors"
+            f"{plural(self.errors, 'error')}"
         )
 
 

@@ -19,6 +19,7 @@ from logomesh.llm.recording import CALL_ACTION, EMBED_ACTION
 from logomesh.llm.settings import Capability
 from logomesh.llm.status import describe_models
 from logomesh.llm.usage import summarise
+from logomesh.plural import plural
 
 
 def caller_of(ctx: CommandContext) -> Caller:
@@ -41,7 +42,7 @@ def caller_of(ctx: CommandContext) -> Caller:
 async def llm_list(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     rows = describe_models(ctx.engine.llm)
     names = ", ".join(f"{row['name']} ({row['state']})" for row in rows)
-    return CommandOutput(data=rows, message=f"{len(rows)} models: {names}.")
+    return CommandOutput(data=rows, message=f"{plural(len(rows), 'model')}: {names}.")
 
 
 class AskArgs(BaseModel):

@@ -22,6 +22,7 @@ from logomesh.errors import (
     PipelineValidationError,
 )
 from logomesh.pipelines.states import StepState
+from logomesh.plural import plural
 from logomesh.security.redaction import REDACTED
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class RunsArgs(_Args):
 async def pipeline_runs(ctx: CommandContext, args: RunsArgs) -> CommandOutput:
     runs = await asyncio.to_thread(ctx.engine.pipeline_runs.runs, args.pipeline, args.limit)
     rows = [run.to_dict() for run in runs]
-    return CommandOutput(data=rows, message=f"{len(rows)} runs.")
+    return CommandOutput(data=rows, message=f"{plural(len(rows), 'run')}.")
 
 
 class RunArgs(_Args):

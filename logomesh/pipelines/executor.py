@@ -55,6 +55,7 @@ from logomesh.pipelines.states import RunState, StepState
 from logomesh.pipelines.store import RunStore, StepUpdate
 from logomesh.pipelines.templates import parse_condition, render
 from logomesh.pipelines.values import is_truthy
+from logomesh.plural import plural
 
 if TYPE_CHECKING:
     from logomesh.engine import Engine
@@ -277,7 +278,7 @@ class _Run:
         results = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
         failed = [r for r in results if r.state is not StepState.SUCCEEDED]
         state = failed[0].state if failed else StepState.SUCCEEDED
-        message = f"{len(results) - len(failed)} of {len(results)} items succeeded"
+        message = f"{len(results) - len(failed)} of {plural(len(results), 'item')} succeeded"
         return StepResult(state, max((r.attempts for r in results), default=0),
                           str(Outcome.ERROR if failed else Outcome.OK), [r.data for r in results],
                           message, step.continue_on_error)  # fmt: skip

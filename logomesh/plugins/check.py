@@ -29,6 +29,7 @@ from logomesh.plugins.manifest import MANIFEST_FILE, Manifest, load_manifest
 from logomesh.plugins.process import Handlers, PluginProcess
 from logomesh.plugins.sandbox import launch_spec
 from logomesh.plugins.settings import PluginSettings
+from logomesh.plural import plural
 
 
 @dataclass
@@ -69,7 +70,8 @@ class CheckReport:
         who = f"Plugin {self.name}" if self.name else self.path
         if self.passed:
             called = sum(1 for c in self.commands if c.result == "ok")
-            head = f"{who}: passed ({len(self.commands)} commands, {called} called without error)."
+            commands = plural(len(self.commands), "command")
+            head = f"{who}: passed ({commands}, {called} called without error)."
         else:
             head = f"{who}: FAILED.\n  " + "\n  ".join(self.problems)
         if self.warnings:

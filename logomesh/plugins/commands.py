@@ -14,6 +14,7 @@ from logomesh.commands.values import RiskLevel
 from logomesh.errors import InvalidArgumentsError, PluginError
 from logomesh.plugins import check, doctor, scaffold, stats
 from logomesh.plugins.manifest import load_manifest
+from logomesh.plural import plural
 
 # Said when a restricted workspace refuses these (the folder may be one the workspace ships;
 # workspace plugins found by discovery are not even read until it is trusted).
@@ -43,7 +44,7 @@ async def plugin_list(ctx: CommandContext, args: ListArgs) -> CommandOutput:
     rows = host.describe()
     active = sum(1 for row in rows if row["state"] == "active")
     failed = [row["name"] for row in rows if row["state"] in ("failed", "disabled")]
-    message = f"{len(rows)} plugins, {active} active." + (
+    message = f"{plural(len(rows), 'plugin')}, {active} active." + (
         f" Not running: {', '.join(failed)}." if failed else ""
     )
     return CommandOutput(data=rows, message=message)

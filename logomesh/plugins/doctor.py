@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from logomesh.plugins.cgroups import PidsHierarchy, pids_hierarchy
 from logomesh.plugins.manifest import Runtime, shown_url
 from logomesh.plugins.sandbox import landlock_abi, network_namespaces_available, unshare_binary
+from logomesh.plural import plural
 
 ACTIVE = "active"
 NOT_USED_YET = "available, not used yet"
@@ -94,7 +95,7 @@ def server_rows(plugins: Iterable[Plugin]) -> list[Protection]:
         if process is not None and process.running and process.protocol_version:
             tools = len(plugin.tools)
             detail = (
-                f"protocol {process.protocol_version} over {transport}; {tools} tools, "
+                f"protocol {process.protocol_version} over {transport}; {plural(tools, 'tool')}, "
                 f"{len(plugin.commands)} of them commands"
             )
             rows.append(Protection(f"MCP server {plugin.name}", CONNECTED, detail))

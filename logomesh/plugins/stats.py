@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from logomesh.plural import plural
+
 if TYPE_CHECKING:
     from logomesh.plugins.plugin import Plugin
 
@@ -113,8 +115,9 @@ def summary(rows: Sequence[dict[str, Any]]) -> str:
     cpu = sum(row["cpu_s"] or 0.0 for row in running)
     calls = sum(row["calls"] for row in rows)
     return (
-        f"{len(rows)} plugins, {len(running)} running: {rss:.1f} MB resident, {cpu:.2f} s CPU, "
-        f"{calls} calls."
+        f"{plural(len(rows), 'plugin')}, {len(running)} running: {rss:.1f} MB resident, "
+        f"{cpu:.2f} s CPU, "
+        f"{plural(calls, 'call')}."
     )
 
 

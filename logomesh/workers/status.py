@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, text
 
+from logomesh.plural import plural
+
 if TYPE_CHECKING:
     from logomesh.engine import Engine
 
@@ -81,7 +83,7 @@ class WorkerFigures:
     def summary(self) -> str:
         oldest = self.oldest_waiting_s
         age = "" if oldest is None else f", the oldest waiting {oldest:.1f} s"
-        return (f"{self.alive} worker(s) alive; {self.waiting} job(s) waiting, "
+        return (f"{plural(self.alive, 'worker')} alive; {plural(self.waiting, 'job')} waiting, "
                 f"{self.running} running{age}.")  # fmt: skip
 
 

@@ -18,7 +18,8 @@ plugin.tool("announcements.list", {
 }, (args) => {
   const lines = fs.existsSync(FILE) ? fs.readFileSync(FILE, "utf8").trim().split("\n").filter(Boolean) : [];
   const items = lines.map((line) => JSON.parse(line)).reverse().slice(0, args.limit || 10);
-  return { summary: `${items.length} announcements`, announcements: items };
+  const summary = `${items.length} announcement${items.length === 1 ? "" : "s"}`;
+  return { summary, announcements: items };
 });
 
 plugin.run();

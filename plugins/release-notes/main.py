@@ -28,8 +28,14 @@ def notes(args: dict, ctx: ToolContext) -> dict:
     draft = "\n".join(lines)
     ctx.publish("release.drafted", {"commits": len(commits), "open_notes": len(open_notes),
                                     "draft": draft})  # fmt: skip
-    return {"summary": f"Draft from {len(commits)} commits, {len(open_notes)} open notes.",
-            "draft": draft}  # fmt: skip
+    summary = (
+        f"Draft from {_count(len(commits), 'commit')}, {_count(len(open_notes), 'open note')}."
+    )
+    return {"summary": summary, "draft": draft}
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -107,10 +107,14 @@ def find(args: dict, ctx: ToolContext) -> dict:
     shown = notes[: int(limit)] if limit else notes
     for note in shown[:20]:
         ctx.publish("todo.found", note)
-    summary = f"{len(notes)} notes in {len(files)} files" + (
+    summary = f"{_count(len(notes), 'note')} in {_count(len(files), 'file')}" + (
         f" (showing the {len(shown)} oldest)" if len(shown) < len(notes) else ""
     )
     return {"summary": summary, "notes": shown}
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -266,7 +266,7 @@ def test_pruned_payloads_are_not_tampering(
     assert report.ok, report.summary()
     assert report.payloads_pruned == 6
     assert report.payloads_tampered == []
-    assert "6 payload(s) pruned by retention" in report.summary()
+    assert "6 payloads pruned by retention" in report.summary()
 
 
 def test_prune_keeps_payloads_of_recent_records(engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_tab_completes_commands_and_argument_keys(shell: pexpect.spawn) -> None:
     shell.send(" lim\t")
     shell.expect("limit=")
     output = _send(shell, "1")
-    assert "record(s)." in output
+    assert re.search(r"\d+ records?\.", output)
 
 
 def test_declining_a_danger_command_does_nothing(shell: pexpect.spawn) -> None:
@@ -116,3 +117,54 @@ def test_leaving_soon_after_launch_exits_cleanly(
         child.close(force=False)
     assert "terminate called" not in output
     assert (child.exitstatus, child.signalstatus) == (0, None), output
+
+
+# -- the shell's own words, and records on a narrow terminal (issue 18, items 7 and 10) ------
+
+
+def test_hints_and_help_speak_the_shells_words(shell: pexpect.spawn) -> None:
+    """An unknown command points at `help`, not at the CLI; `help` lists the shell's
+    words; an argument without a default reads "(optional)", never "(default None)"."""
+    unknown = _send(shell, "audit.qurey limit=1")
+    assert "Type `help` to list them." in unknown
+    assert "logomesh commands" not in unknown
+    listed = _send(shell, "help")
+    assert "clear" in listed and "exit, quit" in listed
+    query = _send(shell, "help audit.query")
+    assert "actor=...  (optional)" in query
+    assert "default None" not in query
+    assert "Type `help` to list them." in _send(shell, "help audit.qurey")
+
+
+def test_clear_clears_the_screen(shell: pexpect.spawn) -> None:
+    """`clear` is the shell's word (it used to be read as natural language)."""
+    shell.sendline("clear")
+    shell.expect(PROMPT)
+    assert "\x1b[2J" in shell.before or "\x1b[H" in shell.before
+    assert "Did you mean" not in shell.before
+
+
+def test_records_fit_a_narrow_terminal(workspace: Path, cli_env: dict[str, str]) -> None:
+    """On a 60-column terminal, git.log's rows stay one line each, the subject cut with
+    an ellipsis; the short hash is whole."""
+    git = ["git", "-c", "user.name=Ada", "-c", "user.email=ada@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=workspace, check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "--allow-empty", "-m", "a subject " + "long " * 30],
+        cwd=workspace,
+        check=True,
+    )
+    env = {k: v for k, v in cli_env.items() if k != "COLUMNS"}
+    child = pexpect.spawn(
+        str(LOGOMESH), ["shell"], cwd=str(workspace), env=env, encoding="utf-8",
+        timeout=30, dimensions=(50, 60),
+    )  # fmt: skip
+    try:
+        child.expect(PROMPT)
+        output = _send(child, "git.log")
+    finally:
+        child.close(force=True)
+    rows = [line for line in output.splitlines() if "a subject long" in line]
+    assert len(rows) == 1 and rows[0].rstrip().endswith("…"), output
+    assert len(rows[0].rstrip()) <= 60
+    assert "{" not in output

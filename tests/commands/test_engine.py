@@ -51,7 +51,8 @@ def test_unknown_command_suggests_the_closest(
     assert result.outcome is Outcome.ERROR
     assert result.error is not None and result.error.code == "command.unknown"
     assert "Did you mean status" in result.error.message
-    assert "logomesh commands" in result.error.message
+    # The engine speaks to every adapter: how to list the commands is the adapter's to add.
+    assert "logomesh commands" not in result.error.message
     assert _record(engine, result).action == "stauts"
 
 

@@ -117,7 +117,7 @@ def test_lint_check_reports_structured_diagnostics(workspace: Path, run: Run) ->
     found = {(d["file"], d["line"], d["code"]) for d in result.data["diagnostics"]}
     assert found == {("pkg/mod.py", 1, "F401"), ("pkg/mod.py", 5, "F821")}
     assert result.data["tools"] == ["ruff"]
-    assert "2 problem(s) in 1 file(s)" in result.message
+    assert "2 problems in 1 file" in result.message
     assert (workspace / "pkg" / "mod.py").read_text() == before  # a read command fixes nothing
     clean = run("lint.check", path="pyproject.toml")
     assert clean.ok and clean.data["count"] == 0

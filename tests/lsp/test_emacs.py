@@ -54,7 +54,7 @@ async def test_eglot_runs_commands_and_is_asked_before_one_that_needs_a_yes(
 ) -> None:
     result = await emacs.run("logomesh.git.log", {"count": 1})
     assert result["data"]["commits"][0]["subject"] == "first"
-    await eventually(lambda: "LogoMesh git.log: 1 commit(s)." in emacs.shown())
+    await eventually(lambda: "LogoMesh git.log: 1 commit." in emacs.shown())
     assert not [m for m in emacs.shown() if "is not a LogoMesh setting" in m or ": must" in m]
 
     answer = await emacs.run("logomesh.wipe")

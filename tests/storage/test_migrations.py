@@ -138,7 +138,7 @@ def test_db_status_reports_revision_and_backups(
     first = run("db.status")  # reads the schema as it finds it; its own record migrates
     assert first.ok, first.message
     assert (first.data["current"], first.data["pending"]) == (None, REVISIONS)
-    assert f"{len(REVISIONS)} migration(s) pending" in first.message
+    assert f"{len(REVISIONS)} migrations pending" in first.message
 
     result = run("db.status")
     assert result.data["current"] == result.data["head"] == HEAD

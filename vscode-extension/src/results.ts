@@ -27,7 +27,7 @@ export interface Details {
 
 export interface Shown {
   severity: Severity;
-  /** One line: "LogoMesh git.log: 3 commit(s)." */
+  /** One line: "LogoMesh git.log: 3 commits." */
   text: string;
   /** Whether `logomesh.showNotifications` lets this severity be a notification. */
   notify: boolean;

@@ -29,6 +29,7 @@ from logomesh.devshell.invoke import ENGINE_BACKSTOP_S, resolve_path, run_tool, 
 from logomesh.devshell.paths import WorkspacePath
 from logomesh.errors import CommandError, InvalidArgumentsError
 from logomesh.layout import STATE_DIR
+from logomesh.plural import plural
 
 MAX_READ_BYTES = 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
@@ -223,7 +224,7 @@ async def files_list(ctx: CommandContext, args: ListArgs) -> CommandOutput:
             "truncated": len(matching) > MAX_LISTED,
             "files": files,
         },
-        message=f"{len(matching)} file(s){where}{which}{more}.",
+        message=f"{plural(len(matching), 'file')}{where}{which}{more}.",
         output="\n".join(files),
         target=directory.relative,
     )

@@ -45,6 +45,7 @@ from logomesh.devshell.invoke import (
     workspace_root,
 )
 from logomesh.errors import CommandError
+from logomesh.plural import plural
 
 # Structured output is parsed, so keep more of it than the default head before cutting.
 PARSED_HEAD_BYTES = 4 * 1024 * 1024
@@ -175,7 +176,7 @@ async def git_diff(ctx: CommandContext, args: DiffArgs) -> CommandOutput:
     against = args.ref or ("HEAD" if args.staged else "the index")
     what = "staged changes" if args.staged else "working tree"
     message = (
-        f"{len(stats)} file(s) changed, +{added} -{deleted} ({what} vs {against})."
+        f"{plural(len(stats), 'file')} changed, +{added} -{deleted} ({what} vs {against})."
         if stats
         else f"No differences ({what} vs {against})."
     )
@@ -234,7 +235,7 @@ async def git_log(ctx: CommandContext, args: LogArgs) -> CommandOutput:
     lines = [f"{c.short} {c.date[:10]} {c.author}: {c.subject}" for c in commits]
     return CommandOutput(
         data={"commits": [asdict(c) for c in commits]},
-        message=f"{len(commits)} commit(s)" + (f" on {args.ref}." if args.ref else "."),
+        message=plural(len(commits), "commit") + (f" on {args.ref}." if args.ref else "."),
         output="\n".join(lines),
         target=args.path or args.ref,
     )
@@ -267,7 +268,7 @@ async def git_branches(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     ]
     return CommandOutput(
         data={"current": current, "branches": [asdict(b) for b in branches]},
-        message=f"{len(local)} local, {len(branches) - len(local)} remote branch(es)"
+        message=f"{len(local)} local, {plural(len(branches) - len(local), 'remote branch')}"
         + (f"; on {current}." if current else "."),
         output="\n".join(lines),
     )

@@ -28,6 +28,7 @@ from logomesh.devshell.invoke import ENGINE_BACKSTOP_S, resolve_path, run_tool, 
 from logomesh.devshell.runner import RunResult
 from logomesh.devshell.tools import project_tool
 from logomesh.errors import CommandError
+from logomesh.plural import plural
 
 PARSED_HEAD_BYTES = 8 * 1024 * 1024
 PYTHON_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "ruff.toml", ".ruff.toml")
@@ -163,7 +164,7 @@ async def lint_check(ctx: CommandContext, args: CheckArgs) -> CommandOutput:
     files = {d.file for d in diagnostics}
     by = " and ".join(tools) or "no linter ran"
     message = (
-        f"{len(diagnostics)} problem(s) in {len(files)} file(s) ({by})."
+        f"{plural(len(diagnostics), 'problem')} in {plural(len(files), 'file')} ({by})."
         if diagnostics
         else f"No lint problems ({by})."
     )
@@ -225,9 +226,13 @@ async def format_check(ctx: CommandContext, args: CheckArgs) -> CommandOutput:
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     if result.exit_code == 2 and not errors:
         raise CommandError(f"ruff format failed: {result.last_lines()}")
-    message = f"{len(files)} file(s) would be reformatted." if files else "All files are formatted."
+    message = (
+        f"{plural(len(files), 'file')} would be reformatted."
+        if files
+        else "All files are formatted."
+    )
     if errors:
-        message += f" {len(errors)} file(s) could not be read: {errors[0]}"
+        message += f" {plural(len(errors), 'file')} could not be read: {errors[0]}"
     return CommandOutput(
         data={
             "formatted": not files and not errors,

@@ -27,6 +27,7 @@ from logomesh.devshell.invoke import ENGINE_BACKSTOP_S, resolve_path, run_tool, 
 from logomesh.devshell.runner import RunResult
 from logomesh.devshell.tools import missing_message
 from logomesh.errors import ToolMissingError
+from logomesh.plural import plural
 
 PARSED_HEAD_BYTES = 4 * 1024 * 1024
 MAX_TEXT_CHARS = 500
@@ -128,7 +129,7 @@ async def search_code(ctx: CommandContext, args: SearchArgs) -> CommandOutput:
     what = f"{args.pattern!r}" + (f" under {args.path}" if args.path else "")
     if shown:
         more = " (more not shown; narrow the path or raise max_results)" if truncated else ""
-        message = f"{len(shown)} match(es) for {what} in {len(files)} file(s){more}."
+        message = f"{plural(len(shown), 'match')} for {what} in {plural(len(files), 'file')}{more}."
     else:
         message = f"No matches for {what}."
     return CommandOutput(
