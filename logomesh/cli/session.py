@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 # Flags every result-printing command shares.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Confirm risky commands in advance.")]
+YesFlag = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm this command in advance (skip the prompt).")
+]
 
 # Exit codes scripts can rely on.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_CANCELLED, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
