@@ -203,6 +203,7 @@ def do_text(
         json_output=json_output,
         wait_for_approval=state.wait_for_approval,
     )
+    state.say_if_set_up()
     raise typer.Exit(code)
 
 
