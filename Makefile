@@ -29,7 +29,7 @@ VSCODE_DIR   := tests/vscode
 VSCODE_STAMP := $(VSCODE_DIR)/node_modules/.installed
 VSIX         := vscode-extension/logomesh.vsix
 
-.PHONY: install tools bench-tools extension vscode-tools e2e screenshots run test lint typecheck pytest bench clean
+.PHONY: install tools bench-tools extension vscode-tools e2e screenshots run link test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -103,6 +103,18 @@ run: install
 	# The example plugins in plugins/ are this repository's own (make already runs its code).
 	$(BIN)/logomesh trust
 	$(BIN)/logomesh shell
+
+# `logomesh` on the PATH without activating the venv: a link in ~/.local/bin (the XDG
+# place for a user's programs), and a hint when the shell does not look there.
+LINK_DIR := $(HOME)/.local/bin
+
+link:
+	test -x $(BIN)/logomesh || $(MAKE) install
+	mkdir -p $(LINK_DIR)
+	ln -sfn $(abspath $(BIN))/logomesh $(LINK_DIR)/logomesh
+	@echo "Linked $(LINK_DIR)/logomesh -> $(abspath $(BIN))/logomesh"
+	@case ":$$PATH:" in *":$(LINK_DIR):"*) ;; *) echo "$(LINK_DIR) is not on your PATH: add" \
+	  "'export PATH=\"$(LINK_DIR):\$$PATH\"' to your shell's profile, then open a new shell.";; esac
 
 lint: install
 	$(BIN)/ruff check .

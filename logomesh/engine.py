@@ -60,6 +60,7 @@ from logomesh.events import (
     CommandStarted,
     EventBus,
 )
+from logomesh.layout import make_state_dir
 from logomesh.nl.embedder import Embedder
 from logomesh.plugins.host import PluginHost
 from logomesh.security.identity import IdentityResolver
@@ -113,7 +114,7 @@ class Engine:
 
     @cached_property
     def database(self) -> Database:
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.settings.state_dir)
         return Database(
             self.settings.database_url, busy_timeout_ms=self.settings.database.busy_timeout_ms
         )

@@ -15,6 +15,21 @@ from pathlib import Path
 
 WORKSPACE_FILE = "logomesh.toml"
 STATE_DIR = ".logomesh"
+STATE_IGNORE = "# LogoMesh state: database, backups, spool. Never commit it.\n*\n"
+
+
+def make_state_dir(state_dir: Path) -> bool:
+    """The state folder with its ``.gitignore``; True when this call created the folder.
+
+    One function for ``workspace.init`` and the engine's first use of the database, so a
+    workspace's first command (whichever it is) never leaves state git would commit.
+    """
+    created = not state_dir.is_dir()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(STATE_IGNORE, encoding="utf-8")
+    return created
 
 
 def line_of_key(path: Path, dotted: str) -> int | None:

@@ -16,7 +16,9 @@ CLI without a terminal, told to pass ``--yes`` or ``--wait``.
 
 from __future__ import annotations
 
+import json
 import logging
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from logomesh.approvals.models import Ticket, TicketRequest, TicketState
 from logomesh.approvals.service import ApprovalService
 from logomesh.commands.models import CommandRequest, CommandSpec, ConfirmationRequest, Confirmer
-from logomesh.commands.values import Identity
+from logomesh.commands.values import Identity, RiskLevel
 from logomesh.errors import (
     ConfirmationDeclinedError,
     LogoMeshError,
@@ -78,7 +80,9 @@ class ApprovalGate:
         own_answer = not two_person and (request.confirmed or confirmer is not None)
         if not own_answer and not request.wait_for_approval:
             details["confirmation"] = {"state": "not asked", "how": _NOT_ASKED}
-            raise ConfirmationDeclinedError(_cannot_ask(spec, identity, two_person))
+            raise ConfirmationDeclinedError(
+                _cannot_ask(spec, identity, two_person, request, arguments)
+            )
         ticket_request = TicketRequest(
             correlation_id=request.correlation_id,
             command=spec.name,
@@ -222,7 +226,13 @@ def _settled(spec: CommandSpec, ticket: Ticket, own: bool, details: dict[str, An
     )
 
 
-def _cannot_ask(spec: CommandSpec, identity: Identity, two_person: bool) -> str:
+def _cannot_ask(
+    spec: CommandSpec,
+    identity: Identity,
+    two_person: bool,
+    request: CommandRequest,
+    arguments: Mapping[str, Any],
+) -> str:
     if two_person:
         return (
             f"{spec.name} is a {spec.risk}-risk command and the two-person rule "
@@ -230,11 +240,39 @@ def _cannot_ask(spec: CommandSpec, identity: Identity, two_person: bool) -> str:
             "approve it. Ask with `--wait` (`logomesh --wait ...`) and have an approver run "
             "`logomesh approvals approve TICKET`."
         )
+    # Only natural-language proposals require confirmation below the threshold
+    # (logomesh.nl.flow); their text, not the person, chose the command.
+    if request.require_confirmation and spec.risk is RiskLevel.DANGER:
+        return (
+            f"Not run: {spec.name} is a danger-risk command proposed from your words, and such "
+            "a proposal runs only after you confirm it at a prompt (`--yes` does not confirm "
+            "it in advance). Run this in a terminal to be asked, or type the command "
+            f"yourself: `{_typed(spec, arguments)}`."
+        )
+    if request.require_confirmation:
+        return (
+            f"Not run: {spec.name} is a {spec.risk}-risk command proposed from your words and "
+            "needs your yes: run this in a terminal to be asked, or confirm it in advance "
+            "with `--yes` (`logomesh do --yes ...`)."
+        )
     return (
-        f"{spec.name} is a {spec.risk}-risk command and needs confirmation; run it "
-        "interactively, or confirm in advance (`--yes` on the command line), or wait for "
-        "an approver (`logomesh --wait ...`, then `logomesh approvals approve TICKET`)."
+        f"Not run: {spec.name} is a {spec.risk}-risk command and needs confirmation; run it "
+        "in a terminal to be asked, or confirm in advance (`--yes` on the command line), or "
+        "wait for an approver (`logomesh --wait ...`, then `logomesh approvals approve "
+        "TICKET`)."
     )
+
+
+def _typed(spec: CommandSpec, arguments: Mapping[str, Any]) -> str:
+    """The ``logomesh run`` line for a command, redacted (this is a message), defaults left out."""
+    words = ["logomesh", "run", spec.name]
+    fields = spec.args_model.model_fields
+    for key, value in redact(dict(arguments)).items():
+        if key in fields and not fields[key].is_required() and fields[key].default == value:
+            continue
+        shown = value if isinstance(value, str) else json.dumps(value)
+        words.append(shlex.quote(f"{key}={shown}"))
+    return " ".join([*words, "--yes"])
 
 
 async def _cancel_quietly(service: ApprovalService, ticket: Ticket) -> None:

@@ -14,7 +14,7 @@ from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
 from logomesh.errors import LogoMeshError
-from logomesh.layout import WORKSPACE_FILE
+from logomesh.layout import WORKSPACE_FILE, make_state_dir
 from logomesh.plural import plural, verb
 from logomesh.security.header_values import shown_headers
 from logomesh.security.redaction import REDACTED, is_secret_key, redact, redact_text
@@ -323,10 +323,7 @@ async def workspace_init(ctx: CommandContext, args: InitArgs) -> CommandOutput:
         config_file.write_text(WORKSPACE_TEMPLATE, encoding="utf-8")
         created.append(str(config_file))
     trust = await trust_new_workspace(ctx, created_config=not existed and bool(created))
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    ignore = settings.state_dir / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# LogoMesh state: database, backups, spool. Never commit it.\n*\n")
+    make_state_dir(settings.state_dir)
     trail = ctx.engine.audit  # creates the database and applies migrations
     if not settings.audit_key_path.exists():
         created.append(str(settings.audit_key_path))

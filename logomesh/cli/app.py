@@ -188,15 +188,30 @@ def do_text(
         bool, typer.Option("--dry-run", help="Show what would run; run nothing.")
     ] = False,
     json_output: JsonFlag = False,
-    yes: YesFlag = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Confirm a write-risk proposal in advance; a danger-risk one always asks.",
+        ),
+    ] = False,
 ) -> None:
     """Say it in your own words: `logomesh do "what changed since main?"`."""
     from logomesh.cli.do_cli import run_text
 
-    engine = state_of(ctx).engine()
-    raise typer.Exit(
-        run_text(engine, " ".join(text), dry_run=dry_run, yes=yes, json_output=json_output)
+    state = state_of(ctx)
+    engine = state.engine()
+    code = run_text(
+        engine,
+        " ".join(text),
+        dry_run=dry_run,
+        yes=yes,
+        json_output=json_output,
+        wait_for_approval=state.wait_for_approval,
     )
+    state.say_if_set_up()
+    raise typer.Exit(code)
 
 
 @app.command()

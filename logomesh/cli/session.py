@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 # Flags every result-printing command shares.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-YesFlag = Annotated[bool, typer.Option("--yes", "-y", help="Confirm risky commands in advance.")]
+YesFlag = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm this command in advance (skip the prompt).")
+]
 
 # Exit codes scripts can rely on.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DENIED, EXIT_CANCELLED, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
@@ -55,6 +57,8 @@ class CliState:
     wait_for_approval: bool = False
     # Notices from loading settings (an untrusted workspace) go to stderr, once per process.
     show_notices: bool = True
+    # The state folder when it did not exist before this process: its first command makes it.
+    new_state_dir: Path | None = None
     _engine: Engine | None = None
 
     def engine(self, *, auto_migrate: bool | None = None) -> Engine:
@@ -67,12 +71,31 @@ class CliState:
                 loaded = load_settings(self.workspace, self.flags, config_file=self.config_file)
                 for notice in loaded.notices if self.show_notices else ():
                     typer.echo(f"Note: {notice}", err=True)
+                if not loaded.settings.state_dir.exists():
+                    self.new_state_dir = loaded.settings.state_dir
                 self._engine = build_engine(
                     loaded.settings, provenance=loaded.provenance, auto_migrate=auto_migrate
                 )
             except LogoMeshError as exc:
                 fail(exc.user_message, exc.code)
         return self._engine
+
+    def say_if_set_up(self) -> None:
+        """One line on stderr when this process created the workspace's state folder.
+
+        The engine makes it complete (database, audit trail, ``.gitignore``), so nothing is
+        half set up; what only ``logomesh init`` does (logomesh.toml, trusting the
+        workspace) is named, and the folder, so a command run in the wrong directory shows.
+        """
+        made, self.new_state_dir = self.new_state_dir, None
+        if made is None or not made.is_dir():
+            return
+        typer.echo(
+            f"Note: {made.parent} was not a LogoMesh workspace, so this command set up its "
+            f"state in {made}/ (database and audit trail, git-ignored). Run `logomesh init` "
+            "there to finish (logomesh.toml, trust), or pass --workspace DIR to use another.",
+            err=True,
+        )
 
 
 def state_of(ctx: typer.Context) -> CliState:
@@ -109,6 +132,8 @@ def execute(
     from logomesh.cli.render import render_result
 
     render_result(result, json_output=json_output)
+    if command != "workspace.init":  # init's own message says what it created
+        state_of(ctx).say_if_set_up()
     if not result.ok:
         code = result.error.code if result.error else ""
         raise typer.Exit(_EXIT_BY_CODE.get(code, EXIT_ERROR))

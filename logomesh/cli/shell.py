@@ -4,7 +4,8 @@ Lines are ``COMMAND key=value ...``; ``help [COMMAND]`` explains, ``clear`` clea
 screen, ``exit`` leaves. Errors end in the shell's own words (``help``), not the CLI's. History
 persists in the workspace's state directory and Tab completes command names and argument
 keys (stdlib readline). Without a terminal (CI, ``make run`` piped) the shell prints the
-status and exits, so the quick start never hangs.
+status, says on stderr that it did not open and how to open it, and exits, so the quick
+start never hangs.
 """
 
 from __future__ import annotations
@@ -45,11 +46,19 @@ SHELL_WORDS = (
     ("exit, quit", "leave the shell (or Ctrl-D)"),
 )
 
+NO_TERMINAL = (
+    "Note: no terminal (stdin or stdout is not one), so the shell was not opened; run "
+    "`logomesh shell` in a terminal (`.venv/bin/logomesh shell` from the repository root)."
+)
+
 
 def run_shell(ctx: typer.Context) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         result = run_quietly(ctx, "status")
         render_result(result)
+        state_of(ctx).say_if_set_up()
+        # `make run` in CI or a pipe ends here: say why no prompt came, and how to get one.
+        typer.echo(NO_TERMINAL, err=True)
         return exit_code_for(result)
     engine = state_of(ctx).engine()
     history = engine.settings.state_dir / "shell_history"

@@ -11,6 +11,7 @@ confidence run without a person confirming, and danger-risk commands always ask.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -72,10 +73,15 @@ async def nl_interpret(ctx: CommandContext, args: InterpretArgs) -> CommandOutpu
     )
 
 
+def spoken_call(command: str, arguments: Mapping[str, Any]) -> str:
+    """A proposal as a person reads it: ``git.diff ref=main``."""
+    return " ".join([command, *(f"{k}={v}" for k, v in arguments.items())])
+
+
 def describe(proposal: Proposal, decision: Decision) -> str:
     if proposal.command is None:
         return proposal.reason
-    call = " ".join([proposal.command, *(f"{k}={v}" for k, v in proposal.arguments.items())])
+    call = spoken_call(proposal.command, proposal.arguments)
     confidence = f"{proposal.confidence:.0%}"
     if decision is Decision.ASK:
         return f"I think you mean `{call}` ({confidence}), but it needs: " + ", ".join(
@@ -83,6 +89,11 @@ def describe(proposal: Proposal, decision: Decision) -> str:
         )
     if decision is Decision.DRY_RUN:
         return f"Would run `{call}` ({proposal.risk} risk, {confidence} sure)."
+    if decision is Decision.CONFIRM:
+        # Said before anyone confirmed: "Running" here would be false when the answer is no.
+        return (
+            f"Proposed `{call}` ({proposal.risk} risk, {confidence} sure): it runs once confirmed."
+        )
     return f"Running `{call}` ({proposal.risk} risk, {confidence} sure)."
 
 
