@@ -115,12 +115,18 @@ def test_log_of_a_range_counts_every_commit_and_the_files_since_its_start(
 
 
 def test_log_of_a_ref_that_does_not_exist_names_it(repo: Path, run: Run) -> None:
+    """Only the missing side is named; when the remote has it (a clone without the local
+    branch), the error says the ref that would work."""
     result = run("git.log", ref="release..HEAD")
     assert not result.ok and result.error is not None
     assert result.error.message == (
-        "`ref=release..HEAD`: this repository has no branch, tag or commit 'release' or 'HEAD'. "
+        "`ref=release..HEAD`: this repository has no branch, tag or commit 'release'. "
         "List the branches with `logomesh run git.branches` (tags: `git tag`)."
     )
+    git(repo, "update-ref", "refs/remotes/origin/release", "HEAD")
+    hinted = run("git.log", ref="release..HEAD")
+    assert hinted.error is not None
+    assert "Did you mean ref=origin/release..HEAD?" in hinted.error.message
 
 
 def test_log_of_a_repository_without_commits(workspace: Path, run: Run) -> None:

@@ -232,11 +232,7 @@ async def git_log(ctx: CommandContext, args: LogArgs) -> CommandOutput:
         if "does not have any commits yet" in result.stderr:
             return CommandOutput(data={"commits": []}, message="No commits yet.")
         if "unknown revision" in result.stderr or "bad revision" in result.stderr:
-            names = " or ".join(repr(side) for side in str(args.ref).split("..") if side)
-            raise CommandError(
-                f"`ref={args.ref}`: this repository has no branch, tag or commit {names}. "
-                "List the branches with `logomesh run git.branches` (tags: `git tag`)."
-            )
+            raise await _unknown_ref(ctx, str(args.ref))
         raise CommandError(f"git log failed: {result.last_lines()}")
     commits = parse_log(result.stdout)
     lines = [f"{c.short} {c.date[:10]} {c.author}: {c.subject}" for c in commits]
@@ -249,6 +245,29 @@ async def git_log(ctx: CommandContext, args: LogArgs) -> CommandOutput:
     return CommandOutput(
         data=data, message=message, output="\n".join(lines), target=args.path or args.ref
     )
+
+
+async def _unknown_ref(ctx: CommandContext, ref: str) -> CommandError:
+    """Name the side of ``ref`` git does not know; a clone often has only ``origin/main``."""
+    missing, hints = [], []
+    for side in dict.fromkeys(s for s in ref.replace("...", "..").split("..") if s):
+        if not await _resolves(ctx, side):
+            missing.append(repr(side))
+            if "/" not in side and await _resolves(ctx, f"origin/{side}"):
+                hints.append(ref.replace(side, f"origin/{side}"))
+    fix = f"Did you mean ref={hints[0]}? " if hints else ""
+    return CommandError(
+        f"`ref={ref}`: this repository has no branch, tag or commit "
+        f"{' or '.join(missing) or repr(ref)}. {fix}List the branches with "
+        "`logomesh run git.branches` (tags: `git tag`)."
+    )
+
+
+async def _resolves(ctx: CommandContext, revision: str) -> bool:
+    argv = git_argv(
+        "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+    )
+    return (await run_tool(ctx, argv, env=READ_ENV, ok_codes=(0, 1))).exit_code == 0
 
 
 async def _since(ctx: CommandContext, ref: str, path: str | None, shown: int) -> dict[str, object]:
