@@ -28,6 +28,17 @@ _REF_AFTER = re.compile(
     re.IGNORECASE,
 )
 _WELL_KNOWN_REFS = frozenset({"main", "master", "develop", "dev", "trunk", "head", "origin/main"})
+# "since main", "since the release branch", "since tag v1.2", "since v1.2": the starting
+# point of a question about what happened after it. Only a word that is a ref by its shape
+# (well known, a version, a hash, HEAD~N, origin/...) or by what surrounds it ("the X
+# branch", "tag X") counts, so "since yesterday" and "since last week" stay ages.
+_SINCE = re.compile(
+    r"\bsince\s+(?:the\s+)?(?P<kind_before>(?:branch|tag|commit)\s+)?"
+    r"(?P<ref>[A-Za-z0-9][\w./~^-]*?)[.?!,]*(?P<kind_after>\s+(?:branch|tag)\b)?(?=\s|$|[?!,])",
+    re.IGNORECASE,
+)
+_VERSION = re.compile(r"v?\d+(?:\.\d+)+(?:[-+][\w.]+)?", re.IGNORECASE)
+_NOT_REFS = frozenset({"i", "we", "you", "it", "then", "when", "last", "this", "that", "my"})
 _NUMBER = re.compile(r"(?<![\w.~^-])(\d{1,5})(?![\w.])")
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -66,6 +77,8 @@ class Extracted:
     quoted: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     refs: list[str] = field(default_factory=list)
+    # The ref a "since X" starts from; the commits after it are the range ``X..HEAD``.
+    since_ref: str | None = None
     numbers: list[int] = field(default_factory=list)
     line_range: tuple[int, int] | None = None
     age: str | None = None
@@ -80,10 +93,13 @@ def extract(text: str, workspace: Path | None = None) -> Extracted:
     unquoted = _QUOTED.sub(" ", text)
     paths = _paths(unquoted, workspace)
     line_range = _line_range(unquoted)
+    since_ref = _since_ref(unquoted)
+    refs = _refs(unquoted, paths)
     return Extracted(
         quoted=quoted,
         paths=paths,
-        refs=_refs(unquoted, paths),
+        refs=[since_ref, *(r for r in refs if r != since_ref)] if since_ref else refs,
+        since_ref=since_ref,
         numbers=_numbers(unquoted, line_range),
         line_range=line_range,
         age=_age(unquoted),
@@ -121,6 +137,24 @@ def _refs(text: str, paths: list[str]) -> list[str]:
         refs.append(word)
     unique = [r for r in dict.fromkeys(refs) if r not in paths]
     return unique
+
+
+def _since_ref(text: str) -> str | None:
+    for match in _SINCE.finditer(text):
+        ref = match.group("ref")
+        named = match.group("kind_before") or match.group("kind_after")
+        if ref.lower() in _NOT_REFS or _AGE.fullmatch(ref) or ref.lower() in _WORD_NUMBERS:
+            continue
+        if (
+            named
+            or ref.lower() in _WELL_KNOWN_REFS
+            or ref.startswith("origin/")
+            or _VERSION.fullmatch(ref)
+            or _SHA.fullmatch(ref)
+            or _REL_REF.fullmatch(ref)
+        ):
+            return "HEAD" if ref.lower() == "head" else ref
+    return None
 
 
 def _numbers(text: str, line_range: tuple[int, int] | None) -> list[int]:

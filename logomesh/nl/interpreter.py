@@ -275,7 +275,8 @@ def _candidates(found: Extracted, text: str) -> dict[str, Any]:
     lowered = text.lower()
     return {
         "path": found.paths[0] if found.paths else None,
-        "ref": found.refs[0] if found.refs else None,
+        # "since main" asks about what came after main: the commits main..HEAD.
+        "ref": f"{found.since_ref}..HEAD" if found.since_ref else next(iter(found.refs), None),
         "branch": found.refs[0] if found.refs else None,
         "count": found.numbers[0] if found.numbers else None,
         "limit": found.numbers[0] if found.numbers else None,

@@ -100,6 +100,16 @@ def with_placeholders(text: str, found: Extracted) -> str:
     for path in sorted(spelled, key=len, reverse=True):
         kind = "a file" if re.search(r"\.\w+$", path) else "a folder"
         text = re.sub(rf"(?<![\w/.]){re.escape(path)}(?![\w/])", f" {kind} ", text)
+    if found.since_ref:
+        # "since main", "since v1.2", "since the release branch" ask the same question; the
+        # ref's own name ("main" is also in "am I on main") would only blur it.
+        text = re.sub(
+            rf"\bsince\s+(?:the\s+)?(?:(?:branch|tag|commit)\s+)?{re.escape(found.since_ref)}"
+            r"(?:\s+(?:branch|tag)\b)?",
+            " since an earlier version ",
+            text,
+            flags=re.IGNORECASE,
+        )
     for ref in found.refs:
         if re.fullmatch(r"[0-9a-f]{7,40}|HEAD[~^]\d*.*", ref):
             text = re.sub(rf"(?<!\w){re.escape(ref)}(?!\w)", " a commit ", text)

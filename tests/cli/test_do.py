@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,3 +56,25 @@ def test_shell_accepts_natural_language(workspace: Path, cli_env: dict[str, str]
         assert "whoami" in output and "You are" in output
     finally:
         child.close(force=True)
+
+
+def test_what_changed_since_main_lists_the_commits_since_main(cli: CliFn, workspace: Path) -> None:
+    """The README's flagship example, in a repository with a branch one commit past main:
+    it runs at once (read risk) and answers with that commit, not the working tree."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=workspace, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=Ada", "-c", "user.email=ada@example.com", "commit", "-q",
+        "--allow-empty", "-m", "Start")  # fmt: skip
+    git("checkout", "-q", "-b", "feature")
+    (workspace / "app.py").write_text("print('hi')\n", encoding="utf-8")
+    git("add", "app.py")
+    git("-c", "user.name=Ada", "-c", "user.email=ada@example.com", "commit", "-q",
+        "-m", "Add the app")  # fmt: skip
+    result = cli("do", "what changed since main?")
+    assert result.code == 0, result.err
+    assert "git.log ref=main..HEAD" in result.err and "read risk" in result.err
+    assert "Add the app" in result.out and "Start" not in result.out
+    assert "1 commit(s) on HEAD since main: 1 file(s) changed, +1 -0." in result.out

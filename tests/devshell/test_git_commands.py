@@ -84,6 +84,51 @@ def test_log_lists_commits_newest_first_with_count_path_and_ref(repo: Path, run:
     assert bad.error is not None and bad.error.code == "command.invalid_arguments"
 
 
+def test_log_of_a_range_counts_every_commit_and_the_files_since_its_start(
+    repo: Path, run: Run
+) -> None:
+    """``main..HEAD`` ("what changed since main"): all the commits, even past ``count``, and
+    the files they changed since the branch left main, not main's own later changes."""
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit_file(repo, "src/app.py", "def greet():\n    return 'hi'\n", "Say hi")
+    commit_file(repo, "docs/intro.md", "# Intro\n", "Introduce the app")
+    git(repo, "checkout", "-q", "main")
+    commit_file(repo, "NEWS.md", "news\n", "News on main meanwhile")
+    git(repo, "checkout", "-q", "feature")
+    result = run("git.log", ref="main..HEAD", count=1)
+    assert result.ok, result.message
+    assert [c["subject"] for c in result.data["commits"]] == ["Introduce the app"]
+    assert result.data["since"] == {
+        "from": "main", "to": "HEAD", "commits": 2, "shown": 1,
+        "files_changed": 2, "insertions": 2, "deletions": 1,
+    }  # fmt: skip
+    assert result.message == (
+        "2 commit(s) on HEAD since main (the latest 1 shown; raise count to see more): "
+        "2 file(s) changed, +2 -1."
+    )
+    nothing = run("git.log", ref="feature..HEAD")
+    assert nothing.data["commits"] == [] and nothing.data["since"]["commits"] == 0
+    assert (
+        nothing.message
+        == "No commits on HEAD since feature: HEAD has nothing that feature has not."
+    )
+
+
+def test_log_of_a_ref_that_does_not_exist_names_it(repo: Path, run: Run) -> None:
+    """Only the missing side is named; when the remote has it (a clone without the local
+    branch), the error says the ref that would work."""
+    result = run("git.log", ref="release..HEAD")
+    assert not result.ok and result.error is not None
+    assert result.error.message == (
+        "`ref=release..HEAD`: this repository has no branch, tag or commit 'release'. "
+        "List the branches with `logomesh run git.branches` (tags: `git tag`)."
+    )
+    git(repo, "update-ref", "refs/remotes/origin/release", "HEAD")
+    hinted = run("git.log", ref="release..HEAD")
+    assert hinted.error is not None
+    assert "Did you mean ref=origin/release..HEAD?" in hinted.error.message
+
+
 def test_log_of_a_repository_without_commits(workspace: Path, run: Run) -> None:
     git(workspace, "init", "-q", "-b", "main")
     result = run("git.log")

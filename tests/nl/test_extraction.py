@@ -35,6 +35,31 @@ def test_finds_what_the_request_names(text: str, field: str, expected: object) -
     assert getattr(extract(text), field) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "since_ref"),
+    [
+        ("what changed since main?", "main"),
+        ("what changed since the release branch", "release"),
+        ("changes since v1.2", "v1.2"),
+        ("anything new since tag build-7", "build-7"),
+        ("commits since HEAD~3", "HEAD~3"),
+        ("what happened since origin/main.", "origin/main"),
+        ("what changed since 1a2b3c4d", "1a2b3c4d"),
+        # Ages and words are not refs: "since yesterday" is an age, "since then" nothing.
+        ("everything since yesterday", None),
+        ("failures since last week", None),
+        ("errors since 2h", None),
+        ("since then", None),
+        ("what changed since lunch", None),
+    ],
+)
+def test_since_names_a_ref_only_when_it_looks_like_one(text: str, since_ref: str | None) -> None:
+    found = extract(text)
+    assert found.since_ref == since_ref
+    if since_ref is not None:
+        assert found.refs[0] == since_ref
+
+
 def test_bare_words_count_as_paths_only_when_they_exist(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     assert extract("lint src", tmp_path).paths == ["src"]

@@ -205,7 +205,7 @@ class LogArgs(BaseModel):
 
 @command(
     "git.log",
-    summary="List recent commits: hash, author, date and subject",
+    summary="List commits, the latest or those since a branch or tag: hash, author, date, subject",
     permission="devshell.read",
     risk=RiskLevel.READ,
     examples=(
@@ -217,6 +217,8 @@ class LogArgs(BaseModel):
         "which commits are on the release branch",
         "commit history of docs/index.md",
         "list the latest commits",
+        "what's new since develop",
+        "what has been committed after tag v1.0",
     ),
     timeout_s=ENGINE_BACKSTOP_S,
 )
@@ -230,14 +232,78 @@ async def git_log(ctx: CommandContext, args: LogArgs) -> CommandOutput:
     if result.exit_code != 0:
         if "does not have any commits yet" in result.stderr:
             return CommandOutput(data={"commits": []}, message="No commits yet.")
+        if "unknown revision" in result.stderr or "bad revision" in result.stderr:
+            raise await _unknown_ref(ctx, str(args.ref))
         raise CommandError(f"git log failed: {result.last_lines()}")
     commits = parse_log(result.stdout)
     lines = [f"{c.short} {c.date[:10]} {c.author}: {c.subject}" for c in commits]
+    data: dict[str, object] = {"commits": [asdict(c) for c in commits]}
+    message = plural(len(commits), "commit") + (f" on {args.ref}." if args.ref else ".")
+    if args.ref and ".." in args.ref and "..." not in args.ref:
+        since = await _since(ctx, args.ref, args.path, len(commits))
+        data["since"] = since
+        message = _since_message(since)
     return CommandOutput(
-        data={"commits": [asdict(c) for c in commits]},
-        message=plural(len(commits), "commit") + (f" on {args.ref}." if args.ref else "."),
-        output="\n".join(lines),
-        target=args.path or args.ref,
+        data=data, message=message, output="\n".join(lines), target=args.path or args.ref
+    )
+
+
+async def _unknown_ref(ctx: CommandContext, ref: str) -> CommandError:
+    """Name the side of ``ref`` git does not know; a clone often has only ``origin/main``."""
+    missing, hints = [], []
+    for side in dict.fromkeys(s for s in ref.replace("...", "..").split("..") if s):
+        if not await _resolves(ctx, side):
+            missing.append(repr(side))
+            if "/" not in side and await _resolves(ctx, f"origin/{side}"):
+                hints.append(ref.replace(side, f"origin/{side}"))
+    fix = f"Did you mean ref={hints[0]}? " if hints else ""
+    return CommandError(
+        f"`ref={ref}`: this repository has no branch, tag or commit "
+        f"{' or '.join(missing) or repr(ref)}. {fix}List the branches with "
+        "`logomesh run git.branches` (tags: `git tag`)."
+    )
+
+
+async def _resolves(ctx: CommandContext, revision: str) -> bool:
+    argv = git_argv(
+        "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+    )
+    return (await run_tool(ctx, argv, env=READ_ENV, ok_codes=(0, 1))).exit_code == 0
+
+
+async def _since(ctx: CommandContext, ref: str, path: str | None, shown: int) -> dict[str, object]:
+    """For ``A..B`` ("what changed since A"): how many commits in all, and the files they
+    changed together, counted from where B left A (``A...B``), so that commits made on A
+    meanwhile are not counted as changes of B."""
+    start, _, end = ref.partition("..")
+    paths = _paths(ctx, path)
+    counted = await run_tool(
+        ctx, git_argv("rev-list", "--count", "--end-of-options", ref, *paths), env=READ_ENV
+    )
+    argv = git_argv("diff", "--no-ext-diff", "--no-textconv", "--numstat")
+    argv += ["--end-of-options", f"{start or 'HEAD'}...{end or 'HEAD'}", *paths]
+    stats, _ = split_numstat((await run_tool(ctx, argv, env=READ_ENV)).stdout)
+    return {
+        "from": start or "HEAD",
+        "to": end or "HEAD",
+        "commits": int(counted.stdout.strip() or 0),
+        "shown": shown,
+        "files_changed": len(stats),
+        "insertions": sum(stat.added or 0 for stat in stats),
+        "deletions": sum(stat.deleted or 0 for stat in stats),
+    }
+
+
+def _since_message(since: dict[str, object]) -> str:
+    start, end, total, shown = since["from"], since["to"], since["commits"], since["shown"]
+    if total == 0:
+        return f"No commits on {end} since {start}: {end} has nothing that {start} has not."
+    message = f"{plural(int(str(total)), 'commit')} on {end} since {start}"
+    if shown != total:
+        message += f" (the latest {shown} shown; raise count to see more)"
+    return (
+        message + f": {plural(int(str(since['files_changed'])), 'file')} changed, "
+        f"+{since['insertions']} -{since['deletions']}."
     )
 
 
