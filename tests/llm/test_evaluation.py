@@ -86,7 +86,7 @@ def test_the_built_in_models_qa_format_answers_more_than_plain_lines(
 ) -> None:
     # Questions where the formats differ; the whole set is measured by
     # `python -m logomesh.llm.evaluation` (see docs/llm.md for the figures).
-    wanted = ("Linux kernel", "API stand", "lists the files", "404", "push")
+    wanted = ("Linux kernel", "SQL stand", "lists the files", "404", "create a new resource")
     questions = [q for q in load_questions(QUESTIONS) if any(w in q.question for w in wanted)]
     engine = llm_engine()
     short = GenerationParams(temperature=0, max_tokens=24, seed=7)
