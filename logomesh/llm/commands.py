@@ -157,7 +157,7 @@ async def llm_test(ctx: CommandContext, args: TestArgs) -> CommandOutput:
     )
     if not follows_probe(reply):
         raise UnusableAnswerError(
-            f"{answered} answers but does not follow a one-word instruction{via}: asked "
+            f"{config.name}{via} answers but does not follow a one-word instruction: asked "
             f"{PROBE_INSTRUCTION!r} (temperature 0), expected the one word {PROBE_ANSWER!r}, "
             f"got {reply[:80]!r} ({timing}). It is of little use for questions, reviews or "
             f"commit messages. {STRONGER_MODEL_HINT}"
