@@ -105,7 +105,7 @@ def test_model(
     model: Annotated[str, typer.Argument(help="Model name or alias.")],
     json_output: JsonFlag = False,
 ) -> None:
-    """Health check: send a tiny prompt (or text to embed) and time the answer."""
+    """Health check: does it follow a one-word instruction (or embed a word)? Timed."""
     execute(ctx, "llm.test", {"model": model}, json_output=json_output)
 
 

@@ -1,4 +1,5 @@
-"""The registry's commands: list models, ask one, check one, and sum usage.
+"""The registry's commands: list models, ask one, check one, and sum usage (``declare``
+adds one).
 
 They are ordinary registered commands, so the CLI, the editor and the chat bots all reach
 models through the one door, with authorisation and an audit record for the command itself
@@ -120,7 +121,7 @@ class TestArgs(BaseModel):
 
 @command(
     "llm.test",
-    summary="Check that a model answers: send it a tiny prompt and time the reply",
+    summary="Check that a model follows a one-word instruction (or embeds), and time it",
     permission="llm.ask",
     risk=RiskLevel.READ,
     examples=("test the model", "is the language model working", "health check the llm"),
