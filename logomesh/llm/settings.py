@@ -59,6 +59,7 @@ class ModelConfig(_Section):
     provider: ProviderName
     aliases: tuple[str, ...] = ()
     description: str = ""
+    good_for: str = Field(default="", description="What the model is good for (`llm list`).")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Provider settings (base_url, model, path, ...)."
     )

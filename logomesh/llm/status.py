@@ -22,6 +22,7 @@ def describe_models(service: LLMService) -> list[dict[str, Any]]:
                 "aliases": list(config.aliases),
                 "provider": str(config.provider),
                 "description": config.description,
+                "good_for": config.good_for,
                 "capabilities": [str(c) for c in config.capabilities],
                 "context_window": config.context_window,
                 "default_for": service.catalog.purposes_of(config.name),

@@ -88,3 +88,45 @@ def test_llm_test_and_usage(cli: CliFn) -> None:
     assert "384 dimensions" in tested.out
     usage = cli("llm", "usage", "--json", env=SHARED_CACHE).json()["data"]
     assert [(row["model"], row["calls"]) for row in usage] == [("all-minilm-l6-v2", 1)]
+
+
+def test_llm_ask_with_empty_stdin_says_so(cli: CliFn) -> None:
+    for stdin in ("", "  \n"):
+        asked = cli("llm", "ask", "-", stdin=stdin, env=SHARED_CACHE)
+        assert asked.code == 2
+        assert "Error: stdin was empty, so there is no prompt to ask." in asked.err
+        assert "or give the prompt as an argument" in asked.err
+        assert "length" not in asked.err
+
+
+def test_llm_ask_refuses_a_blank_prompt_with_exit_code_2(cli: CliFn) -> None:
+    asked = cli("llm", "ask", "   ", env=SHARED_CACHE)
+    assert asked.code == 2
+    assert "`prompt`: the prompt is only whitespace" in asked.err.replace("\n", " ")
+
+
+def test_llm_test_fails_the_built_in_gemma_and_says_what_to_do(cli: CliFn) -> None:
+    # The real pre-trained model: it answers in a sentence or repeats the instruction.
+    tested = cli("llm", "test", "gemma", "--json", env=SHARED_CACHE)
+    assert tested.code == 1
+    error = tested.json()["error"]
+    assert error["code"] == "llm.unusable_answer"
+    message = tested.json()["message"]
+    assert "gemma-3-270m answers but does not follow a one-word instruction" in message
+    assert "expected the one word 'blue'" in message and " ms in all)" in message
+    assert "logomesh llm add llama3 --provider ollama --model llama3.2:3b" in message
+
+
+def test_llm_add_declares_a_model_that_llm_list_then_shows(cli: CliFn, workspace: Path) -> None:
+    assert cli("init").code == 0
+    added = cli("llm", "add", "llama3", "--provider", "ollama", "--model", "llama3.2:3b",
+                "--default", "chat", env=SHARED_CACHE)  # fmt: skip
+    assert added.code == 0, added.err
+    assert "Declared llama3 (ollama model llama3.2:3b)" in added.out.replace("\n", " ")
+    listed = cli("llm", "list", "--json", env=SHARED_CACHE).json()
+    rows = {row["name"]: row for row in listed["data"]}
+    assert rows["llama3"]["default_for"] == ["chat"]
+    assert "logomesh llm add" not in listed["message"]
+    again = cli("llm", "add", "llama3", "--provider", "ollama", "--model", "x", env=SHARED_CACHE)
+    assert again.code == 2
+    assert "already declares a model named 'llama3'" in again.err.replace("\n", " ")
