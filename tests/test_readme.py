@@ -45,6 +45,8 @@ class Runs:
     via: str = ""
     # Prepares the clone first (a README example that presumes work in progress).
     before: Callable[[Path], None] | None = None
+    # A file the line writes (`> audit.csv`), and what it starts with.
+    writes: tuple[str, str] | None = None
     # Whose open work (issue 18) may change what this line prints: the lead updates these.
     depends_on: str = ""
 
@@ -56,15 +58,16 @@ class NotRun:
 
 def _uncommitted_change(clone: Path) -> None:
     """`git diff | ...` reviews work in progress; a fresh clone has none, so make some."""
-    with (clone / "Makefile").open("a") as makefile:
-        makefile.write("# a line under review\n")
+    # The end of the README: a short diff (the local model reads all of it).
+    with (clone / "README.md").open("a", encoding="utf-8") as readme:
+        readme.write("\nA line under review.\n")
 
 
 # Keyed by the README's command text (its comment left out), in the README's order.
 README_COMMANDS: dict[str, Runs | NotRun] = {
     # -- A short tour: the shell's lines, by the same command through `logomesh run` -------
     "logomesh> status": Runs(("workspace", "database", "audit"), via="logomesh run status"),
-    "logomesh> whoami": Runs(("roles", "permissions"), via="logomesh run whoami"),
+    "logomesh> whoami": Runs(("roles", "permissions", "owner"), via="logomesh run whoami"),
     "logomesh> help": Runs(("audit.query", "audit.verify"), via="logomesh commands"),
     "logomesh> audit.query limit=5": Runs(("whoami",), via="logomesh run audit.query limit=5"),
     "logomesh> audit.verify": Runs(("Audit trail intact",), via="logomesh run audit.verify"),
@@ -79,21 +82,25 @@ README_COMMANDS: dict[str, Runs | NotRun] = {
         "run` does (exit 0 checked); tests/security/test_trust.py covers --revoke"
     ),
     "logomesh commands": Runs(("audit.query", "git.status", "todos.find")),
-    "logomesh run audit.query actor=alice since=2h": Runs(),
+    "logomesh run audit.query actor=alice since=2h": Runs(("0 record(s)",)),  # no alice here
     "logomesh audit tail -n 20": Runs(("whoami",)),
-    "logomesh audit query --action 'db.*' --outcome denied --since 7d": Runs(),
-    'logomesh audit search "who restarted the database" --since 7d': Runs(),
+    "logomesh audit query --action 'db.*' --outcome denied --since 7d": Runs(("record(s)",)),
+    'logomesh audit search "who restarted the database" --since 7d': Runs(("best match first",)),
     "logomesh audit verify": Runs(("Audit trail intact",)),
     "logomesh audit checkpoint": Runs(("Signed checkpoint at record #",)),
-    "logomesh audit key": Runs(),
-    "logomesh audit export --format csv > audit.csv": Runs(),
-    "logomesh audit prune --payloads-older-than 90d --yes": Runs(),
+    "logomesh audit key": Runs(("public_key", "trusted_public_keys")),
+    "logomesh audit export --format csv > audit.csv": Runs(
+        writes=("audit.csv", "seq,id,timestamp,actor,source,action")
+    ),
+    "logomesh audit prune --payloads-older-than 90d --yes": Runs(("Pruned 0 payload(s)",)),
     "logomesh db status | upgrade | downgrade REV | backup [FILE] | restore FILE": NotRun(
         "five alternatives in one line, with placeholders (REV, FILE); tests/storage and "
         "tests/cli run each of db status, upgrade, downgrade, backup and restore"
     ),
     "logomesh config show": Runs(("database.url", "logomesh.toml")),
-    "logomesh --mode readonly db backup": Runs(("readonly",), code=3),
+    "logomesh --mode readonly db backup": Runs(
+        ("may not run db.backup: readonly mode allows only read commands",), code=3
+    ),
     "logomesh --wait db restore FILE": NotRun(
         "FILE is a placeholder, and --wait waits for another person's approval "
         "(tests/approvals cover --wait)"
@@ -103,39 +110,53 @@ README_COMMANDS: dict[str, Runs | NotRun] = {
     ),
     "logomesh lsp": NotRun("a language server on stdio that an editor starts (tests/lsp)"),
     # -- Natural language -------------------------------------------------------------------
-    'logomesh do "what changed since main?"': Runs(depends_on="nl (issue 18 item 2)"),
+    # "read risk, confident: runs at once"; which command it runs is nl's (item 2).
+    'logomesh do "what changed since main?"': Runs(("read risk",), depends_on="nl (item 2)"),
+    # "write risk: asks first (or --yes)": with no terminal to ask, it is not confirmed (4).
     'logomesh do "run the tests in tests/unit"': Runs(
-        ("tests.run",), code=4, depends_on="confirm (items 4, 5): no terminal, so not confirmed"
+        ("tests.run path=tests/unit", "write risk", "needs confirmation"),
+        code=4,
+        depends_on="confirm (item 4): the messages of a command that is not confirmed",
     ),
     'logomesh do --dry-run --json "push my branch"': Runs(
-        ('"git.push"',), depends_on="nl, confirm"
+        ('"command": "git.push"', '"risk": "danger"'), depends_on="nl, confirm"
     ),
-    'logomesh do "who restarted the database"': Runs(depends_on="nl"),
-    'logomesh audit search "failed deploys" --since 7d --actor alice': Runs(),
+    'logomesh do "who restarted the database"': Runs(
+        ("audit.search", "best match first"), depends_on="nl"
+    ),
+    'logomesh audit search "failed deploys" --since 7d --actor alice': Runs(
+        ("0 record(s), best match first",)  # no alice here
+    ),
     # -- Language models ----------------------------------------------------------------------
-    "logomesh llm list": Runs(("gemma-3-270m",), depends_on="llm (item 3): what llm list says"),
-    'logomesh llm ask "what does git rebase do?"': Runs(depends_on="llm (item 3)"),
+    "logomesh llm list": Runs(
+        ("gemma-3-270m", "all-minilm-l6-v2", "ready"), depends_on="llm (item 3): what it says"
+    ),
+    # The answer's words are the model's; the footer says which model gave it.
+    'logomesh llm ask "what does git rebase do?"': Runs(
+        ("gemma-3-270m ·",), depends_on="llm (item 3)"
+    ),
     'git diff | logomesh llm ask --system "Review this diff" -': Runs(
-        before=_uncommitted_change, depends_on="llm (item 3)"
+        ("gemma-3-270m ·",), before=_uncommitted_change, depends_on="llm (item 3)"
     ),
     'logomesh llm ask --model gpt --json "..."': NotRun(
         "`gpt` is the model the README declares next (an OpenAI account and key); "
         "tests/llm run openai-compatible models against a loopback server"
     ),
     "logomesh llm test gemma": Runs(
-        depends_on="llm (item 3): `llm test` is to fail a model that ignores an instruction"
+        ("gemma-3-270m",),
+        depends_on="llm (item 3): `llm test` is to fail a model that ignores an instruction",
     ),
-    "logomesh llm usage --since 7d": Runs(),
+    "logomesh llm usage --since 7d": Runs(("gemma-3-270m", "model call")),
     # -- Plugins --------------------------------------------------------------------------------
     "logomesh plugin list": Runs(("todo-finder", "npm-scripts", "release-notes", "announcer")),
-    "logomesh run todos.find limit=10": Runs(),
+    "logomesh run todos.find limit=10": Runs(("TODO", "author")),
     "logomesh run scripts.list path=vscode-extension": Runs(("scripts: build", "package")),
-    "logomesh run release.notes commits=10": Runs(),
-    "logomesh run announcements.list": Runs(),
+    "logomesh run release.notes commits=10": Runs(("## Changes",)),
+    "logomesh run announcements.list": Runs(("release-notes",)),
     "logomesh plugin new my-tool --runtime node": Runs(("my-tool",)),
-    "logomesh plugin check plugins/my-tool": Runs(("my-tool",)),
-    "logomesh plugin stats --start": Runs(("todo-finder",)),
-    "logomesh plugin doctor": Runs(),
+    "logomesh plugin check plugins/my-tool": Runs(("Plugin my-tool: passed",)),
+    "logomesh plugin stats --start": Runs(("todo-finder", "running")),
+    "logomesh plugin doctor": Runs(("clean environment", "process group")),
     # -- Pipelines ------------------------------------------------------------------------------
     "logomesh pipeline list": Runs(("ci", "review", "release")),
     "logomesh pipeline run ci": NotRun(
@@ -145,7 +166,7 @@ README_COMMANDS: dict[str, Runs | NotRun] = {
     "logomesh pipeline run release -i remote=origin": NotRun(
         "it ends in a git push (tests/pipelines run it against a local bare remote)"
     ),
-    "logomesh pipeline runs": Runs(),
+    "logomesh pipeline runs": Runs(("No pipeline runs yet",)),
 }
 
 
@@ -178,7 +199,8 @@ def test_every_readme_command_is_run_or_listed() -> None:
 def test_the_harness_finds_shell_lines_commands_pipes_and_leaves_comments() -> None:
     sample = (
         "```text\nlogomesh> status    # the state\nnot a command\n```\n"
-        "```sh\nmake run     # setup\nlogomesh run x  # runs x\ngit diff | logomesh llm ask -\n```\n"
+        "```sh\nmake run     # setup\nlogomesh run x  # runs x\n"
+        "git diff | logomesh llm ask -\n```\n"
         '```toml\nname = "logomesh x"\n```\n'
     )
     assert readme_commands(sample) == [
@@ -194,16 +216,17 @@ class Clone:
     env: dict[str, str]
 
 
-def _run(argv: list[str], clone: Clone, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str], clone: Clone, given: str = "") -> subprocess.CompletedProcess[str]:
+    """One process in the clone, its stdin ``given`` (a pipe, never a terminal)."""
     return subprocess.run(
         argv,
         cwd=clone.path,
         env=clone.env,
+        input=given,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -229,8 +252,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     }
     made = Clone(path, env)
     for step in (["init"], ["trust"], ["shell"]):
-        done = _run([str(LOGOMESH), *step], made, stdin=subprocess.DEVNULL)
+        done = _run([str(LOGOMESH), *step], made)
         assert done.returncode == 0, f"logomesh {step[0]}: {done.stdout}{done.stderr}"
+    # The shell, with no terminal, printed the status of the workspace `trust` turned on.
+    assert "workspace_trusted True" in " ".join(done.stdout.split()), done.stdout
     yield made
 
 
@@ -259,13 +284,27 @@ def _pipeline(command: str) -> tuple[list[list[str]], str | None]:
     return [[str(LOGOMESH) if w == "logomesh" else w for w in s] for s in stages], target
 
 
+def test_the_harness_runs_pipes_and_redirects_without_a_shell() -> None:
+    stages, target = _pipeline('git diff | logomesh llm ask --system "Review this diff" -')
+    assert stages == [
+        ["git", "diff"],
+        [str(LOGOMESH), "llm", "ask", "--system", "Review this diff", "-"],
+    ]
+    assert target is None
+    stages, target = _pipeline("logomesh audit export --format csv > audit.csv")
+    assert stages == [[str(LOGOMESH), "audit", "export", "--format", "csv"]]
+    assert target == "audit.csv"
+    stages, _ = _pipeline("logomesh audit query --action 'db.*'")
+    assert stages == [[str(LOGOMESH), "audit", "query", "--action", "db.*"]]
+
+
 def run_readme_line(command: str, clone: Clone) -> tuple[int, str]:
     """Exit code and combined output of a README line, pipes and `>` done here."""
     stages, target = _pipeline(command)
-    given: str | None = None
+    given = ""
     done = None
     for argv in stages:
-        done = _run(argv, clone, input=given if given is not None else "")
+        done = _run(argv, clone, given)
         given = done.stdout
     assert done is not None
     output = done.stdout + done.stderr
@@ -289,3 +328,6 @@ def test_readme_command(clone: Clone, command: str) -> None:
     assert code == entry.code, f"{command}: exit {code}, not {entry.code}{note}:\n{output}"
     for words in entry.says:
         assert words in said, f"{command}: {words!r} not in its output{note}:\n{output}"
+    if entry.writes is not None:
+        name, start = entry.writes
+        assert (clone.path / name).read_text(encoding="utf-8").startswith(start)
