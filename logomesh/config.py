@@ -53,6 +53,7 @@ from logomesh.layout import STATE_DIR, WORKSPACE_FILE
 from logomesh.llm.settings import LLMSettings
 from logomesh.nl.settings import NLSettings
 from logomesh.plugins.settings import MANIFEST_FILE, PLUGINS_FOLDER, PluginSettings
+from logomesh.toml_errors import explain_toml_error
 from logomesh.trust import (
     TRUST_FILE,
     TrustState,
@@ -416,13 +417,10 @@ def _file_layers(ws: Path, env: dict[str, str], explicit: Path | None) -> list[L
 
 def _read_toml(path: Path, *, from_workspace: bool = False) -> Layer:
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        values = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not valid TOML ({exc}). Fix the syntax at that line, or move the file "
-            "away to use the defaults.",
-            code="config.parse",
-        ) from exc
+        raise ConfigError(explain_toml_error(path, source, exc), code="config.parse") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc}).", code="config.parse") from exc
     values.pop("workspace", None)

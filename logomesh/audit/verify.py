@@ -37,7 +37,11 @@ from logomesh.plural import plural, verb
 
 @dataclass
 class VerifyReport:
+    # Two counts, because after the first bad record nothing later can be vouched for:
+    # ``records`` is every record in the trail, ``records_verified`` those before the first
+    # bad one (all of them when the chain is intact).
     records: int = 0
+    records_verified: int = 0
     head_seq: int = 0
     head_hash: str = ""
     first_break: ChainBreak | None = None
@@ -103,6 +107,10 @@ class VerifyReport:
         if self.first_break is not None:
             b = self.first_break
             problems.append(f"record #{b.seq} (id {b.record_id}) is the first bad one: {b.reason}")
+            problems.append(
+                f"{self.records_verified} of {self.records} records verified, the ones before "
+                f"#{b.seq}; none after it can be vouched for"
+            )
         problems.extend(self.payloads_tampered[:5])
         problems.extend(self.checkpoint_problems[:5])
         notes = self._notes().removeprefix(".").strip()
@@ -117,6 +125,7 @@ class VerifyReport:
         return {
             "ok": self.ok,
             "records": self.records,
+            "records_verified": self.records_verified,
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,
             "first_bad_record": (
@@ -157,12 +166,17 @@ def verify_trail(
     wanted = {c.seq for c, _ in union}
     hashes_at: dict[int, str] = {}
     walk = ChainWalk()
+    report.head_hash = walk.last_hash  # an empty trail's head is the genesis hash
     for batch in store.iter_all():
+        report.records += len(batch)
+        if batch:  # the stored head, also past a break: checkpoints are compared with it
+            report.head_seq, report.head_hash = batch[-1].seq, batch[-1].hash
         walk.feed(batch)
         hashes_at.update({r.seq: r.hash for r in batch if r.seq in wanted})
         _check_payloads(store, batch, report)
-    report.records, report.head_seq, report.head_hash = walk.checked, walk.last_seq, walk.last_hash
     report.first_break = walk.first_break
+    # The walk counts the record it stopped at; that one is not verified.
+    report.records_verified = walk.checked - (walk.first_break is not None)
 
     trusted = set(trusted_keys)
     own = signer.existing_public_key_hex()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -10,7 +11,14 @@ from typing import Annotated, Any
 
 import typer
 
-from logomesh.cli.session import JsonFlag, YesFlag, execute
+from logomesh.cli.session import (
+    EXIT_ERROR,
+    JsonFlag,
+    YesFlag,
+    execute,
+    exit_code_for,
+    run_quietly,
+)
 
 app = typer.Typer(help="Query and verify the tamper-evident audit trail.", no_args_is_help=True)
 Opt = typer.Option
@@ -96,9 +104,22 @@ def verify(
 ) -> None:
     """Check the chain, payloads and signed checkpoints; exit 1 on tampering."""
     arguments = {"allow_missing_checkpoints": True} if allow_missing_checkpoints else {}
-    result = execute(ctx, "audit.verify", arguments, json_output=json_output)
-    if not result.data.get("ok", False):
-        raise typer.Exit(1)
+    result = run_quietly(ctx, "audit.verify", arguments)
+    from logomesh.cli.render import render_result  # rich, only once there is a result
+
+    failed = result.ok and not result.data.get("ok", False)
+    if json_output and failed:
+        # The command ran, the trail did not pass: a script reads the top-level ok and the
+        # exit code, so both say so; data keeps the whole report (data.ok is its answer).
+        envelope = result.to_dict() | {
+            "ok": False,
+            "error": {"code": "audit.verify_failed", "message": result.message},
+        }
+        print(json.dumps(envelope, ensure_ascii=False, default=str))
+    else:
+        render_result(result, json_output=json_output)
+    if not result.ok or failed:
+        raise typer.Exit(exit_code_for(result) if not result.ok else EXIT_ERROR)
 
 
 @app.command()

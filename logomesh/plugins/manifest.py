@@ -21,6 +21,7 @@ from logomesh.commands.values import RiskLevel
 from logomesh.errors import PluginManifestError
 from logomesh.layout import line_of_key
 from logomesh.plugins.settings import MANIFEST_FILE
+from logomesh.toml_errors import explain_toml_error
 
 API_VERSION = 1
 _DOTTED = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_*-]+)*$"
@@ -240,9 +241,11 @@ def shown_url(url: str) -> str:
 def load_manifest(path: Path) -> Manifest:
     """Read and validate one manifest; raise PluginManifestError naming file, line and key."""
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        values = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise PluginManifestError(f"{path}: not valid TOML ({exc}). Fix the syntax there.") from exc
+        message = explain_toml_error(path, source, exc, fix="Fix it there.")
+        raise PluginManifestError(message) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise PluginManifestError(f"{path}: cannot be read ({exc}).") from exc
     return parse_manifest(values, path)
