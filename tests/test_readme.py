@@ -260,7 +260,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
         done = _run([str(LOGOMESH), *step], made)
         assert done.returncode == 0, f"logomesh {step[0]}: {done.stdout}{done.stderr}"
     # The shell, with no terminal, printed the status of the workspace `trust` turned on.
-    assert "workspace_trusted True" in " ".join(done.stdout.split()), done.stdout
+    assert "workspace_trusted yes" in " ".join(done.stdout.split()), done.stdout
     yield made
 
 
