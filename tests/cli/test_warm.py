@@ -85,6 +85,8 @@ def warm_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def warm_env(cli_env: dict[str, str], warm_dir: Path, workspace: Path) -> dict[str, str]:
+    # Set up as a person's is: the first command in a bare folder says it set one up.
+    assert _console(["init"], cli_env, workspace).code == 0
     env = {**_on(cli_env), "LOGOMESH_WARM_DIR": str(warm_dir)}
     if not _status(env, workspace).get("running"):
         _start(env, workspace)

@@ -103,8 +103,8 @@ def test_log_of_a_range_counts_every_commit_and_the_files_since_its_start(
         "files_changed": 2, "insertions": 2, "deletions": 1,
     }  # fmt: skip
     assert result.message == (
-        "2 commit(s) on HEAD since main (the latest 1 shown; raise count to see more): "
-        "2 file(s) changed, +2 -1."
+        "2 commits on HEAD since main (the latest 1 shown; raise count to see more): "
+        "2 files changed, +2 -1."
     )
     nothing = run("git.log", ref="feature..HEAD")
     assert nothing.data["commits"] == [] and nothing.data["since"]["commits"] == 0

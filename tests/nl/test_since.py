@@ -90,7 +90,7 @@ def test_what_changed_since_main_runs_at_once_and_says_what_changed(repo_engine:
     subjects = [commit["subject"] for commit in result.data["commits"]]
     assert subjects == ["Greet the world", "Add the app"]
     assert result.data["since"]["files_changed"] == 1
-    assert result.message == "2 commit(s) on HEAD since main: 1 file(s) changed, +1 -0."
+    assert result.message == "2 commits on HEAD since main: 1 file changed, +1 -0."
 
 
 @pytest.mark.parametrize(
