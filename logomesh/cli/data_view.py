@@ -34,6 +34,11 @@ PREFERRED_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("announcements.list", "announcements"): ("at", "source", "commits", "draft"),
 }
 
+# Fields a known command's message already says in words (``--json`` still has them).
+SAID_IN_MESSAGE: dict[str, frozenset[str]] = {
+    "git.log": frozenset({"since"}),  # "2 commits on HEAD since main: 3 files changed, +3 -0."
+}
+
 
 # An ISO 8601 time as git and the audit trail write it (2026-12-02T15:59:51+00:00).
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
@@ -103,8 +108,9 @@ def _dict_view(command: str, data: dict[str, Any], *, width: int | None) -> Rend
     pairs: list[tuple[str, str]] = []
     tables: list[tuple[str, list[dict[str, Any]]]] = []
     texts: list[tuple[str, str]] = []
+    said = SAID_IN_MESSAGE.get(command, frozenset())
     for key, value in data.items():
-        if key == "summary" or value is None:
+        if key == "summary" or value is None or key in said:
             continue  # plugins repeat their message in a summary; None is nothing to read
         if is_records(value):
             tables.append((key, value))

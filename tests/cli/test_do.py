@@ -78,3 +78,4 @@ def test_what_changed_since_main_lists_the_commits_since_main(cli: CliFn, worksp
     assert "git.log ref=main..HEAD" in result.err and "read risk" in result.err
     assert "Add the app" in result.out and "Start" not in result.out
     assert "1 commit on HEAD since main: 1 file changed, +1 -0." in result.out
+    assert "since.from" not in result.out  # the message says it; --json has the numbers
