@@ -295,16 +295,21 @@ async def _since(ctx: CommandContext, ref: str, path: str | None, shown: int) ->
 
 
 def _since_message(since: dict[str, object]) -> str:
-    start, end, total, shown = since["from"], since["to"], since["commits"], since["shown"]
+    start, end = since["from"], since["to"]
+    total, files = _count(since["commits"]), _count(since["files_changed"])
     if total == 0:
         return f"No commits on {end} since {start}: {end} has nothing that {start} has not."
-    message = f"{plural(int(str(total)), 'commit')} on {end} since {start}"
-    if shown != total:
-        message += f" (the latest {shown} shown; raise count to see more)"
+    message = f"{plural(total, 'commit')} on {end} since {start}"
+    if since["shown"] != total:
+        message += f" (the latest {since['shown']} shown; raise count to see more)"
     return (
-        message + f": {plural(int(str(since['files_changed'])), 'file')} changed, "
+        message + f": {plural(files, 'file')} changed, "
         f"+{since['insertions']} -{since['deletions']}."
     )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 @command(
