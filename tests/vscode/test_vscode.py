@@ -90,8 +90,9 @@ def do(window: Window, words: str) -> float:
     expect(result).to_be_visible(timeout=SLOW_MS)
     seconds = time.monotonic() - started
     text = result.inner_text()
-    # git.status or git.diff on the branch: the edit on top of main, or the files beside it.
-    assert "feature" in text or "calc.py" in text, text
+    # "What changed since main" is the branch's commits since main (issue 18: git.log of
+    # main..HEAD), said with their count and the files they changed.
+    assert "git.log" in text and "since main" in text and "main..HEAD" in text, text
     return seconds
 
 
