@@ -66,7 +66,7 @@ def command_word(argv: list[str]) -> str | None:
     return None
 
 
-def start_server(found: protocol.Endpoint, *, wait: bool = False) -> subprocess.Popen[bytes]:
+def start_server(found: protocol.Endpoint) -> subprocess.Popen[bytes]:
     """Start a warm process in its own session, detached from this terminal."""
     with found.log.open("ab") as log:
         process = subprocess.Popen(
@@ -77,8 +77,6 @@ def start_server(found: protocol.Endpoint, *, wait: bool = False) -> subprocess.
             start_new_session=True,
             close_fds=True,
         )
-    if wait:
-        process.wait()
     return process
 
 
